@@ -1,0 +1,114 @@
+"""The two smolagents agent classes, bound to a `RunGroup`.
+
+The only behaviour added to smolagents' own classes:
+  - `run()` opens a `RunContext` for each run (including a managed agent's run under the
+    manager) and closes it with the outcome, so callbacks and observers see whole runs;
+  - a run refuses to start once its group is cancelled, or once the delegating parent has spent
+    the step budget the river callback set;
+  - a ToolCallingAgent past that budget accepts only `final_answer`.
+smolagents' console output is off (stdout belongs to the MCP stdio transport).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rich.console import Console
+from smolagents import CodeAgent, ToolCallingAgent
+from smolagents.memory import ActionStep
+from smolagents.monitoring import AgentLogger, LogLevel
+from smolagents.utils import AgentError, AgentMaxStepsError, AgentToolExecutionError
+
+from callbacks.context import RunGroup, RunStatus
+from callbacks.registry import CallbackRegistry
+
+log = logging.getLogger(__name__)
+
+BUDGET_SPENT_MESSAGE = (
+    "River flow is turbulent: the step budget of {budget} steps is spent; call final_answer now with what you have."
+)
+
+
+def quiet_logger() -> AgentLogger:
+    return AgentLogger(level=LogLevel.OFF, console=Console(stderr=True))
+
+
+def reached_max_steps(agent: Any) -> bool:
+    steps = agent.memory.steps
+    return bool(steps) and isinstance(steps[-1], ActionStep) and isinstance(steps[-1].error, AgentMaxStepsError)
+
+
+class GroupAgent:
+    """Mixin for a smolagents agent class; must come first in the bases."""
+
+    run_group: RunGroup
+
+    def __init__(self, *args: Any, run_group: RunGroup, registry: CallbackRegistry, **kwargs: Any):
+        kwargs.setdefault("logger", quiet_logger())
+        name = kwargs.get("name") or type(self).__name__
+        super().__init__(*args, step_callbacks=registry.get_registry(name), **kwargs)
+        self.run_group = run_group
+        # River may lower max_steps during a run; each new run starts from the configured budget.
+        self.configured_max_steps = self.max_steps
+        run_group.register_agent(self)
+
+    def run(self, task: str, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("stream"):
+            raise ValueError("streaming runs are not supported: run contexts close when run() returns")
+        group = self.run_group
+        if group.cancelled.is_set():
+            raise AgentError("Run cancelled before it started.", self.logger)
+        parent = group.innermost()
+        if parent is not None and parent.agent is not None and parent.budget_spent(parent.agent.step_number):
+            raise AgentError(BUDGET_SPENT_MESSAGE.format(budget=parent.step_budget), self.logger)
+        self.max_steps = self.configured_max_steps
+        ctx = group.open_run(self, task)
+        try:
+            output = super().run(task, *args, **kwargs)
+        except BaseException as exc:
+            status: RunStatus = "cancelled" if group.cancelled.is_set() else "error"
+            group.close_run(ctx, status, error=f"{type(exc).__name__}: {exc}")
+            raise
+        group.close_run(ctx, "max_steps" if reached_max_steps(self) else "success", output=output)
+        return output
+
+
+class GroupToolCallingAgent(GroupAgent, ToolCallingAgent):
+    def execute_tool_call(self, tool_name: str, arguments: dict[str, str] | str) -> Any:
+        ctx = self.run_group.current(self)
+        if tool_name != "final_answer" and ctx is not None and ctx.budget_spent(self.step_number):
+            raise AgentToolExecutionError(BUDGET_SPENT_MESSAGE.format(budget=ctx.step_budget), self.logger)
+        return super().execute_tool_call(tool_name, arguments)
+
+
+class GroupCodeAgent(GroupAgent, CodeAgent):
+    pass
+
+
+def build_tool_agent(
+    runtime: Any,
+    model: Any,
+    group: RunGroup,
+    registry: CallbackRegistry,
+    *,
+    name: str,
+    description: str,
+    tools: list[str],
+    max_steps: int,
+    planning_interval: int,
+    instructions: str | None = None,
+) -> GroupToolCallingAgent:
+    from agents.tools import make_tools
+
+    return GroupToolCallingAgent(
+        tools=make_tools(runtime, tools),
+        model=model,
+        name=name,
+        description=description,
+        instructions=instructions,
+        max_steps=max_steps,
+        planning_interval=planning_interval,
+        run_group=group,
+        registry=registry,
+    )

@@ -1,0 +1,236 @@
+"""The async API the MCP server, the REST API and the CLI call: one OODA cycle, one heartbeat.
+
+smolagents is synchronous, so each call builds fresh agents and runs them in a worker thread
+(`anyio.to_thread.run_sync`); their tools reach the async services through `Runtime.call`, so
+the event loop — and every other request — stays free while a run goes on. Cancelling the
+awaiting task interrupts the agents (the manager and every sub-agent) at their next step
+boundary, waits for the worker to stop, and re-raises the cancellation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from agents.heartbeat import TASK as HEARTBEAT_TASK
+from agents.heartbeat import build_heartbeat
+from agents.manager import MAX_STEPS as MANAGER_MAX_STEPS
+from agents.manager import build_manager
+from agents.models import ModelSpec, create_model, parse_model_spec
+from agents.results import ActivatedBasin, HeartbeatResult, OodaResult, PhaseReport, TokenReport
+from callbacks import default_registry
+from callbacks.context import RunContext, RunGroup, RunObserver
+from callbacks.registry import CallbackRegistry
+from callbacks.tokens import ENCODING_NAME
+from dionysus_mcp.errors import DionysusError, InvalidInput
+
+if TYPE_CHECKING:
+    from dionysus_mcp.runtime import Runtime
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_CONTEXT = 8_000
+MAX_STEPS_LIMIT = 50
+STOP_WAIT_S = 30.0  # how long a cancelled call waits for its agents to reach a step boundary
+PHASES = (("observe", "perception"), ("orient", "reasoning"), ("decide", "metacognition"))
+
+Progress = Callable[[float, "float | None", str], Awaitable[Any]]
+
+
+class RunFailed(DionysusError):
+    """The agents could not complete the run (e.g. the model endpoint failed)."""
+
+
+def validate_context(context: str) -> str:
+    context = (context or "").strip() if isinstance(context, str) else ""
+    if not context:
+        raise InvalidInput("context must not be empty: describe the situation to run the OODA cycle on")
+    if len(context) > MAX_CONTEXT:
+        raise InvalidInput(f"context is {len(context)} characters; the limit is {MAX_CONTEXT}")
+    return context
+
+
+def validate_max_steps(max_steps: int | None) -> int:
+    if max_steps is None:
+        return MANAGER_MAX_STEPS
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or not 1 <= max_steps <= MAX_STEPS_LIMIT:
+        raise InvalidInput(f"max_steps must be an integer from 1 to {MAX_STEPS_LIMIT}, got {max_steps!r}")
+    return max_steps
+
+
+def ooda_task(context: str) -> str:
+    return f"Run one OODA cycle (observe, orient, decide) on this situation.\nContext: {context}"
+
+
+async def run_ooda_cycle(
+    runtime: "Runtime",
+    context: str,
+    max_steps: int | None = None,
+    progress: Progress | None = None,
+    *,
+    observers: Sequence[RunObserver] = (),
+    callbacks: CallbackRegistry | None = None,
+) -> OodaResult:
+    """Run the ConsciousnessManager on `context`. `observers` see every agent run (root and
+    delegated); `callbacks` are extra step callbacks run after the default ones."""
+    context = validate_context(context)
+    steps = validate_max_steps(max_steps)
+    spec = parse_model_spec(runtime.settings.model)
+    group = RunGroup(runtime, spec.label, observers=list(observers), progress=_bridge(runtime, progress))
+    registry = _registry(runtime, callbacks)
+    manager = build_manager(runtime, lambda role: create_model(spec, role), group, registry, max_steps=steps)
+    started = time.perf_counter()
+    output = await _run_in_worker(group, lambda: manager.run(ooda_task(context)))
+    duration = time.perf_counter() - started
+    assessment = await runtime.coherence.assess_coherence()
+    root = _root(group)
+    decision, actions, confidence = parse_decision(output)
+    return OodaResult(
+        trace_id=root.trace_id,
+        model=spec.label,
+        status=root.status,
+        decision=decision,
+        actions=actions,
+        confidence=confidence,
+        coherence=assessment.consciousness_level,
+        coherence_status=assessment.status,
+        phases=[_phase(group, phase, agent) for phase, agent in PHASES],
+        activated_basins=ActivatedBasin.all_of(group.contexts),
+        tokens=TokenReport.of(group.tokens(), _counted_by(spec)),
+        steps=root.action_steps,
+        duration_s=round(duration, 3),
+    )
+
+
+async def run_heartbeat(
+    runtime: "Runtime",
+    progress: Progress | None = None,
+    *,
+    observers: Sequence[RunObserver] = (),
+    callbacks: CallbackRegistry | None = None,
+) -> HeartbeatResult:
+    spec = parse_model_spec(runtime.settings.model)
+    group = RunGroup(runtime, spec.label, observers=list(observers), progress=_bridge(runtime, progress))
+    agent = build_heartbeat(runtime, create_model(spec, "heartbeat"), group, _registry(runtime, callbacks))
+    started = time.perf_counter()
+    output = await _run_in_worker(group, lambda: agent.run(HEARTBEAT_TASK))
+    duration = time.perf_counter() - started
+    assessment = await runtime.coherence.assess_coherence()
+    root = _root(group)
+    return HeartbeatResult(
+        trace_id=root.trace_id,
+        model=spec.label,
+        status=root.status,
+        summary=str(output),
+        planning_steps=root.planning_steps,
+        action_steps=root.action_steps,
+        activated_basins=ActivatedBasin.all_of(group.contexts),
+        coherence=assessment.consciousness_level,
+        coherence_status=assessment.status,
+        tokens=TokenReport.of(group.tokens(), _counted_by(spec)),
+        duration_s=round(duration, 3),
+    )
+
+
+async def _run_in_worker(group: RunGroup, work: Callable[[], T]) -> T:
+    stopped = threading.Event()
+
+    def run() -> T:
+        try:
+            return work()
+        finally:
+            stopped.set()
+
+    try:
+        return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+    except anyio.get_cancelled_exc_class():
+        group.cancel()
+        # Shielded, so the agents can still reach the loop (tools, callbacks) while they stop.
+        with anyio.CancelScope(shield=True), anyio.move_on_after(STOP_WAIT_S):
+            while not stopped.is_set():
+                await anyio.sleep(0.01)
+        if not stopped.is_set():
+            log.warning("run %s did not stop within %.0f s of its cancellation", group.run_id, STOP_WAIT_S)
+        raise
+    except DionysusError:
+        raise
+    except Exception as exc:
+        log.exception("run %s failed", group.run_id)
+        raise RunFailed(f"The agent run failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _bridge(runtime: "Runtime", progress: Progress | None) -> Callable[[RunContext, str], None] | None:
+    """A synchronous progress reporter for the worker thread, delivering on the event loop."""
+    if progress is None:
+        return None
+    count = 0
+
+    def report(ctx: RunContext, message: str) -> None:
+        nonlocal count
+        count += 1
+        runtime.call(progress, float(count), None, message)
+
+    return report
+
+
+def _registry(runtime: "Runtime", extra: CallbackRegistry | None) -> CallbackRegistry:
+    registry = default_registry(runtime.settings)
+    return registry.merged(extra) if extra is not None else registry
+
+
+def _root(group: RunGroup) -> RunContext:
+    if group.root is None:  # the root run always opens before any step runs
+        raise RunFailed("the run did not start")
+    return group.root
+
+
+def _phase(group: RunGroup, phase: str, agent: str) -> PhaseReport:
+    runs = group.runs_of(agent)
+    if not runs:
+        return PhaseReport(phase=phase, agent=agent, status="not_run", report=None, steps=0, trace_id=None, prompt_tokens=0, completion_tokens=0)
+    last = runs[-1]  # the manager may have asked twice; its latest answer is what it acted on
+    tokens = last.tokens()
+    return PhaseReport(
+        phase=phase,
+        agent=agent,
+        status=last.status,
+        report=str(last.output) if last.output is not None else last.error,
+        steps=last.action_steps,
+        trace_id=last.trace_id,
+        prompt_tokens=tokens.prompt_tokens,
+        completion_tokens=tokens.completion_tokens,
+    )
+
+
+def parse_decision(output: Any) -> tuple[str, list[str], float | None]:
+    """The manager answers with a dict {decision, actions, confidence}; an LLM may answer with
+    its JSON text, or with prose (then the prose is the decision)."""
+    value = output
+    if isinstance(output, str):
+        try:
+            value = json.loads(output)
+        except ValueError:
+            return output.strip(), [], None
+    if not isinstance(value, dict):
+        return str(output).strip(), [], None
+    actions = value.get("actions")
+    actions = [str(a) for a in actions] if isinstance(actions, list) else ([str(actions)] if actions else [])
+    try:
+        confidence: float | None = min(1.0, max(0.0, float(value["confidence"])))
+    except (KeyError, TypeError, ValueError):
+        confidence = None
+    return str(value.get("decision") or "").strip(), actions, confidence
+
+
+def _counted_by(spec: ModelSpec) -> str:
+    if spec.kind == "scripted":
+        return f"{ENCODING_NAME} tokenizer (bpe-openai)"
+    return f"provider-reported usage; pruning savings counted with {ENCODING_NAME}"

@@ -1,0 +1,100 @@
+"""Which callback runs on which step type, for which agent; and the guard that keeps a failing
+callback from stopping a run.
+
+A callback is any callable `callback(step, agent, ctx)`: the smolagents memory step just
+finished, the agent that ran it, and that agent's `RunContext`. `get_registry(agent_name)`
+returns the `step_callbacks` dict smolagents 1.26 accepts ({PlanningStep: [...], ActionStep:
+[...], FinalAnswerStep: [...]}), each callback wrapped so an exception is logged, recorded on
+the run context, and swallowed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from smolagents.memory import ActionStep, FinalAnswerStep, MemoryStep, PlanningStep
+
+from callbacks.context import RunContext
+
+log = logging.getLogger(__name__)
+
+STEP_TYPES: tuple[type[MemoryStep], ...] = (PlanningStep, ActionStep, FinalAnswerStep)
+
+
+class StepCallback(Protocol):
+    def __call__(self, step: Any, agent: Any, ctx: RunContext) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Entry:
+    step_type: type[MemoryStep]
+    callback: StepCallback
+    agents: frozenset[str] | None  # None: every agent
+
+
+def context_of(agent: Any) -> RunContext | None:
+    """The open run context of an agent built by agents/ (it carries its `run_group`)."""
+    group = getattr(agent, "run_group", None)
+    return group.current(agent) if group is not None else None
+
+
+def callback_name(callback: Any) -> str:
+    return getattr(callback, "name", None) or getattr(callback, "__name__", None) or type(callback).__name__
+
+
+class CallbackRegistry:
+    def __init__(self) -> None:
+        self._entries: list[_Entry] = []
+
+    def register(self, step_type: type[MemoryStep], callback: StepCallback, agents: Iterable[str] | None = None) -> None:
+        """Run `callback` after every step of `step_type` (for the named agents only, if given).
+        Callbacks of one step type run in registration order."""
+        if step_type not in STEP_TYPES:
+            raise ValueError(f"step_type must be one of {', '.join(t.__name__ for t in STEP_TYPES)}, got {step_type!r}")
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+        self._entries.append(_Entry(step_type, callback, frozenset(agents) if agents is not None else None))
+
+    def get_callbacks(self, step_type: type[MemoryStep], agent_name: str | None = None) -> list[StepCallback]:
+        return [
+            e.callback
+            for e in self._entries
+            if e.step_type is step_type and (e.agents is None or agent_name is None or agent_name in e.agents)
+        ]
+
+    def get_registry(self, agent_name: str) -> dict[type[MemoryStep], list[Callable[..., None]]]:
+        """The `step_callbacks` argument for the agent called `agent_name`."""
+        registry: dict[type[MemoryStep], list[Callable[..., None]]] = {}
+        for step_type in STEP_TYPES:
+            wrapped = [guarded(cb, step_type) for cb in self.get_callbacks(step_type, agent_name)]
+            if wrapped:
+                registry[step_type] = wrapped
+        return registry
+
+    def merged(self, other: "CallbackRegistry") -> "CallbackRegistry":
+        """A registry running this one's callbacks, then `other`'s (extra callbacks a caller adds)."""
+        combined = CallbackRegistry()
+        combined._entries = [*self._entries, *other._entries]
+        return combined
+
+
+def guarded(callback: StepCallback, step_type: type[MemoryStep]) -> Callable[..., None]:
+    name = callback_name(callback)
+
+    # Two parameters on purpose: smolagents passes `agent=` only to callbacks taking more than one.
+    def run_callback(step: Any, agent: Any = None) -> None:
+        ctx = context_of(agent)
+        if ctx is None:
+            log.debug("callback %s skipped: agent %r has no open run context", name, getattr(agent, "name", agent))
+            return
+        try:
+            callback(step, agent, ctx)
+        except Exception as exc:
+            log.exception("callback %s failed on %s of %s; the run goes on", name, step_type.__name__, ctx.agent_name)
+            ctx.record("callback_error", getattr(agent, "step_number", 0), callback=name, error=f"{type(exc).__name__}: {exc}")
+
+    run_callback.__name__ = f"guarded_{name}"
+    return run_callback

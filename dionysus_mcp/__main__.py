@@ -1,0 +1,3 @@
+from dionysus_mcp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,254 @@
+"""Attractor basins: activation that saturates, decays and spreads (formulas in docs/COGNITION.md).
+
+The store keeps each basin's activation as of `last_activated_at`; the activation *now* is
+derived on read, so there is no background decay job and two readers always agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from dionysus_mcp.cognition.text import close_matches, tokens
+from dionysus_mcp.errors import InvalidInput, NotFound
+from dionysus_mcp.store.base import Store
+from schema.models import ActivationUpdate, Basin, BasinLink, utcnow
+
+ACTIVE_THRESHOLD = 0.1  # a basin counts as active at or above this activation
+SPREAD_FACTOR = 0.5  # share of an activation passed one hop along a link of weight 1
+MIN_SPREAD = 0.01  # spreads weaker than this are dropped
+HEBBIAN_RATE = 0.1  # how fast co-activated basins strengthen their link
+DEPTH_RATE = 0.1  # how fast repeated activation deepens a basin
+
+MAX_NAME = 200
+MAX_DESCRIPTION = 5_000
+MAX_KEYWORDS = 50
+MAX_KEYWORD = 100
+
+
+class BasinView(BaseModel):
+    id: str
+    name: str
+    description: str
+    keywords: list[str]
+    activation: float = Field(description="Activation now, after decay, in [0, 1].")
+    stability: float
+    depth: float
+    last_activated_at: datetime | None
+
+
+class SpreadEffect(BaseModel):
+    name: str
+    activation: float
+    delta: float
+
+
+class LinkView(BaseModel):
+    source: str
+    target: str
+    weight: float
+
+
+class ActivationResult(BaseModel):
+    basin: BasinView
+    previous_activation: float
+    spread: list[SpreadEffect]
+    strengthened_links: list[LinkView]
+    source: str | None
+
+
+class BasinList(BaseModel):
+    basins: list[BasinView]
+    total: int = Field(description="Basins matching before the limit was applied.")
+
+
+def decayed(activation: float, since: datetime | None, now: datetime, half_life_s: float) -> float:
+    if since is None or activation <= 0.0:
+        return max(0.0, activation)
+    elapsed = max(0.0, (now - since).total_seconds())
+    return min(1.0, activation * 0.5 ** (elapsed / half_life_s))
+
+
+def saturate(current: float, strength: float) -> float:
+    """Move `current` toward 1 by `strength` of the remaining headroom: never exceeds 1."""
+    return min(1.0, current + strength * (1.0 - current))
+
+
+def _clean_text(value: str, field: str, limit: int, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise InvalidInput(f"{field} must not be empty")
+    if len(value) > limit:
+        raise InvalidInput(f"{field} is {len(value)} characters; the limit is {limit}")
+    return value
+
+
+class BasinService:
+    def __init__(self, store: Store, half_life_s: float, clock: Callable[[], datetime] = utcnow):
+        self.store = store
+        self.half_life_s = half_life_s
+        self.clock = clock
+
+    def view(self, basin: Basin, now: datetime | None = None) -> BasinView:
+        now = now or self.clock()
+        return BasinView(
+            id=basin.id,
+            name=basin.name,
+            description=basin.description,
+            keywords=basin.keywords,
+            activation=round(decayed(basin.activation, basin.last_activated_at, now, self.half_life_s), 6),
+            stability=basin.stability,
+            depth=basin.depth,
+            last_activated_at=basin.last_activated_at,
+        )
+
+    async def upsert_basin(
+        self,
+        name: str,
+        description: str = "",
+        keywords: list[str] | None = None,
+        stability: float | None = None,
+    ) -> BasinView:
+        name = _clean_text(name, "name", MAX_NAME, required=True)
+        description = _clean_text(description, "description", MAX_DESCRIPTION)
+        keywords = keywords or []
+        if len(keywords) > MAX_KEYWORDS:
+            raise InvalidInput(f"{len(keywords)} keywords given; the limit is {MAX_KEYWORDS}")
+        cleaned = []
+        for kw in keywords:
+            kw = _clean_text(kw, "each keyword", MAX_KEYWORD, required=True).lower()
+            if kw not in cleaned:
+                cleaned.append(kw)
+        if stability is not None and not 0.0 <= stability <= 1.0:
+            raise InvalidInput(f"stability must be between 0 and 1, got {stability}")
+        existing = await self.store.get_basin(name)
+        basin = Basin(
+            id=existing.id if existing else f"basin-{uuid.uuid4().hex[:12]}",
+            name=name,
+            description=description,
+            keywords=cleaned,
+            stability=stability if stability is not None else (existing.stability if existing else 0.5),
+            created_at=existing.created_at if existing else self.clock(),
+        )
+        return self.view(await self.store.upsert_basin(basin))
+
+    async def resolve(self, name_or_id: str) -> Basin:
+        key = (name_or_id or "").strip()
+        if not key:
+            raise InvalidInput("basin must not be empty: give a basin name or id")
+        basin = await self.store.get_basin(key)
+        if basin is None:
+            names = [b.name for b in await self.store.list_basins()]
+            hint = close_matches(key, names)
+            suggestion = f" Did you mean: {', '.join(hint)}?" if hint else ""
+            raise NotFound(f"Unknown basin {key[:MAX_NAME]!r}.{suggestion} Create it with upsert_basin.")
+        return basin
+
+    async def link_basins(self, source: str, target: str, weight: float) -> LinkView:
+        if not 0.0 <= weight <= 1.0:
+            raise InvalidInput(f"weight must be between 0 and 1, got {weight}")
+        a, b = await self.resolve(source), await self.resolve(target)
+        if a.id == b.id:
+            raise InvalidInput("a basin cannot be linked to itself: give two different basins")
+        link = await self.store.set_link(BasinLink(source_id=a.id, target_id=b.id, weight=weight))
+        return LinkView(source=a.name, target=b.name, weight=link.weight)
+
+    async def current(self) -> list[BasinView]:
+        """Every basin with its activation now, most active first (ties by name)."""
+        now = self.clock()
+        views = [self.view(b, now) for b in await self.store.list_basins()]
+        return sorted(views, key=lambda v: (-v.activation, v.name))
+
+    async def list_basins(self, active_only: bool = False, limit: int = 50) -> BasinList:
+        if not 1 <= limit <= 1000:
+            raise InvalidInput(f"limit must be between 1 and 1000, got {limit}")
+        views = await self.current()
+        if active_only:
+            views = [v for v in views if v.activation >= ACTIVE_THRESHOLD]
+        return BasinList(basins=views[:limit], total=len(views))
+
+    async def active(self) -> list[BasinView]:
+        return [v for v in await self.current() if v.activation >= ACTIVE_THRESHOLD]
+
+    async def activate_basin(self, basin: str, strength: float, source: str | None = None) -> ActivationResult:
+        if not 0.0 < strength <= 1.0:
+            raise InvalidInput(f"strength must be in (0, 1], got {strength}")
+        target = await self.resolve(basin)
+        now = self.clock()
+        basins = {b.id: b for b in await self.store.list_basins()}
+        links = await self.store.list_links()
+        before = {bid: decayed(b.activation, b.last_activated_at, now, self.half_life_s) for bid, b in basins.items()}
+
+        after = dict(before)
+        after[target.id] = saturate(before[target.id], strength)
+
+        # One hop of spreading, along links in either direction (the stronger one counts).
+        neighbour_weight: dict[str, float] = {}
+        for link in links:
+            if target.id in (link.source_id, link.target_id):
+                other = link.target_id if link.source_id == target.id else link.source_id
+                neighbour_weight[other] = max(neighbour_weight.get(other, 0.0), link.weight)
+        spread = []
+        for other, weight in sorted(neighbour_weight.items()):
+            push = strength * weight * SPREAD_FACTOR
+            if push < MIN_SPREAD or other not in basins:
+                continue
+            after[other] = saturate(before[other], push)
+            spread.append(SpreadEffect(name=basins[other].name, activation=round(after[other], 6), delta=round(after[other] - before[other], 6)))
+
+        # Hebbian strengthening with every basin that was already active.
+        by_pair = {(l.source_id, l.target_id): l for l in links}
+        strengthened = []
+        for other, level in sorted(before.items()):
+            if other == target.id or level < ACTIVE_THRESHOLD:
+                continue
+            # Strengthen the link that exists (in whichever direction), else create target→other.
+            reverse = (other, target.id)
+            key = reverse if reverse in by_pair and (target.id, other) not in by_pair else (target.id, other)
+            old = by_pair[key].weight if key in by_pair else 0.0
+            new = min(1.0, old + HEBBIAN_RATE * strength * level * (1.0 - old))
+            strengthened.append(BasinLink(source_id=key[0], target_id=key[1], weight=new))
+
+        updates = [
+            ActivationUpdate(
+                basin_id=bid,
+                activation=after[bid],
+                depth=min(1.0, basins[bid].depth + (DEPTH_RATE * strength * (1.0 - basins[bid].depth) if bid == target.id else 0.0)),
+                last_activated_at=now,
+            )
+            for bid in sorted(after)
+            if after[bid] != before[bid] or bid == target.id
+        ]
+        await self.store.apply_activation(updates, strengthened)
+        stored = await self.store.get_basin(target.id)
+        return ActivationResult(
+            basin=self.view(stored, now),
+            previous_activation=round(before[target.id], 6),
+            spread=spread,
+            strengthened_links=[
+                LinkView(source=basins[l.source_id].name, target=basins[l.target_id].name, weight=round(l.weight, 6))
+                for l in strengthened
+            ],
+            source=source,
+        )
+
+    async def related(self, text: str, limit: int = 5) -> list[tuple[BasinView, float]]:
+        """Basins whose name or keywords occur in `text`, with relevance in (0, 1]:
+        the share of the basin's own terms that the text mentions."""
+        query = set(tokens(text))
+        if not query:
+            return []
+        now = self.clock()
+        scored = []
+        for basin in await self.store.list_basins():
+            terms = set(tokens(" ".join([basin.name, *basin.keywords])))
+            if not terms:
+                continue
+            hits = len(terms & query)
+            if hits:
+                scored.append((self.view(basin, now), min(1.0, hits / min(len(terms), len(query)))))
+        scored.sort(key=lambda pair: (-pair[1], pair[0].name))
+        return scored[:limit]

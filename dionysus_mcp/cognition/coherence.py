@@ -1,0 +1,149 @@
+"""IWMT-inspired coherence of the active world model (formulas in docs/COGNITION.md).
+
+Integrated World Modeling Theory ties conscious experience to a world model that is integrated,
+stable and grounded. We borrow the shape, not the claim: five components in [0, 1] over the
+currently active basins, combined with fixed weights into `consciousness_level`.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from dionysus_mcp.cognition.basins import BasinService, BasinView
+from dionysus_mcp.store.base import Store
+from schema.models import BasinLink, CoherenceSnapshot, utcnow
+
+WEIGHTS = {"integration": 0.30, "stability": 0.20, "focus": 0.20, "continuity": 0.15, "grounding": 0.15}
+NO_HISTORY_CONTINUITY = 0.5  # the first assessment has nothing to be continuous with
+LOW_COHERENCE = 0.5
+
+
+class ActiveBasin(BaseModel):
+    name: str
+    activation: float
+
+
+class CoherenceAssessment(BaseModel):
+    consciousness_level: float = Field(description="Weighted sum of the components, in [0, 1].")
+    status: str = Field(description="'ok', or 'insufficient_data' when no basin is active.")
+    components: dict[str, float]
+    active_basins: list[ActiveBasin]
+    interpretation: str
+    snapshot_id: str
+    assessed_at: datetime
+
+
+def score_components(
+    active: list[BasinView],
+    links: list[BasinLink],
+    memory_counts: dict[str, int],
+    previous_active_ids: list[str] | None,
+) -> dict[str, float]:
+    """The five components, each in [0, 1]. Pure, so it can be property-tested alone."""
+    n = len(active)
+    total = sum(b.activation for b in active) or 1.0
+    ids = [b.id for b in active]
+
+    # Integration: mean strength over all pairs of active basins (a link counts in either
+    # direction; the stronger wins). Raising any link weight can only raise it.
+    if n < 2:
+        integration = 1.0 if n == 1 else 0.0
+    else:
+        pair_weight: dict[frozenset, float] = {}
+        idset = set(ids)
+        for link in links:
+            if link.source_id in idset and link.target_id in idset and link.source_id != link.target_id:
+                key = frozenset((link.source_id, link.target_id))
+                pair_weight[key] = max(pair_weight.get(key, 0.0), min(1.0, max(0.0, link.weight)))
+        integration = sum(pair_weight.values()) / (n * (n - 1) / 2)
+
+    stability = sum(b.activation * b.stability for b in active) / total if n else 0.0
+
+    if n < 2:
+        focus = 1.0 if n == 1 else 0.0
+    else:
+        probs = [b.activation / total for b in active]
+        entropy = -sum(p * math.log(p) for p in probs if p > 0)
+        focus = 1.0 - entropy / math.log(n)
+
+    if previous_active_ids is None:
+        continuity = NO_HISTORY_CONTINUITY
+    else:
+        prev, cur = set(previous_active_ids), set(ids)
+        union = prev | cur
+        continuity = len(prev & cur) / len(union) if union else 0.0
+
+    grounding = sum(b.activation for b in active if memory_counts.get(b.id, 0) > 0) / total if n else 0.0
+
+    clamp = lambda x: round(min(1.0, max(0.0, x)), 6)  # noqa: E731
+    return {
+        "integration": clamp(integration),
+        "stability": clamp(stability),
+        "focus": clamp(focus),
+        "continuity": clamp(continuity),
+        "grounding": clamp(grounding),
+    }
+
+
+def combine(components: dict[str, float]) -> float:
+    return round(min(1.0, max(0.0, sum(WEIGHTS[k] * components[k] for k in WEIGHTS))), 6)
+
+
+def interpret(level: float, status: str) -> str:
+    if status == "insufficient_data":
+        return "No basin is active: activate or recall something before assessing coherence."
+    if level >= 0.75:
+        return "Highly coherent: the active world model is integrated, focused and grounded."
+    if level >= LOW_COHERENCE:
+        return "Moderately coherent."
+    return "Low coherence: the active basins are fragmented, unfocused or ungrounded."
+
+
+class CoherenceService:
+    def __init__(self, store: Store, basins: BasinService, clock: Callable[[], datetime] = utcnow):
+        self.store = store
+        self.basins = basins
+        self.clock = clock
+
+    async def assess_coherence(self) -> CoherenceAssessment:
+        active = await self.basins.active()
+        previous = await self.store.recent_snapshots(1)
+        now = self.clock()
+        if not active:
+            components = {k: 0.0 for k in WEIGHTS}
+            level, status = 0.0, "insufficient_data"
+        else:
+            components = score_components(
+                active,
+                await self.store.list_links(),
+                await self.store.basin_memory_counts(),
+                previous[0].active_basin_ids if previous else None,
+            )
+            level, status = combine(components), "ok"
+        snapshot = CoherenceSnapshot(
+            id=f"coh-{uuid.uuid4().hex[:12]}",
+            created_at=now,
+            consciousness_level=level,
+            status=status,
+            components=components,
+            active_basin_ids=[b.id for b in active],
+        )
+        await self.store.add_snapshot(snapshot)
+        return CoherenceAssessment(
+            consciousness_level=level,
+            status=status,
+            components=components,
+            active_basins=[ActiveBasin(name=b.name, activation=b.activation) for b in active],
+            interpretation=interpret(level, status),
+            snapshot_id=snapshot.id,
+            assessed_at=now,
+        )
+
+    async def latest(self) -> CoherenceSnapshot | None:
+        recent = await self.store.recent_snapshots(1)
+        return recent[0] if recent else None

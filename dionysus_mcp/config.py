@@ -1,0 +1,85 @@
+"""Settings, read once from the environment.
+
+| variable | default | meaning |
+|---|---|---|
+| DIONYSUS_DB_PATH | <user data dir>/dionysus-mcp/dionysus.db | SQLite file (embedded store) |
+| NEO4J_URI | unset | use Neo4j at this Bolt URI instead of SQLite |
+| NEO4J_USERNAME / NEO4J_PASSWORD | neo4j / unset | Neo4j credentials |
+| NEO4J_DATABASE | neo4j | Neo4j database name |
+| DIONYSUS_LOG_LEVEL | WARNING | logging level (logs go to stderr) |
+| DIONYSUS_MODEL | scripted | LLM behind the agents: scripted, openai:<model>, litellm:<model> |
+| DIONYSUS_BASIN_HALF_LIFE | 3600 | seconds for a basin's activation to halve |
+| AGENT_MEMORY_WINDOW | 3 | steps whose observations stay unpruned |
+| DIONYSUS_OUTBOX_PATH | <data dir>/outbox.db | durable queue of trace writes Neo4j could not take |
+| DIONYSUS_HTTP_TOKEN | unset | bearer token; required to bind HTTP to a non-loopback address |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("dionysus-mcp", appauthor=False))
+
+
+class ConfigError(ValueError):
+    """A setting has a value we cannot use; the message names the variable."""
+
+
+def _float(env: dict[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} must be between {low} and {high}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path
+    neo4j_uri: str | None = None
+    neo4j_username: str = "neo4j"
+    neo4j_password: str | None = field(default=None, repr=False)
+    neo4j_database: str = "neo4j"
+    log_level: str = "WARNING"
+    model: str = "scripted"
+    basin_half_life_s: float = 3600.0
+    memory_window: int = 3
+    outbox_path: Path | None = None
+    http_token: str | None = field(default=None, repr=False)
+
+    @property
+    def backend(self) -> str:
+        return "neo4j" if self.neo4j_uri else "sqlite"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        db_path = Path(env["DIONYSUS_DB_PATH"]) if env.get("DIONYSUS_DB_PATH") else _data_dir() / "dionysus.db"
+        log_level = env.get("DIONYSUS_LOG_LEVEL", "WARNING").upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ConfigError(f"DIONYSUS_LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        outbox = env.get("DIONYSUS_OUTBOX_PATH")
+        return cls(
+            db_path=db_path.expanduser(),
+            neo4j_uri=env.get("NEO4J_URI") or None,
+            neo4j_username=env.get("NEO4J_USERNAME") or "neo4j",
+            neo4j_password=env.get("NEO4J_PASSWORD") or None,
+            neo4j_database=env.get("NEO4J_DATABASE") or "neo4j",
+            log_level=log_level,
+            model=env.get("DIONYSUS_MODEL") or "scripted",
+            basin_half_life_s=_float(env, "DIONYSUS_BASIN_HALF_LIFE", 3600.0, 1.0, 10 * 365 * 86400.0),
+            memory_window=int(_float(env, "AGENT_MEMORY_WINDOW", 3, 1, 1000)),
+            outbox_path=Path(outbox).expanduser() if outbox else db_path.expanduser().parent / "outbox.db",
+            http_token=env.get("DIONYSUS_HTTP_TOKEN") or None,
+        )

@@ -1,0 +1,198 @@
+"""HTTP: MCP over streamable HTTP at /mcp, plus a small read-only REST API over the traces.
+
+    GET /health
+    GET /api/agents/traces?agent_name=&status=&since=&until=&limit=&cursor=&roots_only=
+    GET /api/agents/traces/{id}
+    GET /api/agents/traces/{id}/replay          (text/markdown)
+    GET /api/agents/token-usage?agent_name=&since=
+
+Loopback by default. Binding to any other address requires DIONYSUS_HTTP_TOKEN, and when a
+token is set every route (MCP included) requires `Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dionysus_mcp.config import ConfigError, Settings
+from dionysus_mcp.errors import DionysusError, InvalidInput, NotFound
+from dionysus_mcp.runtime import Runtime, open_runtime
+from dionysus_mcp.store.base import StoreError
+
+log = logging.getLogger(__name__)
+STATUSES = {"running", "success", "max_steps", "error", "cancelled"}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class BearerAuth:
+    """Every request must carry the token (compared in constant time)."""
+
+    def __init__(self, app: ASGIApp, token: str):
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers", [])).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                response = JSONResponse(
+                    {"error": "unauthorized: send Authorization: Bearer <DIONYSUS_HTTP_TOKEN>"},
+                    status_code=401, headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _json(model: Any, status: int = 200) -> Response:
+    return Response(model.model_dump_json(), status_code=status, media_type="application/json")
+
+
+def _error(exc: Exception) -> Response:
+    if isinstance(exc, NotFound):
+        return JSONResponse({"error": str(exc)}, status_code=404)
+    if isinstance(exc, DionysusError):
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    log.warning("store error on REST request: %s", exc)
+    return JSONResponse({"error": f"store unavailable: {exc}"}, status_code=503)
+
+
+def _datetime(params: Any, name: str) -> datetime | None:
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{name}={raw!r} is not an ISO-8601 date or time (e.g. 2026-11-24T10:00:00Z)") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _int(params: Any, name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name}={raw!r} is not a whole number") from None
+
+
+def rest_routes(get_runtime) -> list[Route]:
+    async def health(request: Request) -> Response:
+        rt: Runtime = get_runtime()
+        return JSONResponse({"status": "ok", "store": rt.store.backend, "outbox_pending": rt.outbox.count()})
+
+    async def traces(request: Request) -> Response:
+        q = request.query_params
+        try:
+            status = q.get("status") or None
+            if status is not None and status not in STATUSES:
+                raise InvalidInput(f"status={status!r} must be one of {', '.join(sorted(STATUSES))}")
+            page = await get_runtime().traces.list_traces(
+                agent_name=q.get("agent_name") or None,
+                status=status,
+                since=_datetime(q, "since"),
+                until=_datetime(q, "until"),
+                limit=_int(q, "limit", 20),
+                cursor=q.get("cursor") or None,
+                roots_only=q.get("roots_only", "").lower() in {"1", "true", "yes"},
+            )
+        except (DionysusError, StoreError) as exc:
+            return _error(exc)
+        return _json(page)
+
+    async def trace(request: Request) -> Response:
+        try:
+            return _json(await get_runtime().traces.get_trace(request.path_params["trace_id"]))
+        except (DionysusError, StoreError) as exc:
+            return _error(exc)
+
+    async def replay(request: Request) -> Response:
+        try:
+            text = await get_runtime().traces.replay(request.path_params["trace_id"])
+        except (DionysusError, StoreError) as exc:
+            return _error(exc)
+        return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+
+    async def token_usage(request: Request) -> Response:
+        q = request.query_params
+        try:
+            report = await get_runtime().traces.token_usage(q.get("agent_name") or None, _datetime(q, "since"))
+        except (DionysusError, StoreError) as exc:
+            return _error(exc)
+        return _json(report)
+
+    return [
+        Route("/health", health, methods=["GET"]),
+        Route("/api/agents/traces", traces, methods=["GET"]),
+        Route("/api/agents/traces/{trace_id}", trace, methods=["GET"]),
+        Route("/api/agents/traces/{trace_id}/replay", replay, methods=["GET"]),
+        Route("/api/agents/token-usage", token_usage, methods=["GET"]),
+    ]
+
+
+def create_app(settings: Settings, host: str = "127.0.0.1", runtime: Runtime | None = None) -> Starlette:
+    """The ASGI app. One runtime serves every MCP session and REST request; pass `runtime`
+    to share one that is already open (tests), else the app opens its own."""
+    if not is_loopback(host) and not settings.http_token:
+        raise ConfigError(
+            f"refusing to serve on {host} without DIONYSUS_HTTP_TOKEN: set a token, or bind to 127.0.0.1"
+        )
+    from dionysus_mcp.server import build_server
+
+    holder: dict[str, Runtime] = {}
+    if runtime is not None:
+        holder["runtime"] = runtime
+
+    @asynccontextmanager
+    async def shared() -> AsyncIterator[Runtime]:
+        yield holder["runtime"]
+
+    mcp_app = build_server(runtime_factory=shared).streamable_http_app(host=host)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # The runtime first: the MCP app's own lifespan already asks for it.
+        async with AsyncExitStack() as stack:
+            if runtime is None:
+                holder["runtime"] = await stack.enter_async_context(open_runtime(settings))
+            await stack.enter_async_context(mcp_app.router.lifespan_context(mcp_app))
+            yield
+
+    middleware = [Middleware(BearerAuth, token=settings.http_token)] if settings.http_token else []
+    return Starlette(
+        routes=[*rest_routes(lambda: holder["runtime"]), Mount("/", app=mcp_app)],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+
+
+def serve_http(settings: Settings, host: str, port: int) -> int:
+    import uvicorn
+
+    app = create_app(settings, host)
+    log.info("serving MCP at http://%s:%d/mcp and REST at /api/agents", host, port)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    return 0

@@ -1,0 +1,85 @@
+"""One object holding the store and the services, built once at start-up and shared.
+
+Agents (smolagents is synchronous) run in worker threads; their tools reach the async services
+through `Runtime.call`, which hops back onto the event loop that owns the store connection.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+
+from dionysus_mcp.cognition.basins import BasinService
+from dionysus_mcp.cognition.coherence import CoherenceService
+from dionysus_mcp.cognition.environment import EnvironmentService
+from dionysus_mcp.cognition.memory import MemoryService
+from dionysus_mcp.cognition.mosaeic import MosaeicService
+from dionysus_mcp.cognition.wisdom import WisdomService
+from dionysus_mcp.config import Settings
+from dionysus_mcp.store.base import Store, StoreError
+from dionysus_mcp.store.outbox import Outbox
+from dionysus_mcp.traces import TraceService
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Runtime:
+    def __init__(self, settings: Settings, store: Store):
+        self.settings = settings
+        self.store = store
+        self.basins = BasinService(store, settings.basin_half_life_s)
+        self.memory = MemoryService(store, self.basins)
+        self.coherence = CoherenceService(store, self.basins)
+        self.wisdom = WisdomService(store)
+        self.mosaeic = MosaeicService(self.memory)
+        self.environment = EnvironmentService(store, self.basins)
+        self.outbox = Outbox(settings.outbox_path or settings.db_path.parent / "outbox.db")
+        self.traces = TraceService(store, self.outbox)
+        self._token: anyio.lowlevel.EventLoopToken | None = None
+
+    async def start(self) -> None:
+        await self.store.open()
+        self._token = anyio.lowlevel.current_token()
+        if self.outbox.count():
+            try:
+                result = await self.traces.flush()
+                log.info("delivered %d queued trace writes (%d pending)", result["delivered"], result["pending"])
+            except StoreError as exc:  # a bad queue must not stop the server
+                log.warning("could not deliver queued trace writes: %s", exc)
+        log.info("runtime ready on %s (%s)", self.store.backend, await self.store.describe())
+
+    async def close(self) -> None:
+        self.outbox.close()
+        await self.store.close()
+
+    def call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """Run an async service call from a worker thread, on the runtime's event loop."""
+        if self._token is None:
+            raise RuntimeError("Runtime.start() has not run")
+        return anyio.from_thread.run(functools.partial(fn, *args, **kwargs), token=self._token)
+
+
+def build_store(settings: Settings) -> Store:
+    from dionysus_mcp.store import create_store
+
+    return create_store(settings)
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings | None = None, store: Store | None = None) -> AsyncIterator[Runtime]:
+    settings = settings or Settings.from_env()
+    runtime = Runtime(settings, store or build_store(settings))
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        with anyio.CancelScope(shield=True):
+            await runtime.close()

@@ -1,0 +1,198 @@
+"""The MCP server: thin tool handlers over the runtime's services.
+
+Each handler validates through its typed signature (pydantic `Field` limits appear in the
+tool's inputSchema), calls one service and returns its pydantic result as structured output.
+Errors meant for the caller become `ToolError`s with the service's message: mcp 2.3 shows any
+other exception only as "Error executing tool X".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from mcp.server import MCPServer
+from pydantic import Field
+
+from dionysus_mcp.cognition.basins import ActivationResult, BasinList, BasinView, LinkView
+from dionysus_mcp.cognition.coherence import CoherenceAssessment
+from dionysus_mcp.cognition.environment import EnvironmentSnapshot
+from dionysus_mcp.cognition.memory import RecallResult, RememberResult
+from dionysus_mcp.cognition.mosaeic import MosaeicResult
+from dionysus_mcp.cognition.wisdom import WisdomResult, WisdomView
+from dionysus_mcp.config import Settings
+from dionysus_mcp.runtime import Runtime, open_runtime
+from dionysus_mcp.server_common import READ_ONLY, UPSERT, WRITES, explained
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = """\
+dionysus-mcp is a cognitive layer. Basins are themes with an activation that decays over time;
+activate_basin and semantic_recall shape what is active; assess_coherence scores how
+integrated the active world model is. remember / mosaeic_capture store memories, add_wisdom
+stores principles. Agent runs (run_ooda_cycle, run_heartbeat) are persisted as traces."""
+
+Name = Annotated[str, Field(min_length=1, max_length=200, description="Basin name (or id).")]
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Window = Annotated[str | None, Field(max_length=4000, description="One MOSAEIC window, in free text.")]
+Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=30)]
+
+
+def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Settings | None = None) -> MCPServer:
+    """Build the server. The runtime is opened by the server's lifespan (so stdio start-up
+    stays fast and a test can pass its own store); tools reach it through `state`."""
+    state: dict[str, Runtime] = {}
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer) -> AsyncIterator[dict]:
+        factory = runtime_factory or (lambda: open_runtime(settings))
+        async with factory() as runtime:
+            state["runtime"] = runtime
+            try:
+                yield {"runtime": runtime}
+            finally:
+                state.pop("runtime", None)
+
+    server = MCPServer("dionysus-mcp", instructions=INSTRUCTIONS, version=_version(), lifespan=lifespan)
+
+    def rt() -> Runtime:
+        return state["runtime"]
+
+    register_cognition_tools(server, rt)
+    _register_optional(server, rt)
+    return server
+
+
+def register_cognition_tools(server: MCPServer, rt: Callable[[], Runtime]) -> None:
+    @server.tool(annotations=WRITES)
+    @explained
+    async def assess_coherence() -> CoherenceAssessment:
+        """Score how coherent the active world model is (IWMT-inspired): integration, stability,
+        focus, temporal continuity and grounding of the active basins, combined into
+        consciousness_level in [0, 1]. Status 'insufficient_data' when no basin is active.
+        Each call records a snapshot used for continuity."""
+        return await rt().coherence.assess_coherence()
+
+    @server.tool(annotations=WRITES)
+    @explained
+    async def activate_basin(
+        basin: Name,
+        strength: Annotated[float, Field(gt=0.0, le=1.0, description="How strongly to activate, in (0, 1].")] = 0.5,
+        source: Annotated[str | None, Field(max_length=200, description="What caused the activation.")] = None,
+    ) -> ActivationResult:
+        """Activate a basin: its activation saturates toward 1, spreads one hop to related basins
+        in proportion to link weight, and strengthens links to basins already active."""
+        return await rt().basins.activate_basin(basin, strength, source)
+
+    @server.tool(annotations=UPSERT)
+    @explained
+    async def upsert_basin(
+        name: Annotated[str, Field(min_length=1, max_length=200, description="Unique basin name.")],
+        description: Annotated[str, Field(max_length=5000)] = "",
+        keywords: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=50)] = [],  # noqa: B006
+        stability: Annotated[float | None, Field(ge=0.0, le=1.0, description="How stable the theme is.")] = None,
+    ) -> BasinView:
+        """Create a basin, or update the description, keywords and stability of an existing one
+        (activation and history are kept). Keywords attach memories to the basin."""
+        return await rt().basins.upsert_basin(name, description, keywords, stability)
+
+    @server.tool(annotations=UPSERT)
+    @explained
+    async def link_basins(
+        source: Name, target: Name, weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    ) -> LinkView:
+        """Set the weight of the RELATED_TO link from source to target (activation spreads along it)."""
+        return await rt().basins.link_basins(source, target, weight)
+
+    @server.tool(annotations=READ_ONLY)
+    @explained
+    async def list_basins(
+        active_only: bool = False, limit: Annotated[int, Field(ge=1, le=1000)] = 50
+    ) -> BasinList:
+        """List basins with their activation now (after decay), most active first."""
+        return await rt().basins.list_basins(active_only, limit)
+
+    @server.tool(annotations=WRITES)
+    @explained
+    async def remember(
+        content: Annotated[str, Field(min_length=1, max_length=20000)],
+        kind: Annotated[str, Field(min_length=1, max_length=50, description="semantic, episodic, procedural, ...")] = "semantic",
+        tags: Tags = [],  # noqa: B006
+        importance: Unit = 0.5,
+        basins: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=200)]] | None,
+            Field(max_length=20, description="Basins to attach to; by default those whose keywords the content mentions."),
+        ] = None,
+    ) -> RememberResult:
+        """Store a memory and attach it to the basins it is about."""
+        return await rt().memory.remember(content, kind, tags, importance, basins)
+
+    @server.tool(annotations=READ_ONLY)
+    @explained
+    async def semantic_recall(
+        query: Annotated[str, Field(min_length=1, max_length=2000)],
+        k: Annotated[int, Field(ge=1, le=100)] = 5,
+        kinds: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]] | None, Field(max_length=20)] = None,
+    ) -> RecallResult:
+        """Recall the memories most relevant to the query (BM25 weighted by importance), with the
+        basins they touch."""
+        return await rt().memory.semantic_recall(query, k, kinds)
+
+    @server.tool(annotations=READ_ONLY)
+    @explained
+    async def observe_environment() -> EnvironmentSnapshot:
+        """A snapshot: time, the most active basins, the latest coherence, memory counts and the
+        latest agent runs."""
+        return await rt().environment.observe()
+
+    @server.tool(annotations=WRITES)
+    @explained
+    async def mosaeic_capture(
+        senses: Window = None,
+        actions: Window = None,
+        emotions: Window = None,
+        impulses: Window = None,
+        cognitions: Window = None,
+        context: Window = None,
+    ) -> MosaeicResult:
+        """Capture an experience through the five MOSAEIC windows (give at least one); stored as
+        an experiential memory attached to the basins it mentions."""
+        return await rt().mosaeic.capture(senses, actions, emotions, impulses, cognitions, context)
+
+    @server.tool(annotations=WRITES)
+    @explained
+    async def add_wisdom(
+        text: Annotated[str, Field(min_length=1, max_length=5000)],
+        domain: Annotated[str, Field(min_length=1, max_length=100)] = "general",
+        confidence: Unit = 0.7,
+    ) -> WisdomView:
+        """Store a strategic principle."""
+        return await rt().wisdom.add_wisdom(text, domain, confidence)
+
+    @server.tool(annotations=READ_ONLY)
+    @explained
+    async def query_wisdom(
+        topic: Annotated[str, Field(min_length=1, max_length=2000)], k: Annotated[int, Field(ge=1, le=50)] = 3
+    ) -> WisdomResult:
+        """The principles most relevant to a topic."""
+        return await rt().wisdom.query_wisdom(topic, k)
+
+
+def _register_optional(server: MCPServer, rt: Callable[[], Runtime]) -> None:
+    """Agent and trace tools live in their own modules; registered here so `build_server`
+    is the one place that assembles the server."""
+    from dionysus_mcp import agent_tools, trace_tools
+
+    agent_tools.register(server, rt)
+    trace_tools.register(server, rt)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dionysus-mcp")
+    except PackageNotFoundError:
+        return "0.0.0"

@@ -1,0 +1,32 @@
+"""Storage backends behind one interface (`base.Store`).
+
+`create_store` picks the backend from the settings: Neo4j when NEO4J_URI is set, otherwise the
+embedded SQLite file. The chosen backend is imported lazily, so start-up does not pay for the
+one it does not use (the neo4j driver in particular).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dionysus_mcp.store.base import Store, StoreError, StoreUnavailable
+
+if TYPE_CHECKING:
+    from dionysus_mcp.config import Settings
+
+__all__ = ["Store", "StoreError", "StoreUnavailable", "create_store"]
+
+
+def create_store(settings: "Settings") -> Store:
+    if settings.neo4j_uri:
+        from dionysus_mcp.store.neo4j import Neo4jStore  # noqa: PLC0415
+
+        return Neo4jStore(
+            settings.neo4j_uri,
+            settings.neo4j_username,
+            settings.neo4j_password,
+            settings.neo4j_database,
+        )
+    from dionysus_mcp.store.sqlite import SQLiteStore  # noqa: PLC0415
+
+    return SQLiteStore(settings.db_path)

@@ -1,0 +1,174 @@
+"""The one async storage interface both backends implement.
+
+The services above it hold all the domain logic (activation decay, BM25, coherence formulas,
+trace totals); a store only persists and returns records. That keeps the two backends small
+and makes "same inputs, same outputs" checkable by one contract suite
+(tests/contract/). Every method that writes more than one record does so atomically: a failure
+leaves nothing stored half-way.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+
+from schema.models import (
+    ActivationUpdate,
+    Basin,
+    BasinLink,
+    CoherenceSnapshot,
+    Memory,
+    MemoryStats,
+    StepRecord,
+    TraceBasinLink,
+    TraceFilter,
+    TraceRecord,
+    TraceStatus,
+    WisdomPrinciple,
+)
+
+
+class StoreError(Exception):
+    """A store could not do what was asked (unreachable, constraint, bad data)."""
+
+
+class StoreUnavailable(StoreError):
+    """The backend cannot be reached right now (network, server down)."""
+
+
+class Store(ABC):
+    backend: str = "abstract"
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect / create the database and apply the schema idempotently."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def apply_schema(self) -> list[str]:
+        """Apply DDL idempotently; return the statements applied."""
+
+    @abstractmethod
+    async def describe(self) -> str:
+        """Where the data lives, without secrets (a path, or a URI without credentials)."""
+
+    # --- basins ------------------------------------------------------------------------------
+    @abstractmethod
+    async def upsert_basin(self, basin: Basin) -> Basin:
+        """Create the basin, or when one with that name exists update its description,
+        keywords and stability (keeping id, activation, depth, created_at). Returns it stored."""
+
+    @abstractmethod
+    async def get_basin(self, name_or_id: str) -> Basin | None: ...
+
+    @abstractmethod
+    async def list_basins(self) -> list[Basin]:
+        """All basins ordered by name."""
+
+    @abstractmethod
+    async def apply_activation(
+        self, updates: list[ActivationUpdate], link_weights: list[BasinLink]
+    ) -> None:
+        """Atomically store new activation values and set the given link weights (creating
+        links that do not exist)."""
+
+    @abstractmethod
+    async def set_link(self, link: BasinLink) -> BasinLink:
+        """Create or replace the weight of source→target."""
+
+    @abstractmethod
+    async def list_links(self) -> list[BasinLink]:
+        """All links ordered by (source_id, target_id)."""
+
+    # --- memories ----------------------------------------------------------------------------
+    @abstractmethod
+    async def add_memory(self, memory: Memory) -> Memory:
+        """Store the memory and its IN_BASIN links atomically."""
+
+    @abstractmethod
+    async def list_memories(self, kinds: list[str] | None = None) -> list[Memory]:
+        """Memories (with their basin links) ordered by (created_at, id)."""
+
+    @abstractmethod
+    async def memory_stats(self) -> MemoryStats: ...
+
+    @abstractmethod
+    async def basin_memory_counts(self) -> dict[str, int]:
+        """basin_id → number of memories attached (basins without memories are absent)."""
+
+    # --- wisdom ------------------------------------------------------------------------------
+    @abstractmethod
+    async def add_wisdom(self, principle: WisdomPrinciple) -> WisdomPrinciple: ...
+
+    @abstractmethod
+    async def list_wisdom(self) -> list[WisdomPrinciple]:
+        """Ordered by (created_at, id)."""
+
+    # --- coherence snapshots -----------------------------------------------------------------
+    @abstractmethod
+    async def add_snapshot(self, snapshot: CoherenceSnapshot) -> None: ...
+
+    @abstractmethod
+    async def recent_snapshots(self, limit: int) -> list[CoherenceSnapshot]:
+        """Newest first."""
+
+    # --- execution traces --------------------------------------------------------------------
+    @abstractmethod
+    async def create_trace(self, trace: TraceRecord) -> None:
+        """Insert the trace (and DELEGATED_TO from its parent when parent_id is set).
+        Creating an id that exists already is a no-op (replayed outbox writes)."""
+
+    @abstractmethod
+    async def add_step(self, step: StepRecord) -> None:
+        """Insert or replace the step with this id (HAS_STEP {order: step_number})."""
+
+    @abstractmethod
+    async def complete_trace(
+        self,
+        trace_id: str,
+        status: TraceStatus,
+        completed_at: datetime,
+        summary: str | None,
+        error: str | None,
+        totals: dict[str, int],
+    ) -> None:
+        """Close the trace; `totals` holds input_tokens, output_tokens, pruned_tokens_saved,
+        step_count."""
+
+    @abstractmethod
+    async def link_trace_basin(self, link: TraceBasinLink) -> None:
+        """ACTIVATED_BASIN {strength, at_step}; the same (trace, basin, at_step) is stored once."""
+
+    @abstractmethod
+    async def get_trace(self, trace_id: str) -> TraceRecord | None: ...
+
+    @abstractmethod
+    async def get_steps(self, trace_id: str) -> list[StepRecord]:
+        """Ordered by (step_number, step type order task<planning<action<final_answer)."""
+
+    @abstractmethod
+    async def get_children(self, trace_id: str) -> list[TraceRecord]:
+        """Delegated sub-runs ordered by (started_at, id)."""
+
+    @abstractmethod
+    async def get_trace_basins(self, trace_id: str) -> list[TraceBasinLink]:
+        """Ordered by (at_step, basin_name)."""
+
+    @abstractmethod
+    async def list_traces(
+        self, filter: TraceFilter, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[TraceRecord]:
+        """Newest first, ordered by (started_at desc, id desc); `after` is the keyset cursor
+        (started_at, id) of the last trace of the previous page."""
+
+    @abstractmethod
+    async def token_totals(self, filter: TraceFilter) -> list[dict]:
+        """Per (agent_name, model) over the traces matching `filter`: dicts with agent_name,
+        model, runs, input_tokens, output_tokens, pruned_tokens_saved; ordered by
+        (agent_name, model)."""
+
+    @abstractmethod
+    async def count_traces(self) -> int: ...

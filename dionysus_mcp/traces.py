@@ -1,0 +1,346 @@
+"""Execution traces: every agent run, step by step, readable back.
+
+Writes are idempotent and, when the store is unreachable, go to the durable outbox
+(store/outbox.py) so a store outage never fails an agent run and never loses a step. Reads
+assemble a run with its delegated sub-runs, activated basins and token totals.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from dionysus_mcp.errors import InvalidInput, NotFound
+from dionysus_mcp.store.base import Store, StoreError, StoreUnavailable
+from dionysus_mcp.store.outbox import Outbox
+from schema.models import (
+    StepRecord,
+    StepType,
+    TraceBasinLink,
+    TraceFilter,
+    TraceRecord,
+    TraceStatus,
+    from_iso,
+    to_iso,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+RETRY_EVERY_S = 2.0  # while the store is down, try it again at most this often
+MAX_DEPTH = 5  # sub-runs nest manager → sub-agent; deeper is a bug, not a reason to recurse forever
+
+
+class TokenTotals(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    pruned_tokens_saved: int = Field(0, description="Prompt tokens pruning kept out of model calls.")
+    total_tokens: int = 0
+
+    def add(self, other: "TokenTotals") -> "TokenTotals":
+        return TokenTotals(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            pruned_tokens_saved=self.pruned_tokens_saved + other.pruned_tokens_saved,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
+
+
+class TraceSummary(BaseModel):
+    id: str
+    run_id: str
+    agent_name: str
+    parent_id: str | None
+    parent_step: int | None
+    model: str
+    task: str
+    status: TraceStatus
+    summary: str | None
+    error: str | None
+    started_at: datetime
+    completed_at: datetime | None
+    duration_s: float | None
+    step_count: int
+    tokens: TokenTotals = Field(description="This run's own steps (sub-runs excluded).")
+
+
+class TraceDetail(TraceSummary):
+    steps: list[StepRecord]
+    sub_runs: list["TraceDetail"]
+    activated_basins: list[TraceBasinLink]
+    total_tokens: TokenTotals = Field(description="This run and all its sub-runs.")
+
+
+class TracePage(BaseModel):
+    traces: list[TraceSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class UsageRow(BaseModel):
+    name: str
+    runs: int
+    input_tokens: int
+    output_tokens: int
+    pruned_tokens_saved: int
+
+
+class TokenUsageReport(BaseModel):
+    runs: int
+    totals: TokenTotals
+    pruning_saved_pct: float = Field(description="Saved prompt tokens / prompt tokens without pruning, in %.")
+    by_agent: list[UsageRow]
+    by_model: list[UsageRow]
+    since: datetime | None
+    agent_name: str | None
+
+
+def _totals(input_tokens: int, output_tokens: int, saved: int) -> TokenTotals:
+    return TokenTotals(
+        input_tokens=input_tokens, output_tokens=output_tokens, pruned_tokens_saved=saved,
+        total_tokens=input_tokens + output_tokens,
+    )
+
+
+def summarize(trace: TraceRecord) -> TraceSummary:
+    duration = (trace.completed_at - trace.started_at).total_seconds() if trace.completed_at else None
+    return TraceSummary(
+        **trace.model_dump(include=set(TraceSummary.model_fields) - {"duration_s", "tokens"}),
+        duration_s=duration,
+        tokens=_totals(trace.input_tokens, trace.output_tokens, trace.pruned_tokens_saved),
+    )
+
+
+def step_totals(steps: list[StepRecord]) -> dict[str, int]:
+    return {
+        "input_tokens": sum(s.input_tokens for s in steps),
+        "output_tokens": sum(s.output_tokens for s in steps),
+        "pruned_tokens_saved": sum(max(0, s.unpruned_input_tokens - s.input_tokens) for s in steps),
+        "step_count": len(steps),
+    }
+
+
+def step_id(trace_id: str, step_type: str, step_number: int) -> str:
+    return f"{trace_id}:{step_type}:{step_number}"
+
+
+def encode_cursor(trace: TraceRecord) -> str:
+    return base64.urlsafe_b64encode(f"{to_iso(trace.started_at)}|{trace.id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        started, trace_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return from_iso(started), trace_id
+    except Exception:
+        raise InvalidInput("cursor is not one this server issued: pass next_cursor from a previous page") from None
+
+
+class TraceService:
+    def __init__(self, store: Store, outbox: Outbox | None = None, clock: Callable[[], datetime] = utcnow):
+        self.store = store
+        self.outbox = outbox
+        self.clock = clock
+        self._down_since: float | None = None
+        # The steps of open traces by step id (a step written twice counts once), so a run's
+        # totals are known even when it is closed while the store is down.
+        self._open: dict[str, dict[str, StepRecord]] = {}
+
+    # --- writes ------------------------------------------------------------------------------
+    async def create_trace(
+        self,
+        agent_name: str,
+        run_id: str | None = None,
+        parent_id: str | None = None,
+        parent_step: int | None = None,
+        model: str = "",
+        task: str = "",
+        trace_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        trace = TraceRecord(
+            id=trace_id or f"trace-{uuid.uuid4().hex}",
+            run_id=run_id or f"run-{uuid.uuid4().hex[:12]}",
+            agent_name=agent_name,
+            parent_id=parent_id,
+            parent_step=parent_step,
+            model=model,
+            task=task,
+            started_at=self.clock(),
+            metadata=metadata or {},
+        )
+        self._open[trace.id] = {}
+        await self._write("create_trace", trace.model_dump(mode="json"))
+        return trace.id
+
+    async def add_step(self, trace_id: str, step: StepRecord | dict[str, Any]) -> str:
+        """Persist a completed step; writing the same (trace, type, number) again replaces it."""
+        record = step if isinstance(step, StepRecord) else StepRecord(
+            **{"id": step_id(trace_id, step["step_type"], step["step_number"]), "trace_id": trace_id, **step}
+        )
+        if trace_id in self._open:
+            self._open[trace_id][record.id] = record
+        await self._write("add_step", record.model_dump(mode="json"))
+        return record.id
+
+    async def complete_trace(
+        self, trace_id: str, status: TraceStatus, summary: str | None = None, error: str | None = None
+    ) -> None:
+        running = self._open.pop(trace_id, None)
+        steps = list(running.values()) if running is not None else await self.store.get_steps(trace_id)
+        await self._write(
+            "complete_trace",
+            {"trace_id": trace_id, "status": status, "completed_at": to_iso(self.clock()), "summary": summary,
+             "error": error, "totals": step_totals(steps)},
+        )
+
+    async def link_basin(self, trace_id: str, basin_id: str, strength: float, at_step: int, basin_name: str = "") -> None:
+        link = TraceBasinLink(trace_id=trace_id, basin_id=basin_id, basin_name=basin_name, strength=strength, at_step=at_step)
+        await self._write("link_trace_basin", link.model_dump(mode="json"))
+
+    async def _apply(self, op: str, payload: dict[str, Any]) -> None:
+        if op == "create_trace":
+            await self.store.create_trace(TraceRecord.model_validate(payload))
+        elif op == "add_step":
+            await self.store.add_step(StepRecord.model_validate(payload))
+        elif op == "complete_trace":
+            await self.store.complete_trace(
+                payload["trace_id"], payload["status"], from_iso(payload["completed_at"]), payload["summary"],
+                payload["error"], payload["totals"],
+            )
+        elif op == "link_trace_basin":
+            await self.store.link_trace_basin(TraceBasinLink.model_validate(payload))
+        else:  # a queue written by a newer version: keep it, do not guess
+            raise StoreError(f"unknown outbox operation {op!r}")
+
+    async def _write(self, op: str, payload: dict[str, Any]) -> None:
+        if self.outbox is None:
+            await self._apply(op, payload)
+            return
+        if self._down_since is not None:
+            # Order matters (a step needs its trace): while anything is queued, queue behind it.
+            if time.monotonic() - self._down_since < RETRY_EVERY_S or not await self._drain():
+                self.outbox.put(op, payload)
+                return
+        try:
+            await self._apply(op, payload)
+        except StoreUnavailable as exc:
+            log.warning("store unreachable (%s): trace writes go to the outbox %s", exc, self.outbox.path)
+            self._down_since = time.monotonic()
+            self.outbox.put(op, payload)
+
+    async def _drain(self) -> bool:
+        """Deliver queued writes in order; True when the queue is empty."""
+        assert self.outbox is not None
+        for seq, op, payload in self.outbox.pending():
+            try:
+                await self._apply(op, payload)
+            except StoreUnavailable:
+                self._down_since = time.monotonic()
+                return False
+            self.outbox.done(seq)
+        self._down_since = None
+        return True
+
+    async def flush(self) -> dict[str, int]:
+        """Deliver the outbox now (start-up, `dionysus-mcp traces flush`)."""
+        if self.outbox is None:
+            return {"delivered": 0, "pending": 0}
+        before = self.outbox.count()
+        await self._drain()
+        pending = self.outbox.count()
+        return {"delivered": before - pending, "pending": pending}
+
+    # --- reads -------------------------------------------------------------------------------
+    async def _record(self, trace_id: str) -> TraceRecord:
+        trace_id = (trace_id or "").strip()
+        if not trace_id or len(trace_id) > 200:
+            raise InvalidInput("trace_id must be 1 to 200 characters: use an id from list_traces")
+        trace = await self.store.get_trace(trace_id)
+        if trace is None:
+            raise NotFound(f"Unknown trace {trace_id!r}: list_traces shows the stored runs")
+        return trace
+
+    async def get_trace(self, trace_id: str) -> TraceDetail:
+        return await self._detail(await self._record(trace_id), depth=0)
+
+    async def _detail(self, trace: TraceRecord, depth: int) -> TraceDetail:
+        children = await self.store.get_children(trace.id) if depth < MAX_DEPTH else []
+        sub_runs = [await self._detail(child, depth + 1) for child in children]
+        summary = summarize(trace)
+        total = summary.tokens
+        for sub in sub_runs:
+            total = total.add(sub.total_tokens)
+        return TraceDetail(
+            **summary.model_dump(),
+            steps=await self.store.get_steps(trace.id),
+            sub_runs=sub_runs,
+            activated_basins=await self.store.get_trace_basins(trace.id),
+            total_tokens=total,
+        )
+
+    async def list_traces(
+        self,
+        agent_name: str | None = None,
+        status: TraceStatus | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+        roots_only: bool = False,
+    ) -> TracePage:
+        if not 1 <= limit <= 500:
+            raise InvalidInput(f"limit must be between 1 and 500, got {limit}")
+        if since and until and since > until:
+            raise InvalidInput("since is after until: nothing can match")
+        after = decode_cursor(cursor) if cursor else None
+        flt = TraceFilter(agent_name=agent_name, status=status, since=since, until=until, roots_only=roots_only)
+        rows = await self.store.list_traces(flt, limit + 1, after)
+        page = rows[:limit]
+        return TracePage(
+            traces=[summarize(t) for t in page],
+            next_cursor=encode_cursor(page[-1]) if len(rows) > limit else None,
+        )
+
+    async def token_usage(self, agent_name: str | None = None, since: datetime | None = None) -> TokenUsageReport:
+        rows = await self.store.token_totals(TraceFilter(agent_name=agent_name, since=since))
+
+        def group(key: str) -> list[UsageRow]:
+            acc: dict[str, UsageRow] = {}
+            for r in rows:
+                row = acc.setdefault(r[key], UsageRow(name=r[key], runs=0, input_tokens=0, output_tokens=0, pruned_tokens_saved=0))
+                row.runs += r["runs"]
+                row.input_tokens += r["input_tokens"]
+                row.output_tokens += r["output_tokens"]
+                row.pruned_tokens_saved += r["pruned_tokens_saved"]
+            return sorted(acc.values(), key=lambda u: u.name)
+
+        inp = sum(r["input_tokens"] for r in rows)
+        out = sum(r["output_tokens"] for r in rows)
+        saved = sum(r["pruned_tokens_saved"] for r in rows)
+        return TokenUsageReport(
+            runs=sum(r["runs"] for r in rows),
+            totals=_totals(inp, out, saved),
+            pruning_saved_pct=round(100.0 * saved / (inp + saved), 2) if inp + saved else 0.0,
+            by_agent=group("agent_name"),
+            by_model=group("model"),
+            since=since,
+            agent_name=agent_name,
+        )
+
+    async def replay(self, trace_id: str) -> str:
+        """A readable step-by-step markdown narrative of the run and its sub-runs."""
+        from dionysus_mcp.replay import render
+
+        return render(await self.get_trace(trace_id))
+
+
+TraceDetail.model_rebuild()
+
+__all__ = ["TraceService", "TraceDetail", "TracePage", "TraceSummary", "TokenUsageReport", "StepType", "step_id"]

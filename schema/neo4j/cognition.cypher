@@ -1,0 +1,15 @@
+// Cognition graph: attractor basins, memories, wisdom principles, coherence snapshots.
+// Applied idempotently at start-up and by `dionysus-mcp schema apply`.
+// Statements are separated by `;`; lines starting with `//` are comments.
+//
+//   (:AttractorBasin)-[:RELATED_TO {weight}]->(:AttractorBasin)
+//   (:Memory)-[:IN_BASIN {weight}]->(:AttractorBasin)
+CREATE CONSTRAINT attractor_basin_id IF NOT EXISTS FOR (b:AttractorBasin) REQUIRE b.id IS UNIQUE;
+// upsert_basin MERGEs on the name: the constraint keeps concurrent upserts from duplicating it.
+CREATE CONSTRAINT attractor_basin_name IF NOT EXISTS FOR (b:AttractorBasin) REQUIRE b.name IS UNIQUE;
+CREATE CONSTRAINT memory_id IF NOT EXISTS FOR (m:Memory) REQUIRE m.id IS UNIQUE;
+CREATE INDEX memory_created_at IF NOT EXISTS FOR (m:Memory) ON (m.created_at);
+CREATE INDEX memory_kind IF NOT EXISTS FOR (m:Memory) ON (m.kind);
+CREATE CONSTRAINT wisdom_principle_id IF NOT EXISTS FOR (w:WisdomPrinciple) REQUIRE w.id IS UNIQUE;
+CREATE CONSTRAINT coherence_snapshot_id IF NOT EXISTS FOR (s:CoherenceSnapshot) REQUIRE s.id IS UNIQUE;
+CREATE INDEX coherence_snapshot_created_at IF NOT EXISTS FOR (s:CoherenceSnapshot) ON (s.created_at);

@@ -1,0 +1,121 @@
+"""Fixtures shared by every test directory: the stores, and the real Bolt server behind Neo4jStore.
+
+The Bolt server is ArcadeDB from the `arcadedb-embedded` wheel (scripts/bolt_server.py): one JVM
+per test session, one fresh database per test. When the wheel or its Java runtime is missing,
+tests that need it are skipped with the reason — except in CI (env `CI` set), where they fail:
+a Bolt test must never pass by not running.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import uuid
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_bolt_server_module() -> ModuleType:
+    """scripts/bolt_server.py as a module (scripts/ is not a package)."""
+    name = "dionysus_bolt_server"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "bolt_server.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Anything that asks for the Bolt server by name gets the `bolt` marker (-m "not bolt").
+    for item in items:
+        if {"bolt_server", "bolt_runtime", "neo4j_store_factory"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.bolt)
+
+
+@pytest.fixture(scope="session")
+def bolt_runtime() -> ModuleType:
+    """The bolt_server module, once the ArcadeDB wheel and its JRE are known to be installed."""
+    module = load_bolt_server_module()
+    try:
+        module.find_runtime()
+    except module.BoltServerUnavailable as exc:
+        if in_ci():
+            pytest.fail(f"the Bolt test server cannot run in CI: {exc}", pytrace=False)
+        pytest.skip(f"no local Bolt server: {exc}")
+    return module
+
+
+@pytest.fixture(scope="session")
+def bolt_server(bolt_runtime: ModuleType, tmp_path_factory: pytest.TempPathFactory):
+    """One ArcadeDB server (Bolt on a free loopback port) for the whole session.
+
+    Yields the started `BoltServer` (uri, user, password, database). A start-up failure is an
+    error, never a skip. Tests that stop it must start it again before they end.
+    """
+    server = bolt_runtime.BoltServer(tmp_path_factory.mktemp("bolt-server"), heap="512m")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def neo4j_store_factory(bolt_server):
+    """An async callable returning an opened `Neo4jStore`.
+
+    The first call in a test creates a fresh, empty database for it (creating one costs a few
+    milliseconds on ArcadeDB, cheaper and more thorough than wiping); later calls open another
+    store on that same database (e.g. to check that data survives a reopen), unless called with
+    `fresh=True`. Every store produced is closed, and the databases dropped, at teardown.
+    """
+    from dionysus_mcp.store.neo4j import Neo4jStore
+
+    stores: list[Neo4jStore] = []
+    databases: list[str] = []
+
+    async def make(*, fresh: bool = False, **options) -> Neo4jStore:
+        if fresh or not databases:
+            name = f"t{uuid.uuid4().hex[:16]}"
+            bolt_server.create_database(name)
+            databases.append(name)
+        store = Neo4jStore(bolt_server.uri, bolt_server.user, bolt_server.password, databases[-1], **options)
+        await store.open()
+        stores.append(store)
+        return store
+
+    yield make
+
+    for store in stores:
+        await store.close()
+    if bolt_server.is_running():
+        for name in databases:
+            try:
+                bolt_server.drop_database(name)
+            except RuntimeError as exc:  # BoltServerError: leave it, the session dir goes anyway
+                print(f"could not drop test database {name}: {exc}", file=sys.stderr)
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path):
+    """An opened `SQLiteStore` on a new file, closed at teardown."""
+    from dionysus_mcp.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "t.db")
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()

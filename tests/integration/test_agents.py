@@ -1,0 +1,221 @@
+"""The agents on the real smolagents loop: scripted model, real callbacks, real SQLite store."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+import pytest
+from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
+
+from agents.demo import seed_if_empty
+from agents.heartbeat import TASK as HEARTBEAT_TASK
+from agents.heartbeat import build_heartbeat
+from agents.manager import build_manager
+from agents.perception import build_perception
+from agents.scripted import ScriptedModel
+from callbacks import default_registry
+from callbacks.context import RunGroup
+from callbacks.memory import MARK
+from callbacks.registry import CallbackRegistry
+from callbacks.tokens import message_role, message_text
+from dionysus_mcp.config import Settings
+from dionysus_mcp.runtime import open_runtime
+
+CONTEXT = "I keep losing focus in the afternoons before my exam; notifications and short sleep make it worse."
+
+
+@pytest.fixture
+async def rt(tmp_path):
+    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "agents.db")})) as runtime:
+        await seed_if_empty(runtime)
+        yield runtime
+
+
+def run_in_worker(agent, task):
+    return anyio.to_thread.run_sync(agent.run, task)
+
+
+class Recorder:
+    """An extra callback noting which step types it saw."""
+
+    name = "recorder"
+
+    def __init__(self):
+        self.seen: list[tuple[str, str, int]] = []
+
+    def __call__(self, step, agent, ctx):
+        number = getattr(step, "step_number", agent.step_number)
+        self.seen.append((ctx.agent_name, type(step).__name__, number))
+
+
+def registry_with(rt, *extra):
+    registry = default_registry(rt.settings)
+    for step_type, callback in extra:
+        registry.register(step_type, callback)
+    return registry
+
+
+async def run_heartbeat_agent(rt, registry=None):
+    group = RunGroup(rt, "scripted")
+    model = ScriptedModel("heartbeat")
+    agent = build_heartbeat(rt, model, group, registry or default_registry(rt.settings))
+    output = await run_in_worker(agent, HEARTBEAT_TASK)
+    return agent, model, group.root, output
+
+
+async def test_heartbeat_plans_before_steps_1_4_7_10_and_uses_its_budget(rt):
+    agent, model, ctx, output = await run_heartbeat_agent(rt)
+    steps = agent.memory.steps
+    planned_before = [steps[i + 1].step_number for i, s in enumerate(steps) if isinstance(s, PlanningStep)]
+    assert planned_before == [1, 4, 7, 10]
+    actions = [s for s in steps if isinstance(s, ActionStep)]
+    assert [s.step_number for s in actions] == list(range(1, 11))
+    assert actions[-1].is_final_answer and all(s.error is None for s in actions)
+    assert (ctx.status, ctx.planning_steps, ctx.action_steps) == ("success", 4, 10)
+    assert [c.kind for c in model.calls].count("plan") == 4
+    assert output.startswith("Heartbeat:") and "Coherence:" in output
+
+
+async def test_every_model_call_carries_token_usage(rt):
+    agent, model, ctx, _ = await run_heartbeat_agent(rt)
+    assert len(model.calls) == len(ctx.model_calls) == 14
+    for received, recorded in zip(model.calls, ctx.model_calls):
+        assert received.usage.input_tokens == recorded.prompt_tokens > 0
+        assert received.usage.output_tokens == recorded.completion_tokens > 0
+
+
+async def test_iwmt_line_reaches_the_next_model_prompt(rt):
+    _, model, ctx, _ = await run_heartbeat_agent(rt)
+    kinds = [c.kind for c in model.calls]
+    after_plans = [model.calls[i + 1] for i, kind in enumerate(kinds) if kind == "plan"]
+    assert len(after_plans) == 4
+    for call in after_plans:
+        assert call.kind == "tool_call" and "[IWMT] Coherence: " in call.prompt
+    assert "[IWMT]" not in model.calls[0].prompt  # it came from the callback, not the task
+    assert sum(e.kind == "iwmt" for e in ctx.events) == 4
+
+
+async def test_basins_activate_after_semantic_recall(rt):
+    before = {b.name: b.activation for b in (await rt.basins.list_basins()).basins}
+    agent, _, ctx, _ = await run_heartbeat_agent(rt)
+    recall_steps = {
+        s.step_number for s in agent.memory.steps if isinstance(s, ActionStep) and any(tc.name == "semantic_recall" for tc in s.tool_calls or [])
+    }
+    assert recall_steps == {3, 5, 7}
+    assert ctx.activations and {a.step_number for a in ctx.activations} <= recall_steps
+    after = {b.name: b.activation for b in (await rt.basins.list_basins()).basins}
+    assert all(after[a.name] > before[a.name] for a in ctx.activations)
+
+
+async def test_pruning_shrinks_later_prompts_and_keeps_tool_calls_paired(rt):
+    agent, model, ctx, _ = await run_heartbeat_agent(rt)
+    window = rt.settings.memory_window
+    actions = [s for s in agent.memory.steps if isinstance(s, ActionStep)]
+    pruned = [s for s in actions if (s.observations or "").startswith(MARK)]
+    assert pruned and all(s.step_number <= len(actions) - window for s in pruned)
+    for step in pruned:
+        original = ctx.pruned[step.step_number].original
+        assert len(step.observations) < len(original) and original.splitlines()[0][:60] in step.observations
+    # Later calls cost fewer prompt tokens than they would have without pruning.
+    late = [c for c in ctx.model_calls if c.step_number > window + 1]
+    assert any(c.unpruned_prompt_tokens > c.prompt_tokens for c in late)
+    assert ctx.tokens().reduction_pct > 0
+    # In the last prompt every tool call is still followed by its (possibly pruned) result.
+    last_prompt = actions[-1].model_input_messages
+    roles = [message_role(m) for m in last_prompt]
+    for i, role in enumerate(roles):
+        if role == "tool-call":
+            assert roles[i + 1] == "tool-response" and message_text(last_prompt[i + 1]).startswith("Observation:\n")
+    assert sum(r == "tool-call" for r in roles) == len(actions) - 1
+    assert any(MARK in message_text(m) for m in last_prompt)
+
+
+async def test_each_callback_fires_on_its_step_type(rt):
+    recorder = Recorder()
+    registry = registry_with(rt, (PlanningStep, recorder), (ActionStep, recorder), (FinalAnswerStep, recorder))
+    _, _, ctx, _ = await run_heartbeat_agent(rt, registry)
+    kinds = [kind for _, kind, _ in recorder.seen]
+    assert (kinds.count("PlanningStep"), kinds.count("ActionStep"), kinds.count("FinalAnswerStep")) == (4, 10, 1)
+    assert kinds[-1] == "FinalAnswerStep"
+    events = {e.kind for e in ctx.events}
+    assert {"iwmt", "basin_activation", "pruned", "final_answer"} <= events  # the default callbacks ran too
+
+
+async def test_a_failing_callback_does_not_fail_the_run(rt):
+    def broken(step, agent, ctx):
+        raise RuntimeError("callback bug")
+
+    registry = registry_with(rt, (PlanningStep, broken), (ActionStep, broken), (FinalAnswerStep, broken))
+    agent, _, ctx, output = await run_heartbeat_agent(rt, registry)
+    assert ctx.status == "success" and output.startswith("Heartbeat:")
+    assert sum(e.kind == "callback_error" for e in ctx.events) == 4 + 10 + 1
+
+
+async def test_a_sub_agent_runs_alone(rt):
+    group = RunGroup(rt, "scripted")
+    agent = build_perception(rt, ScriptedModel("perception"), group, default_registry(rt.settings))
+    output = await run_in_worker(agent, f"Observe.\nContext: {CONTEXT}")
+    ctx = group.root
+    assert (ctx.agent_name, ctx.status, ctx.parent) == ("perception", "success", None)
+    assert "Recalled basins: " in output and "attention" in output
+    assert "Task outcome" not in output  # the three-part report is only for a manager
+    tools = [tc.name for s in agent.memory.steps if isinstance(s, ActionStep) for tc in s.tool_calls or []]
+    assert tools == ["observe_environment", "semantic_recall", "query_wisdom", "mosaeic_capture", "final_answer"]
+
+
+async def test_manager_delegates_to_each_sub_agent_in_ooda_order(rt):
+    group = RunGroup(rt, "scripted")
+    models: dict[str, ScriptedModel] = {}
+
+    def model_for(role):
+        models[role] = ScriptedModel(role)
+        return models[role]
+
+    manager = build_manager(rt, model_for, group, default_registry(rt.settings))
+    assert sorted(manager.managed_agents) == ["metacognition", "perception", "reasoning"]
+    assert manager.additional_authorized_imports == [] and manager.executor_type == "local"
+    output = await run_in_worker(manager, f"Run one OODA cycle.\nContext: {CONTEXT}")
+
+    root = group.root
+    assert root.agent_name == "ConsciousnessManager" and root.status == "success"
+    children = group.contexts[1:]
+    assert [c.agent_name for c in children] == ["perception", "reasoning", "metacognition"]
+    assert all(c.parent is root and c.status == "success" for c in children)
+    assert [c.parent_step for c in children] == [1, 2, 3]
+    # Delegation went through smolagents' managed-agent call: code in the manager's steps.
+    code = [s.code_action for s in manager.memory.steps if isinstance(s, ActionStep)]
+    assert "perception(task=" in code[0] and "reasoning(task=" in code[1] and "metacognition(task=" in code[2]
+    assert "+ observed" in code[1] and "+ oriented" in code[2]  # each phase gets the previous report
+    # Each sub-agent received its predecessor's report in its task.
+    assert "Perception reported:" in children[1].task and "Recalled basins:" in children[1].task
+    assert "Reasoning reported:" in children[2].task and "Relevant basins:" in children[2].task
+    assert set(output) == {"decision", "actions", "confidence"}
+    assert output["decision"].startswith("Focus on '") and 0 <= output["confidence"] <= 1
+    assert all(c.model_calls for c in group.contexts)  # every agent's calls were counted
+
+
+async def test_river_tightens_a_sub_agent_under_the_manager(rt):
+    # An empty context makes perception's recall and wisdom look-ups fail (empty query): two
+    # errors in a row turn its flow turbulent while it runs under the manager.
+    group = RunGroup(rt, "scripted")
+    manager = build_manager(rt, ScriptedModel, group, default_registry(rt.settings))
+    await run_in_worker(manager, "Run one OODA cycle.\nContext: ")
+    perception = group.runs_of("perception")[0]
+    assert perception.parent is group.root
+    assert perception.flow == "turbulent" and perception.step_budget is not None
+    assert any(e.kind == "river_budget" for e in perception.events)
+    agent = manager.managed_agents["perception"]
+    plans = [s.plan for s in agent.memory.steps if isinstance(s, PlanningStep)]
+    assert "[RIVER] Flow: turbulent" in plans[-1]
+    assert agent.max_steps == perception.step_budget < agent.configured_max_steps
+
+
+async def test_past_the_river_budget_only_final_answer_is_accepted(rt):
+    from smolagents.utils import AgentToolExecutionError
+
+    group = RunGroup(rt, "scripted")
+    agent = build_heartbeat(rt, ScriptedModel("heartbeat"), group, CallbackRegistry())
+    ctx = group.open_run(agent, "task")
+    ctx.step_budget, agent.step_number = 2, 3
+    with pytest.raises(AgentToolExecutionError, match="call final_answer now"):
+        await anyio.to_thread.run_sync(agent.execute_tool_call, "list_basins", {})
+    assert await anyio.to_thread.run_sync(agent.execute_tool_call, "final_answer", {"answer": "done"}) == "done"

@@ -1,0 +1,130 @@
+"""REST, MCP over streamable HTTP, and the traces command line — each as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from mcp import Client
+
+from dionysus_mcp.config import Settings
+from dionysus_mcp.runtime import open_runtime
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def seed_traces(db_path) -> tuple[str, str]:
+    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(db_path)})) as rt:
+        root = await rt.traces.create_trace("ConsciousnessManager", model="scripted", task="What now?")
+        await rt.traces.add_step(root, {"step_number": 1, "step_type": "action", "observations": "all quiet",
+                                        "input_tokens": 50, "output_tokens": 5, "unpruned_input_tokens": 80})
+        child = await rt.traces.create_trace("perception", parent_id=root, parent_step=1, model="scripted")
+        await rt.traces.complete_trace(child, "success", summary="saw nothing")
+        await rt.traces.complete_trace(root, "success", summary="rest")
+        return root, child
+
+
+def env_for(db_path, **extra) -> dict[str, str]:
+    return {**os.environ, "DIONYSUS_DB_PATH": str(db_path), "DIONYSUS_LOG_LEVEL": "WARNING", **extra}
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    started = []
+
+    def start(token: str | None = None, host: str = "127.0.0.1"):
+        port = free_port()
+        extra = {"DIONYSUS_HTTP_TOKEN": token} if token else {}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dionysus_mcp", "serve", "--transport", "http", "--host", host, "--port", str(port)],
+            env=env_for(tmp_path / "http.db", **extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        started.append(proc)
+        base = f"http://127.0.0.1:{port}"
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return proc, base
+            try:
+                if httpx.get(base + "/health", headers=headers, timeout=1).status_code in (200, 401):
+                    return proc, base
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise AssertionError("HTTP server did not start: " + proc.stderr.read().decode()[-2000:])
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def test_rest_api_lists_opens_replays_and_counts(tmp_path, http_server):
+    root, child = await seed_traces(tmp_path / "http.db")
+    _, base = http_server()
+    async with httpx.AsyncClient(base_url=base) as http:
+        assert (await http.get("/health")).json()["store"] == "sqlite"
+        page = (await http.get("/api/agents/traces", params={"roots_only": "true"})).json()
+        assert [t["id"] for t in page["traces"]] == [root]
+        page = (await http.get("/api/agents/traces", params={"limit": 1})).json()
+        assert len(page["traces"]) == 1 and page["next_cursor"]
+        detail = (await http.get(f"/api/agents/traces/{root}")).json()
+        assert detail["sub_runs"][0]["id"] == child and detail["total_tokens"]["pruned_tokens_saved"] == 30
+        replay = await http.get(f"/api/agents/traces/{root}/replay")
+        assert replay.headers["content-type"].startswith("text/markdown") and "all quiet" in replay.text
+        usage = (await http.get("/api/agents/token-usage")).json()
+        assert usage["totals"]["input_tokens"] == 50
+        missing = await http.get("/api/agents/traces/nope")
+        assert missing.status_code == 404 and "Unknown trace" in missing.json()["error"]
+        bad = await http.get("/api/agents/traces", params={"since": "yesterday"})
+        assert bad.status_code == 400 and "since" in bad.json()["error"]
+    async with Client(base + "/mcp") as mcp_client:
+        r = await mcp_client.call_tool("get_trace", {"trace_id": root})
+        assert r.structured_content["sub_runs"][0]["agent_name"] == "perception"
+
+
+async def test_token_is_checked_on_every_route(tmp_path, http_server):
+    _, base = http_server(token="s3cret-token")
+    assert httpx.get(base + "/health").status_code == 401
+    assert httpx.get(base + "/api/agents/traces", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert httpx.post(base + "/mcp", json={}).status_code == 401
+    ok = httpx.get(base + "/api/agents/traces", headers={"Authorization": "Bearer s3cret-token"})
+    assert ok.status_code == 200
+
+
+def test_non_loopback_without_token_is_refused(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "dionysus_mcp", "serve", "--transport", "http", "--host", "0.0.0.0", "--port", str(free_port())],
+        env=env_for(tmp_path / "x.db"), capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode != 0 and "DIONYSUS_HTTP_TOKEN" in proc.stderr and "Traceback" not in proc.stderr
+
+
+async def test_traces_command_line(tmp_path):
+    db = tmp_path / "cli.db"
+    root, child = await seed_traces(db)
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "dionysus_mcp", "traces", *args], env=env_for(db),
+                              capture_output=True, text=True, timeout=60)
+
+    listed = cli("list")
+    assert listed.returncode == 0 and root in listed.stdout and child not in listed.stdout
+    assert child in cli("list", "--all").stdout
+    shown = json.loads(cli("show", root).stdout)
+    assert shown["sub_runs"][0]["id"] == child
+    assert "all quiet" in cli("replay", root).stdout
+    missing = cli("show", "nope")
+    assert missing.returncode == 1 and "Unknown trace 'nope'" in missing.stderr and "Traceback" not in missing.stderr
+    flushed = cli("flush")
+    assert flushed.returncode == 0 and "0 still pending" in flushed.stdout

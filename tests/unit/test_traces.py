@@ -1,0 +1,89 @@
+"""The trace service on a real SQLite store."""
+
+from __future__ import annotations
+
+import pytest
+
+from dionysus_mcp.errors import InvalidInput, NotFound
+from schema.models import ToolCallRecord
+
+
+async def record_run(runtime, clock):
+    traces = runtime.traces
+    basin = await runtime.basins.upsert_basin("sleep", keywords=["sleep"])
+    root = await traces.create_trace("ConsciousnessManager", run_id="run-1", model="scripted", task="Decide about sleep")
+    await traces.add_step(root, {"step_number": 1, "step_type": "planning", "plan": "1. observe\n2. decide",
+                                 "input_tokens": 100, "output_tokens": 20, "unpruned_input_tokens": 100})
+    clock.advance(1)
+    child = await traces.create_trace("perception", run_id="run-1", parent_id=root, parent_step=1, model="scripted")
+    await traces.add_step(child, {"step_number": 1, "step_type": "action",
+                                  "tool_calls": [ToolCallRecord(id="c1", name="semantic_recall", arguments={"query": "sleep"})],
+                                  "observations": "Slept badly. " * 50, "input_tokens": 300, "output_tokens": 10,
+                                  "unpruned_input_tokens": 500})
+    await traces.link_basin(child, basin.id, 0.8, 1, basin_name="sleep")
+    await traces.complete_trace(child, "success", summary="sleep is poor")
+    step = {"step_number": 1, "step_type": "action", "code_action": "perception(task='look')",
+            "observations": "sleep is poor", "input_tokens": 200, "output_tokens": 30, "unpruned_input_tokens": 200}
+    await traces.add_step(root, step)
+    await traces.add_step(root, step)  # written twice, stored once
+    clock.advance(1)
+    await traces.complete_trace(root, "success", summary="Go to bed early")
+    return root, child
+
+
+async def test_get_trace_assembles_steps_sub_runs_basins_and_totals(runtime, clock):
+    root, child = await record_run(runtime, clock)
+    detail = await runtime.traces.get_trace(root)
+    assert [(s.step_number, s.step_type) for s in detail.steps] == [(1, "planning"), (1, "action")]
+    assert detail.status == "success" and detail.duration_s == pytest.approx(2.0)
+    assert detail.tokens.input_tokens == 300 and detail.step_count == 2
+    [sub] = detail.sub_runs
+    assert sub.id == child and sub.parent_step == 1
+    assert sub.steps[0].tool_calls[0].arguments == {"query": "sleep"}
+    assert sub.steps[0].observations == "Slept badly. " * 50  # full text, never pruned
+    assert [(b.basin_name, b.strength, b.at_step) for b in sub.activated_basins] == [("sleep", 0.8, 1)]
+    assert detail.total_tokens.input_tokens == 600 and detail.total_tokens.output_tokens == 60
+    assert detail.total_tokens.pruned_tokens_saved == 200
+
+
+async def test_replay_is_a_narrative_with_the_sub_run_in_place(runtime, clock):
+    root, _ = await record_run(runtime, clock)
+    text = await runtime.traces.replay(root)
+    assert text.startswith("# ConsciousnessManager — success")
+    assert text.index("Step 1 · action") < text.index("perception — success") < text.index("Go to bed early")
+    assert "called `semantic_recall`(query=\"sleep\")" in text and "activated basin `sleep`" in text
+
+
+async def test_list_traces_pages_filters_and_rejects_bad_cursor(runtime, clock):
+    await record_run(runtime, clock)
+    ids = []
+    for i in range(5):
+        clock.advance(1)
+        ids.append(await runtime.traces.create_trace("HeartbeatAgent", model="scripted"))
+    seen, cursor = [], None
+    while True:
+        page = await runtime.traces.list_traces(agent_name="HeartbeatAgent", limit=2, cursor=cursor)
+        seen += [t.id for t in page.traces]
+        if not (cursor := page.next_cursor):
+            break
+    assert seen == ids[::-1]
+    roots = await runtime.traces.list_traces(roots_only=True, limit=50)
+    assert "perception" not in {t.agent_name for t in roots.traces}
+    running = await runtime.traces.list_traces(status="running")
+    assert len(running.traces) == 5
+    with pytest.raises(InvalidInput):
+        await runtime.traces.list_traces(cursor="garbage")
+
+
+async def test_token_usage_breaks_down_by_agent_and_model(runtime, clock):
+    await record_run(runtime, clock)
+    report = await runtime.traces.token_usage()
+    assert report.runs == 2 and report.totals.input_tokens == 600
+    assert [(r.name, r.input_tokens) for r in report.by_agent] == [("ConsciousnessManager", 300), ("perception", 300)]
+    assert report.by_model[0].name == "scripted"
+    assert report.pruning_saved_pct == pytest.approx(100 * 200 / 800)
+
+
+async def test_unknown_trace_is_a_clear_error(runtime):
+    with pytest.raises(NotFound, match="Unknown trace 'nope'"):
+        await runtime.traces.get_trace("nope")
