@@ -11,7 +11,6 @@ smolagents' console output is off (stdout belongs to the MCP stdio transport).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from rich.console import Console
@@ -23,10 +22,9 @@ from smolagents.utils import AgentError, AgentMaxStepsError, AgentToolExecutionE
 from callbacks.context import RunGroup, RunStatus
 from callbacks.registry import CallbackRegistry
 
-log = logging.getLogger(__name__)
-
+BUDGET_SPENT = "call final_answer now"  # the scripted policy answers when it reads this
 BUDGET_SPENT_MESSAGE = (
-    "River flow is turbulent: the step budget of {budget} steps is spent; call final_answer now with what you have."
+    "River flow is turbulent: the step budget of {budget} steps is spent; " + BUDGET_SPENT + " with what you have."
 )
 
 

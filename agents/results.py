@@ -1,12 +1,17 @@
-"""What `run_ooda_cycle` and `run_heartbeat` return (pydantic, so MCP serves them as structured output)."""
+"""What `run_ooda_cycle` and `run_heartbeat` return (pydantic, so MCP serves them as structured output).
+
+Only pydantic at import time: the MCP server imports this module at start-up for the tools'
+output schemas, while smolagents loads on the first run.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from callbacks.context import RunContext, TokenTotals
+if TYPE_CHECKING:
+    from callbacks.context import RunContext, TokenTotals
 
 
 class TokenReport(BaseModel):

@@ -21,7 +21,7 @@ from typing import Any
 from smolagents.models import ChatMessage, ChatMessageToolCall, ChatMessageToolCallFunction, MessageRole, Model
 from smolagents.monitoring import TokenUsage
 
-from agents.scripts import SCRIPTS, Answer, Call, Script, as_text, final_code
+from agents.scripts import SCRIPTS, Answer, Script, as_text, final_code
 from agents.transcript import Transcript
 from callbacks.tokens import count_tokens, render_messages
 

@@ -10,15 +10,16 @@ text and the observations in the prompt, so what a run reports is what its tools
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from agents import transcript as tx
+from agents.base import BUDGET_SPENT
 from agents.transcript import Transcript
 
 QUERY_CHARS = 1000
-BUDGET_SPENT = "call final_answer now"  # the phrase agents/base.py uses when river's budget is spent
 
 Args = Callable[[Transcript], "dict[str, Any] | str | None"]
 
@@ -81,7 +82,7 @@ class Script:
             lines.append("### 1.2. Facts that we have learned")
             for e in t.exchanges:
                 fact = tx.headline(e.observation) if e.ok else f"{e.tool} failed: {_clip(e.error or 'no result', 160)}"
-                lines.append(f"- {e.tool}: {_clip(fact, 200)}")
+                lines.append(f"- {_actor(e)}: {_clip(fact, 200)}")
         todo = self.remaining_moves(t, available)
         lines.append("### 1.3. Facts still to look up")
         lines += [f"- {m.purpose}" for m in todo] or ["- nothing: the observations cover the task"]
@@ -89,6 +90,12 @@ class Script:
         lines += [f"{i}. {m.purpose}" for i, m in enumerate(todo, 1)]
         lines.append(f"{len(todo) + 1}. Compose the final answer from the observations.")
         return "\n".join(lines)
+
+
+def _actor(e: tx.Exchange) -> str:
+    """The tool, or for a code action the team member it called."""
+    match = re.search(r"\b(\w+)\(task=", e.arguments) if isinstance(e.arguments, str) else None
+    return match.group(1) if match else e.tool
 
 
 def _clip(text: str, limit: int) -> str:
@@ -405,6 +412,8 @@ def decision(t: Transcript) -> dict[str, Any]:
             text += f" Start from what was recalled: {memory}"
         if principle:
             text += f" Principle to apply: {principle}"
+    elif missing := [a for a, _, _ in PHASES if a not in reports]:
+        text = f"No decision yet: the cycle stopped before {', '.join(missing)} reported."
     else:
         text = f"Gather more context before acting: nothing stored relates to the situation ({_clip(t.context, 160)})."
     actions = []
@@ -417,7 +426,7 @@ def decision(t: Transcript) -> dict[str, Any]:
     actions.append(f"Re-assess coherence after acting (now {after or 'unknown'})")
     missing = [a for a, _, _ in PHASES if a not in reports]
     if missing:
-        actions.append(f"Re-run the phases that failed: {', '.join(missing)}")
+        actions.append(f"Re-run the phases that did not report: {', '.join(missing)}")
     confidence = 0.5 * (level[0] if level else 0.0) + (0.3 if memory else 0.0) + (0.2 if principle else 0.0)
     return {"decision": text.strip(), "actions": actions, "confidence": round(min(1.0, confidence), 2)}
 

@@ -146,7 +146,8 @@ _BOILERPLATE = ("Execution logs:", "Here is the final answer from your managed a
 
 
 def headline(observation: str | None) -> str:
-    lines = [line.strip() for line in (observation or "").splitlines() if line.strip()]
+    text = (observation or "").removeprefix("[PRUNED] ")  # a pruned observation keeps its headline
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines:
         if not line.startswith(_BOILERPLATE):
             return line

@@ -105,7 +105,7 @@ class TokenTotals:
         )
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a run is itself, however alike two runs' records look
 class RunContext:
     """One agent run: what its callbacks recorded, and where it sits in the group."""
 

@@ -55,7 +55,10 @@ def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Set
             finally:
                 state.pop("runtime", None)
 
-    server = MCPServer("dionysus-mcp", instructions=INSTRUCTIONS, version=_version(), lifespan=lifespan)
+    log_level = (settings or Settings.from_env()).log_level
+    server = MCPServer(
+        "dionysus-mcp", instructions=INSTRUCTIONS, version=_version(), lifespan=lifespan, log_level=log_level
+    )
 
     def rt() -> Runtime:
         return state["runtime"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import concurrent.futures
 import json
 import os
 import secrets
@@ -43,6 +44,9 @@ DEFAULT_USER = "root"  # ArcadeDB's server user; Bolt authenticates against it
 DEFAULT_HEAP = "512m"
 STATE_FILE = "bolt_server.json"
 LOG_FILE = "server.log"
+
+
+_FATAL_MARKERS = ("Exception in thread \"main\"", "Error starting plugin", "Unable to listen")
 
 
 class BoltServerUnavailable(RuntimeError):
@@ -93,6 +97,12 @@ def _port_accepts(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+# Linux delivers PR_SET_PDEATHSIG when the *thread* that forked the child ends, not the process.
+# Every JVM is therefore spawned from this one long-lived thread, so starting a server from a
+# short-lived worker thread (anyio.to_thread, say) cannot kill it when that worker retires.
+_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="bolt-server-spawn")
 
 
 def _die_with_parent() -> None:
@@ -160,6 +170,7 @@ class BoltServer:
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
         self._log_handle: Any = None
+        self._ready = False
 
     # --- connection details ------------------------------------------------------------------
     @property
@@ -234,7 +245,8 @@ class BoltServer:
                 break
             except BoltServerError:
                 self._kill()
-                if attempt == attempts - 1 or self._bolt_listening_logged():
+                # Only a port taken between choosing and binding it is worth another try.
+                if attempt == attempts - 1 or not self._port_clash_logged():
                     raise
             except BaseException:  # KeyboardInterrupt, ...: do not leave the JVM running
                 self._kill()
@@ -297,7 +309,8 @@ class BoltServer:
         self._log_handle.write(f"\n--- start {time.strftime('%Y-%m-%d %H:%M:%S')} bolt={self.bolt_port} http={self.http_port}\n".encode())
         self._log_handle.flush()
         self._log_offset = self._log_handle.tell()
-        self.process = subprocess.Popen(
+        self.process = _SPAWNER.submit(
+            subprocess.Popen,
             args,
             cwd=str(jars.parent),
             stdin=subprocess.DEVNULL,
@@ -305,7 +318,7 @@ class BoltServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() can signal the whole JVM
             preexec_fn=_die_with_parent if self.die_with_parent and sys.platform.startswith("linux") else None,
-        )
+        ).result()
         self._write_state()
 
     def _wait_ready(self) -> None:
@@ -316,9 +329,14 @@ class BoltServer:
                 raise BoltServerError(
                     f"ArcadeDB exited with code {self.process.returncode} during start-up\n{self.log_tail()}"
                 )
-            if "ArcadeDB Server started" in self._log_since_start() and _port_accepts(self.bolt_port):
+            log = self._log_since_start()
+            if any(marker in log for marker in _FATAL_MARKERS):
+                # ArcadeDB logs a failed plugin (a taken port, say) but its JVM keeps running.
+                raise BoltServerError(f"ArcadeDB failed to start\n{self.log_tail()}")
+            if "ArcadeDB Server started" in log and _port_accepts(self.bolt_port):
                 try:
                     self.databases()
+                    self._ready = True
                     return
                 except BoltServerError:
                     pass
@@ -328,8 +346,9 @@ class BoltServer:
             f"{self.startup_timeout:.0f}s\n{self.log_tail()}"
         )
 
-    def _bolt_listening_logged(self) -> bool:
-        return f"Listening for incoming BOLT connections on /127.0.0.1:{self.bolt_port}" in self._log_since_start()
+    def _port_clash_logged(self) -> bool:
+        log = self._log_since_start()
+        return any(s in log for s in ("Unable to listen", "Address already in use", "BindException", " busy"))
 
     def _log_since_start(self) -> str:
         try:
@@ -363,6 +382,7 @@ class BoltServer:
             # it is still that java command.
             pid = self._read_state().get("pid")
             if pid and _pid_alive(pid) and self._owns(pid):
+                self._ready = True  # a running server from the state file: wait for its port too
                 self._signal_group(pid, signal.SIGTERM)
                 deadline = time.monotonic() + timeout
                 while _pid_alive(pid) and time.monotonic() < deadline:
@@ -375,10 +395,12 @@ class BoltServer:
         if self._log_handle is not None:
             self._log_handle.close()
             self._log_handle = None
-        # The listener must really be gone before a restart binds the same port again.
+        # The listener must really be gone before a restart binds the same port again (only
+        # when it was ours: after a clash the port belongs to someone else).
         deadline = time.monotonic() + 10
-        while self.bolt_port and _port_accepts(self.bolt_port) and time.monotonic() < deadline:
+        while self._ready and self.bolt_port and _port_accepts(self.bolt_port) and time.monotonic() < deadline:
             time.sleep(0.1)
+        self._ready = False
 
     @staticmethod
     def _signal_group(pid: int, sig: int) -> None:

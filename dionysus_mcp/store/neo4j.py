@@ -37,7 +37,6 @@ import importlib.resources
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -87,9 +86,10 @@ def schema_statements() -> list[str]:
 
 
 def parse_cypher_script(text: str) -> list[str]:
-    lines = [re.sub(r"//.*$", "", line).rstrip() for line in text.splitlines()]
-    body = "\n".join(line for line in lines if line.strip())
-    return [" ".join(part.split()) for part in body.split(";") if part.strip()]
+    """Statements separated by `;`; lines whose first non-blank characters are `//` are
+    comments (whole lines only, so a `//` inside a string literal is left alone)."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("//")]
+    return [" ".join(part.split()) for part in "\n".join(lines).split(";") if part.strip()]
 
 
 # --- encoding ------------------------------------------------------------------------------------

@@ -4,6 +4,9 @@ and data directory — what the Neo4j outage tests rely on."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -85,3 +88,23 @@ def test_missing_runtime_is_reported(bolt_runtime, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(bolt_runtime.BoltServerUnavailable, match="arcadedb-embedded"):
         bolt_runtime.find_runtime()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_jvm_dies_with_the_python_process_that_started_it(bolt_runtime, tmp_path):
+    """A test run killed by a timeout (no fixture teardown) must not leave a JVM behind."""
+    script = (
+        "import importlib.util, os, sys\n"
+        f"spec = importlib.util.spec_from_file_location('bs', {str(bolt_runtime.__file__)!r})\n"
+        "bs = importlib.util.module_from_spec(spec); spec.loader.exec_module(bs)\n"
+        f"server = bs.BoltServer({str(tmp_path / 'orphan')!r}, heap='256m')\n"
+        "server.start()\n"
+        "print(server.pid, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, check=True)
+    pid = int(out.stdout.strip())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and bolt_runtime._pid_alive(pid):
+        time.sleep(0.2)
+    assert not bolt_runtime._pid_alive(pid), "the JVM outlived the process that started it"
