@@ -12,10 +12,14 @@ import importlib.util
 import os
 import sys
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from dionysus_mcp.config import Settings
+from dionysus_mcp.runtime import open_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,3 +123,38 @@ async def sqlite_store(tmp_path):
         yield store
     finally:
         await store.close()
+
+
+# --- a runtime on a real SQLite file, on a clock the test moves -------------------------------
+
+
+class FakeClock:
+    """A clock tests move by hand, so decay is exact and deterministic."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "dionysus.db")})
+
+
+@pytest.fixture
+async def runtime(settings, clock):
+    """A real runtime on a real SQLite file, with every service on the fake clock."""
+    async with open_runtime(settings) as rt:
+        for service in (rt.basins, rt.memory, rt.coherence, rt.wisdom, rt.environment, rt.traces):
+            service.clock = clock
+        yield rt

@@ -61,7 +61,7 @@ async def test_list_traces_pages_filters_and_rejects_bad_cursor(runtime, clock):
         clock.advance(1)
         ids.append(await runtime.traces.create_trace("HeartbeatAgent", model="scripted"))
     seen, cursor = [], None
-    while True:
+    for _ in range(10):  # bounded: a cursor that does not advance must fail, not loop forever
         page = await runtime.traces.list_traces(agent_name="HeartbeatAgent", limit=2, cursor=cursor)
         seen += [t.id for t in page.traces]
         if not (cursor := page.next_cursor):
