@@ -1,6 +1,9 @@
 """The two smolagents agent classes, bound to a `RunGroup`.
 
 The only behaviour added to smolagents' own classes:
+  - compact prompt templates (agents/prompts.py) instead of smolagents' long defaults;
+  - planning calls see older observations as their memory-pruning summaries (the registry's
+    `memory_pruning` callback decides how; without one, planning inputs are smolagents' own);
   - `run()` opens a `RunContext` for each run (including a managed agent's run under the
     manager) and closes it with the outcome, so callbacks and observers see whole runs;
   - a run refuses to start once its group is cancelled, or once the delegating parent has spent
@@ -19,8 +22,9 @@ from smolagents.memory import ActionStep
 from smolagents.monitoring import AgentLogger, LogLevel
 from smolagents.utils import AgentError, AgentMaxStepsError, AgentToolExecutionError
 
+from agents.prompts import code_templates, tool_calling_templates
 from callbacks.context import RunGroup, RunStatus
-from callbacks.registry import CallbackRegistry
+from callbacks.registry import CallbackRegistry, callback_name
 
 BUDGET_SPENT = "call final_answer now"  # the scripted policy answers when it reads this
 BUDGET_SPENT_MESSAGE = (
@@ -41,15 +45,31 @@ class GroupAgent:
     """Mixin for a smolagents agent class; must come first in the bases."""
 
     run_group: RunGroup
+    default_templates: Any = None  # () -> prompt_templates, per agent class
 
     def __init__(self, *args: Any, run_group: RunGroup, registry: CallbackRegistry, **kwargs: Any):
         kwargs.setdefault("logger", quiet_logger())
+        if kwargs.get("prompt_templates") is None and self.default_templates is not None:
+            kwargs["prompt_templates"] = type(self).default_templates()
         name = kwargs.get("name") or type(self).__name__
         super().__init__(*args, step_callbacks=registry.get_registry(name), **kwargs)
         self.run_group = run_group
+        self.memory_pruning = next(
+            (cb for cb in registry.get_callbacks(ActionStep, name) if callback_name(cb) == "memory_pruning" and hasattr(cb, "planning_view")),
+            None,
+        )
         # River may lower max_steps during a run; each new run starts from the configured budget.
         self.configured_max_steps = self.max_steps
         run_group.register_agent(self)
+
+    def write_memory_to_messages(self, summary_mode: bool = False) -> list[Any]:
+        if not summary_mode or self.memory_pruning is None:
+            return super().write_memory_to_messages(summary_mode=summary_mode)
+        # summary_mode is how smolagents writes a plan update's history (and a run summary).
+        messages = self.memory.system_prompt.to_messages(summary_mode=True)
+        for step in self.memory_pruning.planning_view(self.memory.steps, self.run_group.current(self)):
+            messages.extend(step.to_messages(summary_mode=True))
+        return messages
 
     def run(self, task: str, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("stream"):
@@ -73,6 +93,8 @@ class GroupAgent:
 
 
 class GroupToolCallingAgent(GroupAgent, ToolCallingAgent):
+    default_templates = staticmethod(tool_calling_templates)
+
     def execute_tool_call(self, tool_name: str, arguments: dict[str, str] | str) -> Any:
         ctx = self.run_group.current(self)
         if tool_name != "final_answer" and ctx is not None and ctx.budget_spent(self.step_number):
@@ -81,7 +103,7 @@ class GroupToolCallingAgent(GroupAgent, ToolCallingAgent):
 
 
 class GroupCodeAgent(GroupAgent, CodeAgent):
-    pass
+    default_templates = staticmethod(code_templates)
 
 
 def build_tool_agent(

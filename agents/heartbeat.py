@@ -1,4 +1,9 @@
-"""HeartbeatAgent — a periodic self-check: observe, survey basins, recall, check coherence, note it."""
+"""HeartbeatAgent — a periodic self-check: observe, survey basins, recall, check coherence, note it.
+
+The task states the step budget ("Step budget: N steps."), as an operator would tell an LLM; the
+agent is built with the same `max_steps`, so the policy can spend the whole budget looking
+around (survey → recall → coherence → recall, repeated) and still end with its note and answer.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +23,30 @@ DESCRIPTION = "Periodic self-check of the cognitive layer: environment, basins, 
 TOOLS = ["observe_environment", "semantic_recall", "assess_coherence", "list_basins", "remember"]
 MAX_STEPS = 10
 PLANNING_INTERVAL = 3  # smolagents plans before steps 1, 4, 7, 10
-TASK = (
-    "Heartbeat: review the state of the cognitive layer. Observe the environment, survey the basins, "
-    "recall what the most active basins hold, check coherence as you go, write a short heartbeat note "
-    "with remember, and answer with a summary of what you found."
-)
 INSTRUCTIONS = "Use the whole step budget to look around before answering; one tool call per step."
 
 
-def build_heartbeat(runtime: "Runtime", model: "Model", group: RunGroup, registry: CallbackRegistry) -> GroupToolCallingAgent:
+def heartbeat_task(max_steps: int = MAX_STEPS) -> str:
+    return (
+        "Heartbeat: review the state of the cognitive layer. Observe the environment, survey the basins, "
+        "recall what the most active basins hold, check coherence as you go, write a short heartbeat note "
+        f"with remember, and answer with a summary of what you found. Step budget: {max_steps} steps."
+    )
+
+
+TASK = heartbeat_task(MAX_STEPS)
+
+
+def build_heartbeat(
+    runtime: "Runtime",
+    model: "Model",
+    group: RunGroup,
+    registry: CallbackRegistry,
+    max_steps: int = MAX_STEPS,
+) -> GroupToolCallingAgent:
+    """Run it with `heartbeat_task(max_steps)` (TASK for the default budget)."""
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be at least 1, got {max_steps}")
     return build_tool_agent(
         runtime,
         model,
@@ -35,7 +55,7 @@ def build_heartbeat(runtime: "Runtime", model: "Model", group: RunGroup, registr
         name=NAME,
         description=DESCRIPTION,
         tools=TOOLS,
-        max_steps=MAX_STEPS,
+        max_steps=max_steps,
         planning_interval=PLANNING_INTERVAL,
         instructions=INSTRUCTIONS,
     )

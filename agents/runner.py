@@ -29,7 +29,9 @@ from callbacks import default_registry
 from callbacks.context import RunContext, RunGroup, RunObserver
 from callbacks.registry import CallbackRegistry
 from callbacks.tokens import ENCODING_NAME
+from callbacks.trace import TracePersistence
 from dionysus_mcp.errors import DionysusError, InvalidInput
+from dionysus_mcp.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from dionysus_mcp.runtime import Runtime
@@ -78,19 +80,21 @@ async def run_ooda_cycle(
     *,
     observers: Sequence[RunObserver] = (),
     callbacks: CallbackRegistry | None = None,
+    persist: bool = True,
 ) -> OodaResult:
     """Run the ConsciousnessManager on `context`. `observers` see every agent run (root and
-    delegated); `callbacks` are extra step callbacks run after the default ones."""
+    delegated); `callbacks` are extra step callbacks run after the default ones. With `persist`
+    (the default) every run — the manager's and each delegated one — is stored step by step as
+    an execution trace; the result's `trace_id` is the manager's trace."""
     context = validate_context(context)
     steps = validate_max_steps(max_steps)
     spec = parse_model_spec(runtime.settings.model)
-    group = RunGroup(runtime, spec.label, observers=list(observers), progress=_bridge(runtime, progress))
-    registry = _registry(runtime, callbacks)
+    group, registry = _group(runtime, spec, observers, callbacks, progress, persist)
     manager = build_manager(runtime, lambda role: create_model(spec, role), group, registry, max_steps=steps)
     started = time.perf_counter()
     output = await _run_in_worker(group, lambda: manager.run(ooda_task(context)))
     duration = time.perf_counter() - started
-    assessment = await runtime.coherence.assess_coherence()
+    coherence, coherence_status = await _coherence_after(runtime, group)
     root = _root(group)
     decision, actions, confidence = parse_decision(output)
     return OodaResult(
@@ -100,8 +104,8 @@ async def run_ooda_cycle(
         decision=decision,
         actions=actions,
         confidence=confidence,
-        coherence=assessment.consciousness_level,
-        coherence_status=assessment.status,
+        coherence=coherence,
+        coherence_status=coherence_status,
         phases=[_phase(group, phase, agent) for phase, agent in PHASES],
         activated_basins=ActivatedBasin.all_of(group.contexts),
         tokens=TokenReport.of(group.tokens(), _counted_by(spec)),
@@ -116,14 +120,16 @@ async def run_heartbeat(
     *,
     observers: Sequence[RunObserver] = (),
     callbacks: CallbackRegistry | None = None,
+    persist: bool = True,
 ) -> HeartbeatResult:
+    """Run the HeartbeatAgent; persisted as an execution trace (`trace_id`) unless `persist=False`."""
     spec = parse_model_spec(runtime.settings.model)
-    group = RunGroup(runtime, spec.label, observers=list(observers), progress=_bridge(runtime, progress))
-    agent = build_heartbeat(runtime, create_model(spec, "heartbeat"), group, _registry(runtime, callbacks))
+    group, registry = _group(runtime, spec, observers, callbacks, progress, persist)
+    agent = build_heartbeat(runtime, create_model(spec, "heartbeat"), group, registry)
     started = time.perf_counter()
     output = await _run_in_worker(group, lambda: agent.run(HEARTBEAT_TASK))
     duration = time.perf_counter() - started
-    assessment = await runtime.coherence.assess_coherence()
+    coherence, coherence_status = await _coherence_after(runtime, group)
     root = _root(group)
     return HeartbeatResult(
         trace_id=root.trace_id,
@@ -133,8 +139,8 @@ async def run_heartbeat(
         planning_steps=root.planning_steps,
         action_steps=root.action_steps,
         activated_basins=ActivatedBasin.all_of(group.contexts),
-        coherence=assessment.consciousness_level,
-        coherence_status=assessment.status,
+        coherence=coherence,
+        coherence_status=coherence_status,
         tokens=TokenReport.of(group.tokens(), _counted_by(spec)),
         duration_s=round(duration, 3),
     )
@@ -167,6 +173,19 @@ async def _run_in_worker(group: RunGroup, work: Callable[[], T]) -> T:
         raise RunFailed(f"The agent run failed: {type(exc).__name__}: {exc}") from exc
 
 
+async def _coherence_after(runtime: "Runtime", group: RunGroup) -> tuple[float, str]:
+    """Coherence assessed right after the run. A store that went away during the run must not
+    fail a run that completed (its trace writes wait in the outbox): then the latest coherence
+    the run itself saw is reported, with status `store_unavailable`."""
+    try:
+        assessment = await runtime.coherence.assess_coherence()
+    except StoreUnavailable as exc:
+        log.warning("run %s: coherence not assessed after the run: %s", group.run_id, exc)
+        seen = [c.coherence for c in group.contexts if c.coherence is not None]
+        return (seen[-1] if seen else 0.0), "store_unavailable"
+    return assessment.consciousness_level, assessment.status
+
+
 def _bridge(runtime: "Runtime", progress: Progress | None) -> Callable[[RunContext, str], None] | None:
     """A synchronous progress reporter for the worker thread, delivering on the event loop."""
     if progress is None:
@@ -181,9 +200,28 @@ def _bridge(runtime: "Runtime", progress: Progress | None) -> Callable[[RunConte
     return report
 
 
-def _registry(runtime: "Runtime", extra: CallbackRegistry | None) -> CallbackRegistry:
+def _group(
+    runtime: "Runtime",
+    spec: ModelSpec,
+    observers: Sequence[RunObserver],
+    callbacks: CallbackRegistry | None,
+    progress: Progress | None,
+    persist: bool,
+) -> tuple[RunGroup, CallbackRegistry]:
+    """The run group and the callbacks of one runner call: the defaults, then the caller's, then
+    trace persistence (last, so it stores each step as every other callback left it — with its
+    token figures and the IWMT line in its plan)."""
     registry = default_registry(runtime.settings)
-    return registry.merged(extra) if extra is not None else registry
+    if callbacks is not None:
+        registry = registry.merged(callbacks)
+    tracer = TracePersistence() if persist else None
+    if tracer is not None:
+        registry = registry.merged(tracer.registry())
+    # The persistence observes first: a run's trace exists before anything else hears of it.
+    group = RunGroup(
+        runtime, spec.label, observers=[*([tracer] if tracer else []), *observers], progress=_bridge(runtime, progress)
+    )
+    return group, registry
 
 
 def _root(group: RunGroup) -> RunContext:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from smolagents.models import ChatMessage, ChatMessageToolCall, ChatMessageToolCallFunction, MessageRole, Model
@@ -34,9 +34,10 @@ class ReceivedCall:
     """What one call received and returned (kept so tests can inspect the prompts)."""
 
     kind: str  # plan | tool_call | code | answer
-    prompt: str
+    prompt: str  # the messages and tool schemas as one text: what the tokens were counted on
     output: str
     usage: TokenUsage
+    messages: list[Any] = field(default_factory=list, repr=False)  # the messages as received
 
 
 class ScriptedModel(Model):
@@ -73,7 +74,7 @@ class ScriptedModel(Model):
         completion = content + (json.dumps([_call_dict(c) for c in tool_calls]) if tool_calls else "")
         usage = TokenUsage(input_tokens=count_tokens(prompt), output_tokens=count_tokens(completion))
         with self._lock:
-            self.calls.append(ReceivedCall(kind, prompt, completion, usage))
+            self.calls.append(ReceivedCall(kind, prompt, completion, usage, list(messages)))
         return ChatMessage(role=MessageRole.ASSISTANT, content=content, tool_calls=tool_calls, token_usage=usage)
 
     def _tool_call(self, t: Transcript, available: set[str] | None) -> tuple[str, list[ChatMessageToolCall]]:

@@ -1,9 +1,10 @@
 """smolagents `Tool`s over the cognition services, called in process through `Runtime.call`.
 
 Each tool returns a compact text observation: a headline line with the facts that matter most,
-then one line per item, most important first. Memory pruning (callbacks/memory.py) shortens old
-observations by keeping the headline and the head of each item line, so that layout is what
-lets a pruned observation still say something useful.
+then one line per item, most important first, each item's main point in its first sentence.
+Memory pruning (callbacks/memory.py) shortens old observations to the headline's first sentence
+and the top item's first sentence, so that layout is what lets a pruned observation still say
+what mattered.
 
 A service error (bad input, unknown basin, store trouble) is raised as `ToolFailure` with a
 message the model can act on; smolagents records it as the step's error and the run goes on.
@@ -21,7 +22,7 @@ from dionysus_mcp.store.base import StoreError
 if TYPE_CHECKING:
     from dionysus_mcp.runtime import Runtime
 
-CONTENT_CHARS = 400  # of a recalled memory shown in an observation; the rest stays in the store
+CONTENT_CHARS = 800  # of a recalled memory shown in an observation (a paragraph); the rest stays in the store
 TEXT_CHARS = 300
 
 
@@ -68,8 +69,8 @@ class ServiceTool(Tool):
 class ObserveEnvironmentTool(ServiceTool):
     name = "observe_environment"
     description = (
-        "Snapshot of the cognitive layer now: how many basins and memories exist, the most active "
-        "basins, the latest coherence and recent agent runs. Takes no arguments."
+        "Snapshot of the cognitive layer: basin and memory counts, the most active basins, the latest "
+        "coherence, recent agent runs."
     )
     inputs: dict[str, dict[str, Any]] = {}
 
@@ -93,12 +94,12 @@ class ObserveEnvironmentTool(ServiceTool):
 class SemanticRecallTool(ServiceTool):
     name = "semantic_recall"
     description = (
-        "Recall the stored memories most relevant to a query (BM25 weighted by importance). "
-        "Returns the best hits, most relevant first, with relevance in (0, 1] and their basins."
+        "Recall the stored memories most relevant to a query (BM25 weighted by importance), best "
+        "first, with relevance in (0, 1] and their basins."
     )
     inputs = {
-        "query": {"type": "string", "description": "What to remember: words or a sentence."},
-        "k": {"type": "integer", "description": "How many memories to return, 1 to 20 (default 5).", "nullable": True},
+        "query": {"type": "string", "description": "Words or a sentence."},
+        "k": {"type": "integer", "description": "How many memories, 1 to 20 (default 5).", "nullable": True},
     }
 
     def observe(self, query: str, k: int = 5) -> str:
@@ -187,8 +188,8 @@ class ListBasinsTool(ServiceTool):
 class AssessCoherenceTool(ServiceTool):
     name = "assess_coherence"
     description = (
-        "Score how coherent the active world model is (IWMT-inspired): integration, stability, focus, "
-        "continuity and grounding of the active basins, combined into a level in [0, 1]."
+        "Score how coherent the active world model is (IWMT-inspired), in [0, 1], from the "
+        "integration, stability, focus, continuity and grounding of the active basins."
     )
     inputs: dict[str, dict[str, Any]] = {}
 

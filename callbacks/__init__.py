@@ -4,7 +4,7 @@
 
 | step | callbacks |
 |---|---|
-| PlanningStep | cancellation, iwmt, river, tokens, progress |
+| PlanningStep | cancellation, iwmt, river, memory_pruning (superseded plans), tokens, progress |
 | ActionStep | cancellation, basin_activation, river, memory_pruning, tokens, progress |
 | FinalAnswerStep | progress |
 """
@@ -33,13 +33,14 @@ __all__ = ["CallbackRegistry", "RunContext", "RunGroup", "RunObserver", "default
 def default_registry(settings: "Settings") -> CallbackRegistry:
     registry = CallbackRegistry()
     cancellation, river, tokens, progress = CancellationCheck(), RiverFlowCallback(), TokenUsageCallback(), ProgressCallback()
-    for callback in (cancellation, IwmtCoherenceCallback(), river, tokens, progress):
+    pruning = MemoryPruningCallback(window=settings.memory_window)
+    for callback in (cancellation, IwmtCoherenceCallback(), river, pruning, tokens, progress):
         registry.register(PlanningStep, callback)
     for callback in (
         cancellation,
         BasinActivationCallback(),
         river,
-        MemoryPruningCallback(window=settings.memory_window),
+        pruning,
         tokens,
         progress,
     ):

@@ -125,6 +125,10 @@ class RunContext:
     model_calls: list[ModelCall] = field(default_factory=list)
     # step_number → the observation as the tool returned it, before pruning replaced it.
     pruned: dict[int, PrunedObservation] = field(default_factory=dict)
+    # the step a plan was made before → the plan as written, before a newer plan superseded it.
+    pruned_plans: dict[int, PrunedObservation] = field(default_factory=dict)
+    # step_number → an observation shown summarised in a planning call only (memory unchanged).
+    planning_view: dict[int, PrunedObservation] = field(default_factory=dict)
     events: list[StepEvent] = field(default_factory=list)
     coherence: float | None = None  # latest IWMT consciousness_level seen in this run
     flow: FlowState = "calm"
@@ -142,6 +146,10 @@ class RunContext:
 
     def original_observation(self, step_number: int, current: str | None) -> str | None:
         entry = self.pruned.get(step_number)
+        return entry.original if entry else current
+
+    def original_plan(self, step_number: int, current: str | None) -> str | None:
+        entry = self.pruned_plans.get(step_number)
         return entry.original if entry else current
 
     def tokens(self) -> TokenTotals:

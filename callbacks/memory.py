@@ -1,21 +1,47 @@
-"""Memory pruning: old, long observations become short extractive summaries.
+"""Memory pruning: old, long observations become short extractive summaries; superseded plans
+become a one-line stub.
 
-smolagents rebuilds every prompt from the agent's memory, so each observation is paid for again
-on every later call. After each action step, the observations of action steps older than the
-window (`AGENT_MEMORY_WINDOW`, default 3) and longer than 200 characters are replaced by a
-summary starting `[PRUNED]` that keeps each observation's headline facts: the tool adapters put
-the headline first and one item per line, so keeping the first line and the head of each item
-line keeps what matters. Tool calls are never touched, so every call still pairs with its
-(shortened) result. The original text stays on the run context (and so reaches the trace store).
+smolagents rebuilds every prompt from the agent's memory, so each observation and each plan is
+paid for again on every later call.
+
+Observations (ActionStep): after each action step, the observation of every action step older
+than the window (`AGENT_MEMORY_WINDOW`, default 3) and longer than 200 characters is replaced by
+a `[PRUNED]` summary that keeps its headline facts. The tool adapters (agents/tools.py) write a
+headline line first, then one line per item, most important first; the summary keeps
+  - the headline: the first content line, up to its first sentence end;
+  - the top item: the line after it, marker and relevance included, up to its first sentence
+    end (`1. (1.00) The March 14 outage lasted 47 minutes.`);
+  - how many items were left out (`… 7 more`). `MAX_ITEMS` > 1 would add short heads of the
+    next items (`2. (0.82) Postmortems work when they…`); measured, they cost more than they
+    tell, so the summary is the headline facts alone.
+A sentence ends at ".", "!" or "?" followed by whitespace, at least 20 characters in; a sentence
+longer than 300 characters is cut there. docs/benchmarks.md measures what this keeps.
+
+Plans (PlanningStep): when a new plan is made, every earlier plan is superseded — the new one
+restates the facts survey and the remaining plan — and becomes `[PRUNED] Superseded plan
+(step N).` plus the `[IWMT] Coherence:` and `[RIVER]` lines the callbacks had added to it (they
+record the state at that time; the advice lines are dropped).
+
+Planning calls (smolagents' "summary mode": no system prompt, no plans, just the task and the
+tool calls with their observations) see every long observation except the latest one as its
+summary: a plan is a survey of facts, and the headline facts are what it surveys. This is a view
+(`planning_view`), built by the agent when it writes the planning prompt; memory is unchanged,
+so the next action call still has the whole window.
+
+Either way: tool calls are never touched, so every call still pairs with its (shortened)
+result; pruning is idempotent (a `[PRUNED]` text is never summarised again); the original text
+stays on the run context (`ctx.pruned`, `ctx.pruned_plans`) and was already handed to the trace
+callbacks when its step completed, so the trace store keeps it whole.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from typing import Any
 
-from smolagents.memory import ActionStep
+from smolagents.memory import ActionStep, PlanningStep
 
 from callbacks.context import PrunedObservation, RunContext
 from callbacks.tokens import count_tokens
@@ -24,69 +50,152 @@ log = logging.getLogger(__name__)
 
 MARK = "[PRUNED]"
 MIN_LENGTH = 200  # shorter observations cost little and are kept whole
-HEADLINE_CHARS = 160
-ITEM_CHARS = 90
-MAX_LINES = 8
-MIN_SENTENCE = 20
-SENTENCE_SLACK = 1.5  # a first sentence up to 1.5 × the limit is kept whole
+SENTENCE_CHARS = 300  # a headline or top-item sentence longer than this is cut
+MIN_SENTENCE = 20  # "1. " or "e.g. " is not a sentence end
+ITEM_HEAD_CHARS = 40  # of each further item, after its marker
+MAX_ITEMS = 1  # items in a summary: the top one whole (any further ones as heads)
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+_ITEM = re.compile(r"^(?:\d+\.|-|\*)\s+(?:\(\d+(?:\.\d+)?\)\s+)?")
+# Lines smolagents wraps around a code action's output or a managed agent's report: kept verbatim
+# (they are short) so the headline is the first line that says something.
+_BOILERPLATE = ("Execution logs:", "Here is the final answer from your managed agent", "### 1. Task outcome")
+_CALLBACK_LINE = re.compile(r"^\[(?:IWMT\] Coherence:|RIVER\])")
 
 
-def _clip(line: str, limit: int) -> str:
-    """The line's first sentence when it is short enough (a whole sentence reads better than a
-    cut one), else its first `limit` characters."""
-    line = line.strip()
-    for match in _SENTENCE_END.finditer(line):
-        if match.start() < MIN_SENTENCE:
-            continue  # "1. " or "e.g. " is not a sentence end
-        if match.start() <= limit * SENTENCE_SLACK:
-            return line[: match.start()]
-        break
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+def first_sentence(text: str, limit: int = SENTENCE_CHARS) -> str:
+    """`text` up to its first sentence end (at least MIN_SENTENCE characters in), cut at `limit`."""
+    text = text.strip()
+    for match in _SENTENCE_END.finditer(text):
+        if match.start() + 1 >= MIN_SENTENCE:
+            text = text[: match.start() + 1]
+            break
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _head(line: str, limit: int) -> str:
+    marker = _ITEM.match(line)
+    prefix, body = (line[: marker.end()], line[marker.end() :]) if marker else ("", line)
+    sentence = first_sentence(body)
+    if len(sentence) <= limit:
+        return prefix + sentence
+    cut = body[:limit].rsplit(" ", 1)[0] if " " in body[:limit] else body[:limit]
+    return prefix + cut.rstrip(" ,;:") + "…"
 
 
 def summarize(text: str) -> str:
-    """`[PRUNED]` + the first line and the head of every unindented line (indented lines are
-    details of the item above them), at most MAX_LINES lines."""
-    lines = [line for line in text.splitlines() if line.strip() and not line[:1].isspace()]
+    """`[PRUNED]` + the headline sentence, the top item's first sentence, the heads of the next
+    items (MAX_ITEMS in all) and how many items were left out. Indented lines are details of
+    the line above them and are dropped."""
+    lines = [line.rstrip() for line in text.splitlines() if line.strip() and not line[:1].isspace()]
+    kept: list[str] = []
+    while lines and lines[0].startswith(_BOILERPLATE):
+        kept.append(lines.pop(0))
     if not lines:
-        return f"{MARK} ({len(text)} characters)"
-    kept = [_clip(lines[0], HEADLINE_CHARS)] + [_clip(line, ITEM_CHARS) for line in lines[1:MAX_LINES]]
-    if len(lines) > MAX_LINES:
-        kept.append(f"… {len(lines) - MAX_LINES} more lines")
+        return f"{MARK} " + ("\n".join(kept) if kept else f"({len(text)} characters)")
+    headline, rest = lines[0], lines[1:]
+    kept.append(first_sentence(headline))
+    for i, line in enumerate(rest[:MAX_ITEMS]):
+        if i == 0:
+            marker = _ITEM.match(line)
+            kept.append((line[: marker.end()] + first_sentence(line[marker.end() :])) if marker else first_sentence(line))
+        else:
+            kept.append(_head(line, ITEM_HEAD_CHARS))
+    if len(rest) > MAX_ITEMS:
+        kept.append(f"… {len(rest) - MAX_ITEMS} more")
     return f"{MARK} " + "\n".join(kept)
+
+
+def summarize_plan(plan: str, made_before: int, superseded_before: int) -> str:
+    """The stub of a plan made before step `made_before`, superseded before `superseded_before`."""
+    notes = [line.strip() for line in plan.splitlines() if _CALLBACK_LINE.match(line.strip())]
+    return "\n".join([f"{MARK} Superseded plan (step {made_before}).", *notes])
 
 
 def is_pruned(text: str | None) -> bool:
     return bool(text) and text.startswith(MARK)
 
 
+def plans_with_steps(steps: list[Any]) -> list[tuple[PlanningStep, int]]:
+    """Each planning step in memory with the step number it was made before."""
+    out: list[tuple[PlanningStep, int]] = []
+    for i, step in enumerate(steps):
+        if isinstance(step, PlanningStep):
+            following = next((s.step_number for s in steps[i + 1 :] if isinstance(s, ActionStep)), None)
+            previous = next((s.step_number for s in reversed(steps[:i]) if isinstance(s, ActionStep)), 0)
+            out.append((step, following if following is not None else previous + 1))
+    return out
+
+
 class MemoryPruningCallback:
-    """ActionStep: prune the observations of action steps older than `window` steps."""
+    """ActionStep: prune the observations of action steps older than `window` steps.
+    PlanningStep: prune the plans the new plan supersedes."""
 
     name = "memory_pruning"
 
-    def __init__(self, window: int = 3, min_length: int = MIN_LENGTH):
+    def __init__(self, window: int = 3, min_length: int = MIN_LENGTH, *, plans: bool = True, planning_inputs: bool = True):
+        """`plans`: prune superseded plans; `planning_inputs`: show planning calls the summaries
+        (both on by default; off only to measure what each contributes)."""
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
         self.window = window
         self.min_length = min_length
+        self.plans = plans
+        self.planning_inputs = planning_inputs
 
     def __call__(self, step: Any, agent: Any, ctx: RunContext) -> None:
-        if not isinstance(step, ActionStep):
-            return
-        cutoff = step.step_number - self.window
-        for old in agent.memory.steps:
-            if isinstance(old, ActionStep) and old.step_number <= cutoff:
-                self.prune_step(old, ctx)
+        if isinstance(step, ActionStep):
+            cutoff = step.step_number - self.window
+            for old in agent.memory.steps:
+                if isinstance(old, ActionStep) and old.step_number <= cutoff:
+                    self.prune_step(old, ctx)
+        elif isinstance(step, PlanningStep) and self.plans:
+            # smolagents runs the callbacks before it appends `step` to memory: every plan in
+            # memory is older, and `step` is made before the step about to run.
+            for old, made_before in plans_with_steps(agent.memory.steps):
+                if old is not step:
+                    self.prune_plan(old, made_before, agent.step_number, ctx)
+
+    def summarize(self, text: str) -> str:
+        return summarize(text)
+
+    def summary_of(self, text: str | None) -> str | None:
+        """The summary replacing `text`, or None when it stays whole (short, already pruned, or
+        the summary would be no shorter)."""
+        if not text or is_pruned(text) or len(text) <= self.min_length:
+            return None
+        summary = self.summarize(text)
+        return summary if len(summary) < len(text) else None
+
+    def planning_view(self, steps: list[Any], ctx: RunContext | None) -> list[Any]:
+        """`steps` as a planning call should see them: every action step but the latest with its
+        long observation summarised (a shallow copy; memory is not modified)."""
+        if not self.planning_inputs:
+            return list(steps)
+        actions = [s for s in steps if isinstance(s, ActionStep)]
+        latest = actions[-1] if actions else None
+        view = []
+        for step in steps:
+            summary = self.summary_of(step.observations) if isinstance(step, ActionStep) and step is not latest else None
+            if summary is None:
+                view.append(step)
+                continue
+            shown = copy.copy(step)
+            shown.observations = summary
+            view.append(shown)
+            if ctx is not None and step.step_number not in ctx.planning_view:
+                ctx.planning_view[step.step_number] = PrunedObservation(
+                    step.step_number, step.observations, summary, count_tokens(step.observations), count_tokens(summary)
+                )
+        return view
+
+    def summarize_plan(self, plan: str, made_before: int, superseded_before: int) -> str:
+        return summarize_plan(plan, made_before, superseded_before)
 
     def prune_step(self, step: ActionStep, ctx: RunContext) -> PrunedObservation | None:
         text = step.observations
-        if not text or is_pruned(text) or len(text) <= self.min_length:
-            return None  # idempotent: a pruned observation is never summarized again
-        summary = summarize(text)
-        if len(summary) >= len(text):
+        summary = self.summary_of(text)  # None for a pruned text: pruning is idempotent
+        if summary is None or text is None:
             return None
         entry = PrunedObservation(step.step_number, text, summary, count_tokens(text), count_tokens(summary))
         ctx.pruned[step.step_number] = entry
@@ -94,3 +203,34 @@ class MemoryPruningCallback:
         ctx.record("pruned", step.step_number, chars=len(text), summary_chars=len(summary), tokens_saved=entry.original_tokens - entry.summary_tokens)
         log.debug("%s: pruned step %d observation %d → %d chars", ctx.agent_name, step.step_number, len(text), len(summary))
         return entry
+
+    def prune_plan(self, step: PlanningStep, made_before: int, superseded_before: int, ctx: RunContext) -> PrunedObservation | None:
+        text = step.plan
+        if not text or is_pruned(text):
+            return None
+        summary = self.summarize_plan(text, made_before, superseded_before)
+        if len(summary) >= len(text):
+            return None
+        entry = PrunedObservation(made_before, text, summary, count_tokens(text), count_tokens(summary))
+        ctx.pruned_plans[made_before] = entry
+        step.plan = summary
+        ctx.record("pruned_plan", made_before, chars=len(text), summary_chars=len(summary), tokens_saved=entry.original_tokens - entry.summary_tokens)
+        return entry
+
+
+PLACEHOLDER = f"{MARK} (old tool result cleared to save context)"
+PLAN_PLACEHOLDER = f"{MARK} (superseded plan cleared to save context)"
+
+
+class PlaceholderPruningCallback(MemoryPruningCallback):
+    """A reference policy the agents do not use: the same eligibility, but every old observation
+    and superseded plan becomes one fixed placeholder — what context-editing APIs do with old
+    tool results. scripts/benchmark_token_usage.py compares it with the extractive summary."""
+
+    name = "memory_pruning"
+
+    def summarize(self, text: str) -> str:
+        return PLACEHOLDER
+
+    def summarize_plan(self, plan: str, made_before: int, superseded_before: int) -> str:
+        return PLAN_PLACEHOLDER

@@ -68,7 +68,8 @@ def render_messages(messages: Iterable[Any], tools: Iterable[Any] | None = None)
 
 class TokenUsageCallback:
     """ActionStep and PlanningStep: record the call's prompt tokens as sent, the prompt tokens it
-    would have cost with the original (unpruned) observations, and its completion tokens."""
+    would have cost with the original (unpruned) observations and plans, and its completion
+    tokens."""
 
     name = "tokens"
 
@@ -82,9 +83,13 @@ class TokenUsageCallback:
         rendered = render_messages(messages)
         prompt = usage.input_tokens if usage is not None and usage.input_tokens else count_tokens(rendered)
         restored = 0
-        for entry in ctx.pruned.values():
-            occurrences = rendered.count(entry.summary)
-            restored += occurrences * (entry.original_tokens - entry.summary_tokens)
+        by_summary: dict[str, list[Any]] = {}
+        for entry in [*ctx.pruned.values(), *ctx.pruned_plans.values(), *ctx.planning_view.values()]:
+            by_summary.setdefault(entry.summary, []).append(entry)
+        for summary, entries in by_summary.items():
+            # One occurrence per pruned text (a fixed placeholder stands for many of them).
+            present = min(rendered.count(summary), len(entries))
+            restored += sum(e.original_tokens - e.summary_tokens for e in entries[:present])
         if usage is not None:
             completion = usage.output_tokens
         else:

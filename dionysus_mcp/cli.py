@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -98,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(_traces(settings, args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `dionysus-mcp traces replay ID | head`: the reader left; not an error worth a trace.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # the last line of defence: one readable line, no traceback
         from dionysus_mcp.errors import DionysusError
         from dionysus_mcp.store.base import StoreError

@@ -46,6 +46,8 @@ def render(trace: "TraceDetail", level: int = 1) -> str:
         basins.setdefault(b.at_step, []).append(b)
 
     for step in trace.steps:
+        if step.step_type == "task" and (step.observations or "").strip() == trace.task.strip():
+            continue  # the task step repeats the task shown above
         lines += ["", f"{h}# Step {step.step_number} · {step.step_type.replace('_', ' ')}"]
         if step.plan:
             lines += ["", _quote(step.plan)]

@@ -32,9 +32,13 @@ def to_iso(value: datetime | None) -> str | None:
 
 
 def from_iso(value: str | None) -> datetime | None:
+    """Parse what `to_iso` wrote. `fromisoformat` is the C parser (about 70x faster than
+    strptime, which showed up in list profiles); the format check keeps it strict."""
     if value is None:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    if len(value) != 27 or value[10] != "T" or value[-1] != "Z":
+        raise ValueError(f"not a timestamp written by to_iso: {value!r}")
+    return datetime.fromisoformat(value)
 
 
 # --- cognition -------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ Benchmarks (names for --only):
     tool_latency    assess_coherence / semantic_recall round trips through the in-memory MCP
                     client, 200 basins and 10,000 memories, on SQLite and Neo4j
     trace_writes    create_trace / add_step / complete_trace cost per step, on both stores
-    ooda_overhead   an OODA cycle's wall time with trace persistence / without
+    ooda_overhead   an OODA cycle's wall time with trace persistence / without (the runner's
+                    `persist` switch), and the trace writes one cycle makes
     trace_queries   list_traces / get_trace with 100,000 stored traces (SQLite; fewer on Neo4j)
     concurrent      tool latency while 4 OODA cycles run at once
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import inspect
 import json
 import math
@@ -53,6 +55,7 @@ for _p in (str(ROOT), str(ROOT / "scripts")):
 
 import anyio  # noqa: E402
 import anyio.to_thread  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
 
 from speed_corpus import Corpus  # noqa: E402
 
@@ -63,7 +66,7 @@ FULL = {
     "basins": 200, "links_per_basin": 3, "memories": 10_000, "active_basins": 20,
     "latency_calls": 300, "cold_reps": 7, "import_reps": 3,
     "write_traces": 40, "steps_per_trace": 10,
-    "ooda_reps": 8,
+    "ooda_reps": 20,
     "traces_sqlite": 100_000, "traces_neo4j": 20_000, "steps_per_stored_trace": 2, "query_calls": 200,
     "concurrent_cycles": 4, "concurrent_samples": 300,
 }
@@ -71,7 +74,7 @@ QUICK = {
     "basins": 200, "links_per_basin": 3, "memories": 1_000, "active_basins": 20,
     "latency_calls": 40, "cold_reps": 3, "import_reps": 1,
     "write_traces": 6, "steps_per_trace": 10,
-    "ooda_reps": 3,
+    "ooda_reps": 4,
     "traces_sqlite": 5_000, "traces_neo4j": 1_000, "steps_per_stored_trace": 2, "query_calls": 40,
     "concurrent_cycles": 4, "concurrent_samples": 60,
 }
@@ -79,6 +82,8 @@ QUICK = {
 TARGET_SIZES = {"memories": 10_000, "traces_sqlite": 100_000, "concurrent_cycles": 4}
 
 _T0 = time.perf_counter()
+GC_FREEZE = False  # --gc-freeze: a what-if, not how the server runs
+_LOAD_AT_START = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 def progress(message: str) -> None:
@@ -207,12 +212,23 @@ async def shared(runtime: Any) -> AsyncIterator[Any]:
     yield runtime
 
 
-def mcp_client(runtime: Any):
+class Pong(BaseModel):
+    ok: bool
+
+
+def mcp_client(runtime: Any, noop: bool = False):
     from mcp import Client
 
     from dionysus_mcp.server import build_server
 
-    return Client(build_server(runtime_factory=lambda: shared(runtime)))
+    server = build_server(runtime_factory=lambda: shared(runtime))
+    if noop:
+        # The floor: a tool that does nothing, so the MCP layer's own cost is visible.
+        @server.tool(name="bench_noop")
+        async def bench_noop() -> Pong:
+            return Pong(ok=True)
+
+    return Client(server)
 
 
 async def call(client: Any, tool: str, args: dict[str, Any]) -> Any:
@@ -221,6 +237,46 @@ async def call(client: Any, tool: str, args: dict[str, Any]) -> Any:
         text = " ".join(getattr(b, "text", "") for b in result.content)
         raise RuntimeError(f"{tool} failed: {text}")
     return result
+
+
+def warm_server_ready() -> None:
+    """Called once a benchmark's server is warm (index built, agents imported). With
+    --gc-freeze, move every object alive now out of the collector's reach, as a server could
+    after start-up: full collections then stop rescanning the imported libraries."""
+    if GC_FREEZE:
+        import smolagents  # noqa: F401 - what a server running agents has loaded
+
+        gc.collect()
+        gc.freeze()
+
+
+class GcPauses:
+    """Pauses of the cyclic garbage collector's full (generation 2) collections while active:
+    with 10,000 memories indexed they are long enough to show up in p99."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._start = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._start)
+
+    def __enter__(self) -> "GcPauses":
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> dict[str, Any]:
+        return {"full_collections": len(self.pauses),
+                "max_pause_ms": round(max(self.pauses) * 1000, 1) if self.pauses else 0.0,
+                "median_pause_ms": round(statistics.median(self.pauses) * 1000, 1) if self.pauses else 0.0}
 
 
 async def timed(fn: Callable[[], Awaitable[Any]], n: int) -> list[float]:
@@ -390,7 +446,7 @@ async def bench_tool_latency(report: Report, stores: Stores, sizes: dict[str, in
             queries = corpus.recall_queries(64)
             progress(f"  seeded in {seeded['seeding']['basins_and_links_s'] + seeded['seeding']['memories_s']:.1f}s; measuring")
             res: dict[str, Any] = {"status": "ok", "size": size, "seeding": seeded["seeding"]}
-            async with mcp_client(runtime) as client:
+            async with mcp_client(runtime, noop=True) as client:
                 # The first recall builds the BM25 index over every memory.
                 t = time.perf_counter()
                 await call(client, "semantic_recall", {"query": queries[0]})
@@ -398,6 +454,7 @@ async def bench_tool_latency(report: Report, stores: Stores, sizes: dict[str, in
                 for _ in range(5):  # warm-up
                     await call(client, "assess_coherence", {})
                     await call(client, "list_basins", {})
+                warm_server_ready()
                 i = 0
 
                 async def recall() -> None:
@@ -405,9 +462,12 @@ async def bench_tool_latency(report: Report, stores: Stores, sizes: dict[str, in
                     i += 1
                     await call(client, "semantic_recall", {"query": queries[i % len(queries)]})
 
-                res["assess_coherence"] = summary_ms(await timed(lambda: call(client, "assess_coherence", {}), n))
-                res["semantic_recall"] = summary_ms(await timed(recall, n))
+                with GcPauses() as pauses:
+                    res["assess_coherence"] = summary_ms(await timed(lambda: call(client, "assess_coherence", {}), n))
+                    res["semantic_recall"] = summary_ms(await timed(recall, n))
+                res["gc_during_measurement"] = pauses.summary()
                 res["list_basins"] = summary_ms(await timed(lambda: call(client, "list_basins", {}), max(20, n // 3)))
+                res["mcp_noop"] = summary_ms(await timed(lambda: call(client, "bench_noop", {}), max(20, n // 3)))
                 hit = await call(client, "semantic_recall", {"query": queries[1]})
                 res["semantic_recall_hits"] = len(hit.structured_content["hits"])
             # The same services without the MCP layer: what the protocol itself costs.
@@ -424,6 +484,9 @@ async def bench_tool_latency(report: Report, stores: Stores, sizes: dict[str, in
                           target=target if sqlite else None, at_target_size=on_target)
             report.figure("tool_latency", f"{tool} p99 (MCP in-memory)", res[tool]["p99_ms"], "ms", store=backend, size=size)
             report.figure("tool_latency", f"{tool} p50 (service only)", res["service_only"][tool]["p50_ms"], "ms", store=backend, size=size)
+        report.figure("tool_latency", "GC full-collection pause max (during the calls)", res["gc_during_measurement"]["max_pause_ms"], "ms",
+                      store=backend, size=size, note=f"{res['gc_during_measurement']['full_collections']} full collections")
+        report.figure("tool_latency", "MCP floor: no-op tool p50 (in-memory)", res["mcp_noop"]["p50_ms"], "ms", store=backend, size=size)
         report.figure("tool_latency", "semantic_recall first call (index build)", res["semantic_recall_first_call_ms"], "ms", store=backend, size=size)
         report.figure("tool_latency", "seeding: memories", seeded["seeding"]["memories_s"], "s", store=backend, size=size,
                       note=f"{seeded['seeding']['memories_per_s']}/s via store.add_memory")
@@ -501,74 +564,33 @@ async def bench_trace_writes(report: Report, stores: Stores, sizes: dict[str, in
 # --- 4. OODA overhead ------------------------------------------------------------------------------
 
 
-class ReferencePersistence:
-    """The benchmark's own stand-in for the trace-persistence callback, used while the runner
-    has none: a RunObserver opening/closing a trace per agent run and a step callback writing
-    every step (full observation) through `runtime.traces`, from the agent's worker thread, as
-    issue 4 specifies. It measures what persisting costs on the real path (thread hop, trace
-    service, store), not the final implementation."""
+class WriteMeter:
+    """Counts the trace-service writes of persisted runs and the time the event loop spends in
+    them (wraps the runtime's TraceService methods while active)."""
 
-    def __init__(self, runtime: Any):
-        from callbacks.context import RunObserver
+    METHODS = ("create_trace", "add_step", "complete_trace", "link_basin")
 
-        self.runtime = runtime
-        self.traces = 0
-        self.steps = 0
-        outer = self
+    def __init__(self, traces: Any):
+        self.traces = traces
+        self.calls = {m: 0 for m in self.METHODS}
+        self.seconds = 0.0
+        self.active = False
+        for name in self.METHODS:
+            original = getattr(traces, name)
+            setattr(traces, name, self._wrap(name, original))
 
-        class Observer(RunObserver):
-            def run_started(self, ctx: Any) -> None:
-                rt = outer.runtime
-                rt.call(rt.traces.create_trace, ctx.agent_name, run_id=ctx.group.run_id,
-                        parent_id=ctx.parent.trace_id if ctx.parent else None, parent_step=ctx.parent_step,
-                        model=ctx.model, task=ctx.task, trace_id=ctx.trace_id)
-                outer.traces += 1
+    def _wrap(self, name: str, original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not self.active:
+                return await original(*args, **kwargs)
+            t = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t
+                self.calls[name] += 1
 
-            def run_finished(self, ctx: Any) -> None:
-                rt = outer.runtime
-                rt.call(rt.traces.complete_trace, ctx.trace_id, ctx.status,
-                        summary=None if ctx.output is None else str(ctx.output)[:2000], error=ctx.error)
-
-        self.observer = Observer()
-
-    def step_callback(self, step: Any, agent: Any, ctx: Any) -> None:
-        from smolagents.memory import ActionStep, PlanningStep
-
-        if isinstance(step, ActionStep):
-            kind, number = "action", step.step_number
-        elif isinstance(step, PlanningStep):
-            kind, number = "planning", agent.step_number
-        else:
-            kind, number = "final_answer", agent.step_number
-        usage = getattr(step, "token_usage", None)
-        timing = getattr(step, "timing", None)
-        error = getattr(step, "error", None)
-        payload = {
-            "step_number": number,
-            "step_type": kind,
-            "duration_ms": None if timing is None or timing.duration is None else timing.duration * 1000,
-            "model_output": None if getattr(step, "model_output", None) is None else str(step.model_output),
-            "code_action": getattr(step, "code_action", None),
-            "tool_calls": [{"id": tc.id, "name": tc.name, "arguments": tc.arguments} for tc in (getattr(step, "tool_calls", None) or [])],
-            "observations": ctx.original_observation(number, getattr(step, "observations", None)) if kind == "action" else None,
-            "plan": getattr(step, "plan", None),
-            "error": None if error is None else str(error),
-            "final_answer": str(step.output) if kind == "final_answer" else None,
-            "input_tokens": usage.input_tokens if usage else 0,
-            "output_tokens": usage.output_tokens if usage else 0,
-        }
-        self.runtime.call(self.runtime.traces.add_step, ctx.trace_id, payload)
-        self.steps += 1
-
-    def registry(self) -> Any:
-        from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
-
-        from callbacks.registry import CallbackRegistry
-
-        registry = CallbackRegistry()
-        for step_type in (PlanningStep, ActionStep, FinalAnswerStep):
-            registry.register(step_type, self.step_callback)
-        return registry
+        return wrapper
 
 
 def persistence_switch() -> tuple[str, str] | None:
@@ -609,14 +631,15 @@ async def bench_ooda_overhead(report: Report, stores: Stores, sizes: dict[str, i
             await run_ooda_cycle(runtime, DEMO_CONTEXT)  # warm-up (imports, first model calls)
             project_persists = await runtime.store.count_traces() > before
             switch = persistence_switch()
-            ref = ReferencePersistence(runtime)
+            meter = WriteMeter(runtime.traces)
 
             modes: dict[str, Callable[[], Awaitable[Any]]] = {}
-            if project_persists and switch is None:
-                project_note = "the runner persists traces but offers no switch to turn it off: ratio not measurable"
-            elif project_persists:
+            if switch is None:
+                project_note = ("not available: agents/runner.py offers no switch to turn trace persistence off"
+                                if project_persists else "not available: agents/runner.py does not persist traces yet")
+            else:
                 kind, name = switch
-                project_note = f"project persistence, turned off with {kind} {name!r}"
+                project_note = f"project persistence (callbacks/trace.py), turned off with {kind} {name}=False"
 
                 async def without() -> Any:
                     if kind == "kwarg":
@@ -628,12 +651,15 @@ async def bench_ooda_overhead(report: Report, stores: Stores, sizes: dict[str, i
                     finally:
                         runtime.settings = saved
 
-                modes["project_on"] = lambda: run_ooda_cycle(runtime, DEMO_CONTEXT)
+                async def with_persistence() -> Any:
+                    meter.active = True
+                    try:
+                        return await run_ooda_cycle(runtime, DEMO_CONTEXT)
+                    finally:
+                        meter.active = False
+
+                modes["on"] = with_persistence
                 modes["off"] = without
-            else:
-                project_note = "not available: agents/runner.py does not persist traces yet (no trace callback/observer)"
-                modes["off"] = lambda: run_ooda_cycle(runtime, DEMO_CONTEXT)
-                modes["reference_on"] = lambda: run_ooda_cycle(runtime, DEMO_CONTEXT, observers=[ref.observer], callbacks=ref.registry())
             times: dict[str, list[float]] = {m: [] for m in modes}
             for i in range(reps):
                 order = list(modes) if i % 2 == 0 else list(reversed(modes))  # interleaved: drift hits both
@@ -641,28 +667,29 @@ async def bench_ooda_overhead(report: Report, stores: Stores, sizes: dict[str, i
                     t = time.perf_counter()
                     await modes[mode]()
                     times[mode].append(time.perf_counter() - t)
-        res: dict[str, Any] = {"status": "ok", "size": size, "project_persistence": project_note,
+        res: dict[str, Any] = {"status": "ok", "size": size, "persistence": project_note,
                                "median_s": {m: round(statistics.median(v), 4) for m, v in times.items()},
                                "runs_s": {m: [round(x, 4) for x in v] for m, v in times.items()}}
-        on = "project_on" if "project_on" in times else "reference_on" if "reference_on" in times else None
-        if on and "off" in times:
-            ratio = statistics.median(times[on]) / statistics.median(times["off"])
-            res["ratio"] = round(ratio, 3)
-            res["overhead_pct"] = round((ratio - 1) * 100, 1)
-            res["measured_with"] = on
-        if ref.traces:
-            cycles = reps + 0  # reference mode ran `reps` times
-            res["reference_writes_per_cycle"] = {"traces": ref.traces // cycles, "steps": ref.steps // cycles}
-        out[backend] = res
-        if on == "project_on" and "ratio" in res:
-            report.figure("ooda_overhead", "persistence overhead (project)", res["overhead_pct"], "%", store=backend, size=size,
-                          target=10.0 if backend == "sqlite" else None)
+        if "on" in times:
+            ratio = statistics.median(times["on"]) / statistics.median(times["off"])
+            delta_ms = (statistics.median(times["on"]) - statistics.median(times["off"])) * 1000
+            in_service_ms = meter.seconds / reps * 1000
+            res.update({
+                "ratio": round(ratio, 3), "overhead_pct": round((ratio - 1) * 100, 1), "overhead_ms": round(delta_ms, 1),
+                # The least-disturbed runs of each mode: less sensitive to a noisy neighbour.
+                "ratio_of_minimums": round(min(times["on"]) / min(times["off"]), 3),
+                "writes_per_cycle": {m: round(c / reps, 1) for m, c in meter.calls.items()},
+                "trace_service_ms_per_cycle": round(in_service_ms, 1),
+            })
+            report.figure("ooda_overhead", "persistence overhead (wall time with / without - 1)", res["overhead_pct"], "%", store=backend, size=size,
+                          target=10.0 if backend == "sqlite" else None, note=project_note)
+            report.figure("ooda_overhead", "persistence overhead, fastest runs (min / min - 1)", round((res["ratio_of_minimums"] - 1) * 100, 1), "%",
+                          store=backend, size=size)
+            report.figure("ooda_overhead", "  of which in TraceService writes (per cycle)", res["trace_service_ms_per_cycle"], "ms", store=backend, size=size,
+                          note=f"writes per cycle: {res['writes_per_cycle']}; wall-time delta {res['overhead_ms']} ms")
         else:
-            report.figure("ooda_overhead", "persistence overhead (project)", None, "%", store=backend, size=size, note=project_note)
-        if on == "reference_on" and "ratio" in res:
-            report.figure("ooda_overhead", "persistence overhead (reference observer)", res["overhead_pct"], "%", store=backend, size=size,
-                          target=10.0 if backend == "sqlite" else None,
-                          note=f"{res['reference_writes_per_cycle']['traces']} traces + {res['reference_writes_per_cycle']['steps']} steps per cycle")
+            report.figure("ooda_overhead", "persistence overhead (wall time with / without - 1)", None, "%", store=backend, size=size, note=project_note)
+        out[backend] = res
         report.figure("ooda_overhead", "OODA cycle wall time, no persistence (median)", round(statistics.median(times["off"]) * 1000, 1) if "off" in times else None,
                       "ms", store=backend, size=size)
     report.results["ooda_overhead"] = out
@@ -794,6 +821,7 @@ async def bench_concurrent(report: Report, stores: Stores, sizes: dict[str, int]
         async with mcp_client(runtime) as client:
             await call(client, "semantic_recall", {"query": queries[0]})  # builds the index
             await run_ooda_cycle(runtime, contexts[0])  # warm-up: imports, first agent build
+            warm_server_ready()
             i = 0
 
             async def sample() -> tuple[str, float]:
@@ -837,7 +865,8 @@ async def bench_concurrent(report: Report, stores: Stores, sizes: dict[str, int]
             await started_all.wait()
             await asyncio.sleep(0.05)
             t_load = time.perf_counter()
-            loaded = await collect(samples)
+            with GcPauses() as pauses:
+                loaded = await collect(samples)
             load_window = time.perf_counter() - t_load
             stop.set()
             await asyncio.gather(*workers)
@@ -847,6 +876,7 @@ async def bench_concurrent(report: Report, stores: Stores, sizes: dict[str, int]
             "idle": {"all": summary_ms(both_idle), **{k: summary_ms(v) for k, v in idle.items()}},
             "under_load": {"all": summary_ms(both_load), **{k: summary_ms(v) for k, v in loaded.items()}},
             "load_window_s": round(load_window, 2),
+            "gc_during_load": pauses.summary(),
             "ooda_cycles_completed": len(cycle_times),
             "ooda_cycle_s_median_under_load": round(statistics.median(cycle_times), 3),
         })
@@ -857,6 +887,8 @@ async def bench_concurrent(report: Report, stores: Stores, sizes: dict[str, int]
     report.figure("concurrent", "tool p50 during 4 OODA cycles", res["under_load"]["all"]["p50_ms"], "ms", store=backend, size=size)
     report.figure("concurrent", "semantic_recall p99 during load", res["under_load"]["semantic_recall"]["p99_ms"], "ms", store=backend, size=size)
     report.figure("concurrent", "list_basins p99 during load", res["under_load"]["list_basins"]["p99_ms"], "ms", store=backend, size=size)
+    report.figure("concurrent", "GC full-collection pause max during load", res["gc_during_load"]["max_pause_ms"], "ms", store=backend, size=size,
+                  note=f"{res['gc_during_load']['full_collections']} full collections in the window")
     report.figure("concurrent", "tool p99 idle (same data)", res["idle"]["all"]["p99_ms"], "ms", store=backend, size=size)
     report.figure("concurrent", "OODA cycle median under load", res["ooda_cycle_s_median_under_load"], "s", store=backend, size=size,
                   note=f"{res['ooda_cycles_completed']} cycles in the window")
@@ -890,7 +922,7 @@ def machine() -> dict[str, Any]:
     return {
         "cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "os": platform.platform(),
         "python": platform.python_version(), "sqlite": __import__("sqlite3").sqlite_version,
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "loadavg_at_start": _LOAD_AT_START,
         "packages": versions,
     }
 
@@ -958,6 +990,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], Report]:
         "benchmark": "speed",
         "model": MODEL,
         "quick": args.quick,
+        "gc_freeze": args.gc_freeze,
         "neo4j": "skipped" if args.skip_neo4j else (stores.neo4j_error or "local Bolt server (ArcadeDB, arcadedb-embedded)"),
         "selected": selected,
         "sizes": sizes,
@@ -981,14 +1014,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-neo4j", action="store_true", help="SQLite only (no local Bolt server)")
     parser.add_argument("--neo4j-heap", default="1g", help="JVM heap of the local Bolt server (default 1g)")
     parser.add_argument("--size", action="append", metavar="KEY=N", help="override one size, e.g. --size traces_neo4j=5000")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="what-if: gc.freeze() once the server is warm (tool_latency, concurrent); off by default")
+    parser.add_argument("--out", metavar="FILE", help="also write the JSON object to FILE")
     parser.add_argument("--workdir", default=None, help="where the temporary databases go (default: system temp)")
     args = parser.parse_args(argv)
+    global GC_FREEZE
+    GC_FREEZE = args.gc_freeze
     doc, report = asyncio.run(run(args))
+    if args.out:
+        Path(args.out).write_text(json.dumps(doc, indent=2, default=str) + "\n")
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     else:
         m = doc["machine"]
-        print(f"dionysus-mcp speed benchmarks — model {MODEL}, {'quick' if args.quick else 'full'} sizes, "
+        print(f"dionysus-mcp speed benchmarks — model {MODEL}, {'quick' if args.quick else 'full'} sizes{', gc.freeze() what-if' if args.gc_freeze else ''}, "
               f"{m['cores']} cores ({m['cpu']}), Python {m['python']}, load {m['loadavg_at_start']} → {m['loadavg_at_end']}\n")
         print_table(report)
         if doc["errors"]:

@@ -433,6 +433,7 @@ class Neo4jStore(Store):
         *,
         connection_timeout: float = 5.0,
         max_transaction_retry_time: float = 15.0,
+        transaction_timeout: float = 10.0,
     ) -> None:
         self._uri = uri
         self._username = username
@@ -440,6 +441,9 @@ class Neo4jStore(Store):
         self._database = database
         self._connection_timeout = connection_timeout
         self._max_retry = max_transaction_retry_time
+        # The driver has no read timeout: a server that accepts connections but never answers
+        # would hold a call (and an agent run's trace write) forever. Past this, StoreUnavailable.
+        self._transaction_timeout = transaction_timeout
         self._driver: Any = None
 
     @property
@@ -833,9 +837,15 @@ class Neo4jStore(Store):
         transient = reconnects = merges = 0
         while True:
             try:
-                async with self._session() as session:
-                    run = session.execute_write if write else session.execute_read
-                    return await run(work)
+                async with asyncio.timeout(self._transaction_timeout):
+                    async with self._session() as session:
+                        run = session.execute_write if write else session.execute_read
+                        return await run(work)
+            except TimeoutError:
+                raise StoreUnavailable(
+                    f"Neo4j at {self._safe_uri()} (database {self._database}) did not answer within "
+                    f"{self._transaction_timeout:g} s"
+                ) from None
             except StoreError:
                 raise
             except nx.ConstraintError as exc:

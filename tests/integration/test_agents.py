@@ -100,7 +100,7 @@ async def test_basins_activate_after_semantic_recall(rt):
     recall_steps = {
         s.step_number for s in agent.memory.steps if isinstance(s, ActionStep) and any(tc.name == "semantic_recall" for tc in s.tool_calls or [])
     }
-    assert recall_steps == {3, 5, 7}
+    assert recall_steps == {3, 4, 5}  # survey at 2, three recalls, coherence at 6
     assert ctx.activations and {a.step_number for a in ctx.activations} <= recall_steps
     after = {b.name: b.activation for b in (await rt.basins.list_basins()).basins}
     assert all(after[a.name] > before[a.name] for a in ctx.activations)
@@ -219,3 +219,77 @@ async def test_past_the_river_budget_only_final_answer_is_accepted(rt):
     with pytest.raises(AgentToolExecutionError, match="call final_answer now"):
         await anyio.to_thread.run_sync(agent.execute_tool_call, "list_basins", {})
     assert await anyio.to_thread.run_sync(agent.execute_tool_call, "final_answer", {"answer": "done"}) == "done"
+
+
+# --- budgets, prompt templates, pruning on the real loop ---------------------------------------
+
+
+async def test_heartbeat_spends_a_longer_budget_in_survey_recall_coherence_rounds(rt):
+    from agents.heartbeat import heartbeat_task
+
+    group = RunGroup(rt, "scripted")
+    model = ScriptedModel("heartbeat")
+    agent = build_heartbeat(rt, model, group, default_registry(rt.settings), max_steps=20)
+    output = await run_in_worker(agent, heartbeat_task(20))
+    steps = agent.memory.steps
+    actions = [s for s in steps if isinstance(s, ActionStep)]
+    assert [s.step_number for s in actions] == list(range(1, 21)) and actions[-1].is_final_answer
+    assert group.root.status == "success" and all(s.error is None for s in actions)
+    planned_before = [steps[i + 1].step_number for i, s in enumerate(steps) if isinstance(s, PlanningStep)]
+    assert planned_before == [1, 4, 7, 10, 13, 16, 19]
+    tools = [s.tool_calls[0].name for s in actions]
+    assert tools[0] == "observe_environment" and tools[-2:] == ["remember", "final_answer"]
+    recalls = [s for s in actions if s.tool_calls[0].name == "semantic_recall"]
+    assert len(recalls) == 9
+    assert len({json_args(s) for s in recalls}) == len(recalls)  # no recall repeats
+    for s in recalls:  # each recall's survey is at most three steps old: never pruned when used
+        survey = max(a.step_number for a in actions if a.tool_calls[0].name == "list_basins" and a.step_number < s.step_number)
+        assert s.step_number - survey <= 3
+    assert output.startswith("Heartbeat:") and "9 recalls" in output
+
+
+def json_args(step):
+    import json
+
+    return json.dumps(step.tool_calls[0].arguments, sort_keys=True)
+
+
+async def test_agents_use_the_compact_prompt_templates(rt):
+    from agents.prompts import CODE, TOOL_CALLING
+    from callbacks.tokens import count_tokens
+
+    group = RunGroup(rt, "scripted")
+    heartbeat = build_heartbeat(rt, ScriptedModel("heartbeat"), group, default_registry(rt.settings))
+    manager = build_manager(rt, ScriptedModel, group, default_registry(rt.settings))
+    assert heartbeat.prompt_templates["system_prompt"] == TOOL_CALLING["system_prompt"]
+    assert manager.prompt_templates["system_prompt"] == CODE["system_prompt"]
+    system = heartbeat.initialize_system_prompt()
+    assert count_tokens(system) < 200 and "final_answer" in system and "[PRUNED]" in system
+    assert "image_generator" not in system  # none of smolagents' notional examples
+    code_system = manager.initialize_system_prompt()
+    assert "def perception(task: str) -> str:" in code_system and "<code>" in code_system and "</code>" in code_system
+    assert "final_answer(answer" in code_system and count_tokens(code_system) < 800
+    # Planning templates name the tools; the code agent's list them as functions/team members.
+    assert "{{ tool.name }}" in TOOL_CALLING["planning"]["initial_plan"]
+    assert "Team members (functions" in CODE["planning"]["initial_plan"]
+    assert "Team members (functions" in CODE["planning"]["update_plan_post_messages"]
+    perception = manager.managed_agents["perception"]
+    task = perception.prompt_templates["managed_agent"]["task"]
+    assert "### 1. Task outcome (short version):" in task and "---\nTask:\n{{task}}\n---" in task
+
+
+async def test_planning_calls_see_older_observations_as_summaries(rt):
+    agent, model, ctx, _ = await run_heartbeat_agent(rt)
+    plans = [c for c in model.calls if c.kind == "plan"]
+    before_step_7 = plans[2]  # steps 1-6 happened; memory pruning has touched only steps <= 3
+    assert before_step_7.prompt.count("Observation:\n[PRUNED] Recall '") == 3  # the recalls of steps 3-5
+    step_6 = next(s for s in agent.memory.steps if isinstance(s, ActionStep) and s.step_number == 6)
+    assert ctx.original_observation(6, step_6.observations) in before_step_7.prompt  # the latest: whole
+    assert {4, 5} <= set(ctx.planning_view)  # shown summarised to the planner only
+    # The action call right after it still had steps 4 and 5 whole (memory is unchanged).
+    after = model.calls[model.calls.index(before_step_7) + 1]
+    assert ctx.pruned[4].original in after.prompt and ctx.pruned[5].original in after.prompt
+    # Superseded plans were pruned in memory; the latest stays whole.
+    plan_steps = [s for s in agent.memory.steps if isinstance(s, PlanningStep)]
+    assert all(s.plan.startswith(MARK) for s in plan_steps[:-1]) and not plan_steps[-1].plan.startswith(MARK)
+    assert sorted(ctx.pruned_plans) == [1, 4, 7]

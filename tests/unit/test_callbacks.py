@@ -20,7 +20,14 @@ from callbacks import default_registry
 from callbacks.basin import BasinActivationCallback
 from callbacks.context import RunGroup
 from callbacks.iwmt import IwmtCoherenceCallback
-from callbacks.memory import MARK, MemoryPruningCallback, summarize
+from callbacks.memory import (
+    MARK,
+    PLACEHOLDER,
+    MemoryPruningCallback,
+    PlaceholderPruningCallback,
+    first_sentence,
+    summarize,
+)
 from callbacks.progress import CancellationCheck, ProgressCallback
 from callbacks.registry import CallbackRegistry
 from callbacks.river import RiverFlowCallback, flow_state
@@ -95,7 +102,7 @@ def test_registry_gives_smolagents_a_dict_keyed_by_step_class(settings):
     assert set(step_callbacks) == {PlanningStep, ActionStep, FinalAnswerStep}
     names = [getattr(cb, "name", "") for cb in registry.get_callbacks(ActionStep)]
     assert names == ["cancellation", "basin_activation", "river", "memory_pruning", "tokens", "progress"]
-    assert [cb.name for cb in registry.get_callbacks(PlanningStep)] == ["cancellation", "iwmt", "river", "tokens", "progress"]
+    assert [cb.name for cb in registry.get_callbacks(PlanningStep)] == ["cancellation", "iwmt", "river", "memory_pruning", "tokens", "progress"]
 
 
 def test_registry_filters_by_agent_and_rejects_unknown_step_types():
@@ -177,13 +184,16 @@ async def test_no_activation_for_other_tools_or_failed_recalls(runtime, agent_ct
 # --- memory pruning -----------------------------------------------------------------------------
 
 
-def test_summary_keeps_headline_and_item_heads():
+def test_summary_keeps_the_headline_facts():
     summary = summarize(RECALL_OBSERVATION)
     assert summary.startswith(MARK)
+    # The headline line and the top item's first sentence, with its rank and relevance.
     assert "Recall 'focus afternoon': 3 of 12 memories; basins: attention, rest" in summary
     assert "1. (1.00) Notifications left on during study sessions cut concentration into five minute fragments." in summary
-    assert "2. (0.71) Focus fades after lunch" in summary and "3. (0.40)" in summary
-    assert len(summary) < len(RECALL_OBSERVATION) * 0.75
+    # Not the rest of the top item, not the other items: only how many were left out.
+    assert "Turning them off" not in summary and "Focus fades" not in summary and "mem-aaaa" not in summary
+    assert summary.endswith("… 2 more")
+    assert len(summary) < len(RECALL_OBSERVATION) * 0.6
 
 
 def test_pruning_touches_only_old_long_observations_and_is_idempotent(agent_ctx):
@@ -208,6 +218,93 @@ def test_pruning_touches_only_old_long_observations_and_is_idempotent(agent_ctx)
     assert [[tc.dict() for tc in s.tool_calls] for s in steps] == tool_calls_before  # calls untouched
 
 
+def test_a_first_sentence_ignores_early_dots_and_a_long_one_is_cut():
+    assert first_sentence("1. e.g. this is not where it ends. But here it does.") == "1. e.g. this is not where it ends."
+    assert first_sentence("Coherence 41.0% (ok): fragmented") == "Coherence 41.0% (ok): fragmented"  # no end: all of it
+    long = "word " * 100 + "end."
+    assert first_sentence(long, limit=50).endswith("…") and len(first_sentence(long, limit=50)) == 50
+
+
+def test_summary_keeps_wrapper_lines_and_drops_indented_details():
+    report = "\n".join(
+        [
+            "Execution logs:",
+            "Here is the final answer from your managed agent 'perception':",
+            "### 1. Task outcome (short version):",
+            "Observed 5 related memories and 3 principles; basins in play: attention, rest. More detail follows here.",
+            "### 2. Task outcome (extremely detailed version):",
+            "    an indented continuation line that is only detail of the line above it",
+            "- Environment: 5 basins, 12 memories",
+            "- Recalled: 5 of 12 memories",
+        ]
+    )
+    summary = summarize(report)
+    assert summary.startswith(MARK + " Execution logs:\nHere is the final answer from your managed agent 'perception':")
+    assert "Observed 5 related memories and 3 principles; basins in play: attention, rest." in summary
+    assert "More detail follows" not in summary and "indented continuation" not in summary
+    assert summary.endswith("… 2 more")
+
+
+def test_pruned_observations_keep_every_tool_call_paired_with_its_result(agent_ctx):
+    agent, ctx = agent_ctx
+    steps = [action(n, observations=RECALL_OBSERVATION + f"\n4. (0.10) step {n}") for n in range(1, 8)]
+    agent.memory.steps = steps
+    pruning = MemoryPruningCallback(window=3)
+    for step in steps:
+        pruning(step, agent, ctx)
+    assert sorted(ctx.pruned) == [1, 2, 3, 4]
+    messages = [m for s in steps for m in s.to_messages()]
+    roles = [m.role.value for m in messages]
+    assert roles.count("tool-call") == roles.count("tool-response") == 7
+    for i, role in enumerate(roles):
+        if role == "tool-call":
+            assert roles[i + 1] == "tool-response"
+    # What each pruned call returned is still its own result: its headline and top fact.
+    for n in range(1, 5):
+        assert steps[n - 1].observations.startswith(MARK + " Recall 'focus afternoon'")
+        assert ctx.pruned[n].original.endswith(f"step {n}")
+
+
+def test_superseded_plans_become_stubs_keeping_their_coherence_line(agent_ctx):
+    agent, ctx = agent_ctx
+    first = planning("## 1. Facts survey\n- a long survey of facts\n## 2. Plan\n1. Recall.\n2. Answer.")
+    first.plan += "\n[IWMT] Coherence: 41.0%\n[IWMT] Warning: coherence is below 50%; connect the basins."
+    agent.memory.steps = [first, action(1), action(2), action(3)]
+    agent.step_number = 4
+    newer = planning("## 2. Plan\n1. Answer.")
+    pruning = MemoryPruningCallback(window=3)
+    pruning(newer, agent, ctx)  # smolagents calls back before appending the new plan to memory
+    assert first.plan == MARK + " Superseded plan (step 1).\n[IWMT] Coherence: 41.0%"
+    assert newer.plan == "## 2. Plan\n1. Answer."  # the current plan stays whole
+    entry = ctx.pruned_plans[1]
+    assert entry.original.startswith("## 1. Facts survey") and entry.summary == first.plan
+    assert ctx.original_plan(1, first.plan) == entry.original
+    pruning(newer, agent, ctx)
+    assert first.plan == entry.summary and len(ctx.pruned_plans) == 1  # idempotent
+
+
+def test_planning_calls_see_older_observations_summarised_without_touching_memory(agent_ctx):
+    agent, ctx = agent_ctx
+    steps = [action(1, observations=RECALL_OBSERVATION), action(2, observations="short"), action(3, observations=RECALL_OBSERVATION)]
+    view = MemoryPruningCallback(window=3).planning_view([planning(), *steps], ctx)
+    assert view[1] is not steps[0] and view[1].observations == summarize(RECALL_OBSERVATION)
+    assert view[2] is steps[1]  # short: whole
+    assert view[3] is steps[2]  # the latest observation: whole
+    assert all(s.observations in (RECALL_OBSERVATION, "short") for s in steps)  # memory untouched
+    assert ctx.pruned == {} and list(ctx.planning_view) == [1]
+    assert view[1].tool_calls == steps[0].tool_calls
+
+
+def test_placeholder_policy_has_the_same_eligibility_and_one_fixed_text(agent_ctx):
+    agent, ctx = agent_ctx
+    steps = [action(n, observations=RECALL_OBSERVATION) for n in (1, 2, 3, 4, 5)]
+    steps[1].observations = "Coherence 41.0% (ok): Moderately coherent."
+    agent.memory.steps = steps
+    PlaceholderPruningCallback(window=3)(steps[-1], agent, ctx)
+    assert steps[0].observations == PLACEHOLDER and steps[1].observations.startswith("Coherence")
+    assert ctx.pruned[1].original == RECALL_OBSERVATION
+
+
 # --- tokens -------------------------------------------------------------------------------------
 
 
@@ -230,6 +327,24 @@ def test_token_callback_counts_prompt_with_and_without_pruning(agent_ctx):
     assert call.unpruned_prompt_tokens - call.prompt_tokens == entry.original_tokens - entry.summary_tokens > 0
     assert call.completion_tokens == 7
     assert ctx.tokens().reduction_pct > 0
+
+
+def test_token_counterfactual_restores_a_shared_placeholder_once_per_pruned_text(agent_ctx):
+    agent, ctx = agent_ctx
+    agent.memory.steps = [action(n, observations=RECALL_OBSERVATION) for n in (1, 2, 3, 4, 5, 6)]
+    PlaceholderPruningCallback(window=3)(agent.memory.steps[-1], agent, ctx)
+    assert sorted(ctx.pruned) == [1, 2, 3]
+    prompt = [
+        ChatMessage(role=MessageRole.TOOL_RESPONSE, content=[{"type": "text", "text": f"Observation:\n{s.observations}"}])
+        for s in agent.memory.steps
+    ]
+    step = action(7)
+    step.model_input_messages = prompt
+    step.token_usage = TokenUsage(input_tokens=count_tokens(render_messages(prompt)), output_tokens=3)
+    TokenUsageCallback()(step, agent, ctx)
+    [call] = ctx.model_calls
+    per_text = ctx.pruned[1].original_tokens - ctx.pruned[1].summary_tokens
+    assert call.unpruned_prompt_tokens - call.prompt_tokens == 3 * per_text  # not 3 × 3
 
 
 def test_token_count_is_real_bpe():

@@ -158,3 +158,31 @@ def test_transcript_parsing_helpers():
     assert extract_context("no marker") == "no marker"
     [hit] = recall_hits("Recall 'x': 1 of 2 memories; basins: a\n1. (0.50) Some text [semantic; basins: a, b; mem-abc]")
     assert (hit.relevance, hit.text, hit.basins, hit.memory_id) == (0.5, "Some text", ["a", "b"], "mem-abc")
+
+
+def test_the_heartbeat_policy_fills_the_budget_the_task_states():
+    from agents.heartbeat import MAX_STEPS, TASK, heartbeat_task
+    from agents.scripts import step_budget
+
+    assert step_budget(Transcript(TASK)) == MAX_STEPS == 10
+    assert step_budget(Transcript(heartbeat_task(37))) == 37
+    for budget in (1, 2, 3, 4, 9, 10, 11, 16, 30, 100):
+        moves = HEARTBEAT.moves_for(Transcript(heartbeat_task(budget)))
+        assert len(moves) == budget - 1, budget  # one tool call per step, the answer last
+        tools = [m.tool for m in moves]
+        if budget >= 3:
+            assert tools[0] == "observe_environment" and tools[-1] == "remember"
+        for i, tool in enumerate(tools):  # a recall always has a survey at most three steps before it
+            if tool == "semantic_recall":
+                assert "list_basins" in tools[max(0, i - 3) : i], (budget, i)
+    ten = [m.tool for m in HEARTBEAT.moves_for(Transcript(TASK))]
+    assert ten == ["observe_environment", "list_basins", *["semantic_recall"] * 3, "assess_coherence",
+                   "observe_environment", "list_basins", "remember"]
+
+
+def test_a_long_plan_summarises_the_repetitive_middle():
+    from agents.heartbeat import heartbeat_task
+
+    plan = HEARTBEAT.plan(Transcript(heartbeat_task(100)), set(TOOLS) | {"final_answer"})
+    assert "Keep going in the same rhythm for" in plan and plan.count("\n") < 40
+    assert "Write a heartbeat note." in plan

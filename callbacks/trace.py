@@ -1,0 +1,294 @@
+"""Trace persistence: every agent run, step by step, in the trace store.
+
+`TracePersistence` is both a `RunObserver` and a step callback, attached to every agent of a run
+group (the runner does it by default, see `agents/runner.py`):
+
+- `run_started`: the run's trace is created (`TraceService.create_trace`) with the run
+  context's `trace_id` — so the root run's trace id is the id the runner returns — and a
+  delegated run becomes a child trace (`parent_id` = the manager's trace, `parent_step` = the
+  manager's step that delegated it). The task is written as step 0 (`task`).
+- after every PlanningStep, ActionStep and FinalAnswerStep: the step is written
+  (`add_step`, idempotent by `trace_id:step_type:step_number`) with its plan / model output /
+  code / typed tool calls / error, the FULL observation (pruning may already have shortened
+  the one in the agent's memory: the original comes from the run context), timing, and the
+  step's token figures recorded by the token callback (prompt, completion, prompt without
+  pruning). Basin activations recorded so far become ACTIVATED_BASIN links (`link_basin`).
+  Writing as each step completes means a crash leaves the completed steps readable.
+- `run_finished`: remaining activations are linked and the trace is closed with its outcome
+  (success, max_steps, error, cancelled), the final answer as summary, or the error.
+
+A store failure never fails the run: `TraceService` queues writes the store cannot take
+(`StoreUnavailable`) in the durable outbox, and any other exception here is logged and swallowed
+(by the registry's guard for step callbacks, by `RunGroup` for observers).
+
+Nothing secret is written: values are reduced to JSON primitives (no object is dumped through
+its repr), and the secrets the process knows — the model's API key, the Neo4j password, the
+HTTP token — are masked wherever they would appear in text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
+
+from callbacks.context import ModelCall, RunContext, RunObserver
+from callbacks.registry import CallbackRegistry
+from schema.models import StepRecord, ToolCallRecord
+
+if TYPE_CHECKING:
+    from dionysus_mcp.traces import TraceService
+
+log = logging.getLogger(__name__)
+
+MASK = "***"
+MIN_SECRET = 6  # shorter "secrets" would mask ordinary words
+MAX_DEPTH = 6  # nesting kept when reducing tool arguments / answers to JSON
+
+
+def _utc(timestamp: float | None) -> datetime | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc)
+
+
+class Redactor:
+    """Masks known secret values in text: never store an API key, even if a model echoed it."""
+
+    def __init__(self, secrets: list[str | None]):
+        self.secrets = sorted({s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET}, key=len, reverse=True)
+
+    def text(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for secret in self.secrets:
+            if secret in value:
+                value = value.replace(secret, MASK)
+        return value
+
+    def plain(self, value: Any, depth: int = 0) -> Any:
+        """JSON primitives only: strings masked, containers walked, any other object reduced to
+        a placeholder naming its type (its repr could hold anything)."""
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, str):
+            return self.text(str(value))
+        if depth < MAX_DEPTH and isinstance(value, dict):
+            return {str(self.text(str(k))): self.plain(v, depth + 1) for k, v in value.items()}
+        if depth < MAX_DEPTH and isinstance(value, (list, tuple)):
+            return [self.plain(v, depth + 1) for v in value]
+        return f"<{type(value).__name__}>"
+
+    def as_text(self, value: Any) -> str | None:
+        """A step's or run's output as text: strings as they are, anything else as JSON."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return self.text(str(value))
+        return json.dumps(self.plain(value), ensure_ascii=False, sort_keys=True)
+
+
+def secrets_of(ctx: RunContext) -> list[str | None]:
+    settings = ctx.runtime.settings
+    found: list[str | None] = [
+        getattr(settings, "neo4j_password", None),
+        getattr(settings, "http_token", None),
+        os.environ.get("OPENAI_API_KEY"),
+    ]
+    model = getattr(ctx.agent, "model", None)
+    if model is not None:
+        found.append(getattr(model, "api_key", None))
+        client_kwargs = getattr(model, "client_kwargs", None)
+        if isinstance(client_kwargs, dict):
+            found.append(client_kwargs.get("api_key"))
+    return found
+
+
+def error_text(error: Any) -> str | None:
+    if error is None:
+        return None
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def _model_call(ctx: RunContext, kind: str, step_number: int) -> ModelCall | None:
+    for call in reversed(ctx.model_calls):
+        if call.step_kind == kind and call.step_number == step_number:
+            return call
+    return None
+
+
+class _Run:
+    """What the persistence has done for one run."""
+
+    def __init__(self, redactor: Redactor):
+        self.redactor = redactor
+        self.linked = 0  # activations already linked
+        self.last_action = 0  # the last action step's number (the final answer belongs to it)
+
+
+class TracePersistence(RunObserver):
+    """Persists the runs of one run group. Register it as an observer of the group AND as a step
+    callback (`registry()`); the runner does both."""
+
+    name = "trace_persistence"
+
+    def __init__(self) -> None:
+        self._runs: dict[RunContext, _Run] = {}
+        self._lock = threading.Lock()
+
+    def registry(self) -> CallbackRegistry:
+        """A registry running this persistence after every planning, action and final-answer step
+        (merge it last, so it stores each step as every other callback left it)."""
+        registry = CallbackRegistry()
+        for step_type in (PlanningStep, ActionStep, FinalAnswerStep):
+            registry.register(step_type, self)
+        return registry
+
+    # --- whole runs ----------------------------------------------------------------------------
+    def run_started(self, ctx: RunContext) -> None:
+        run = self._run(ctx)
+        traces = self._traces(ctx)
+        agent = ctx.agent
+        metadata = {
+            "agent_class": type(agent).__name__ if agent is not None else None,
+            "max_steps": getattr(agent, "max_steps", None),
+            "planning_interval": getattr(agent, "planning_interval", None),
+            "tools": sorted(name for name in (getattr(agent, "tools", None) or {}) if name != "final_answer"),
+            "managed_agents": sorted(getattr(agent, "managed_agents", None) or {}),
+        }
+        ctx.runtime.call(
+            traces.create_trace,
+            ctx.agent_name,
+            run_id=ctx.group.run_id,
+            parent_id=ctx.parent.trace_id if ctx.parent is not None else None,
+            parent_step=ctx.parent_step,
+            model=ctx.model,
+            task=run.redactor.text(ctx.task) or "",
+            trace_id=ctx.trace_id,
+            metadata=run.redactor.plain(metadata),
+        )
+        started = ctx.started_at
+        self._write(ctx, StepRecord(
+            id="", trace_id=ctx.trace_id, step_number=0, step_type="task",
+            started_at=started, completed_at=started, duration_ms=0.0,
+            observations=run.redactor.text(ctx.task),
+        ))
+
+    def run_finished(self, ctx: RunContext) -> None:
+        run = self._run(ctx)
+        try:
+            self._link_activations(ctx, run)
+        finally:  # the outcome is recorded even if a link failed
+            summary = run.redactor.as_text(ctx.output) if ctx.status in ("success", "max_steps") else None
+            self._call(ctx, "complete_trace", ctx.trace_id, ctx.status, summary, run.redactor.text(ctx.error))
+            with self._lock:
+                self._runs.pop(ctx, None)
+
+    # --- steps ---------------------------------------------------------------------------------
+    def __call__(self, step: Any, agent: Any, ctx: RunContext) -> None:
+        run = self._run(ctx)
+        record = self.record(step, agent, ctx, run)
+        if record is None:
+            return
+        self._write(ctx, record)
+        if isinstance(step, ActionStep):
+            self._link_activations(ctx, run)
+
+    def record(self, step: Any, agent: Any, ctx: RunContext, run: _Run | None = None) -> StepRecord | None:
+        """The StepRecord of a finished smolagents memory step (None for other step kinds)."""
+        run = run or self._run(ctx)
+        r = run.redactor
+        if isinstance(step, PlanningStep):
+            number = agent.step_number  # smolagents plans right before the action step of this number
+            call = _model_call(ctx, "planning", number)
+            usage = step.token_usage
+            return self._step(
+                ctx, number, "planning", step.timing, call, usage,
+                plan=r.text(step.plan),
+            )
+        if isinstance(step, ActionStep):
+            run.last_action = max(run.last_action, step.step_number)
+            call = _model_call(ctx, "action", step.step_number)
+            tool_calls = [
+                ToolCallRecord(id=str(tc.id), name=str(tc.name), arguments=r.plain(tc.arguments))
+                for tc in step.tool_calls or []
+            ]
+            return self._step(
+                ctx, step.step_number, "action", step.timing, call, step.token_usage,
+                model_output=r.as_text(step.model_output),
+                code_action=r.text(step.code_action),
+                tool_calls=tool_calls,
+                # Pruning may have shortened the observation in memory: store the original.
+                observations=r.text(ctx.original_observation(step.step_number, step.observations)),
+                error=r.text(error_text(step.error)),
+            )
+        if isinstance(step, FinalAnswerStep):
+            # The answer belongs to the action step that gave it (or the forced one at max steps).
+            number = run.last_action or agent.step_number
+            now = datetime.now(timezone.utc)
+            return StepRecord(
+                id="", trace_id=ctx.trace_id, step_number=number, step_type="final_answer",
+                started_at=now, completed_at=now, duration_ms=0.0,
+                final_answer=r.as_text(step.output),
+            )
+        return None
+
+    @staticmethod
+    def _step(ctx: RunContext, number: int, step_type: str, timing: Any, call: ModelCall | None, usage: Any, **fields: Any) -> StepRecord:
+        if call is not None:  # the token callback's figures: prompt as sent, and without pruning
+            tokens = (call.prompt_tokens, call.completion_tokens, call.unpruned_prompt_tokens)
+        elif usage is not None:  # no token callback on this agent: what the model reported
+            tokens = (usage.input_tokens, usage.output_tokens, usage.input_tokens)
+        else:
+            tokens = (0, 0, 0)
+        start = getattr(timing, "start_time", None)
+        end = getattr(timing, "end_time", None)
+        return StepRecord(
+            id="", trace_id=ctx.trace_id, step_number=number, step_type=step_type,
+            started_at=_utc(start), completed_at=_utc(end),
+            duration_ms=None if start is None or end is None else round((end - start) * 1000.0, 3),
+            input_tokens=int(tokens[0] or 0), output_tokens=int(tokens[1] or 0),
+            unpruned_input_tokens=int(tokens[2] or 0),
+            **fields,
+        )
+
+    # --- plumbing ------------------------------------------------------------------------------
+    def _run(self, ctx: RunContext) -> _Run:
+        with self._lock:
+            run = self._runs.get(ctx)
+            if run is None:
+                run = self._runs[ctx] = _Run(Redactor(secrets_of(ctx)))
+            return run
+
+    @staticmethod
+    def _traces(ctx: RunContext) -> "TraceService":
+        return ctx.runtime.traces
+
+    def _write(self, ctx: RunContext, record: StepRecord) -> None:
+        from dionysus_mcp.traces import step_id
+
+        record.id = step_id(record.trace_id, record.step_type, record.step_number)
+        self._call(ctx, "add_step", ctx.trace_id, record)
+
+    def _link_activations(self, ctx: RunContext, run: _Run) -> None:
+        while run.linked < len(ctx.activations):
+            a = ctx.activations[run.linked]
+            self._call(ctx, "link_basin", ctx.trace_id, a.basin_id, a.strength, a.step_number, a.name)
+            run.linked += 1
+
+    def _call(self, ctx: RunContext, method: str, *args: Any) -> Any:
+        traces = self._traces(ctx)
+        return ctx.runtime.call(getattr(traces, method), *args)
+
+
+def persistence_for(registry: CallbackRegistry) -> tuple[TracePersistence, CallbackRegistry]:
+    """A fresh persistence and `registry` with it merged in last."""
+    tracer = TracePersistence()
+    return tracer, registry.merged(tracer.registry())
+
+
+__all__ = ["TracePersistence", "Redactor", "persistence_for"]

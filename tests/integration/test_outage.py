@@ -1,0 +1,245 @@
+"""A store outage during an agent run loses nothing and duplicates nothing.
+
+The Neo4j store runs on the session's real Bolt server. A heartbeat is started through the
+runner; from its progress callback (after step N) the Bolt server is stopped. The run must still
+finish (its trace writes go to the durable outbox; its tools see errors). Once the server is back
+on the same ports with the same data, the outbox is delivered — by `flush()`, by a fresh runtime's
+start, or by the run's own later writes — and Cypher must find every step exactly once and the
+trace closed with its outcome.
+
+Every test here leaves the shared server running, also when it fails.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import anyio
+import pytest
+from smolagents.memory import ActionStep
+
+from agents.demo import seed_if_empty
+from agents.runner import run_heartbeat
+from callbacks.context import RunObserver
+from dionysus_mcp.config import Settings
+from dionysus_mcp.runtime import open_runtime
+from dionysus_mcp.traces import RETRY_EVERY_S
+
+PROGRESS = re.compile(r"^HeartbeatAgent(?:: plan before step (?P<plan>\d+)| step (?P<action>\d+): .*|(?P<final>: final answer))$")
+
+
+@pytest.fixture
+def database(bolt_server):
+    """A fresh database; at teardown the server is started again if a test left it stopped
+    (other tests share it), then the database is dropped."""
+    name = f"outage{uuid.uuid4().hex[:12]}"
+    bolt_server.create_database(name)
+    yield name
+    if not bolt_server.is_running():
+        bolt_server.start()
+    bolt_server.drop_database(name)
+
+
+@pytest.fixture
+def settings(bolt_server, database, tmp_path) -> Settings:
+    return Settings.from_env({
+        "NEO4J_URI": bolt_server.uri,
+        "NEO4J_USERNAME": bolt_server.user,
+        "NEO4J_PASSWORD": bolt_server.password,
+        "NEO4J_DATABASE": database,
+        "DIONYSUS_DB_PATH": str(tmp_path / "local.db"),  # the outbox lives beside it
+    })
+
+
+@pytest.fixture
+def cypher(bolt_server, database):
+    import neo4j
+
+    driver = neo4j.GraphDatabase.driver(bolt_server.uri, auth=(bolt_server.user, bolt_server.password))
+
+    def run(query: str, **params):
+        with driver.session(database=database) as session:
+            return [record.data() for record in session.run(query, params)]
+
+    yield run
+    driver.close()
+
+
+class Runs(RunObserver):
+    def __init__(self):
+        self.started = []
+
+    def run_started(self, ctx):
+        self.started.append(ctx)
+
+
+class Steps:
+    """The steps the run reported through progress (an independent account of what ran), with
+    hooks at chosen progress counts."""
+
+    def __init__(self, hooks):
+        self.hooks = hooks  # {n-th message: async fn}
+        self.keys: list[tuple[int, str]] = [(0, "task")]
+        self.last_action = 0
+
+    async def __call__(self, value, total, message):
+        m = PROGRESS.match(message)
+        assert m, message
+        if m["plan"]:
+            self.keys.append((int(m["plan"]), "planning"))
+        elif m["action"]:
+            self.last_action = int(m["action"])
+            self.keys.append((self.last_action, "action"))
+        else:
+            self.keys.append((self.last_action, "final_answer"))
+        hook = self.hooks.get(len(self.keys) - 1)
+        if hook is not None:
+            await hook()
+
+
+def assert_exactly_once(cypher, trace_id: str, expected: list[tuple[int, str]], status: str) -> None:
+    [trace] = cypher(
+        "MATCH (t:AgentExecutionTrace {id: $id}) RETURN t.status AS status, t.completed_at AS completed_at, "
+        "t.step_count AS step_count, count(*) AS n",
+        id=trace_id,
+    )
+    assert (trace["n"], trace["status"]) == (1, status) and trace["completed_at"]
+    assert trace["step_count"] == len(expected)
+
+    by_id = cypher(
+        "MATCH (s:AgentExecutionStep {trace_id: $id}) RETURN s.id AS id, count(*) AS n ORDER BY id", id=trace_id
+    )
+    assert sorted(r["id"] for r in by_id) == sorted(f"{trace_id}:{t}:{n}" for n, t in expected)
+    assert all(r["n"] == 1 for r in by_id), [r for r in by_id if r["n"] != 1]
+
+    by_key = cypher(
+        "MATCH (s:AgentExecutionStep {trace_id: $id}) "
+        "RETURN s.step_number AS number, s.step_type AS type, count(*) AS n",
+        id=trace_id,
+    )
+    assert sorted((r["number"], r["type"]) for r in by_key) == sorted(expected)
+    assert all(r["n"] == 1 for r in by_key)
+
+    # One HAS_STEP per step, from this trace, and no other node claims these steps.
+    has = cypher(
+        "MATCH (t:AgentExecutionTrace)-[h:HAS_STEP]->(s:AgentExecutionStep {trace_id: $id}) "
+        "RETURN s.id AS id, t.id AS trace, count(h) AS n",
+        id=trace_id,
+    )
+    assert len(has) == len(expected) and all(r["n"] == 1 and r["trace"] == trace_id for r in has)
+
+    links = cypher(
+        "MATCH (:AgentExecutionTrace {id: $id})-[r:ACTIVATED_BASIN]->(b:AttractorBasin) "
+        "RETURN b.id AS basin, r.at_step AS at_step, count(r) AS n",
+        id=trace_id,
+    )
+    assert all(r["n"] == 1 for r in links)
+
+
+async def test_a_stopped_store_mid_run_loses_no_step_and_duplicates_none(settings, bolt_server, cypher):
+    stopped_at: list[float] = []
+
+    async def stop():
+        await anyio.to_thread.run_sync(bolt_server.stop)
+        stopped_at.append(time.perf_counter())
+
+    runs, steps = Runs(), Steps({5: stop})  # after plan 1 and steps 1-3 reported, before plan 4 is stored
+    async with open_runtime(settings) as runtime:
+        await seed_if_empty(runtime)
+        with anyio.fail_after(120):
+            result = await run_heartbeat(runtime, steps, observers=[runs])
+        finished = time.perf_counter()
+        assert not bolt_server.is_running()
+        # The run finished although its store was gone for most of it.
+        assert result.status in ("success", "max_steps") and result.coherence_status == "store_unavailable"
+        assert finished - stopped_at[0] < 30, "trace writes must not stall the run while the store is down"
+        trace_id = result.trace_id
+        assert trace_id == runs.started[0].trace_id
+        queued = runtime.outbox.pending()
+        assert queued and queued[-1][1] == "complete_trace"
+        assert {op for _, op, _ in queued} <= {"add_step", "complete_trace", "link_trace_basin"}
+        # The outage is visible in the run's own record: its tools failed.
+        actions = [s for s in runs.started[0].agent.memory.steps if isinstance(s, ActionStep)]
+        assert any("unreachable" in f"{s.observations} {s.error}" for s in actions)
+
+        # Back on the same ports with the same data; deliver the queue.
+        await anyio.to_thread.run_sync(bolt_server.start)
+        delivered = await runtime.traces.flush()
+        assert delivered == {"delivered": len(queued), "pending": 0}
+        assert_exactly_once(cypher, trace_id, steps.keys, result.status)
+
+        # Delivered again (a crash between a write and its removal from the queue): still once.
+        for _, op, payload in queued:
+            runtime.outbox.put(op, payload)
+        assert (await runtime.traces.flush())["pending"] == 0
+        assert_exactly_once(cypher, trace_id, steps.keys, result.status)
+
+    # A fresh start finds nothing left to deliver, and reads the run back whole.
+    async with open_runtime(settings) as fresh:
+        assert fresh.outbox.count() == 0
+        detail = await fresh.traces.get_trace(trace_id)
+        assert [(s.step_number, s.step_type) for s in detail.steps] == steps.keys
+        assert detail.status == result.status and detail.tokens.input_tokens == result.tokens.prompt_tokens
+
+
+async def test_queued_writes_are_delivered_at_the_next_start(settings, bolt_server, cypher):
+    async def stop():
+        await anyio.to_thread.run_sync(bolt_server.stop)
+
+    runs, steps = Runs(), Steps({2: stop})  # right after the first action step was reported
+    async with open_runtime(settings) as runtime:
+        await seed_if_empty(runtime)
+        with anyio.fail_after(120):
+            result = await run_heartbeat(runtime, steps, observers=[runs])
+        queued = runtime.outbox.count()
+    assert queued > 0  # the runtime closed with its queue undelivered (the store is still down)
+
+    await anyio.to_thread.run_sync(bolt_server.start)
+    async with open_runtime(settings) as fresh:  # Runtime.start delivers the outbox
+        assert fresh.outbox.count() == 0
+    assert_exactly_once(cypher, result.trace_id, steps.keys, result.status)
+
+
+async def test_a_store_back_mid_run_gets_the_queue_from_the_run_itself(settings, bolt_server, cypher):
+    async def stop():
+        await anyio.to_thread.run_sync(bolt_server.stop)
+
+    queued_while_down: list[int] = []
+
+    async def back():
+        queued_while_down.append(runtime.outbox.count())
+        await anyio.to_thread.run_sync(bolt_server.start)
+        await anyio.sleep(RETRY_EVERY_S + 0.2)  # past the retry interval: the next write retries
+
+    runs, steps = Runs(), Steps({3: stop, 8: back})
+    async with open_runtime(settings) as runtime:
+        await seed_if_empty(runtime)
+        with anyio.fail_after(120):
+            result = await run_heartbeat(runtime, steps, observers=[runs])
+        # No flush: the run's own writes after the server came back delivered the queue first.
+        assert queued_while_down[0] > 0 and runtime.outbox.count() == 0
+        assert result.coherence_status != "store_unavailable"
+    assert_exactly_once(cypher, result.trace_id, steps.keys, result.status)
+
+
+async def test_a_frozen_store_is_reported_unavailable_within_the_timeout(bolt_server, neo4j_store_factory):
+    """A server that accepts connections but never answers (SIGSTOP) must not hang a call."""
+    import os
+    import signal
+    import time
+
+    from dionysus_mcp.store.base import StoreUnavailable
+
+    store = await neo4j_store_factory(transaction_timeout=1.0)
+    await store.list_basins()  # a pooled connection now exists
+    os.kill(bolt_server.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="did not answer within 1 s"):
+            await store.list_basins()
+        assert time.monotonic() - started < 10
+    finally:
+        os.kill(bolt_server.pid, signal.SIGCONT)
+    assert await store.list_basins() == []  # and it recovers once the server answers again
