@@ -6,6 +6,8 @@ reported per step, and a cancelled request interrupts its run.
 """
 
 
+import gc
+import sys
 from collections.abc import Callable
 from typing import Annotated
 
@@ -15,6 +17,17 @@ from pydantic import Field
 
 from dionysus_mcp.runtime import Runtime
 from dionysus_mcp.server_common import WRITES, explained
+
+
+def _runner():
+    """agents.runner, imported on first use. smolagents and its dependencies arrive then: freeze
+    them out of the cyclic collector as Runtime.start does for what was imported before."""
+    first = "agents.runner" not in sys.modules
+    import agents.runner
+
+    if first:
+        gc.freeze()
+    return agents.runner
 
 
 def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
@@ -32,9 +45,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         """Run one OODA cycle with the agent team: the ConsciousnessManager delegates Observe to
         perception, Orient to reasoning and Decide to metacognition. Returns the decision, the
         three phases, coherence, the model that ran, token usage and the run's trace_id."""
-        from agents.runner import run_ooda_cycle as run
-
-        return await run(rt(), context, max_steps, progress=ctx.report_progress)
+        return await _runner().run_ooda_cycle(rt(), context, max_steps, progress=ctx.report_progress)
 
     @server.tool(annotations=WRITES)
     @explained
@@ -42,6 +53,4 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         """Run the HeartbeatAgent: it observes, recalls, assesses coherence, reviews basins and
         remembers what matters, planning every third step. Returns a summary, step counts,
         activated basins, coherence, the model, token figures and the run's trace_id."""
-        from agents.runner import run_heartbeat as run
-
-        return await run(rt(), progress=ctx.report_progress)
+        return await _runner().run_heartbeat(rt(), progress=ctx.report_progress)

@@ -107,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dionysus_mcp.errors import DionysusError
         from dionysus_mcp.store.base import StoreError
 
+        # Task groups wrap what failed inside them; an error meant for the user stays one line.
+        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
         if isinstance(exc, (DionysusError, StoreError, ConfigError)):
             print(f"dionysus-mcp: {exc}", file=sys.stderr)
             return 1
@@ -127,8 +130,24 @@ def _serve(settings: Settings, transport: str, host: str, port: int) -> int:
         from dionysus_mcp.http import serve_http
 
         return serve_http(settings, host, port)
-    build_server(settings=settings).run("stdio")
-    return 0
+
+    async def stdio() -> int:
+        # Open the store before speaking MCP, so an unreachable Neo4j is one clear line on
+        # stderr at start-up rather than a failure inside the protocol session.
+        from contextlib import asynccontextmanager
+
+        from dionysus_mcp.runtime import open_runtime
+
+        async with open_runtime(settings) as runtime:
+
+            @asynccontextmanager
+            async def shared():
+                yield runtime
+
+            await build_server(runtime_factory=shared, settings=settings).run_stdio_async()
+        return 0
+
+    return _run(stdio())
 
 
 async def _schema_apply(settings: Settings) -> int:

@@ -7,6 +7,7 @@ through `Runtime.call`, which hops back onto the event loop that owns the store 
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -54,6 +55,10 @@ class Runtime:
                 log.info("delivered %d queued trace writes (%d pending)", result["delivered"], result["pending"])
             except StoreError as exc:  # a bad queue must not stop the server
                 log.warning("could not deliver queued trace writes: %s", exc)
+        # Everything imported so far lives as long as the process: move it out of the cyclic
+        # collector's reach, or every full collection rescans ~100k library objects (measured:
+        # tool p99 105 ms -> 20 ms during 4 concurrent OODA cycles, docs/benchmarks.md).
+        gc.freeze()
         log.info("runtime ready on %s (%s)", self.store.backend, await self.store.describe())
 
     async def close(self) -> None:

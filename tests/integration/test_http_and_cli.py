@@ -128,3 +128,13 @@ async def test_traces_command_line(tmp_path):
     assert missing.returncode == 1 and "Unknown trace 'nope'" in missing.stderr and "Traceback" not in missing.stderr
     flushed = cli("flush")
     assert flushed.returncode == 0 and "0 still pending" in flushed.stdout
+
+
+@pytest.mark.parametrize("command", [["serve"], ["traces", "list"], ["schema", "apply"]])
+def test_unreachable_neo4j_is_one_clear_line(tmp_path, command):
+    env = env_for(tmp_path / "unused.db", NEO4J_URI=f"bolt://127.0.0.1:{free_port()}", NEO4J_PASSWORD="pw-never-shown")
+    proc = subprocess.run([sys.executable, "-m", "dionysus_mcp", *command], env=env, capture_output=True,
+                          text=True, timeout=60, input="")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("dionysus-mcp: Neo4j at bolt://127.0.0.1:") and "unreachable" in proc.stderr
+    assert "Traceback" not in proc.stderr and "pw-never-shown" not in proc.stderr
