@@ -88,3 +88,15 @@ def test_pure_formulas():
     assert saturate(0.0, 1.0) == 1.0 and saturate(0.5, 0.5) == 0.75
     assert decayed(1.0, None, None, 10) == 1.0  # never activated: nothing to decay
     assert ACTIVE_THRESHOLD > 0
+
+
+async def test_hebbian_strengthening_is_bounded_to_the_most_active_partners(runtime):
+    from dionysus_mcp.cognition.basins import HEBBIAN_TOP_K
+
+    for i in range(8):
+        await runtime.basins.upsert_basin(f"b{i}")
+        await runtime.basins.activate_basin(f"b{i}", 0.2 + 0.1 * i)  # b7 most active
+    await runtime.basins.upsert_basin("new")
+    result = await runtime.basins.activate_basin("new", 0.9)
+    partners = {link.target for link in result.strengthened_links}
+    assert partners == {f"b{i}" for i in range(8 - HEBBIAN_TOP_K, 8)}
