@@ -9,6 +9,7 @@ boundary, waits for the worker to stop, and re-raises the cancellation.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -147,6 +148,15 @@ async def run_heartbeat(
 
 
 async def _run_in_worker(group: RunGroup, work: Callable[[], T]) -> T:
+    # Trace writes are write-behind (callbacks/trace.py): leaving this block — on success, error
+    # or cancellation — waits until the run's queued writes are stored, so the caller can read
+    # the whole trace as soon as the runner returns.
+    tracers = [o for o in group.observers if isinstance(o, TracePersistence)]
+    async with tracers[0].writing_behind() if tracers else contextlib.nullcontext():
+        return await _run_agents(group, work)
+
+
+async def _run_agents(group: RunGroup, work: Callable[[], T]) -> T:
     stopped = threading.Event()
 
     def run() -> T:

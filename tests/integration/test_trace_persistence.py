@@ -280,3 +280,34 @@ async def test_a_run_out_of_steps_ends_max_steps_with_its_forced_answer(rt):
     forced = root.steps[-2]
     assert forced.error.startswith("AgentMaxStepsError") and forced.input_tokens > 0
     assert root.summary and [s.agent_name for s in root.sub_runs] == ["perception", "reasoning"]
+
+
+async def test_trace_writes_are_written_behind_and_all_stored_when_the_runner_returns(rt):
+    # The store holds the first write (the manager's create_trace) until the whole run is over:
+    # the agents get to the end only because no step waited for the store; the runner still
+    # returns only after every queued write is stored, in order.
+    gate = anyio.Event()
+    create = rt.traces.create_trace
+
+    async def held_create(*args, **kwargs):
+        await gate.wait()
+        return await create(*args, **kwargs)
+
+    rt.traces.create_trace = held_create
+
+    async def release():
+        gate.set()
+
+    class ReleaseAtTheEnd(RunObserver):
+        def run_finished(self, ctx):
+            if ctx.parent is None:
+                ctx.runtime.call(release)
+
+    with anyio.fail_after(20):
+        result = await run_ooda_cycle(rt, CONTEXT, observers=[ReleaseAtTheEnd()])
+    root = await rt.traces.get_trace(result.trace_id)
+    assert root.status == "success" and root.completed_at is not None
+    assert_well_formed(root)
+    assert [s.agent_name for s in root.sub_runs] == ["perception", "reasoning", "metacognition"]
+    for sub in root.sub_runs:
+        assert sub.status == "success" and sub.steps[-1].step_type == "final_answer"
