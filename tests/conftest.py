@@ -158,3 +158,13 @@ async def runtime(settings, clock):
         for service in (rt.basins, rt.memory, rt.coherence, rt.wisdom, rt.environment, rt.traces):
             service.clock = clock
         yield rt
+
+
+@pytest.fixture
+async def rt(tmp_path):
+    """A runtime on a real clock (lists are ordered by start time), seeded with the demo memory."""
+    from agents.demo import seed_if_empty
+
+    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "seeded.db")})) as runtime:
+        await seed_if_empty(runtime)
+        yield runtime

@@ -6,7 +6,6 @@ import anyio.to_thread
 import pytest
 from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 
-from agents.demo import seed_if_empty
 from agents.heartbeat import TASK as HEARTBEAT_TASK
 from agents.heartbeat import build_heartbeat
 from agents.manager import build_manager
@@ -17,17 +16,7 @@ from callbacks.context import RunGroup
 from callbacks.memory import MARK
 from callbacks.registry import CallbackRegistry
 from callbacks.tokens import message_role, message_text
-from dionysus_mcp.config import Settings
-from dionysus_mcp.runtime import open_runtime
-
-CONTEXT = "I keep losing focus in the afternoons before my exam; notifications and short sleep make it worse."
-
-
-@pytest.fixture
-async def rt(tmp_path):
-    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "agents.db")})) as runtime:
-        await seed_if_empty(runtime)
-        yield runtime
+from tests.helpers import CONTEXT
 
 
 def run_in_worker(agent, task):

@@ -10,30 +10,10 @@ import pytest
 from agents.demo import run_demo, seed_if_empty
 from agents.models import ModelSpecError
 from agents.runner import run_heartbeat, run_ooda_cycle
-from callbacks.context import RunObserver
 from dionysus_mcp.config import Settings
 from dionysus_mcp.errors import InvalidInput
 from dionysus_mcp.runtime import open_runtime
-
-CONTEXT = "I keep losing focus in the afternoons before my exam; notifications and short sleep make it worse."
-
-
-@pytest.fixture
-async def rt(tmp_path):
-    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "runner.db")})) as runtime:
-        await seed_if_empty(runtime)
-        yield runtime
-
-
-class Runs(RunObserver):
-    def __init__(self):
-        self.started, self.finished = [], []
-
-    def run_started(self, ctx):
-        self.started.append(ctx)
-
-    def run_finished(self, ctx):
-        self.finished.append(ctx)
+from tests.helpers import CONTEXT, Runs
 
 
 async def test_ooda_cycle_result(rt):

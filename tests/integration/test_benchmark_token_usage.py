@@ -114,3 +114,12 @@ def test_ci_gate_exit_code_matches_the_figures(capsys):
     with pytest.raises(SystemExit) as exc:
         bench.main(["--ci", "--steps", "30"])  # the gate is defined at 10 steps
     assert exc.value.code == 2
+
+
+def test_pruning_meets_the_ci_gate_at_ten_steps(ten_steps):
+    # The run is deterministic (scripted model, seeded ids, fixed clock), so the gate is
+    # a regression guard for pruning, not a timing: a change that prunes less fails here.
+    assert ten_steps["steps"] == 10
+    assert ten_steps["cumulative_reduction_pct"] >= 30
+    assert ten_steps["final_prompt_reduction_pct"] >= 60
+    assert ten_steps["fact_retention_pct"] >= 95

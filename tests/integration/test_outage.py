@@ -22,10 +22,10 @@ from smolagents.memory import ActionStep
 
 from agents.demo import seed_if_empty
 from agents.runner import run_heartbeat
-from callbacks.context import RunObserver
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
 from dionysus_mcp.traces import RETRY_EVERY_S
+from tests.helpers import Runs
 
 PROGRESS = re.compile(r"^HeartbeatAgent(?:: plan before step (?P<plan>\d+)| step (?P<action>\d+): .*|(?P<final>: final answer))$")
 
@@ -65,14 +65,6 @@ def cypher(bolt_server, database):
 
     yield run
     driver.close()
-
-
-class Runs(RunObserver):
-    def __init__(self):
-        self.started = []
-
-    def run_started(self, ctx):
-        self.started.append(ctx)
 
 
 class Steps:

@@ -11,7 +11,6 @@ import anyio
 import pytest
 from smolagents.models import ChatMessage
 
-from agents.demo import seed_if_empty
 from agents.heartbeat import TASK as HEARTBEAT_TASK
 from agents.heartbeat import TOOLS as HEARTBEAT_TOOLS
 from agents.heartbeat import build_heartbeat
@@ -21,34 +20,11 @@ from callbacks import default_registry
 from callbacks.context import RunGroup, RunObserver
 from callbacks.memory import MARK
 from callbacks.trace import TracePersistence, persistence_for
-from dionysus_mcp.config import Settings
-from dionysus_mcp.runtime import open_runtime
 from dionysus_mcp.store.sqlite import SQLiteStore
 from dionysus_mcp.traces import TraceService
+from tests.helpers import CONTEXT, Runs
 
-CONTEXT = "I keep losing focus in the afternoons before my exam; notifications and short sleep make it worse."
 TYPE_ORDER = {"task": 0, "planning": 1, "action": 2, "final_answer": 3}
-
-
-@pytest.fixture
-async def rt(tmp_path):
-    # A real clock: list order (newest first) is by start time.
-    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "traces.db")})) as runtime:
-        await seed_if_empty(runtime)
-        yield runtime
-
-
-class Runs(RunObserver):
-    """The run contexts of a runner call, to compare the store with what ran."""
-
-    def __init__(self):
-        self.started, self.finished = [], []
-
-    def run_started(self, ctx):
-        self.started.append(ctx)
-
-    def run_finished(self, ctx):
-        self.finished.append(ctx)
 
 
 def keys(steps):
