@@ -113,6 +113,34 @@ async def neo4j_store_factory(bolt_server):
 
 
 @pytest.fixture
+def neo4j_database(bolt_server):
+    """A fresh, empty database on the session's Bolt server. At teardown the server is started
+    again if the test left it stopped (other tests share it), then the database is dropped."""
+    name = f"t{uuid.uuid4().hex[:16]}"
+    bolt_server.create_database(name)
+    yield name
+    if not bolt_server.is_running():
+        bolt_server.start()
+    bolt_server.drop_database(name)
+
+
+@pytest.fixture
+def cypher(bolt_server, neo4j_database):
+    """Run a query on the test database with the official (synchronous) driver: an account of
+    the graph independent of the store under test."""
+    import neo4j
+
+    driver = neo4j.GraphDatabase.driver(bolt_server.uri, auth=(bolt_server.user, bolt_server.password))
+
+    def run(query: str, **params):
+        with driver.session(database=neo4j_database) as session:
+            return [record.data() for record in session.run(query, params)]
+
+    yield run
+    driver.close()
+
+
+@pytest.fixture
 async def sqlite_store(tmp_path):
     """An opened `SQLiteStore` on a new file, closed at teardown."""
     from dionysus_mcp.store.sqlite import SQLiteStore

@@ -8,40 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 
-import pytest
 from mcp import Client, StdioServerParameters
 
 from agents.demo import BASINS, LINKS, MEMORIES, WISDOM
 
 TYPE_ORDER = {"task": 0, "planning": 1, "action": 2, "final_answer": 3}
 CONTEXT = "I am preparing for an exam and keep losing focus in the afternoons; notifications make it worse."
-
-
-@pytest.fixture
-def neo4j_database(bolt_server):
-    """A fresh, empty database on the session's Bolt server, dropped afterwards."""
-    name = f"e2e{uuid.uuid4().hex[:12]}"
-    bolt_server.create_database(name)
-    yield name
-    if bolt_server.is_running():
-        bolt_server.drop_database(name)
-
-
-@pytest.fixture
-def cypher(bolt_server, neo4j_database):
-    """Run a read query on the test database with the official (synchronous) driver."""
-    import neo4j
-
-    driver = neo4j.GraphDatabase.driver(bolt_server.uri, auth=(bolt_server.user, bolt_server.password))
-
-    def run(query: str, **params):
-        with driver.session(database=neo4j_database) as session:
-            return [record.data() for record in session.run(query, params)]
-
-    yield run
-    driver.close()
 
 
 def stdio_client(bolt_server, database: str, tmp_path) -> Client:

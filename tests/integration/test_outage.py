@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 
 import anyio
 import pytest
@@ -31,40 +30,14 @@ PROGRESS = re.compile(r"^HeartbeatAgent(?:: plan before step (?P<plan>\d+)| step
 
 
 @pytest.fixture
-def database(bolt_server):
-    """A fresh database; at teardown the server is started again if a test left it stopped
-    (other tests share it), then the database is dropped."""
-    name = f"outage{uuid.uuid4().hex[:12]}"
-    bolt_server.create_database(name)
-    yield name
-    if not bolt_server.is_running():
-        bolt_server.start()
-    bolt_server.drop_database(name)
-
-
-@pytest.fixture
-def settings(bolt_server, database, tmp_path) -> Settings:
+def settings(bolt_server, neo4j_database, tmp_path) -> Settings:
     return Settings.from_env({
         "NEO4J_URI": bolt_server.uri,
         "NEO4J_USERNAME": bolt_server.user,
         "NEO4J_PASSWORD": bolt_server.password,
-        "NEO4J_DATABASE": database,
+        "NEO4J_DATABASE": neo4j_database,
         "DIONYSUS_DB_PATH": str(tmp_path / "local.db"),  # the outbox lives beside it
     })
-
-
-@pytest.fixture
-def cypher(bolt_server, database):
-    import neo4j
-
-    driver = neo4j.GraphDatabase.driver(bolt_server.uri, auth=(bolt_server.user, bolt_server.password))
-
-    def run(query: str, **params):
-        with driver.session(database=database) as session:
-            return [record.data() for record in session.run(query, params)]
-
-    yield run
-    driver.close()
 
 
 class Steps:
