@@ -180,7 +180,8 @@ async def _run_agents(group: RunGroup, work: Callable[[], T]) -> T:
         raise
     except Exception as exc:
         log.exception("run %s failed", group.run_id)
-        raise RunFailed(f"The agent run failed: {type(exc).__name__}: {exc}") from exc
+        where = f" Its steps so far are stored: get_trace('{group.root.trace_id}')." if group.root else ""
+        raise RunFailed(f"The agent run failed: {type(exc).__name__}: {exc}.{where}") from exc
 
 
 async def _coherence_after(runtime: "Runtime", group: RunGroup) -> tuple[float, str]:

@@ -215,10 +215,11 @@ async def test_an_unreachable_model_endpoint_fails_the_run_but_its_trace_is_clos
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # discard port: refused
     rt.settings = dataclasses.replace(rt.settings, model="openai:gpt-test")
     runs = Runs()
-    with anyio.fail_after(60), pytest.raises(RunFailed):
+    with anyio.fail_after(60), pytest.raises(RunFailed) as failed:
         await run_heartbeat(rt, observers=[runs])
     trace = await rt.traces.get_trace(runs.started[0].trace_id)
     assert (trace.status, trace.model) == ("error", "openai:gpt-test") and trace.error
+    assert f"get_trace('{trace.id}')" in str(failed.value)  # the error says where the steps are
     assert keys(trace.steps)[0] == (0, "task")
     raw = await rt.store.get_trace(trace.id)
     everything = trace.model_dump_json() + raw.model_dump_json()
