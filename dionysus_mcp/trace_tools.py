@@ -10,7 +10,7 @@ from mcp.server import MCPServer
 from pydantic import BaseModel, Field
 
 from dionysus_mcp.runtime import Runtime
-from dionysus_mcp.server_common import READ_ONLY, explained
+from dionysus_mcp.server_common import READ_ONLY, explained, explained_resource
 from dionysus_mcp.traces import TokenUsageReport, TraceDetail, TracePage
 
 TraceId = Annotated[str, Field(min_length=1, max_length=200, description="A trace id from list_traces.")]
@@ -59,11 +59,11 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         return await rt().traces.token_usage(agent_name, since)
 
     @server.resource("trace://{trace_id}", mime_type="application/json", description="A run as JSON (get_trace).")
-    @explained
+    @explained_resource
     async def trace_resource(trace_id: str) -> str:
         return (await rt().traces.get_trace(trace_id)).model_dump_json(indent=2)
 
     @server.resource("trace://{trace_id}/replay", mime_type="text/markdown", description="A run as a markdown narrative.")
-    @explained
+    @explained_resource
     async def trace_replay_resource(trace_id: str) -> str:
         return await rt().traces.replay(trace_id)
