@@ -152,8 +152,15 @@ async def _run_in_worker(group: RunGroup, work: Callable[[], T]) -> T:
     # or cancellation — waits until the run's queued writes are stored, so the caller can read
     # the whole trace as soon as the runner returns.
     tracers = [o for o in group.observers if isinstance(o, TracePersistence)]
-    async with tracers[0].writing_behind() if tracers else contextlib.nullcontext():
-        return await _run_agents(group, work)
+    try:
+        async with tracers[0].writing_behind() if tracers else contextlib.nullcontext():
+            return await _run_agents(group, work)
+    finally:
+        if tracers:
+            # Writes the outbox took during a short outage would otherwise wait for the next
+            # write or a restart: the run is over, so try to deliver them now.
+            with anyio.CancelScope(shield=True):
+                await group.runtime.traces.deliver_pending()
 
 
 async def _run_agents(group: RunGroup, work: Callable[[], T]) -> T:

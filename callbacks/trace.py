@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 
 MASK = "***"
 MIN_SECRET = 6  # shorter "secrets" would mask ordinary words
+SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 MAX_DEPTH = 6  # nesting kept when reducing tool arguments / answers to JSON
 
 
@@ -115,7 +116,9 @@ def secrets_of(ctx: RunContext) -> list[str | None]:
     found: list[str | None] = [
         getattr(settings, "neo4j_password", None),
         getattr(settings, "http_token", None),
-        os.environ.get("OPENAI_API_KEY"),
+        # Every credential-looking variable, not only OpenAI's: litellm reads the provider's
+        # own (ANTHROPIC_API_KEY, GROQ_API_KEY, ...).
+        *(value for name, value in os.environ.items() if name.endswith(SECRET_SUFFIXES)),
     ]
     model = getattr(ctx.agent, "model", None)
     if model is not None:

@@ -29,6 +29,8 @@ environment:
   DIONYSUS_MODEL        scripted (default, offline) | openai:<model> | litellm:<provider/model>
   DIONYSUS_LOG_LEVEL    DEBUG, INFO, WARNING (default), ERROR
   AGENT_MEMORY_WINDOW   agent steps whose observations are never pruned (default 3)
+  DIONYSUS_BASIN_HALF_LIFE  seconds for a basin's activation to halve (default 3600)
+  DIONYSUS_OUTBOX_PATH  queue of trace writes made while the store was unreachable
   DIONYSUS_HTTP_TOKEN   bearer token, required to serve HTTP on a non-loopback address
 """
 
@@ -201,6 +203,7 @@ async def _traces(settings: Settings, args: argparse.Namespace) -> int:
             print((await traces.token_usage(args.agent)).model_dump_json(indent=2))
         elif action == "flush":
             result = await traces.flush()
-            print(f"delivered {result['delivered']} queued trace writes; {result['pending']} still pending")
+            aside = f"; {result['set_aside']} refused by the store, set aside in {runtime.outbox.path}" if result["set_aside"] else ""
+            print(f"delivered {result['delivered']} queued trace writes; {result['pending']} still pending{aside}")
             return 0 if result["pending"] == 0 else 1
     return 0

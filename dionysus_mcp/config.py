@@ -10,7 +10,7 @@
 | DIONYSUS_MODEL | scripted | LLM behind the agents: scripted, openai:<model>, litellm:<model> |
 | DIONYSUS_BASIN_HALF_LIFE | 3600 | seconds for a basin's activation to halve |
 | AGENT_MEMORY_WINDOW | 3 | steps whose observations stay unpruned |
-| DIONYSUS_OUTBOX_PATH | <data dir>/outbox.db | durable queue of trace writes Neo4j could not take |
+| DIONYSUS_OUTBOX_PATH | outbox.db beside DIONYSUS_DB_PATH | durable queue of trace writes the store could not take |
 | DIONYSUS_HTTP_TOKEN | unset | bearer token; required to bind HTTP to a non-loopback address |
 """
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -170,7 +171,7 @@ def create_app(settings: Settings, host: str = "127.0.0.1", runtime: Runtime | N
     async def shared() -> AsyncIterator[Runtime]:
         yield holder["runtime"]
 
-    mcp_app = build_server(runtime_factory=shared).streamable_http_app(host=host)
+    mcp_app = build_server(runtime_factory=shared, settings=settings).streamable_http_app(host=host)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -181,7 +182,12 @@ def create_app(settings: Settings, host: str = "127.0.0.1", runtime: Runtime | N
             await stack.enter_async_context(mcp_app.router.lifespan_context(mcp_app))
             yield
 
-    middleware = [Middleware(BearerAuth, token=settings.http_token)] if settings.http_token else []
+    if settings.http_token:
+        middleware = [Middleware(BearerAuth, token=settings.http_token)]
+    else:
+        # Loopback without a token: refuse other Host headers, so a web page cannot reach the
+        # REST routes through DNS rebinding (the MCP app guards /mcp the same way itself).
+        middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=sorted({"127.0.0.1", "localhost", "::1", "[::1]", host}))]
     return Starlette(
         routes=[*rest_routes(lambda: holder["runtime"]), Mount("/", app=mcp_app)],
         middleware=middleware,

@@ -82,8 +82,8 @@ def build_store(settings: Settings) -> Store:
 async def open_runtime(settings: Settings | None = None, store: Store | None = None) -> AsyncIterator[Runtime]:
     settings = settings or Settings.from_env()
     runtime = Runtime(settings, store or build_store(settings))
-    await runtime.start()
     try:
+        await runtime.start()
         yield runtime
     finally:
         with anyio.CancelScope(shield=True):

@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -117,6 +117,11 @@ def summarize(trace: TraceRecord) -> TraceSummary:
     )
 
 
+def as_utc(value: datetime | None) -> datetime | None:
+    """A time without a zone is taken as UTC (what the stores keep), so mixed inputs compare."""
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
 def step_totals(steps: list[StepRecord]) -> dict[str, int]:
     return {
         "input_tokens": sum(s.input_tokens for s in steps),
@@ -148,6 +153,7 @@ class TraceService:
         self.outbox = outbox
         self.clock = clock
         self._down_since: float | None = None
+        self._set_aside = 0  # writes the store refused outright (kept in the outbox file)
         # The steps of open traces by step id (a step written twice counts once), so a run's
         # totals are known even when it is closed while the store is down.
         self._open: dict[str, dict[str, StepRecord]] = {}
@@ -224,10 +230,12 @@ class TraceService:
             await self._apply(op, payload)
             return
         if self._down_since is not None:
-            # Order matters (a step needs its trace): while anything is queued, queue behind it.
-            if time.monotonic() - self._down_since < RETRY_EVERY_S or not await self._drain():
-                self.outbox.put(op, payload)
-                return
+            # Order matters (a step needs its trace): while anything is queued, queue behind it,
+            # then deliver the queue in order when the store may be back.
+            self.outbox.put(op, payload)
+            if time.monotonic() - self._down_since >= RETRY_EVERY_S:
+                await self._drain()
+            return
         try:
             await self._apply(op, payload)
         except StoreUnavailable as exc:
@@ -244,18 +252,34 @@ class TraceService:
             except StoreUnavailable:
                 self._down_since = time.monotonic()
                 return False
+            except (StoreError, ValueError) as exc:  # ValueError: a payload that no longer validates
+                # The store answered and refused this one write: set it aside (kept in the
+                # outbox file for inspection) rather than let it block every later write.
+                log.error("trace write %s refused by the store, set aside: %s", op, exc)
+                self.outbox.set_aside(seq, str(exc))
+                self._set_aside += 1
+                continue
             self.outbox.done(seq)
         self._down_since = None
         return True
 
+    async def deliver_pending(self) -> None:
+        """Deliver what the outbox holds, if anything (the end of a run); never raises."""
+        if self.outbox is None or self._down_since is None and not self.outbox.count():
+            return
+        try:
+            await self._drain()
+        except StoreError as exc:
+            log.warning("queued trace writes not delivered yet: %s", exc)
+
     async def flush(self) -> dict[str, int]:
         """Deliver the outbox now (start-up, `dionysus-mcp traces flush`)."""
         if self.outbox is None:
-            return {"delivered": 0, "pending": 0}
-        before = self.outbox.count()
+            return {"delivered": 0, "set_aside": 0, "pending": 0}
+        before, aside = self.outbox.count(), self._set_aside
         await self._drain()
-        pending = self.outbox.count()
-        return {"delivered": before - pending, "pending": pending}
+        pending, aside = self.outbox.count(), self._set_aside - aside
+        return {"delivered": before - pending - aside, "set_aside": aside, "pending": pending}
 
     # --- reads -------------------------------------------------------------------------------
     async def _record(self, trace_id: str) -> TraceRecord:
@@ -297,6 +321,7 @@ class TraceService:
     ) -> TracePage:
         if not 1 <= limit <= 500:
             raise InvalidInput(f"limit must be between 1 and 500, got {limit}")
+        since, until = as_utc(since), as_utc(until)
         if since and until and since > until:
             raise InvalidInput("since is after until: nothing can match")
         after = decode_cursor(cursor) if cursor else None
@@ -309,6 +334,7 @@ class TraceService:
         )
 
     async def token_usage(self, agent_name: str | None = None, since: datetime | None = None) -> TokenUsageReport:
+        since = as_utc(since)
         rows = await self.store.token_totals(TraceFilter(agent_name=agent_name, since=since))
 
         def group(key: str) -> list[UsageRow]:

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
+import anyio
 from pydantic import BaseModel, Field
 
 from dionysus_mcp.cognition.text import close_matches, tokens
@@ -95,6 +96,7 @@ class BasinService:
         self.store = store
         self.half_life_s = half_life_s
         self.clock = clock
+        self._activation_lock = anyio.Lock()
 
     def view(self, basin: Basin, now: datetime | None = None) -> BasinView:
         now = now or self.clock()
@@ -180,6 +182,12 @@ class BasinService:
     async def activate_basin(self, basin: str, strength: float, source: str | None = None) -> ActivationResult:
         if not 0.0 < strength <= 1.0:
             raise InvalidInput(f"strength must be in (0, 1], got {strength}")
+        # Read-modify-write of activations and links: two activations interleaving at an await
+        # (agent callbacks and MCP calls share this service) would lose one's update.
+        async with self._activation_lock:
+            return await self._activate(basin, strength, source)
+
+    async def _activate(self, basin: str, strength: float, source: str | None) -> ActivationResult:
         target = await self.resolve(basin)
         now = self.clock()
         basins = {b.id: b for b in await self.store.list_basins()}

@@ -143,7 +143,3 @@ class CoherenceService:
             snapshot_id=snapshot.id,
             assessed_at=now,
         )
-
-    async def latest(self) -> CoherenceSnapshot | None:
-        recent = await self.store.recent_snapshots(1)
-        return recent[0] if recent else None

@@ -1,6 +1,6 @@
 """The Neo4j backend of the store interface (official `neo4j` async driver, Bolt).
 
-Graph model (DESIGN.md "Storage"):
+Graph model (docs/TRACES.md, schema/neo4j/*.cypher):
 
     (:AttractorBasin {id, name, description, keywords, activation, stability, depth,
                       last_activated_at, created_at})-[:RELATED_TO {weight}]->(:AttractorBasin)

@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from dionysus_mcp.store.base import StoreError
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -20,7 +24,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     op TEXT NOT NULL,
     payload TEXT NOT NULL,
     queued_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-)
+);
+CREATE TABLE IF NOT EXISTS set_aside (
+    seq INTEGER PRIMARY KEY,
+    op TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    queued_at TEXT NOT NULL,
+    error TEXT NOT NULL
+);
 """
 
 
@@ -30,36 +41,62 @@ class Outbox:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        # A broken outbox file must read as a store error (one line for the user), not a crash.
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise StoreError(f"trace outbox {self.path}: {exc}") from None
+
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=5000")
-            conn.execute(_DDL)
+            conn.executescript(_DDL)
             self._conn = conn
         return self._conn
 
     def put(self, op: str, payload: dict[str, Any]) -> None:
-        with self._lock:
+        with self._locked():
             self._db().execute("INSERT INTO outbox (op, payload) VALUES (?, ?)", (op, json.dumps(payload)))
 
     def pending(self) -> list[tuple[int, str, dict[str, Any]]]:
         if not self.path.exists():
             return []
-        with self._lock:
+        with self._locked():
             rows = self._db().execute("SELECT seq, op, payload FROM outbox ORDER BY seq").fetchall()
         return [(seq, op, json.loads(payload)) for seq, op, payload in rows]
 
     def count(self) -> int:
         if not self.path.exists():
             return 0
-        with self._lock:
+        with self._locked():
             return self._db().execute("SELECT count(*) FROM outbox").fetchone()[0]
 
     def done(self, seq: int) -> None:
-        with self._lock:
+        with self._locked():
             self._db().execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+    def set_aside(self, seq: int, error: str) -> None:
+        """Move a write the store refused out of the queue, keeping it and the reason."""
+        with self._locked():
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(
+                    "INSERT OR REPLACE INTO set_aside (seq, op, payload, queued_at, error)"
+                    " SELECT seq, op, payload, queued_at, ? FROM outbox WHERE seq = ?",
+                    (error, seq),
+                )
+                db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         with self._lock:

@@ -138,3 +138,10 @@ def test_unreachable_neo4j_is_one_clear_line(tmp_path, command):
     assert proc.returncode == 1
     assert proc.stderr.startswith("dionysus-mcp: Neo4j at bolt://127.0.0.1:") and "unreachable" in proc.stderr
     assert "Traceback" not in proc.stderr and "pw-never-shown" not in proc.stderr
+
+
+async def test_loopback_rest_refuses_foreign_host_headers(http_server):
+    _, base = http_server()
+    # A DNS-rebinding page reaches 127.0.0.1 under its own host name.
+    assert httpx.get(base + "/api/agents/traces", headers={"Host": "evil.example"}).status_code == 400
+    assert httpx.get(base + "/api/agents/traces").status_code == 200

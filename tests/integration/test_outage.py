@@ -132,7 +132,7 @@ async def test_a_stopped_store_mid_run_loses_no_step_and_duplicates_none(setting
         # Back on the same ports with the same data; deliver the queue.
         await anyio.to_thread.run_sync(bolt_server.start)
         delivered = await runtime.traces.flush()
-        assert delivered == {"delivered": len(queued), "pending": 0}
+        assert delivered == {"delivered": len(queued), "set_aside": 0, "pending": 0}
         assert_exactly_once(cypher, trace_id, steps.keys, result.status)
 
         # Delivered again (a crash between a write and its removal from the queue): still once.
@@ -201,6 +201,11 @@ async def test_a_frozen_store_is_reported_unavailable_within_the_timeout(bolt_se
     await store.list_basins()  # a pooled connection now exists
     os.kill(bolt_server.pid, signal.SIGSTOP)
     try:
+        # On a loaded machine the stop lands a moment later: wait until every JVM thread is.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all_threads_stopped(bolt_server.pid):
+            time.sleep(0.01)
+        assert all_threads_stopped(bolt_server.pid)
         started = time.monotonic()
         # Either the transaction deadline or the driver's own connect timeout may fire first;
         # what matters is that the call ends, reported as unavailable, instead of hanging.
@@ -210,3 +215,15 @@ async def test_a_frozen_store_is_reported_unavailable_within_the_timeout(bolt_se
     finally:
         os.kill(bolt_server.pid, signal.SIGCONT)
     assert await store.list_basins() == []  # and it recovers once the server answers again
+
+
+def all_threads_stopped(pid: int) -> bool:
+    from pathlib import Path
+
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        except OSError:  # a thread that just ended
+            continue
+    return bool(states) and all(state in "tT" for state in states)

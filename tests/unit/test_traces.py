@@ -87,3 +87,27 @@ async def test_token_usage_breaks_down_by_agent_and_model(runtime, clock):
 async def test_unknown_trace_is_a_clear_error(runtime):
     with pytest.raises(NotFound, match="Unknown trace 'nope'"):
         await runtime.traces.get_trace("nope")
+
+
+async def test_times_with_and_without_a_zone_compare_as_utc(runtime, clock):
+    await record_run(runtime, clock)
+    from datetime import datetime
+
+    page = await runtime.traces.list_traces(since=datetime(2025, 12, 31), until=clock.now)
+    assert len(page.traces) == 2
+    assert (await runtime.traces.token_usage(since=datetime(2025, 12, 31))).runs == 2
+
+
+async def test_a_write_the_store_refuses_is_set_aside_not_blocking_the_queue(runtime):
+    from dionysus_mcp.traces import TraceRecord
+
+    runtime.outbox.put("not_an_operation", {})
+    good = TraceRecord(id="trace-queued", run_id="r", agent_name="HeartbeatAgent", started_at=runtime.traces.clock())
+    runtime.outbox.put("create_trace", good.model_dump(mode="json"))
+    result = await runtime.traces.flush()
+    assert result == {"delivered": 1, "set_aside": 1, "pending": 0}
+    assert (await runtime.traces.get_trace("trace-queued")).agent_name == "HeartbeatAgent"
+    import sqlite3
+
+    with sqlite3.connect(runtime.outbox.path) as db:
+        assert db.execute("SELECT op FROM set_aside").fetchall() == [("not_an_operation",)]
