@@ -106,8 +106,8 @@ def summarize(text: str) -> str:
     return f"{MARK} " + "\n".join(kept)
 
 
-def summarize_plan(plan: str, made_before: int, superseded_before: int) -> str:
-    """The stub of a plan made before step `made_before`, superseded before `superseded_before`."""
+def summarize_plan(plan: str, made_before: int) -> str:
+    """The stub of a superseded plan made before step `made_before`: its callback lines stay."""
     notes = [line.strip() for line in plan.splitlines() if _CALLBACK_LINE.match(line.strip())]
     return "\n".join([f"{MARK} Superseded plan (step {made_before}).", *notes])
 
@@ -154,7 +154,7 @@ class MemoryPruningCallback:
             # memory is older, and `step` is made before the step about to run.
             for old, made_before in plans_with_steps(agent.memory.steps):
                 if old is not step:
-                    self.prune_plan(old, made_before, agent.step_number, ctx)
+                    self.prune_plan(old, made_before, ctx)
 
     def summarize(self, text: str) -> str:
         return summarize(text)
@@ -189,8 +189,8 @@ class MemoryPruningCallback:
                 )
         return view
 
-    def summarize_plan(self, plan: str, made_before: int, superseded_before: int) -> str:
-        return summarize_plan(plan, made_before, superseded_before)
+    def summarize_plan(self, plan: str, made_before: int) -> str:
+        return summarize_plan(plan, made_before)
 
     def prune_step(self, step: ActionStep, ctx: RunContext) -> PrunedObservation | None:
         text = step.observations
@@ -204,11 +204,11 @@ class MemoryPruningCallback:
         log.debug("%s: pruned step %d observation %d → %d chars", ctx.agent_name, step.step_number, len(text), len(summary))
         return entry
 
-    def prune_plan(self, step: PlanningStep, made_before: int, superseded_before: int, ctx: RunContext) -> PrunedObservation | None:
+    def prune_plan(self, step: PlanningStep, made_before: int, ctx: RunContext) -> PrunedObservation | None:
         text = step.plan
         if not text or is_pruned(text):
             return None
-        summary = self.summarize_plan(text, made_before, superseded_before)
+        summary = self.summarize_plan(text, made_before)
         if len(summary) >= len(text):
             return None
         entry = PrunedObservation(made_before, text, summary, count_tokens(text), count_tokens(summary))
@@ -232,5 +232,5 @@ class PlaceholderPruningCallback(MemoryPruningCallback):
     def summarize(self, text: str) -> str:
         return PLACEHOLDER
 
-    def summarize_plan(self, plan: str, made_before: int, superseded_before: int) -> str:
+    def summarize_plan(self, plan: str, made_before: int) -> str:
         return PLAN_PLACEHOLDER
