@@ -13,8 +13,8 @@ import httpx
 import pytest
 from mcp import Client
 
-from dionysus_mcp.config import Settings
-from dionysus_mcp.runtime import open_runtime
+from tests.helpers import seed_traces
+
 
 
 def free_port() -> int:
@@ -23,15 +23,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def seed_traces(db_path) -> tuple[str, str]:
-    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(db_path)})) as rt:
-        root = await rt.traces.create_trace("ConsciousnessManager", model="scripted", task="What now?")
-        await rt.traces.add_step(root, {"step_number": 1, "step_type": "action", "observations": "all quiet",
-                                        "input_tokens": 50, "output_tokens": 5, "unpruned_input_tokens": 80})
-        child = await rt.traces.create_trace("perception", parent_id=root, parent_step=1, model="scripted")
-        await rt.traces.complete_trace(child, "success", summary="saw nothing")
-        await rt.traces.complete_trace(root, "success", summary="rest")
-        return root, child
 
 
 def env_for(db_path, **extra) -> dict[str, str]:

@@ -7,19 +7,8 @@ import json
 import pytest
 from mcp import Client, MCPError
 
-from dionysus_mcp.runtime import open_runtime
 from dionysus_mcp.server import build_server
-
-
-async def seed(settings) -> tuple[str, str]:
-    async with open_runtime(settings) as rt:
-        root = await rt.traces.create_trace("ConsciousnessManager", model="scripted", task="What now?")
-        await rt.traces.add_step(root, {"step_number": 1, "step_type": "action", "observations": "all quiet",
-                                        "input_tokens": 40, "output_tokens": 4, "unpruned_input_tokens": 60})
-        child = await rt.traces.create_trace("perception", parent_id=root, parent_step=1, model="scripted")
-        await rt.traces.complete_trace(child, "success", summary="saw nothing")
-        await rt.traces.complete_trace(root, "success", summary="rest")
-        return root, child
+from tests.helpers import seed_traces
 
 
 def text(result) -> str:
@@ -27,7 +16,7 @@ def text(result) -> str:
 
 
 async def test_trace_tools_and_resources(settings):
-    root, child = await seed(settings)
+    root, child = await seed_traces(settings.db_path)
     async with Client(build_server(settings=settings)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         for name in ("list_traces", "get_trace", "replay_trace", "get_token_usage"):
@@ -44,7 +33,7 @@ async def test_trace_tools_and_resources(settings):
         replay = (await client.call_tool("replay_trace", {"trace_id": root})).structured_content
         assert "perception — success" in replay["markdown"]
         usage = (await client.call_tool("get_token_usage", {})).structured_content
-        assert usage["totals"]["input_tokens"] == 40 and usage["totals"]["pruned_tokens_saved"] == 20
+        assert usage["totals"]["input_tokens"] == 50 and usage["totals"]["pruned_tokens_saved"] == 30
 
         as_json = await client.read_resource(f"trace://{root}")
         assert json.loads(as_json.contents[0].text)["id"] == root
@@ -53,7 +42,7 @@ async def test_trace_tools_and_resources(settings):
 
 
 async def test_unknown_ids_and_bad_cursors_are_explained(settings):
-    await seed(settings)
+    await seed_traces(settings.db_path)
     async with Client(build_server(settings=settings)) as client:
         missing = await client.call_tool("get_trace", {"trace_id": "nope"})
         assert missing.is_error and "Unknown trace 'nope'" in text(missing)
