@@ -21,6 +21,10 @@ from schema.models import BasinLink, CoherenceSnapshot, utcnow
 WEIGHTS = {"integration": 0.30, "stability": 0.20, "focus": 0.20, "continuity": 0.15, "grounding": 0.15}
 NO_HISTORY_CONTINUITY = 0.5  # the first assessment has nothing to be continuous with
 LOW_COHERENCE = 0.5
+# The answer lists the most active basins only: every basin is scored, but a client (and the
+# model reading it) gains nothing from ninety names, and serialising and schema-checking them
+# was a third of the tool's round trip.
+MAX_LISTED = 20
 
 
 class ActiveBasin(BaseModel):
@@ -32,7 +36,10 @@ class CoherenceAssessment(BaseModel):
     consciousness_level: float = Field(description="Weighted sum of the components, in [0, 1].")
     status: str = Field(description="'ok', or 'insufficient_data' when no basin is active.")
     components: dict[str, float]
-    active_basins: list[ActiveBasin]
+    active_count: int = Field(description="How many basins are active (all of them are scored).")
+    active_basins: list[ActiveBasin] = Field(
+        description=f"The {MAX_LISTED} most active basins, most active first."
+    )
     interpretation: str
     snapshot_id: str
     assessed_at: datetime
@@ -138,7 +145,8 @@ class CoherenceService:
             consciousness_level=level,
             status=status,
             components=components,
-            active_basins=[ActiveBasin(name=b.name, activation=b.activation) for b in active],
+            active_count=len(active),
+            active_basins=[ActiveBasin(name=b.name, activation=b.activation) for b in active[:MAX_LISTED]],
             interpretation=interpret(level, status),
             snapshot_id=snapshot.id,
             assessed_at=now,

@@ -96,3 +96,17 @@ async def test_observe_environment_reports_counts_and_coherence(runtime):
     assert snap.basin_count == 2 and snap.memory_count == 1
     assert snap.active_basins[0].name == "work" and snap.latest_coherence.status == "ok"
     assert snap.store == "sqlite"
+
+
+async def test_coherence_scores_every_active_basin_but_lists_the_most_active(runtime):
+    from dionysus_mcp.cognition.coherence import MAX_LISTED
+
+    for i in range(MAX_LISTED + 5):
+        await runtime.basins.upsert_basin(f"b{i:02d}")
+        await runtime.basins.activate_basin(f"b{i:02d}", 0.2 + 0.03 * i)
+    result = await runtime.coherence.assess_coherence()
+    assert result.active_count == MAX_LISTED + 5 and len(result.active_basins) == MAX_LISTED
+    levels = [b.activation for b in result.active_basins]
+    assert levels == sorted(levels, reverse=True)
+    snapshot = (await runtime.store.recent_snapshots(1))[0]
+    assert len(snapshot.active_basin_ids) == MAX_LISTED + 5  # continuity still sees them all
