@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -117,6 +117,17 @@ def summarize(trace: TraceRecord) -> TraceSummary:
     )
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _as(model: type[M], payload: BaseModel | dict[str, Any]) -> M:
+    return payload if isinstance(payload, model) else model.model_validate(payload)
+
+
+def _jsonable(payload: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    return payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+
+
 def as_utc(value: datetime | None) -> datetime | None:
     """A time without a zone is taken as UTC (what the stores keep), so mixed inputs compare."""
     return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
@@ -182,7 +193,7 @@ class TraceService:
             metadata=metadata or {},
         )
         self._open[trace.id] = {}
-        await self._write("create_trace", trace.model_dump(mode="json"))
+        await self._write("create_trace", trace)
         return trace.id
 
     async def add_step(self, trace_id: str, step: StepRecord | dict[str, Any]) -> str:
@@ -192,7 +203,7 @@ class TraceService:
         )
         if trace_id in self._open:
             self._open[trace_id][record.id] = record
-        await self._write("add_step", record.model_dump(mode="json"))
+        await self._write("add_step", record)
         return record.id
 
     async def complete_trace(
@@ -208,31 +219,35 @@ class TraceService:
 
     async def link_basin(self, trace_id: str, basin_id: str, strength: float, at_step: int, basin_name: str = "") -> None:
         link = TraceBasinLink(trace_id=trace_id, basin_id=basin_id, basin_name=basin_name, strength=strength, at_step=at_step)
-        await self._write("link_trace_basin", link.model_dump(mode="json"))
+        await self._write("link_trace_basin", link)
 
-    async def _apply(self, op: str, payload: dict[str, Any]) -> None:
+    async def _apply(self, op: str, payload: BaseModel | dict[str, Any]) -> None:
+        """One write. `payload` is the record itself, or its JSON form read back from the outbox
+        (records go through JSON only when they are queued: the common path skips the round
+        trip, which was most of persistence's cost per step)."""
         if op == "create_trace":
-            await self.store.create_trace(TraceRecord.model_validate(payload))
+            await self.store.create_trace(_as(TraceRecord, payload))
         elif op == "add_step":
-            await self.store.add_step(StepRecord.model_validate(payload))
+            await self.store.add_step(_as(StepRecord, payload))
         elif op == "complete_trace":
+            assert isinstance(payload, dict)
             await self.store.complete_trace(
                 payload["trace_id"], payload["status"], from_iso(payload["completed_at"]), payload["summary"],
                 payload["error"], payload["totals"],
             )
         elif op == "link_trace_basin":
-            await self.store.link_trace_basin(TraceBasinLink.model_validate(payload))
+            await self.store.link_trace_basin(_as(TraceBasinLink, payload))
         else:  # a queue written by a newer version: keep it, do not guess
             raise StoreError(f"unknown outbox operation {op!r}")
 
-    async def _write(self, op: str, payload: dict[str, Any]) -> None:
+    async def _write(self, op: str, payload: BaseModel | dict[str, Any]) -> None:
         if self.outbox is None:
             await self._apply(op, payload)
             return
         if self._down_since is not None:
             # Order matters (a step needs its trace): while anything is queued, queue behind it,
             # then deliver the queue in order when the store may be back.
-            self.outbox.put(op, payload)
+            self.outbox.put(op, _jsonable(payload))
             if time.monotonic() - self._down_since >= RETRY_EVERY_S:
                 await self._drain()
             return
@@ -241,7 +256,7 @@ class TraceService:
         except StoreUnavailable as exc:
             log.warning("store unreachable (%s): trace writes go to the outbox %s", exc, self.outbox.path)
             self._down_since = time.monotonic()
-            self.outbox.put(op, payload)
+            self.outbox.put(op, _jsonable(payload))
 
     async def _drain(self) -> bool:
         """Deliver queued writes in order; True when the queue is empty."""
