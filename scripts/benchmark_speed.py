@@ -174,6 +174,16 @@ class Stores:
             env.update({"NEO4J_URI": server.uri, "NEO4J_USERNAME": server.user, "NEO4J_PASSWORD": server.password, "NEO4J_DATABASE": database})
         return Settings.from_env(env)
 
+    def usable(self, report: "Report", out: dict[str, Any], bench: str, metric: str, unit: str, size: str):
+        """The backends a benchmark can run on; each one that cannot is recorded as such."""
+        for backend in self.names():
+            why = self.available(backend)
+            if why:
+                out[backend] = {"status": "not available", "reason": why}
+                report.figure(bench, metric, None, unit, store=backend, size=size, note=why)
+                continue
+            yield backend
+
     def available(self, backend: str) -> str | None:
         """None when usable, else why not."""
         if backend == "sqlite":
@@ -431,12 +441,7 @@ async def bench_tool_latency(report: Report, stores: Stores, sizes: dict[str, in
     out: dict[str, Any] = {}
     n = sizes["latency_calls"]
     size = f"{sizes['basins']} basins, {sizes['memories']} memories"
-    for backend in stores.names():
-        why = stores.available(backend)
-        if why:
-            out[backend] = {"status": "not available", "reason": why}
-            report.figure("tool_latency", "assess_coherence / semantic_recall", None, "ms", store=backend, size=size, note=why)
-            continue
+    for backend in stores.usable(report, out, "tool_latency", "assess_coherence / semantic_recall", "ms", size):
         progress(f"tool_latency on {backend}: seeding {size}")
         settings = stores.settings(backend, "tool_latency")
         async with open_runtime(settings) as runtime:
@@ -503,12 +508,7 @@ async def bench_trace_writes(report: Report, stores: Stores, sizes: dict[str, in
     corpus = Corpus(basins=20)
     payloads = corpus.step_payloads(steps)
     size = f"{traces} traces x {len(payloads)} steps ({steps} action + planning every 3rd), 1.5 kB observations"
-    for backend in stores.names():
-        why = stores.available(backend)
-        if why:
-            out[backend] = {"status": "not available", "reason": why}
-            report.figure("trace_writes", "per-step write cost", None, "ms", store=backend, size=size, note=why)
-            continue
+    for backend in stores.usable(report, out, "trace_writes", "per-step write cost", "ms", size):
         progress(f"trace_writes on {backend}: {size}")
         async with open_runtime(stores.settings(backend, "trace_writes")) as runtime:
             svc = runtime.traces
@@ -617,12 +617,7 @@ async def bench_ooda_overhead(report: Report, stores: Stores, sizes: dict[str, i
     out: dict[str, Any] = {}
     reps = sizes["ooda_reps"]
     size = "demo memory (5 basins, 12 memories)"
-    for backend in stores.names():
-        why = stores.available(backend)
-        if why:
-            out[backend] = {"status": "not available", "reason": why}
-            report.figure("ooda_overhead", "wall time with / without persistence", None, "x", store=backend, size=size, note=why)
-            continue
+    for backend in stores.usable(report, out, "ooda_overhead", "wall time with / without persistence", "x", size):
         progress(f"ooda_overhead on {backend}: {reps} cycles per mode")
         async with open_runtime(stores.settings(backend, "ooda")) as runtime:
             await seed_if_empty(runtime)
