@@ -35,6 +35,7 @@ from schema.models import (
 log = logging.getLogger(__name__)
 
 RETRY_EVERY_S = 2.0  # while the store is down, try it again at most this often
+SET_ASIDE_AFTER = 3  # refusals of one queued write (tries RETRY_EVERY_S apart) before it is set aside
 MAX_DEPTH = 5  # sub-runs nest manager → sub-agent; deeper is a bug, not a reason to recurse forever
 
 
@@ -164,7 +165,8 @@ class TraceService:
         self.outbox = outbox
         self.clock = clock
         self._down_since: float | None = None
-        self._set_aside = 0  # writes the store refused outright (kept in the outbox file)
+        self._set_aside = 0  # writes set aside (kept in the outbox file's set_aside table)
+        self._refusals: dict[int, int] = {}  # outbox seq -> how often the store refused it
         # The steps of open traces by step id (a step written twice counts once), so a run's
         # totals are known even when it is closed while the store is down.
         self._open: dict[str, dict[str, StepRecord]] = {}
@@ -237,8 +239,8 @@ class TraceService:
             )
         elif op == "link_trace_basin":
             await self.store.link_trace_basin(_as(TraceBasinLink, payload))
-        else:  # a queue written by a newer version: keep it, do not guess
-            raise StoreError(f"unknown outbox operation {op!r}")
+        else:  # a queue written by another version: set it aside, do not guess
+            raise ValueError(f"unknown outbox operation {op!r}")
 
     async def _write(self, op: str, payload: BaseModel | dict[str, Any]) -> None:
         if self.outbox is None:
@@ -253,8 +255,11 @@ class TraceService:
             return
         try:
             await self._apply(op, payload)
-        except StoreUnavailable as exc:
-            log.warning("store unreachable (%s): trace writes go to the outbox %s", exc, self.outbox.path)
+        except StoreError as exc:
+            # Unreachable, or refusing while it goes down or comes up (ArcadeDB answers a write
+            # cut by its own shutdown with a DatabaseError): either way the write is kept, in
+            # order, and retried; _drain sets aside only what is refused again and again.
+            log.warning("store failed a trace write (%s): trace writes go to the outbox %s", exc, self.outbox.path)
             self._down_since = time.monotonic()
             self.outbox.put(op, _jsonable(payload))
 
@@ -267,16 +272,30 @@ class TraceService:
             except StoreUnavailable:
                 self._down_since = time.monotonic()
                 return False
-            except (StoreError, ValueError) as exc:  # ValueError: a payload that no longer validates
-                # The store answered and refused this one write: set it aside (kept in the
-                # outbox file for inspection) rather than let it block every later write.
-                log.error("trace write %s refused by the store, set aside: %s", op, exc)
-                self.outbox.set_aside(seq, str(exc))
-                self._set_aside += 1
+            except StoreError as exc:
+                # The store answered but refused. A server still starting up does that too, so
+                # keep the write queued and try again later; only a write refused on several
+                # tries is set aside, so that it cannot block every write behind it.
+                refusals = self._refusals[seq] = self._refusals.get(seq, 0) + 1
+                if refusals < SET_ASIDE_AFTER:
+                    log.warning("trace write %s refused (try %d), kept queued: %s", op, refusals, exc)
+                    self._down_since = time.monotonic()
+                    return False
+                self._set_aside_write(seq, op, exc)
                 continue
+            except ValueError as exc:  # a queued payload that no longer makes sense: never will
+                self._set_aside_write(seq, op, exc)
+                continue
+            self._refusals.pop(seq, None)
             self.outbox.done(seq)
         self._down_since = None
         return True
+
+    def _set_aside_write(self, seq: int, op: str, exc: Exception) -> None:
+        log.error("trace write %s refused by the store, set aside in %s: %s", op, self.outbox.path, exc)
+        self.outbox.set_aside(seq, str(exc))
+        self._refusals.pop(seq, None)
+        self._set_aside += 1
 
     async def deliver_pending(self) -> None:
         """Deliver what the outbox holds, if anything (the end of a run); never raises."""
