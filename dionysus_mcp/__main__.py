@@ -1,3 +1,3 @@
-from dionysus_mcp.cli import main
+from dionysus_mcp.surface.cli import main
 
 raise SystemExit(main())

@@ -228,7 +228,7 @@ class Pong(BaseModel):
 def mcp_client(runtime: Any, noop: bool = False):
     from mcp import Client
 
-    from dionysus_mcp.server import build_server
+    from dionysus_mcp.surface.server import build_server
 
     server = build_server(runtime_factory=lambda: shared(runtime))
     if noop:
@@ -405,14 +405,14 @@ async def bench_cold_start(report: Report, stores: Stores, sizes: dict[str, int]
     init = [r["initialized_s"] for r in runs]
     ireps = sizes["import_reps"]
     probe = (
-        "import sys; from dionysus_mcp.server import build_server; build_server(); "
+        "import sys; from dionysus_mcp.surface.server import build_server; build_server(); "
         "print(int('smolagents' in sys.modules))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], cwd=str(ROOT), capture_output=True, text=True, check=True).stdout.strip()
     breakdown = {
         "python_startup_s": _subprocess_seconds("pass", ireps),
         "import_mcp_server_s": _subprocess_seconds("import mcp.server", ireps),
-        "import_and_build_server_s": _subprocess_seconds("from dionysus_mcp.server import build_server; build_server()", ireps),
+        "import_and_build_server_s": _subprocess_seconds("from dionysus_mcp.surface.server import build_server; build_server()", ireps),
         "import_smolagents_s": _subprocess_seconds("import smolagents", ireps),
         "smolagents_imported_at_startup": loaded == "1",
     }

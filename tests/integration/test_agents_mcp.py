@@ -10,7 +10,7 @@ import anyio
 from mcp import Client
 
 from dionysus_mcp.config import Settings
-from dionysus_mcp.server import build_server
+from dionysus_mcp.surface.server import build_server
 
 
 @asynccontextmanager

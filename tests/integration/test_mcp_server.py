@@ -8,7 +8,7 @@ import sys
 import pytest
 from mcp import Client, StdioServerParameters
 
-from dionysus_mcp.server import build_server
+from dionysus_mcp.surface.server import build_server
 
 COGNITION_TOOLS = {
     "assess_coherence", "activate_basin", "upsert_basin", "link_basins", "list_basins", "remember",

@@ -7,7 +7,7 @@ import json
 import pytest
 from mcp import Client, MCPError
 
-from dionysus_mcp.server import build_server
+from dionysus_mcp.surface.server import build_server
 from tests.helpers import seed_traces
 
 

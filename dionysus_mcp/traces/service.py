@@ -15,14 +15,22 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import Store, StoreError, StoreUnavailable
 from dionysus_mcp.store.outbox import Outbox
+from dionysus_mcp.traces.models import (
+    TokenUsageReport,
+    TraceDetail,
+    TracePage,
+    UsageRow,
+    token_totals,
+    summarize,
+)
+from dionysus_mcp.traces.replay import render
 from schema.models import (
     StepRecord,
-    StepType,
     TraceBasinLink,
     TraceFilter,
     TraceRecord,
@@ -37,85 +45,6 @@ log = logging.getLogger(__name__)
 RETRY_EVERY_S = 2.0  # while the store is down, try it again at most this often
 SET_ASIDE_AFTER = 3  # refusals of one queued write (tries RETRY_EVERY_S apart) before it is set aside
 MAX_DEPTH = 5  # sub-runs nest manager → sub-agent; deeper is a bug, not a reason to recurse forever
-
-
-class TokenTotals(BaseModel):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    pruned_tokens_saved: int = Field(0, description="Prompt tokens pruning kept out of model calls.")
-    total_tokens: int = 0
-
-    def add(self, other: "TokenTotals") -> "TokenTotals":
-        return TokenTotals(
-            input_tokens=self.input_tokens + other.input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-            pruned_tokens_saved=self.pruned_tokens_saved + other.pruned_tokens_saved,
-            total_tokens=self.total_tokens + other.total_tokens,
-        )
-
-
-class TraceSummary(BaseModel):
-    id: str
-    run_id: str
-    agent_name: str
-    parent_id: str | None
-    parent_step: int | None
-    model: str
-    task: str
-    status: TraceStatus
-    summary: str | None
-    error: str | None
-    started_at: datetime
-    completed_at: datetime | None
-    duration_s: float | None
-    step_count: int
-    tokens: TokenTotals = Field(description="This run's own steps (sub-runs excluded).")
-
-
-class TraceDetail(TraceSummary):
-    steps: list[StepRecord]
-    sub_runs: list["TraceDetail"]
-    activated_basins: list[TraceBasinLink]
-    total_tokens: TokenTotals = Field(description="This run and all its sub-runs.")
-
-
-class TracePage(BaseModel):
-    traces: list[TraceSummary]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
-
-
-class UsageRow(BaseModel):
-    name: str
-    runs: int
-    input_tokens: int
-    output_tokens: int
-    pruned_tokens_saved: int
-
-
-class TokenUsageReport(BaseModel):
-    runs: int
-    totals: TokenTotals
-    pruning_saved_pct: float = Field(description="Saved prompt tokens / prompt tokens without pruning, in %.")
-    by_agent: list[UsageRow]
-    by_model: list[UsageRow]
-    since: datetime | None
-    agent_name: str | None
-
-
-def _totals(input_tokens: int, output_tokens: int, saved: int) -> TokenTotals:
-    return TokenTotals(
-        input_tokens=input_tokens, output_tokens=output_tokens, pruned_tokens_saved=saved,
-        total_tokens=input_tokens + output_tokens,
-    )
-
-
-def summarize(trace: TraceRecord) -> TraceSummary:
-    duration = (trace.completed_at - trace.started_at).total_seconds() if trace.completed_at else None
-    return TraceSummary(
-        **trace.model_dump(include=set(TraceSummary.model_fields) - {"duration_s", "tokens"}),
-        duration_s=duration,
-        tokens=_totals(trace.input_tokens, trace.output_tokens, trace.pruned_tokens_saved),
-    )
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -386,7 +315,7 @@ class TraceService:
         saved = sum(r["pruned_tokens_saved"] for r in rows)
         return TokenUsageReport(
             runs=sum(r["runs"] for r in rows),
-            totals=_totals(inp, out, saved),
+            totals=token_totals(inp, out, saved),
             pruning_saved_pct=round(100.0 * saved / (inp + saved), 2) if inp + saved else 0.0,
             by_agent=group("agent_name"),
             by_model=group("model"),
@@ -396,11 +325,4 @@ class TraceService:
 
     async def replay(self, trace_id: str) -> str:
         """A readable step-by-step markdown narrative of the run and its sub-runs."""
-        from dionysus_mcp.replay import render
-
         return render(await self.get_trace(trace_id))
-
-
-TraceDetail.model_rebuild()
-
-__all__ = ["TraceService", "TraceDetail", "TracePage", "TraceSummary", "TokenUsageReport", "StepType", "step_id"]

@@ -126,10 +126,10 @@ def _run(coro) -> int:
 
 
 def _serve(settings: Settings, transport: str, host: str, port: int) -> int:
-    from dionysus_mcp.server import build_server
+    from dionysus_mcp.surface.server import build_server
 
     if transport == "http":
-        from dionysus_mcp.http import serve_http
+        from dionysus_mcp.surface.http import serve_http
 
         return serve_http(settings, host, port)
 

@@ -16,7 +16,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from dionysus_mcp.runtime import Runtime
-from dionysus_mcp.server_common import WRITES, explained
+from dionysus_mcp.surface.common import WRITES, explained
 
 
 def _runner():

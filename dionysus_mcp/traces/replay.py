@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from dionysus_mcp.traces import TraceDetail
+from dionysus_mcp.traces.models import TraceDetail
 
 MAX_FIELD = 4_000  # per observation / plan in the narrative; get_trace has the full text
 
@@ -26,7 +24,7 @@ def _args(arguments) -> str:
     return json.dumps(arguments, ensure_ascii=False) if arguments is not None else ""
 
 
-def render(trace: "TraceDetail", level: int = 1) -> str:
+def render(trace: TraceDetail, level: int = 1) -> str:
     h = "#" * min(level, 6)
     lines = [f"{h} {trace.agent_name} — {trace.status}", ""]
     duration = f"{trace.duration_s:.2f} s" if trace.duration_s is not None else "still running"

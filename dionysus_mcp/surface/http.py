@@ -161,7 +161,7 @@ def create_app(settings: Settings, host: str = "127.0.0.1", runtime: Runtime | N
         raise ConfigError(
             f"refusing to serve on {host} without DIONYSUS_HTTP_TOKEN: set a token, or bind to 127.0.0.1"
         )
-    from dionysus_mcp.server import build_server
+    from dionysus_mcp.surface.server import build_server
 
     holder: dict[str, Runtime] = {}
     if runtime is not None:

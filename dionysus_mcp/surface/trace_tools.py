@@ -10,7 +10,7 @@ from mcp.server import MCPServer
 from pydantic import BaseModel, Field
 
 from dionysus_mcp.runtime import Runtime
-from dionysus_mcp.server_common import READ_ONLY, explained, explained_resource
+from dionysus_mcp.surface.common import READ_ONLY, explained, explained_resource
 from dionysus_mcp.traces import TokenUsageReport, TraceDetail, TracePage
 
 TraceId = Annotated[str, Field(min_length=1, max_length=200, description="A trace id from list_traces.")]

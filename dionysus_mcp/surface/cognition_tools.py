@@ -1,17 +1,13 @@
-"""The MCP server: thin tool handlers over the runtime's services.
+"""The cognition tools: basins, memory, coherence, environment, MOSAEIC and wisdom.
 
 Each handler validates through its typed signature (pydantic `Field` limits appear in the
 tool's inputSchema), calls one service and returns its pydantic result as structured output.
-Errors meant for the caller become `ToolError`s with the service's message: mcp 2.3 shows any
-other exception only as "Error executing tool X".
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 
 from mcp.server import MCPServer
 from pydantic import Field
@@ -22,17 +18,8 @@ from dionysus_mcp.cognition.environment import EnvironmentSnapshot
 from dionysus_mcp.cognition.memory import RecallResult, RememberResult
 from dionysus_mcp.cognition.mosaeic import MosaeicResult
 from dionysus_mcp.cognition.wisdom import WisdomResult, WisdomView
-from dionysus_mcp.config import Settings
-from dionysus_mcp.runtime import Runtime, open_runtime
-from dionysus_mcp.server_common import READ_ONLY, UPSERT, WRITES, explained
-
-log = logging.getLogger(__name__)
-
-INSTRUCTIONS = """\
-dionysus-mcp is a cognitive layer. Basins are themes with an activation that decays over time;
-activate_basin and semantic_recall shape what is active; assess_coherence scores how
-integrated the active world model is. remember / mosaeic_capture store memories, add_wisdom
-stores principles. Agent runs (run_ooda_cycle, run_heartbeat) are persisted as traces."""
+from dionysus_mcp.runtime import Runtime
+from dionysus_mcp.surface.common import READ_ONLY, UPSERT, WRITES, explained
 
 Name = Annotated[str, Field(min_length=1, max_length=200, description="Basin name (or id).")]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -40,35 +27,8 @@ Window = Annotated[str | None, Field(max_length=4000, description="One MOSAEIC w
 Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=30)]
 
 
-def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Settings | None = None) -> MCPServer:
-    """Build the server. The runtime is opened by the server's lifespan (so stdio start-up
-    stays fast and a test can pass its own store); tools reach it through `state`."""
-    state: dict[str, Runtime] = {}
 
-    @asynccontextmanager
-    async def lifespan(_server: MCPServer) -> AsyncIterator[dict]:
-        factory = runtime_factory or (lambda: open_runtime(settings))
-        async with factory() as runtime:
-            state["runtime"] = runtime
-            try:
-                yield {"runtime": runtime}
-            finally:
-                state.pop("runtime", None)
-
-    log_level = (settings or Settings.from_env()).log_level
-    server = MCPServer(
-        "dionysus-mcp", instructions=INSTRUCTIONS, version=_version(), lifespan=lifespan, log_level=log_level
-    )
-
-    def rt() -> Runtime:
-        return state["runtime"]
-
-    register_cognition_tools(server, rt)
-    _register_optional(server, rt)
-    return server
-
-
-def register_cognition_tools(server: MCPServer, rt: Callable[[], Runtime]) -> None:
+def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
     @server.tool(annotations=WRITES)
     @explained
     async def assess_coherence() -> CoherenceAssessment:
@@ -181,21 +141,3 @@ def register_cognition_tools(server: MCPServer, rt: Callable[[], Runtime]) -> No
     ) -> WisdomResult:
         """The principles most relevant to a topic."""
         return await rt().wisdom.query_wisdom(topic, k)
-
-
-def _register_optional(server: MCPServer, rt: Callable[[], Runtime]) -> None:
-    """Agent and trace tools live in their own modules; registered here so `build_server`
-    is the one place that assembles the server."""
-    from dionysus_mcp import agent_tools, trace_tools
-
-    agent_tools.register(server, rt)
-    trace_tools.register(server, rt)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("dionysus-mcp")
-    except PackageNotFoundError:
-        return "0.0.0"

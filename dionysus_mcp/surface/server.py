@@ -1,0 +1,65 @@
+"""The MCP server: one `MCPServer` assembled from the tool areas (cognition, agents, traces).
+
+Handlers are thin: validate, call one service, shape the result. Errors meant for the caller
+become `ToolError`s with the service's message (surface/common.py): mcp 2.3 shows any other
+exception only as "Error executing tool X".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mcp.server import MCPServer
+
+from dionysus_mcp.config import Settings
+from dionysus_mcp.runtime import Runtime, open_runtime
+from dionysus_mcp.surface import agent_tools, cognition_tools, trace_tools
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = """\
+dionysus-mcp is a cognitive layer. Basins are themes with an activation that decays over time;
+activate_basin and semantic_recall shape what is active; assess_coherence scores how
+integrated the active world model is. remember / mosaeic_capture store memories, add_wisdom
+stores principles. Agent runs (run_ooda_cycle, run_heartbeat) are persisted as traces."""
+
+
+def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Settings | None = None) -> MCPServer:
+    """Build the server. The runtime is opened by the server's lifespan (so stdio start-up
+    stays fast and a test can pass its own store); tools reach it through `state`."""
+    state: dict[str, Runtime] = {}
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer) -> AsyncIterator[dict]:
+        factory = runtime_factory or (lambda: open_runtime(settings))
+        async with factory() as runtime:
+            state["runtime"] = runtime
+            try:
+                yield {"runtime": runtime}
+            finally:
+                state.pop("runtime", None)
+
+    log_level = (settings or Settings.from_env()).log_level
+    server = MCPServer(
+        "dionysus-mcp", instructions=INSTRUCTIONS, version=_version(), lifespan=lifespan, log_level=log_level
+    )
+
+    def rt() -> Runtime:
+        return state["runtime"]
+
+    cognition_tools.register(server, rt)
+    agent_tools.register(server, rt)
+    trace_tools.register(server, rt)
+    return server
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dionysus-mcp")
+    except PackageNotFoundError:
+        return "0.0.0"
