@@ -1,5 +1,12 @@
 """The backends the contract suite runs against.
 
+The contract suite is one set of tests for every store backend, one module per aggregate
+(basins, memories, wisdom, traces, plus the plumbing every aggregate shares): same inputs, same
+outputs. Each test runs once per backend. It pins the behaviour the services rely on and that
+could differ between backends: exact round-trips (timestamps to the microsecond, nested values
+decoded and typed), upsert and idempotency rules, atomicity, ordering, filters and keyset
+pagination. Record builders shared by the modules live in builders.py.
+
 `open_store` is parametrized with every backend; calling it returns an opened store — the first
 call on an EMPTY database for this test, later calls another store on the SAME data (a second
 process sharing the file / database, or a reopen). `store` is the first such store.

@@ -1,0 +1,92 @@
+"""Contract: memories, their basin links, stats and revision, the same on every backend.
+
+Fixed here where the interface leaves room: a memory that refers to a basin that does not exist,
+or a second memory with an existing id, raises `StoreError` and stores nothing; a memory's basin
+links come back ordered by basin_id.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dionysus_mcp.store.base import Store, StoreError
+from schema.models import Memory, MemoryBasin
+from tests.contract.builders import basin, ts
+
+
+async def test_memory_round_trip_and_order(store: Store):
+    for name in ("x", "y"):
+        await store.upsert_basin(basin(name))
+    linked = Memory(
+        id="m2", kind="episodic", content="saw a fox", tags=["fox", "forest"], importance=0.875,
+        created_at=ts(1, 1), basins=[MemoryBasin(basin_id="b-x", weight=0.5), MemoryBasin(basin_id="b-y", weight=1.0)],
+    )
+    plain = Memory(id="m1", kind="semantic", content="foxes are canids", created_at=ts(1, 1))
+    early = Memory(id="m9", kind="episodic", content="dawn", created_at=ts(0, 999_999))
+    assert await store.add_memory(linked) == linked
+    assert await store.add_memory(plain) == plain
+    assert await store.add_memory(early) == early
+    # ordered by (created_at, id): same timestamp falls back to id
+    assert await store.list_memories() == [early, plain, linked]
+    assert await store.list_memories(["episodic"]) == [early, linked]
+    assert await store.list_memories(["semantic", "procedural"]) == [plain]
+    assert await store.list_memories([]) == []
+
+
+async def test_memory_basins_come_back_ordered_by_basin_id(store: Store):
+    for name in ("c", "a", "b"):
+        await store.upsert_basin(basin(name))
+    links = [MemoryBasin(basin_id=f"b-{n}", weight=w) for n, w in (("c", 0.3), ("a", 0.1), ("b", 0.2))]
+    stored = await store.add_memory(Memory(id="m", kind="k", content="c", created_at=ts(), basins=links))
+    expected = sorted(links, key=lambda mb: mb.basin_id)
+    assert stored.basins == expected
+    assert (await store.list_memories())[0].basins == expected
+
+
+async def test_add_memory_with_unknown_basin_raises_and_stores_nothing(store: Store):
+    await store.upsert_basin(basin("x"))
+    before = await store.memory_stats()
+    bad = Memory(
+        id="m1", kind="episodic", content="orphan", created_at=ts(),
+        basins=[MemoryBasin(basin_id="b-x", weight=1.0), MemoryBasin(basin_id="b-missing", weight=1.0)],
+    )
+    with pytest.raises(StoreError):
+        await store.add_memory(bad)
+    assert await store.list_memories() == []
+    assert await store.basin_memory_counts() == {}
+    assert await store.memory_stats() == before
+    # the id is still free: the failed write left nothing behind
+    good = bad.model_copy(update={"basins": [MemoryBasin(basin_id="b-x", weight=1.0)]})
+    assert await store.add_memory(good) == good
+
+
+async def test_add_memory_with_existing_id_raises_and_keeps_the_first(store: Store):
+    first = Memory(id="m1", kind="episodic", content="first", created_at=ts())
+    await store.add_memory(first)
+    with pytest.raises(StoreError):
+        await store.add_memory(first.model_copy(update={"content": "second", "kind": "semantic"}))
+    assert await store.list_memories() == [first]
+
+
+async def test_memory_stats_revision_and_basin_counts(store: Store, open_store):
+    await store.upsert_basin(basin("x"))
+    await store.upsert_basin(basin("y"))
+    await store.upsert_basin(basin("unused"))
+    seen = {(await store.memory_stats()).revision}
+    kinds = ["episodic", "semantic", "episodic", "procedural", "episodic"]
+    for i, kind in enumerate(kinds):
+        links = [MemoryBasin(basin_id="b-x", weight=0.5)] + ([MemoryBasin(basin_id="b-y", weight=0.5)] if i % 2 else [])
+        await store.add_memory(Memory(id=f"m{i}", kind=kind, content=str(i), created_at=ts(i), basins=links))
+        stats = await store.memory_stats()
+        assert stats.revision not in seen, "revision must change with every added memory"
+        seen.add(stats.revision)
+        assert stats == await store.memory_stats(), "revision must be stable while nothing changes"
+    stats = await store.memory_stats()
+    assert stats.total == 5
+    assert stats.by_kind == {"episodic": 3, "procedural": 1, "semantic": 1}
+    assert await store.basin_memory_counts() == {"b-x": 5, "b-y": 2}
+    # another store on the same data (another process) sees the same revision, and notices writes
+    other = await open_store()
+    assert (await other.memory_stats()).revision == stats.revision
+    await store.add_memory(Memory(id="m-late", kind="episodic", content="late", created_at=ts(-100)))
+    assert (await other.memory_stats()).revision != stats.revision
