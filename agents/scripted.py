@@ -2,7 +2,8 @@
 
 It is a genuine smolagents `Model`: the agent loop, the prompts, the code executor, the
 callbacks and the stores all run exactly as with an LLM; only the text generation is replaced by
-the role's script (agents/scripts.py), which reads the prompt it is sent and answers with
+the role's script (agents/scripts/, one module per role), which reads the prompt it is sent and
+answers with
   - a plan, on planning calls (smolagents asks with the stop sequence `<end_plan>`),
   - a tool call, when tools are offered (ToolCallingAgent),
   - a code action, when stop sequences but no tools are given (CodeAgent),

@@ -394,7 +394,7 @@ async def measure(steps: int, window: int, with_levers: bool = False) -> dict[st
 @contextlib.contextmanager
 def lever_off(name: str) -> Iterator[dict[str, Any] | None]:
     """Switch one lever off for both runs of a comparison; yields pruning options, if any."""
-    import agents.scripts as scripts_module
+    import agents.scripts.heartbeat as heartbeat_script
     import callbacks.memory as memory_module
     from agents.base import GroupCodeAgent, GroupToolCallingAgent
 
@@ -415,7 +415,7 @@ def lever_off(name: str) -> Iterator[dict[str, Any] | None]:
     elif name == "item_heads":
         patch(memory_module, "MAX_ITEMS", 3)
     elif name == "recall_k5":
-        patch(scripts_module, "HEARTBEAT_RECALL_K", 5)
+        patch(heartbeat_script, "HEARTBEAT_RECALL_K", 5)
     else:
         raise ValueError(f"unknown lever {name!r}")
     try:
