@@ -1,0 +1,92 @@
+"""Wisdom principles and coherence snapshots, on Neo4j.
+
+    (:WisdomPrinciple {id, text, domain, confidence, created_at})
+    (:CoherenceSnapshot {id, created_at, consciousness_level, status, components, active_basin_ids})
+
+Snapshot components are a JSON string (a map of numbers), decoded on read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schema.models import CoherenceSnapshot, WisdomPrinciple, from_iso, to_iso
+
+from ..records import decode_components, dumps_sorted
+from .connection import Neo4jConnection, _fetch, _run_consume
+
+_CREATE_WISDOM = """
+CREATE (w:WisdomPrinciple {id: $id, text: $text, domain: $domain, confidence: $confidence,
+                           created_at: $created_at})
+RETURN properties(w) AS props
+"""
+
+_LIST_WISDOM = """
+MATCH (w:WisdomPrinciple)
+RETURN properties(w) AS props, w.created_at AS created_at, w.id AS id
+ORDER BY created_at, id
+"""
+
+_CREATE_SNAPSHOT = """
+CREATE (s:CoherenceSnapshot {id: $id, created_at: $created_at,
+                             consciousness_level: $consciousness_level, status: $status,
+                             components: $components, active_basin_ids: $active_basin_ids})
+"""
+
+_RECENT_SNAPSHOTS = """
+MATCH (s:CoherenceSnapshot)
+RETURN properties(s) AS props, s.created_at AS created_at, s.id AS id
+ORDER BY created_at DESC, id DESC
+LIMIT $limit
+"""
+
+
+def _wisdom(p: dict[str, Any]) -> WisdomPrinciple:
+    return WisdomPrinciple(
+        id=p["id"],
+        text=p["text"],
+        domain=p["domain"],
+        confidence=float(p["confidence"]),
+        created_at=from_iso(p["created_at"]),
+    )
+
+
+def _snapshot(p: dict[str, Any]) -> CoherenceSnapshot:
+    return CoherenceSnapshot(
+        id=p["id"],
+        created_at=from_iso(p["created_at"]),
+        consciousness_level=float(p["consciousness_level"]),
+        status=p["status"],
+        components=decode_components(p.get("components")),
+        active_basin_ids=list(p.get("active_basin_ids") or []),
+    )
+
+
+class WisdomMixin(Neo4jConnection):
+    # --- wisdom ------------------------------------------------------------------------------
+    async def add_wisdom(self, principle: WisdomPrinciple) -> WisdomPrinciple:
+        params = principle.model_dump()
+        params["confidence"] = float(principle.confidence)
+        params["created_at"] = to_iso(principle.created_at)
+        rows = await self._write(_fetch, _CREATE_WISDOM, params)
+        return _wisdom(rows[0]["props"])
+
+    async def list_wisdom(self) -> list[WisdomPrinciple]:
+        return [_wisdom(r["props"]) for r in await self._read(_LIST_WISDOM)]
+
+    # --- coherence snapshots -----------------------------------------------------------------
+    async def add_snapshot(self, snapshot: CoherenceSnapshot) -> None:
+        params = {
+            "id": snapshot.id,
+            "created_at": to_iso(snapshot.created_at),
+            "consciousness_level": float(snapshot.consciousness_level),
+            "status": snapshot.status,
+            "components": dumps_sorted(snapshot.components),
+            "active_basin_ids": list(snapshot.active_basin_ids),
+        }
+        await self._write(_run_consume, _CREATE_SNAPSHOT, params)
+
+    async def recent_snapshots(self, limit: int) -> list[CoherenceSnapshot]:
+        if limit <= 0:
+            return []
+        return [_snapshot(r["props"]) for r in await self._read(_RECENT_SNAPSHOTS, {"limit": int(limit)})]
