@@ -6,9 +6,10 @@ derived on read, so there is no background decay job and two readers always agre
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import anyio
 from pydantic import BaseModel, Field
@@ -19,6 +20,9 @@ from dionysus_mcp.store.base import Store
 from schema.models import ActivationUpdate, Basin, BasinLink, utcnow
 
 ACTIVE_THRESHOLD = 0.1  # a basin counts as active at or above this activation
+# `view` rounds activation to 6 decimals before the threshold test: a candidate query must
+# include what rounds up to it.
+_CANDIDATE_FLOOR = ACTIVE_THRESHOLD - 1e-6
 SPREAD_FACTOR = 0.5  # share of an activation passed one hop along a link of weight 1
 MIN_SPREAD = 0.01  # spreads weaker than this are dropped
 HEBBIAN_RATE = 0.1  # how fast co-activated basins strengthen their link
@@ -176,8 +180,20 @@ class BasinService:
             views = [v for v in views if v.activation >= ACTIVE_THRESHOLD]
         return BasinList(basins=views[:limit], total=len(views))
 
+    def active_since(self, now: datetime) -> datetime:
+        """The earliest last activation a basin active `now` can have: decay only lowers the
+        stored activation (at most 1), which falls below the threshold after
+        half_life · log2(1 / threshold). The bound is widened by the rounding of `view`."""
+        return now - timedelta(seconds=self.half_life_s * math.log2(1.0 / _CANDIDATE_FLOOR))
+
     async def active(self) -> list[BasinView]:
-        return [v for v in await self.current() if v.activation >= ACTIVE_THRESHOLD]
+        """The active basins, most active first (ties by name). Reads only the candidates the
+        store finds by index (recently activated, stored activation above the threshold), so
+        the cost follows the active set, not the number of basins."""
+        now = self.clock()
+        candidates = await self.store.basins_activated_since(self.active_since(now), _CANDIDATE_FLOOR)
+        views = [self.view(b, now) for b in candidates]
+        return sorted((v for v in views if v.activation >= ACTIVE_THRESHOLD), key=lambda v: (-v.activation, v.name))
 
     async def activate_basin(self, basin: str, strength: float, source: str | None = None) -> ActivationResult:
         if not 0.0 < strength <= 1.0:

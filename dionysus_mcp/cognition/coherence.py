@@ -25,6 +25,12 @@ LOW_COHERENCE = 0.5
 # model reading it) gains nothing from ninety names, and serialising and schema-checking them
 # was a third of the tool's round trip.
 MAX_LISTED = 20
+# Snapshots record how coherence moves, not every call: a new one is written when the status or
+# the active set changes, when the level or a component moves by SNAPSHOT_CHANGE or more, or when
+# the latest is SNAPSHOT_INTERVAL_S old. Continuity compares with the latest snapshot's active
+# set, which an unwritten assessment shares, so skipping one never changes a later value.
+SNAPSHOT_CHANGE = 0.01
+SNAPSHOT_INTERVAL_S = 60.0
 
 
 class ActiveBasin(BaseModel):
@@ -41,7 +47,8 @@ class CoherenceAssessment(BaseModel):
         description=f"The {MAX_LISTED} most active basins, most active first."
     )
     interpretation: str
-    snapshot_id: str
+    snapshot_id: str = Field(description="The snapshot recording this assessment (the latest one when nothing changed enough to write another).")
+    snapshot_written: bool = Field(description="Whether this call wrote a new snapshot (see the snapshot rule in docs/COGNITION.md).")
     assessed_at: datetime
 
 
@@ -111,36 +118,73 @@ def interpret(level: float, status: str) -> str:
     return "Low coherence: the active basins are fragmented, unfocused or ungrounded."
 
 
+def snapshot_due(
+    previous: CoherenceSnapshot | None,
+    now: datetime,
+    level: float,
+    status: str,
+    components: dict[str, float],
+    active_ids: list[str],
+    interval_s: float = SNAPSHOT_INTERVAL_S,
+) -> bool:
+    """Whether an assessment differs enough from the latest snapshot to be stored as a new one."""
+    if previous is None or previous.status != status or set(previous.active_basin_ids) != set(active_ids):
+        return True
+    if (now - previous.created_at).total_seconds() >= interval_s:
+        return True
+    if abs(previous.consciousness_level - level) >= SNAPSHOT_CHANGE:
+        return True
+    return any(abs(previous.components.get(k, 0.0) - v) >= SNAPSHOT_CHANGE for k, v in components.items())
+
+
 class CoherenceService:
-    def __init__(self, store: Store, basins: BasinService, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        store: Store,
+        basins: BasinService,
+        clock: Callable[[], datetime] = utcnow,
+        snapshot_interval_s: float = SNAPSHOT_INTERVAL_S,
+    ):
         self.store = store
         self.basins = basins
         self.clock = clock
+        self.snapshot_interval_s = snapshot_interval_s
 
     async def assess_coherence(self) -> CoherenceAssessment:
+        # Only the active basins, their links and their memory counts are read: the cost
+        # follows the active set, not the store.
         active = await self.basins.active()
-        previous = await self.store.recent_snapshots(1)
+        recent = await self.store.recent_snapshots(1)
+        previous = recent[0] if recent else None
         now = self.clock()
+        ids = [b.id for b in active]
         if not active:
             components = {k: 0.0 for k in WEIGHTS}
             level, status = 0.0, "insufficient_data"
         else:
             components = score_components(
                 active,
-                await self.store.list_links(),
-                await self.store.basin_memory_counts(),
-                previous[0].active_basin_ids if previous else None,
+                await self.store.links_among(ids),
+                await self.store.basin_memory_counts(ids),
+                previous.active_basin_ids if previous else None,
             )
             level, status = combine(components), "ok"
-        snapshot = CoherenceSnapshot(
-            id=f"coh-{uuid.uuid4().hex[:12]}",
-            created_at=now,
-            consciousness_level=level,
-            status=status,
-            components=components,
-            active_basin_ids=[b.id for b in active],
-        )
-        await self.store.add_snapshot(snapshot)
+        written = snapshot_due(previous, now, level, status, components, ids, self.snapshot_interval_s)
+        if written:
+            snapshot_id = f"coh-{uuid.uuid4().hex[:12]}"
+            await self.store.add_snapshot(
+                CoherenceSnapshot(
+                    id=snapshot_id,
+                    created_at=now,
+                    consciousness_level=level,
+                    status=status,
+                    components=components,
+                    active_basin_ids=ids,
+                )
+            )
+        else:
+            assert previous is not None  # snapshot_due is True without one
+            snapshot_id = previous.id
         return CoherenceAssessment(
             consciousness_level=level,
             status=status,
@@ -148,6 +192,7 @@ class CoherenceService:
             active_count=len(active),
             active_basins=[ActiveBasin(name=b.name, activation=b.activation) for b in active[:MAX_LISTED]],
             interpretation=interpret(level, status),
-            snapshot_id=snapshot.id,
+            snapshot_id=snapshot_id,
+            snapshot_written=written,
             assessed_at=now,
         )

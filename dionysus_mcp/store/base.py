@@ -69,6 +69,14 @@ class Store(ABC):
         """All basins ordered by name."""
 
     @abstractmethod
+    async def basins_activated_since(self, since: datetime, min_activation: float) -> list[Basin]:
+        """Basins whose stored activation is at least `min_activation` and that were last
+        activated at or after `since`, or never (activation set without a time), ordered by
+        name. The candidates for "active now": decay only lowers the stored value, so a basin
+        outside this set cannot be active (the service computes `since` from the half-life).
+        Served from an index on (last_activated_at, activation): cost follows the result."""
+
+    @abstractmethod
     async def apply_activation(
         self, updates: list[ActivationUpdate], link_weights: list[BasinLink]
     ) -> None:
@@ -83,6 +91,11 @@ class Store(ABC):
     async def list_links(self) -> list[BasinLink]:
         """All links ordered by (source_id, target_id)."""
 
+    @abstractmethod
+    async def links_among(self, basin_ids: list[str]) -> list[BasinLink]:
+        """The links whose source and target are both in `basin_ids`, ordered by
+        (source_id, target_id)."""
+
     # --- memories ----------------------------------------------------------------------------
     @abstractmethod
     async def add_memory(self, memory: Memory) -> Memory:
@@ -96,8 +109,9 @@ class Store(ABC):
     async def memory_stats(self) -> MemoryStats: ...
 
     @abstractmethod
-    async def basin_memory_counts(self) -> dict[str, int]:
-        """basin_id → number of memories attached (basins without memories are absent)."""
+    async def basin_memory_counts(self, basin_ids: list[str] | None = None) -> dict[str, int]:
+        """basin_id → number of memories attached (basins without memories are absent); only
+        the basins in `basin_ids` when given."""
 
     # --- wisdom ------------------------------------------------------------------------------
     @abstractmethod

@@ -398,6 +398,31 @@ class SQLiteStore(Store):
             ]
         )
 
+    # --- the active set (issue 13): reads that follow the active basins, not the store -------
+    async def basins_activated_since(self, since: datetime, min_activation: float) -> list[Basin]:
+        # Two index range scans (basins_activation): recent enough, or never activated.
+        query = (
+            f"SELECT {_BASIN_COLS} FROM basins WHERE last_activated_at >= ? AND activation >= ?"
+            f" UNION ALL SELECT {_BASIN_COLS} FROM basins WHERE last_activated_at IS NULL AND activation >= ?"
+            " ORDER BY name, id"
+        )
+        params = (to_iso(since), float(min_activation), float(min_activation))
+        return self._read(lambda conn: [_basin(r) for r in conn.execute(query, params)])
+
+    async def links_among(self, basin_ids: list[str]) -> list[BasinLink]:
+        ids = json.dumps(list(basin_ids))
+        return self._read(
+            lambda conn: [
+                BasinLink(source_id=r["source_id"], target_id=r["target_id"], weight=r["weight"])
+                for r in conn.execute(
+                    "SELECT source_id, target_id, weight FROM basin_links"
+                    " WHERE source_id IN (SELECT value FROM json_each(?))"
+                    " AND target_id IN (SELECT value FROM json_each(?)) ORDER BY source_id, target_id",
+                    (ids, ids),
+                )
+            ]
+        )
+
     # --- memories ----------------------------------------------------------------------------
     async def add_memory(self, memory: Memory) -> Memory:
         def work(conn: sqlite3.Connection) -> Memory:
@@ -486,12 +511,16 @@ class SQLiteStore(Store):
 
         return self._read(work)
 
-    async def basin_memory_counts(self) -> dict[str, int]:
+    async def basin_memory_counts(self, basin_ids: list[str] | None = None) -> dict[str, int]:
+        where, params = "", ()
+        if basin_ids is not None:
+            where, params = " WHERE basin_id IN (SELECT value FROM json_each(?))", (json.dumps(list(basin_ids)),)
         return self._read(
             lambda conn: {
                 r["basin_id"]: r["n"]
                 for r in conn.execute(
-                    "SELECT basin_id, count(DISTINCT memory_id) AS n FROM memory_basins GROUP BY basin_id"
+                    f"SELECT basin_id, count(DISTINCT memory_id) AS n FROM memory_basins{where} GROUP BY basin_id",
+                    params,
                 )
             }
         )

@@ -7,6 +7,8 @@
 CREATE CONSTRAINT attractor_basin_id IF NOT EXISTS FOR (b:AttractorBasin) REQUIRE b.id IS UNIQUE;
 // upsert_basin MERGEs on the name: the constraint keeps concurrent upserts from duplicating it.
 CREATE CONSTRAINT attractor_basin_name IF NOT EXISTS FOR (b:AttractorBasin) REQUIRE b.name IS UNIQUE;
+// The active set: basins that may still be active now (Store.basins_activated_since).
+CREATE INDEX attractor_basin_last_activated_at IF NOT EXISTS FOR (b:AttractorBasin) ON (b.last_activated_at);
 CREATE CONSTRAINT memory_id IF NOT EXISTS FOR (m:Memory) REQUIRE m.id IS UNIQUE;
 CREATE INDEX memory_created_at IF NOT EXISTS FOR (m:Memory) ON (m.created_at);
 CREATE INDEX memory_kind IF NOT EXISTS FOR (m:Memory) ON (m.kind);

@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS basin_links (
     PRIMARY KEY (source_id, target_id)
 ) WITHOUT ROWID;
 
+-- The active set: basins that may still be active now (see Store.basins_activated_since).
+CREATE INDEX IF NOT EXISTS basins_activation ON basins(last_activated_at, activation);
+
 CREATE INDEX IF NOT EXISTS basin_links_target ON basin_links(target_id);
 
 -- (:Memory {id, kind, content, tags, importance, created_at})

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from schema.models import ActivationUpdate, Basin, BasinLink, from_iso, to_iso
@@ -45,6 +46,22 @@ _LIST_LINKS = """
 MATCH (s:AttractorBasin)-[r:RELATED_TO]->(t:AttractorBasin)
 RETURN s.id AS source_id, t.id AS target_id, r.weight AS weight
 ORDER BY source_id, target_id
+"""
+
+# The active set (issue 13): an index range on last_activated_at, then the activation bound.
+_ACTIVATED_SINCE = """
+MATCH (b:AttractorBasin) WHERE b.last_activated_at >= $since AND b.activation >= $min_activation
+RETURN properties(b) AS props
+"""
+_NEVER_ACTIVATED = """
+MATCH (b:AttractorBasin) WHERE b.last_activated_at IS NULL AND b.activation >= $min_activation
+RETURN properties(b) AS props
+"""
+_LINKS_AMONG = """
+UNWIND $ids AS sid
+MATCH (s:AttractorBasin {id: sid})-[r:RELATED_TO]->(t:AttractorBasin)
+WHERE t.id IN $ids
+RETURN s.id AS source_id, t.id AS target_id, r.weight AS weight
 """
 
 
@@ -146,3 +163,19 @@ class BasinsMixin(Neo4jConnection):
             BasinLink(source_id=r["source_id"], target_id=r["target_id"], weight=float(r["weight"]))
             for r in await self._read(_LIST_LINKS)
         ]
+
+    async def basins_activated_since(self, since: datetime, min_activation: float) -> list[Basin]:
+        params = {"since": to_iso(since), "min_activation": float(min_activation)}
+
+        async def work(tx: Any) -> list[dict[str, Any]]:
+            return [*await _fetch(tx, _ACTIVATED_SINCE, params), *await _fetch(tx, _NEVER_ACTIVATED, params)]
+
+        basins = [_basin(r["props"]) for r in await self._read_fn(work)]
+        return sorted(basins, key=lambda b: (b.name, b.id))
+
+    async def links_among(self, basin_ids: list[str]) -> list[BasinLink]:
+        if not basin_ids:
+            return []
+        rows = await self._read(_LINKS_AMONG, {"ids": list(basin_ids)})
+        links = [BasinLink(source_id=r["source_id"], target_id=r["target_id"], weight=float(r["weight"])) for r in rows]
+        return sorted(links, key=lambda link: (link.source_id, link.target_id))

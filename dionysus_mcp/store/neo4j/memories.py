@@ -47,6 +47,12 @@ MATCH (m:Memory)
 RETURN m.kind AS kind, count(m) AS n, max(m.created_at) AS latest, max(m.id) AS max_id
 """
 
+_SOME_BASIN_MEMORY_COUNTS = """
+UNWIND $ids AS bid
+MATCH (m:Memory)-[:IN_BASIN]->(b:AttractorBasin {id: bid})
+RETURN b.id AS basin_id, count(DISTINCT m) AS n
+"""
+
 _BASIN_MEMORY_COUNTS = """
 MATCH (m:Memory)-[:IN_BASIN]->(b:AttractorBasin)
 RETURN b.id AS basin_id, count(DISTINCT m) AS n
@@ -109,5 +115,8 @@ class MemoriesMixin(Neo4jConnection):
         # every write, also writes by another process sharing the database.
         return MemoryStats(total=total, by_kind=dict(sorted(by_kind.items())), revision=f"{total}:{latest}:{max_id}")
 
-    async def basin_memory_counts(self) -> dict[str, int]:
-        return {r["basin_id"]: int(r["n"]) for r in await self._read(_BASIN_MEMORY_COUNTS)}
+    async def basin_memory_counts(self, basin_ids: list[str] | None = None) -> dict[str, int]:
+        if basin_ids is None:
+            return {r["basin_id"]: int(r["n"]) for r in await self._read(_BASIN_MEMORY_COUNTS)}
+        rows = await self._read(_SOME_BASIN_MEMORY_COUNTS, {"ids": list(basin_ids)})
+        return {r["basin_id"]: int(r["n"]) for r in rows if int(r["n"]) > 0}

@@ -1,0 +1,67 @@
+"""Coherence reads only the active set, scores it as from the whole store, and writes a snapshot
+only when the assessment changes meaningfully or the latest snapshot is old (docs/COGNITION.md)."""
+
+from __future__ import annotations
+
+from dionysus_mcp.cognition.basins import ACTIVE_THRESHOLD
+from dionysus_mcp.cognition.coherence import SNAPSHOT_INTERVAL_S, combine, score_components
+
+
+async def _seed(runtime, clock, active: int, idle: int) -> None:
+    for i in range(idle):
+        await runtime.basins.upsert_basin(f"idle{i:03d}", keywords=[f"idle{i}"])
+        if i % 2:
+            await runtime.basins.activate_basin(f"idle{i:03d}", 0.5)
+    clock.advance(6 * runtime.basins.half_life_s)  # the idle ones decay below the threshold
+    for i in range(active):
+        await runtime.basins.upsert_basin(f"act{i:03d}", keywords=[f"act{i}"])
+        await runtime.memory.remember(f"note about act{i}") if i % 3 == 0 else None
+        await runtime.basins.activate_basin(f"act{i:03d}", 0.2 + 0.01 * i)
+
+
+async def test_scores_from_the_active_set_equal_scores_from_the_whole_store(runtime, clock):
+    await _seed(runtime, clock, active=12, idle=30)
+    clock.advance(1)
+    result = await runtime.coherence.assess_coherence()
+    # The same formulas over everything the store holds, filtered in Python.
+    active = [v for v in await runtime.basins.current() if v.activation >= ACTIVE_THRESHOLD]
+    full = score_components(active, await runtime.store.list_links(), await runtime.store.basin_memory_counts(), None)
+    assert result.active_count == len(active) > 0
+    assert {b.name for b in result.active_basins} == {v.name for v in active}
+    assert result.components == full and result.consciousness_level == combine(full)
+
+
+async def test_snapshot_written_only_on_change_or_after_the_interval(runtime, clock):
+    await _seed(runtime, clock, active=3, idle=0)
+    await runtime.coherence.assess_coherence()  # continuity 0.5: nothing to compare with yet
+    clock.advance(1)  # snapshots are ordered by time
+    first = await runtime.coherence.assess_coherence()  # continuity 1.0: a change, recorded
+    assert first.snapshot_written
+    clock.advance(1)
+    same = await runtime.coherence.assess_coherence()
+    assert not same.snapshot_written and same.snapshot_id == first.snapshot_id
+    assert len(await runtime.store.recent_snapshots(10)) == 2
+
+    await runtime.basins.activate_basin("act000", 0.9)  # the level moves
+    clock.advance(1)
+    moved = await runtime.coherence.assess_coherence()
+    assert moved.snapshot_written and moved.snapshot_id != first.snapshot_id
+
+    clock.advance(SNAPSHOT_INTERVAL_S)  # nothing changes enough, but the latest is old now
+    late = await runtime.coherence.assess_coherence()
+    assert late.snapshot_written
+    assert [s.id for s in await runtime.store.recent_snapshots(3)] == [late.snapshot_id, moved.snapshot_id, first.snapshot_id]
+
+
+async def test_a_new_basin_in_the_active_set_is_always_recorded(runtime, clock):
+    await _seed(runtime, clock, active=3, idle=0)
+    await runtime.coherence.assess_coherence()
+    clock.advance(1)
+    await runtime.coherence.assess_coherence()
+    clock.advance(1)
+    await runtime.basins.upsert_basin("newcomer")
+    await runtime.basins.activate_basin("newcomer", 0.11)
+    result = await runtime.coherence.assess_coherence()
+    assert result.snapshot_written
+    latest = (await runtime.store.recent_snapshots(1))[0]
+    assert len(latest.active_basin_ids) == result.active_count
