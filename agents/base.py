@@ -2,8 +2,9 @@
 
 The only behaviour added to smolagents' own classes:
   - compact prompt templates (agents/prompts.py) instead of smolagents' long defaults;
-  - planning calls see older observations as their memory-pruning summaries (the registry's
-    `memory_pruning` callback decides how; without one, planning inputs are smolagents' own);
+  - prompts show memory through the registry's `memory_pruning` callback: steps past its second
+    horizon folded into one digest, and planning calls see older observations as their
+    summaries (without the callback, prompts are smolagents' own);
   - `run()` opens a `RunContext` for each run (including a managed agent's run under the
     manager) and closes it with the outcome, so callbacks and observers see whole runs;
   - a run refuses to start once its group is cancelled, or once the delegating parent has spent
@@ -55,7 +56,7 @@ class GroupAgent:
         super().__init__(*args, step_callbacks=registry.get_registry(name), **kwargs)
         self.run_group = run_group
         self.memory_pruning = next(
-            (cb for cb in registry.get_callbacks(ActionStep, name) if callback_name(cb) == "memory_pruning" and hasattr(cb, "planning_view")),
+            (cb for cb in registry.get_callbacks(ActionStep, name) if callback_name(cb) == "memory_pruning" and hasattr(cb, "prompt_view")),
             None,
         )
         # River may lower max_steps during a run; each new run starts from the configured budget.
@@ -63,12 +64,13 @@ class GroupAgent:
         run_group.register_agent(self)
 
     def write_memory_to_messages(self, summary_mode: bool = False) -> list[Any]:
-        if not summary_mode or self.memory_pruning is None:
+        if self.memory_pruning is None:
             return super().write_memory_to_messages(summary_mode=summary_mode)
-        # summary_mode is how smolagents writes a plan update's history (and a run summary).
-        messages = self.memory.system_prompt.to_messages(summary_mode=True)
-        for step in self.memory_pruning.planning_view(self.memory.steps, self.run_group.current(self)):
-            messages.extend(step.to_messages(summary_mode=True))
+        # The pruning callback's view: old steps folded into the digest, and in summary_mode
+        # (how smolagents writes a plan update's history) older observations summarised.
+        messages = self.memory.system_prompt.to_messages(summary_mode=summary_mode)
+        for step in self.memory_pruning.prompt_view(self.memory.steps, self.run_group.current(self), summary_mode):
+            messages.extend(step.to_messages(summary_mode=summary_mode))
         return messages
 
     def run(self, task: str, *args: Any, **kwargs: Any) -> Any:

@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from callbacks.digest import ERROR as DIGEST_ERROR
+from callbacks.digest import MARK as DIGEST_MARK
+from callbacks.digest import parse_digest
 from callbacks.tokens import message_role, message_text
 
 # The context runs until a "<Agent> reported:" section, the managed-task "---" fence, or the end.
@@ -74,7 +77,13 @@ class Transcript:
         pending: list[Exchange] = []
         for message in messages:
             role, text = message_role(message), message_text(message)
-            if role == "user" and text.startswith("New task:\n") and not task:
+            if role == "user" and DIGEST_MARK in text:
+                # Steps folded into the digest (callbacks/digest.py): their calls and facts.
+                head, digest = text.split(DIGEST_MARK, 1)
+                if head.startswith("New task:\n") and not task:
+                    task = head.removeprefix("New task:\n").rstrip("\n")
+                exchanges.extend(_folded_exchange(tool, args, facts) for _, tool, args, facts in parse_digest(DIGEST_MARK + digest) if tool)
+            elif role == "user" and text.startswith("New task:\n") and not task:
                 task = text.removeprefix("New task:\n")
             elif role == "tool-call" and text.startswith("Calling tools:"):
                 pending = [Exchange(name, args) for name, args in parse_tool_calls(text)]
@@ -87,6 +96,12 @@ class Transcript:
             match = _FENCED_TASK.search("\n".join(message_text(m) for m in messages))
             task = match.group(1) if match else ""
         return cls(task, exchanges, plans)
+
+
+def _folded_exchange(tool: str, arguments: Any, facts: str) -> Exchange:
+    if facts.startswith(DIGEST_ERROR):
+        return Exchange(tool, arguments, error=facts.removeprefix(DIGEST_ERROR))
+    return Exchange(tool, arguments, observation=facts)
 
 
 def _attach_response(pending: list[Exchange], text: str) -> None:

@@ -28,7 +28,13 @@ summary: a plan is a survey of facts, and the headline facts are what it surveys
 (`planning_view`), built by the agent when it writes the planning prompt; memory is unchanged,
 so the next action call still has the whole window.
 
-Either way: tool calls are never touched, so every call still pairs with its (shortened)
+Folding (callbacks/digest.py): action steps older than a second horizon (`fold_after`, default
+FOLD_AFTER steps) leave the prompt with their tool call and result together and are listed in one
+rolling digest message — each step's call and the headline facts of its result, in order — so
+what an old step costs stops growing with the run. Like the planning view, folding is a view the
+agent builds when it writes a prompt (`prompt_view`); memory keeps every step.
+
+Until a step folds: tool calls are never touched, so every call still pairs with its (shortened)
 result; pruning is idempotent (a `[PRUNED]` text is never summarised again); the original text
 stays on the run context (`ctx.pruned`, `ctx.pruned_plans`) and was already handed to the trace
 callbacks when its step completed, so the trace store keeps it whole.
@@ -44,6 +50,7 @@ from typing import Any
 from smolagents.memory import ActionStep, PlanningStep
 
 from callbacks.context import PrunedObservation, RunContext
+from callbacks.digest import fold, fold_view, unfolded_tokens
 from callbacks.tokens import count_tokens
 
 log = logging.getLogger(__name__)
@@ -54,6 +61,7 @@ SENTENCE_CHARS = 300  # a headline or top-item sentence longer than this is cut
 MIN_SENTENCE = 20  # "1. " or "e.g. " is not a sentence end
 ITEM_HEAD_CHARS = 40  # of each further item, after its marker
 MAX_ITEMS = 1  # items in a summary: the top one whole (any further ones as heads)
+FOLD_AFTER = 4  # action steps this many steps old fold into the digest (the second horizon)
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 _ITEM = re.compile(r"^(?:\d+\.|-|\*)\s+(?:\(\d+(?:\.\d+)?\)\s+)?")
@@ -133,12 +141,24 @@ class MemoryPruningCallback:
 
     name = "memory_pruning"
 
-    def __init__(self, window: int = 3, min_length: int = MIN_LENGTH, *, plans: bool = True, planning_inputs: bool = True):
+    def __init__(
+        self,
+        window: int = 3,
+        min_length: int = MIN_LENGTH,
+        *,
+        plans: bool = True,
+        planning_inputs: bool = True,
+        fold_after: int | None = FOLD_AFTER,
+    ):
         """`plans`: prune superseded plans; `planning_inputs`: show planning calls the summaries
-        (both on by default; off only to measure what each contributes)."""
+        (both on by default; off only to measure what each contributes); `fold_after`: the
+        second horizon, in steps (None: never fold; at least the window)."""
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
+        if fold_after is not None and fold_after < window:
+            raise ValueError(f"fold_after must be at least the window ({window}), got {fold_after}")
         self.window = window
+        self.fold_after = fold_after
         self.min_length = min_length
         self.plans = plans
         self.planning_inputs = planning_inputs
@@ -146,9 +166,12 @@ class MemoryPruningCallback:
     def __call__(self, step: Any, agent: Any, ctx: RunContext) -> None:
         if isinstance(step, ActionStep):
             cutoff = step.step_number - self.window
+            horizon = step.step_number - self.fold_after if self.fold_after is not None else 0
             for old in agent.memory.steps:
                 if isinstance(old, ActionStep) and old.step_number <= cutoff:
                     self.prune_step(old, ctx)
+                    if old.step_number <= horizon and old.step_number not in ctx.folded:
+                        self.fold_step(old, ctx)
         elif isinstance(step, PlanningStep) and self.plans:
             # smolagents runs the callbacks before it appends `step` to memory: every plan in
             # memory is older, and `step` is made before the step about to run.
@@ -192,6 +215,19 @@ class MemoryPruningCallback:
     def summarize_plan(self, plan: str, made_before: int) -> str:
         return summarize_plan(plan, made_before)
 
+    def prompt_view(self, steps: list[Any], ctx: RunContext | None, summary_mode: bool = False) -> list[Any]:
+        """`steps` as the next prompt shows them: folded steps as one digest, and for a planning
+        call (summary mode) the rest through `planning_view`. Memory is not modified."""
+        view = fold_view(steps, ctx.folded if ctx is not None else {})
+        return self.planning_view(view, ctx) if summary_mode else view
+
+    def fold_step(self, step: ActionStep, ctx: RunContext) -> None:
+        original = ctx.original_observation(step.step_number, step.observations)
+        entry = fold(step, original)
+        entry.original_tokens = unfolded_tokens(step, original)
+        ctx.folded[step.step_number] = entry
+        ctx.record("folded", step.step_number, facts=len(entry.facts), tokens=entry.original_tokens)
+
     def prune_step(self, step: ActionStep, ctx: RunContext) -> PrunedObservation | None:
         text = step.observations
         summary = self.summary_of(text)  # None for a pruned text: pruning is idempotent
@@ -228,6 +264,10 @@ class PlaceholderPruningCallback(MemoryPruningCallback):
     tool results. scripts/benchmark_token_usage.py compares it with the extractive summary."""
 
     name = "memory_pruning"
+
+    def __init__(self, window: int = 3, min_length: int = MIN_LENGTH, **options: Any):
+        options.setdefault("fold_after", None)  # clearing results is the whole policy
+        super().__init__(window, min_length, **options)
 
     def summarize(self, text: str) -> str:
         return PLACEHOLDER

@@ -90,6 +90,8 @@ class TokenUsageCallback:
             # One occurrence per pruned text (a fixed placeholder stands for many of them).
             present = min(rendered.count(summary), len(entries))
             restored += sum(e.original_tokens - e.summary_tokens for e in entries[:present])
+        # A planning call's history (summary mode) shows no plans; an action call's does.
+        restored += _digest_restored(rendered, ctx, with_plans=not isinstance(step, PlanningStep))
         if usage is not None:
             completion = usage.output_tokens
         else:
@@ -105,3 +107,29 @@ class TokenUsageCallback:
         ctx.model_calls.append(call)
         if restored:
             log.debug("%s step %d: prompt %d tokens, %d without pruning", ctx.agent_name, call.step_number, prompt, prompt + restored)
+
+
+def _digest_restored(rendered: str, ctx: RunContext, with_plans: bool) -> int:
+    """What the steps folded into this prompt's digest would have cost unfolded, less the digest."""
+    from callbacks.digest import digest_span, digest_text
+
+    span = digest_span(rendered) if ctx.folded else None
+    if span is None:
+        return 0
+    # The prompt was written before this step's callbacks folded another step: its own span.
+    folded = [ctx.folded[n] for n in sorted(ctx.folded) if span[0] <= n <= span[1]]
+    if not folded:
+        return 0
+    text = digest_text(folded)
+    if text not in rendered:
+        return 0
+    # Superseded plans made before the last folded step left the prompt with it (an action
+    # prompt shows a plan as itself plus smolagents' "Now proceed" message).
+    plans = 0
+    if with_plans:
+        plans = sum(
+            count_tokens(f"assistant: {e.original.strip()}\nuser: Now proceed and carry out this plan.")
+            for made_before, e in ctx.pruned_plans.items()
+            if made_before <= span[1]
+        )
+    return sum(f.original_tokens for f in folded) + plans - count_tokens(f"user: {text}")

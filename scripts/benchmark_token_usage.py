@@ -41,7 +41,8 @@ characters in. An observation is retained when all its headline facts are presen
 memory, every basin line) present in the final prompt.
 
 Pairing: in the final prompt every tool-call message is immediately followed by a non-empty
-tool-response message, and there is one tool call per earlier action step.
+tool-response message, and every earlier action step has its tool call there or is listed in the
+rolling digest (steps past the second horizon fold with their call and result together).
 """
 
 from __future__ import annotations
@@ -232,9 +233,19 @@ def tool_call_pairing(messages: list[Any], action_steps_before: int) -> list[str
         elif role == "tool-response" and (i == 0 or roles[i - 1] != "tool-call"):
             problems.append(f"tool response at message {i} follows no tool call")
     calls = roles.count("tool-call")
-    if calls != action_steps_before:
-        problems.append(f"{calls} tool calls in the prompt for {action_steps_before} earlier action steps")
+    folded = folded_steps(messages)  # steps folded into the digest left with their call and result
+    if calls + len(folded) != action_steps_before:
+        problems.append(f"{calls} tool calls and {len(folded)} folded steps in the prompt for {action_steps_before} earlier action steps")
     return problems
+
+
+def folded_steps(messages: list[Any]) -> set[int]:
+    """The step numbers the prompt's rolling digest lists (callbacks/digest.py)."""
+    from callbacks.digest import MARK, parse_digest
+    from callbacks.tokens import message_text
+
+    texts = [message_text(m) for m in messages]
+    return {n for t in texts if MARK in t for n, *_ in parse_digest(t[t.index(MARK):])}
 
 
 async def run_policy(policy: str, steps: int, window: int, workdir: Path, pruning_options: dict[str, Any] | None = None) -> PolicyRun:
@@ -339,8 +350,22 @@ def figures(run: PolicyRun, baseline: PolicyRun) -> dict[str, Any]:
         "in_run_counterfactual": run.counterfactual,
         "callback_errors": run.callback_errors,
         "seconds": round(run.seconds, 2),
+        "prompt_growth_tokens_per_step": prompt_growth(run.calls),
         "calls": [{"kind": c.kind, "step": c.step, "prompt_tokens": c.prompt_tokens} for c in run.calls],
     }
+
+
+def prompt_growth(calls: list[Call]) -> float:
+    """The slope of the curve: how many tokens each action call's prompt grows per step (least
+    squares over the second half of the run, where the growth is steady)."""
+    points = [(c.step, c.prompt_tokens) for c in calls if c.kind != "plan"]
+    points = points[len(points) // 2 :]
+    if len(points) < 2:
+        return 0.0
+    mx = sum(x for x, _ in points) / len(points)
+    my = sum(y for _, y in points) / len(points)
+    var = sum((x - mx) ** 2 for x, _ in points)
+    return round(sum((x - mx) * (y - my) for x, y in points) / var, 1) if var else 0.0
 
 
 def first_difference(actions: list[tuple[int, str, str]], baseline: list[tuple[int, str, str]]) -> dict[str, Any] | None:
@@ -487,6 +512,10 @@ def print_table(result: dict[str, Any]) -> None:
     print(
         f"pruning run's own counterfactual (its prompts with originals restored): {cf['prompt_tokens']:,} vs "
         f"{cf['unpruned_prompt_tokens']:,} tokens, -{cf['reduction_pct']:.1f}%"
+    )
+    print(
+        "slope of the curve (tokens each action prompt grows per step, second half): "
+        + ", ".join(f"{name} {p['prompt_growth_tokens_per_step']:,.1f}" for name, p in result["policies"].items())
     )
     if "levers" in result:
         print("with one lever switched off (pruning vs none, both runs switched):")

@@ -13,7 +13,9 @@ from agents.perception import build_perception
 from agents.scripted import ScriptedModel
 from callbacks import default_registry
 from callbacks.context import RunGroup
-from callbacks.memory import MARK
+from callbacks.digest import MARK as DIGEST_MARK
+from callbacks.digest import parse_digest
+from callbacks.memory import FOLD_AFTER, MARK
 from callbacks.registry import CallbackRegistry
 from callbacks.tokens import message_role, message_text
 from tests.helpers import CONTEXT
@@ -114,7 +116,11 @@ async def test_pruning_shrinks_later_prompts_and_keeps_tool_calls_paired(rt):
     for i, role in enumerate(roles):
         if role == "tool-call":
             assert roles[i + 1] == "tool-response" and message_text(last_prompt[i + 1]).startswith("Observation:\n")
-    assert sum(r == "tool-call" for r in roles) == len(actions) - 1
+    # Steps past the second horizon left with their call and result, and the digest lists them.
+    digests = [message_text(m) for m in last_prompt if message_text(m).startswith(DIGEST_MARK)]
+    folded = {n for text in digests for n, *_ in parse_digest(text)}
+    assert len(digests) == 1 and folded == set(ctx.folded) - {len(actions) - FOLD_AFTER}
+    assert sum(r == "tool-call" for r in roles) + len(folded) == len(actions) - 1
     assert any(MARK in message_text(m) for m in last_prompt)
 
 
