@@ -307,17 +307,28 @@ class TracePersistence(RunObserver):
         self._draining = True
         try:
             while True:
+                # Everything queued so far is one batch: one store transaction (SQLite) for the
+                # lot instead of one per write. The lock is held only to take the batch, never
+                # across the awaits that store it.
                 with self._lock:
                     if not self._queue:
                         return
-                    write = self._queue.popleft()
-                try:
-                    await getattr(self._traces(write.ctx), write.method)(*write.args, **write.kwargs)
-                except Exception as exc:
-                    log.exception("%s failed (trace write %s of %s); the run goes on", write.origin, write.method, write.ctx.agent_name)
-                    write.ctx.record("callback_error", write.step_number, callback=self.name, error=f"{type(exc).__name__}: {exc}")
+                    writes = list(self._queue)
+                    self._queue.clear()
+                for traces, group in _by_service(writes, self._traces):
+                    calls = [_bound(traces, w) for w in group]
+                    for write, exc in zip(group, await traces.write_batch(calls)):
+                        if exc is not None:
+                            self._failed(write, exc)
         finally:
             self._draining = False
+
+    def _failed(self, write: _Write, exc: Exception) -> None:
+        log.error(
+            "%s failed (trace write %s of %s); the run goes on", write.origin, write.method, write.ctx.agent_name,
+            exc_info=exc,
+        )
+        write.ctx.record("callback_error", write.step_number, callback=self.name, error=f"{type(exc).__name__}: {exc}")
 
     @asynccontextmanager
     async def writing_behind(self) -> AsyncIterator[None]:
@@ -357,6 +368,22 @@ class TracePersistence(RunObserver):
             wake.set()  # we are on the loop
             with anyio.CancelScope(shield=True):
                 await task
+
+
+def _bound(traces: Any, write: _Write) -> Any:
+    return lambda: getattr(traces, write.method)(*write.args, **write.kwargs)
+
+
+def _by_service(writes: list[_Write], service_of: Any) -> list[tuple[Any, list[_Write]]]:
+    """Consecutive writes grouped by the TraceService they go to (one per runtime), in order."""
+    groups: list[tuple[Any, list[_Write]]] = []
+    for write in writes:
+        traces = service_of(write.ctx)
+        if groups and groups[-1][0] is traces:
+            groups[-1][1].append(write)
+        else:
+            groups.append((traces, [write]))
+    return groups
 
 
 def persistence_for(registry: CallbackRegistry) -> tuple[TracePersistence, CallbackRegistry]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
+from typing import Any
 
 from schema.models import (
     ActivationUpdate,
@@ -26,6 +27,9 @@ from schema.models import (
     TraceStatus,
     WisdomPrinciple,
 )
+
+
+TRACE_WRITES = ("create_trace", "add_step", "complete_trace", "link_trace_basin")
 
 
 class StoreError(Exception):
@@ -151,6 +155,16 @@ class Store(ABC):
     ) -> None:
         """Close the trace; `totals` holds input_tokens, output_tokens, pruned_tokens_saved,
         step_count."""
+
+    async def apply_trace_writes(self, writes: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Several trace writes, in order: each is (method name, positional arguments) of
+        create_trace, add_step, complete_trace or link_trace_basin. A backend that can stores
+        them in one transaction (SQLite: one commit instead of one per step); this default makes
+        the calls one by one. Trace writes are idempotent, so repeating a batch is harmless."""
+        for method, args in writes:
+            if method not in TRACE_WRITES:
+                raise StoreError(f"not a trace write: {method!r}")
+            await getattr(self, method)(*args)
 
     @abstractmethod
     async def link_trace_basin(self, link: TraceBasinLink) -> None:

@@ -11,7 +11,8 @@ import base64
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -88,6 +89,28 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidInput("cursor is not one this server issued: pass next_cursor from a previous page") from None
 
 
+# The writes of the write_batch running in this task (None: write at once).
+_BATCH: ContextVar[list[tuple[str, Any, int]] | None] = ContextVar("trace_write_batch", default=None)
+
+
+def _store_call(op: str, payload: BaseModel | dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """The store method and arguments of one write (outbox op names are the method names)."""
+    if op == "create_trace":
+        return op, (_as(TraceRecord, payload),)
+    if op == "add_step":
+        return op, (_as(StepRecord, payload),)
+    if op == "complete_trace":
+        assert isinstance(payload, dict)
+        return op, (
+            payload["trace_id"], payload["status"], from_iso(payload["completed_at"]), payload["summary"],
+            payload["error"], payload["totals"],
+        )
+    if op == "link_trace_basin":
+        return op, (_as(TraceBasinLink, payload),)
+    # a queue written by another version: set it aside, do not guess
+    raise ValueError(f"unknown outbox operation {op!r}")
+
+
 class TraceService:
     def __init__(self, store: Store, outbox: Outbox | None = None, clock: Callable[[], datetime] = utcnow):
         self.store = store
@@ -152,26 +175,51 @@ class TraceService:
         link = TraceBasinLink(trace_id=trace_id, basin_id=basin_id, basin_name=basin_name, strength=strength, at_step=at_step)
         await self._write("link_trace_basin", link)
 
+    async def write_batch(self, calls: list[Callable[[], Awaitable[Any]]]) -> list[Exception | None]:
+        """Make several write calls (e.g. `lambda: service.add_step(...)`) and store what they
+        write in ONE store call (`Store.apply_trace_writes`: one transaction on SQLite) instead
+        of one per write. Returns, per call, the exception it ended with (None: stored or
+        queued in the outbox). If the batch fails, its writes are retried one by one, with the
+        outbox as usual, so a failure is charged to the write that caused it. Only this task's
+        writes are collected (a context variable): other tasks' writes are not held back."""
+        results: list[Exception | None] = [None] * len(calls)
+        collected: list[tuple[str, BaseModel | dict[str, Any], int]] = []
+        token = _BATCH.set(collected)
+        try:
+            for i, call in enumerate(calls):
+                start = len(collected)
+                try:
+                    await call()
+                except Exception as exc:
+                    results[i] = exc
+                collected[start:] = [(op, payload, i) for op, payload, _ in collected[start:]]
+        finally:
+            _BATCH.reset(token)
+        if not collected:
+            return results
+        try:
+            await self.store.apply_trace_writes([_store_call(op, payload) for op, payload, _ in collected])
+        except Exception as exc:
+            log.debug("a batch of %d trace writes failed (%s): writing them one by one", len(collected), exc)
+            for op, payload, i in collected:
+                try:
+                    await self._write(op, payload)
+                except Exception as one:
+                    results[i] = results[i] or one
+        return results
+
     async def _apply(self, op: str, payload: BaseModel | dict[str, Any]) -> None:
         """One write. `payload` is the record itself, or its JSON form read back from the outbox
         (records go through JSON only when they are queued: the common path skips the round
         trip, which was most of persistence's cost per step)."""
-        if op == "create_trace":
-            await self.store.create_trace(_as(TraceRecord, payload))
-        elif op == "add_step":
-            await self.store.add_step(_as(StepRecord, payload))
-        elif op == "complete_trace":
-            assert isinstance(payload, dict)
-            await self.store.complete_trace(
-                payload["trace_id"], payload["status"], from_iso(payload["completed_at"]), payload["summary"],
-                payload["error"], payload["totals"],
-            )
-        elif op == "link_trace_basin":
-            await self.store.link_trace_basin(_as(TraceBasinLink, payload))
-        else:  # a queue written by another version: set it aside, do not guess
-            raise ValueError(f"unknown outbox operation {op!r}")
+        method, args = _store_call(op, payload)
+        await getattr(self.store, method)(*args)
 
     async def _write(self, op: str, payload: BaseModel | dict[str, Any]) -> None:
+        batch = _BATCH.get()
+        if batch is not None and self._down_since is None:
+            batch.append((op, payload, -1))  # stored when the batch ends (write_batch)
+            return
         if self.outbox is None:
             await self._apply(op, payload)
             return

@@ -58,7 +58,7 @@ class BasinsMixin(SQLiteConnection):
             row = conn.execute(f"SELECT {_BASIN_COLS} FROM basins WHERE name = ?", (basin.name,)).fetchone()
             return _basin(row)
 
-        return self._write(work)
+        return await self._write(work)
 
     async def get_basin(self, name_or_id: str) -> Basin | None:
         def work(conn: sqlite3.Connection) -> Basin | None:
@@ -70,10 +70,10 @@ class BasinsMixin(SQLiteConnection):
                     return _basin(row)
             return None
 
-        return self._read(work)
+        return await self._read(work)
 
     async def list_basins(self) -> list[Basin]:
-        return self._read(
+        return await self._read(
             lambda conn: [_basin(r) for r in conn.execute(f"SELECT {_BASIN_COLS} FROM basins ORDER BY name, id")]
         )
 
@@ -89,7 +89,7 @@ class BasinsMixin(SQLiteConnection):
             for link in link_weights:
                 self._set_link(conn, link)
 
-        self._write(work)
+        await self._write(work)
 
     # --- links ---------------------------------------------------------------------------------
     async def set_link(self, link: BasinLink) -> BasinLink:
@@ -101,7 +101,7 @@ class BasinsMixin(SQLiteConnection):
             ).fetchone()
             return BasinLink(source_id=row["source_id"], target_id=row["target_id"], weight=row["weight"])
 
-        return self._write(work)
+        return await self._write(work)
 
     @staticmethod
     def _set_link(conn: sqlite3.Connection, link: BasinLink) -> None:
@@ -117,7 +117,7 @@ class BasinsMixin(SQLiteConnection):
             ) from None
 
     async def list_links(self) -> list[BasinLink]:
-        return self._read(
+        return await self._read(
             lambda conn: [
                 BasinLink(source_id=r["source_id"], target_id=r["target_id"], weight=r["weight"])
                 for r in conn.execute(
@@ -135,11 +135,11 @@ class BasinsMixin(SQLiteConnection):
             " ORDER BY name, id"
         )
         params = (to_iso(since), float(min_activation), float(min_activation))
-        return self._read(lambda conn: [_basin(r) for r in conn.execute(query, params)])
+        return await self._read(lambda conn: [_basin(r) for r in conn.execute(query, params)])
 
     async def links_among(self, basin_ids: list[str]) -> list[BasinLink]:
         ids = json.dumps(list(basin_ids))
-        return self._read(
+        return await self._read(
             lambda conn: [
                 BasinLink(source_id=r["source_id"], target_id=r["target_id"], weight=r["weight"])
                 for r in conn.execute(

@@ -4,9 +4,15 @@ Several processes (the MCP server, the command line) may share one file, so the 
 in WAL mode with a busy timeout, and every write happens inside an explicit `BEGIN IMMEDIATE` …
 `COMMIT` (rolled back on any failure): nothing is ever stored half-way.
 
-The calls are made directly in the coroutines: the queries are small and a thread hop would
-cost more than the query. One connection (`check_same_thread=False`) is shared by every task
-and thread, guarded by a `threading.Lock`; no `await` ever happens while the lock is held.
+No SQLite work runs on the event loop: every transaction (and opening and closing the file)
+runs in a worker thread through `anyio.to_thread.run_sync`, with a limiter of one per store, so
+a slow query or a busy-timeout wait for another process's write lock stalls that store's callers
+only, never the other requests the loop serves. The limiter is the store's own: agent runs hold
+threads of anyio's default limiter for their whole run, and store calls must not queue behind
+them. One connection (`check_same_thread=False`) is used by that one thread at a time, guarded
+by a `threading.Lock`; the lock is taken and released inside the worker call, never across an
+`await`. A caller cancelled while its transaction runs waits for it to finish (to_thread does
+not abandon the thread), so a transaction is never cut off half-way by cancellation.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+import anyio
+import anyio.to_thread
 
 from dionysus_mcp.store.base import Store, StoreError, StoreUnavailable
 
@@ -78,12 +87,23 @@ class SQLiteConnection(Store):
         self.path = Path(path).expanduser()
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._limiter: anyio.CapacityLimiter | None = None  # made on first use, inside a loop
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
+        if not await self._in_worker(self._connect):
+            return
+        try:
+            await self.apply_schema()
+        except BaseException:
+            await self.close()
+            raise
+
+    def _connect(self) -> bool:
+        """Open the file (in the worker thread); False when it was open already."""
         with self._lock:
             if self._conn is not None:
-                return
+                return False
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -107,20 +127,13 @@ class SQLiteConnection(Store):
                 conn.close()
                 raise self._map(exc) from None
             self._conn = conn
-        try:
-            await self.apply_schema()
-        except BaseException:
-            await self.close()
-            raise
+            return True
 
     async def close(self) -> None:
         with self._lock:
             conn, self._conn = self._conn, None
         if conn is not None:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+            await self._in_worker(_close_quietly, conn)
 
     async def apply_schema(self) -> list[str]:
         statements = schema_statements()
@@ -136,7 +149,7 @@ class SQLiteConnection(Store):
             for statement in statements:
                 conn.execute(statement)
 
-        self._write(work)
+        await self._write(work)
         return statements
 
     async def describe(self) -> str:
@@ -175,10 +188,25 @@ class SQLiteConnection(Store):
             except sqlite3.Error as exc:
                 raise self._map(exc) from None
 
-    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` in one `BEGIN IMMEDIATE` transaction: all of it is stored, or nothing."""
-        return self._transaction(work, "BEGIN IMMEDIATE")
+    async def _in_worker(self, fn: Callable[..., T], *args: object) -> T:
+        """Run `fn(*args)` in the store's worker thread (one at a time per store)."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(1)
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
-    def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` in one read transaction (a consistent snapshot across its queries)."""
-        return self._transaction(work, "BEGIN")
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` in one `BEGIN IMMEDIATE` transaction, in the worker thread: all of it is
+        stored, or nothing."""
+        return await self._in_worker(self._transaction, work, "BEGIN IMMEDIATE")
+
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` in one read transaction (a consistent snapshot across its queries), in the
+        worker thread."""
+        return await self._in_worker(self._transaction, work, "BEGIN")
+
+
+def _close_quietly(conn: sqlite3.Connection) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error:
+        pass

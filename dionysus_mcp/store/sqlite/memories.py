@@ -49,14 +49,14 @@ class MemoriesMixin(SQLiteConnection):
                     ) from None
             return self._memories(conn, "WHERE m.id = ?", [memory.id])[0]
 
-        return self._write(work)
+        return await self._write(work)
 
     async def list_memories(self, kinds: list[str] | None = None) -> list[Memory]:
         if kinds is None:
-            return self._read(lambda conn: self._memories(conn, "", []))
+            return await self._read(lambda conn: self._memories(conn, "", []))
         if not kinds:
             return []
-        return self._read(
+        return await self._read(
             lambda conn: self._memories(
                 conn, "WHERE m.kind IN (SELECT value FROM json_each(?))", [json.dumps(list(kinds))]
             )
@@ -104,13 +104,13 @@ class MemoriesMixin(SQLiteConnection):
             # including writes by another process sharing the file.
             return MemoryStats(total=total, by_kind=by_kind, revision=f"{total}:{max_rowid}")
 
-        return self._read(work)
+        return await self._read(work)
 
     async def basin_memory_counts(self, basin_ids: list[str] | None = None) -> dict[str, int]:
         where, params = "", ()
         if basin_ids is not None:
             where, params = " WHERE basin_id IN (SELECT value FROM json_each(?))", (json.dumps(list(basin_ids)),)
-        return self._read(
+        return await self._read(
             lambda conn: {
                 r["basin_id"]: r["n"]
                 for r in conn.execute(

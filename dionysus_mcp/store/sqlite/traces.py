@@ -15,27 +15,14 @@ from typing import Any
 
 from schema.models import StepRecord, TraceBasinLink, TraceFilter, TraceRecord, TraceStatus, from_iso, to_iso
 
-from dionysus_mcp.store.records import (
-    STEP_TYPE_ORDER, TOTAL_KEYS, UNKNOWN_STEP_TYPE_RANK, decode_tool_calls, dumps_sorted, encode_tool_calls, given_totals,
-)
+from dionysus_mcp.store.base import StoreError
+from dionysus_mcp.store.records import STEP_TYPE_ORDER, UNKNOWN_STEP_TYPE_RANK, decode_tool_calls
 
 from .connection import SQLiteConnection
+from .trace_writes import (
+    STATEMENTS, STEP_COLS, TRACE_COLS, add_step_sql, complete_trace_sql, create_trace_sql, link_trace_basin_sql,
+)
 
-_TRACE_COLS = (
-    "id, run_id, agent_name, parent_id, parent_step, model, task, status, summary, error, started_at,"
-    " completed_at, input_tokens, output_tokens, pruned_tokens_saved, step_count, metadata"
-)
-_STEP_FIELDS = (
-    "id", "trace_id", "step_number", "step_type", "started_at", "completed_at", "duration_ms",
-    "model_output", "code_action", "tool_calls", "observations", "plan", "error", "final_answer",
-    "input_tokens", "output_tokens", "unpruned_input_tokens",
-)
-_STEP_COLS = ", ".join(_STEP_FIELDS)
-_UPSERT_STEP = (
-    f"INSERT INTO trace_steps ({_STEP_COLS}) VALUES ({', '.join('?' for _ in _STEP_FIELDS)})"
-    " ON CONFLICT(id) DO UPDATE SET "
-    + ", ".join(f"{f} = excluded.{f}" for f in _STEP_FIELDS if f != "id")
-)
 # `records.STEP_TYPE_ORDER` as an ORDER BY expression (built from constants, never from input).
 _STEP_TYPE_ORDER_SQL = (
     "CASE step_type "
@@ -116,54 +103,10 @@ def _trace_where(flt: TraceFilter, params: list[Any], after: tuple[datetime, str
 
 class TracesMixin(SQLiteConnection):
     async def create_trace(self, trace: TraceRecord) -> None:
-        params = (
-            trace.id,
-            trace.run_id,
-            trace.agent_name,
-            trace.parent_id,
-            trace.parent_step,
-            trace.model,
-            trace.task,
-            trace.status,
-            trace.summary,
-            trace.error,
-            to_iso(trace.started_at),
-            to_iso(trace.completed_at),
-            int(trace.input_tokens),
-            int(trace.output_tokens),
-            int(trace.pruned_tokens_saved),
-            int(trace.step_count),
-            dumps_sorted(trace.metadata),
-        )
-        self._write(
-            lambda conn: conn.execute(
-                f"INSERT INTO traces ({_TRACE_COLS}) VALUES ({', '.join('?' for _ in params)})"
-                " ON CONFLICT(id) DO NOTHING",
-                params,
-            )
-        )
+        await self._execute_writes([create_trace_sql(trace)])
 
     async def add_step(self, step: StepRecord) -> None:
-        params = (
-            step.id,
-            step.trace_id,
-            int(step.step_number),
-            step.step_type,
-            to_iso(step.started_at),
-            to_iso(step.completed_at),
-            None if step.duration_ms is None else float(step.duration_ms),
-            step.model_output,
-            step.code_action,
-            encode_tool_calls(step.tool_calls),
-            step.observations,
-            step.plan,
-            step.error,
-            step.final_answer,
-            int(step.input_tokens),
-            int(step.output_tokens),
-            int(step.unpruned_input_tokens),
-        )
-        self._write(lambda conn: conn.execute(_UPSERT_STEP, params))
+        await self._execute_writes([add_step_sql(step)])
 
     async def complete_trace(
         self,
@@ -174,43 +117,38 @@ class TracesMixin(SQLiteConnection):
         error: str | None,
         totals: dict[str, int],
     ) -> None:
-        given = given_totals(totals)
-        values = [given.get(k) for k in TOTAL_KEYS]  # None keeps the stored value (coalesce)
-        self._write(
-            lambda conn: conn.execute(
-                "UPDATE traces SET status = ?, completed_at = ?, summary = ?, error = ?,"
-                " input_tokens = coalesce(?, input_tokens), output_tokens = coalesce(?, output_tokens),"
-                " pruned_tokens_saved = coalesce(?, pruned_tokens_saved), step_count = coalesce(?, step_count)"
-                " WHERE id = ?",
-                (status, to_iso(completed_at), summary, error, *values, trace_id),
-            )
-        )
+        await self._execute_writes([complete_trace_sql(trace_id, status, completed_at, summary, error, totals)])
 
     async def link_trace_basin(self, link: TraceBasinLink) -> None:
-        # Stored only when both the trace and the basin exist (as a MATCH would); the same
-        # (trace, basin, at_step) is stored once, its strength updated.
-        self._write(
-            lambda conn: conn.execute(
-                "INSERT INTO trace_basins (trace_id, basin_id, at_step, strength)"
-                " SELECT t.id, b.id, ?, ? FROM traces t, basins b WHERE t.id = ? AND b.id = ?"
-                " ON CONFLICT(trace_id, basin_id, at_step) DO UPDATE SET strength = excluded.strength",
-                (int(link.at_step), float(link.strength), link.trace_id, link.basin_id),
-            )
-        )
+        await self._execute_writes([link_trace_basin_sql(link)])
+
+    async def apply_trace_writes(self, writes: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """The writes in ONE transaction: a drain of an agent's steps costs one commit."""
+        statements = []
+        for method, args in writes:
+            build = STATEMENTS.get(method)
+            if build is None:
+                raise StoreError(f"not a trace write: {method!r}")
+            statements.append(build(*args))
+        await self._execute_writes(statements)
+
+    async def _execute_writes(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        if statements:
+            await self._write(lambda conn: [conn.execute(sql, params) for sql, params in statements])
 
     async def get_trace(self, trace_id: str) -> TraceRecord | None:
         def work(conn: sqlite3.Connection) -> TraceRecord | None:
-            row = conn.execute(f"SELECT {_TRACE_COLS} FROM traces WHERE id = ?", (trace_id,)).fetchone()
+            row = conn.execute(f"SELECT {TRACE_COLS} FROM traces WHERE id = ?", (trace_id,)).fetchone()
             return None if row is None else _trace(row)
 
-        return self._read(work)
+        return await self._read(work)
 
     async def get_steps(self, trace_id: str) -> list[StepRecord]:
-        return self._read(
+        return await self._read(
             lambda conn: [
                 _step(r)
                 for r in conn.execute(
-                    f"SELECT {_STEP_COLS} FROM trace_steps WHERE trace_id = ?"
+                    f"SELECT {STEP_COLS} FROM trace_steps WHERE trace_id = ?"
                     f" ORDER BY step_number, {_STEP_TYPE_ORDER_SQL}, id",
                     (trace_id,),
                 )
@@ -218,17 +156,17 @@ class TracesMixin(SQLiteConnection):
         )
 
     async def get_children(self, trace_id: str) -> list[TraceRecord]:
-        return self._read(
+        return await self._read(
             lambda conn: [
                 _trace(r)
                 for r in conn.execute(
-                    f"SELECT {_TRACE_COLS} FROM traces WHERE parent_id = ? ORDER BY started_at, id", (trace_id,)
+                    f"SELECT {TRACE_COLS} FROM traces WHERE parent_id = ? ORDER BY started_at, id", (trace_id,)
                 )
             ]
         )
 
     async def get_trace_basins(self, trace_id: str) -> list[TraceBasinLink]:
-        return self._read(
+        return await self._read(
             lambda conn: [
                 TraceBasinLink(
                     trace_id=r["trace_id"],
@@ -253,12 +191,12 @@ class TracesMixin(SQLiteConnection):
             return []
         params: list[Any] = []
         query = (
-            f"SELECT {_TRACE_COLS} FROM traces"
+            f"SELECT {TRACE_COLS} FROM traces"
             + _trace_where(filter, params, after)
             + " ORDER BY started_at DESC, id DESC LIMIT ?"
         )
         params.append(int(limit))
-        return self._read(lambda conn: [_trace(r) for r in conn.execute(query, params)])
+        return await self._read(lambda conn: [_trace(r) for r in conn.execute(query, params)])
 
     async def token_totals(self, filter: TraceFilter) -> list[dict]:
         params: list[Any] = []
@@ -269,7 +207,7 @@ class TracesMixin(SQLiteConnection):
             + _trace_where(filter, params)
             + " GROUP BY agent_name, model ORDER BY agent_name, model"
         )
-        return self._read(
+        return await self._read(
             lambda conn: [
                 {
                     "agent_name": r["agent_name"],
@@ -284,4 +222,4 @@ class TracesMixin(SQLiteConnection):
         )
 
     async def count_traces(self) -> int:
-        return self._read(lambda conn: conn.execute("SELECT count(*) FROM traces").fetchone()[0])
+        return await self._read(lambda conn: conn.execute("SELECT count(*) FROM traces").fetchone()[0])

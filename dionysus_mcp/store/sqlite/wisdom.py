@@ -59,10 +59,10 @@ class WisdomMixin(SQLiteConnection):
             ).fetchone()
             return _wisdom(row)
 
-        return self._write(work)
+        return await self._write(work)
 
     async def list_wisdom(self) -> list[WisdomPrinciple]:
-        return self._read(
+        return await self._read(
             lambda conn: [
                 _wisdom(r)
                 for r in conn.execute(
@@ -91,12 +91,12 @@ class WisdomMixin(SQLiteConnection):
             except sqlite3.IntegrityError:
                 raise StoreError(f"a coherence snapshot with id {snapshot.id!r} exists already") from None
 
-        self._write(work)
+        await self._write(work)
 
     async def recent_snapshots(self, limit: int) -> list[CoherenceSnapshot]:
         if limit <= 0:
             return []
-        return self._read(
+        return await self._read(
             lambda conn: [
                 _snapshot(r)
                 for r in conn.execute(

@@ -1,0 +1,108 @@
+"""Trace writes as SQL statements: one builder per write, so a single write and a batch of
+writes (`apply_trace_writes`, one transaction per drain of an agent's steps) share them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from schema.models import StepRecord, TraceBasinLink, TraceRecord, TraceStatus, to_iso
+
+from dionysus_mcp.store.records import TOTAL_KEYS, dumps_sorted, encode_tool_calls, given_totals
+
+TRACE_COLS = (
+    "id, run_id, agent_name, parent_id, parent_step, model, task, status, summary, error, started_at,"
+    " completed_at, input_tokens, output_tokens, pruned_tokens_saved, step_count, metadata"
+)
+STEP_FIELDS = (
+    "id", "trace_id", "step_number", "step_type", "started_at", "completed_at", "duration_ms",
+    "model_output", "code_action", "tool_calls", "observations", "plan", "error", "final_answer",
+    "input_tokens", "output_tokens", "unpruned_input_tokens",
+)
+STEP_COLS = ", ".join(STEP_FIELDS)
+UPSERT_STEP = (
+    f"INSERT INTO trace_steps ({STEP_COLS}) VALUES ({', '.join('?' for _ in STEP_FIELDS)})"
+    " ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(f"{f} = excluded.{f}" for f in STEP_FIELDS if f != "id")
+)
+
+def create_trace_sql(trace: TraceRecord) -> tuple[str, tuple[Any, ...]]:
+    params = (
+        trace.id,
+        trace.run_id,
+        trace.agent_name,
+        trace.parent_id,
+        trace.parent_step,
+        trace.model,
+        trace.task,
+        trace.status,
+        trace.summary,
+        trace.error,
+        to_iso(trace.started_at),
+        to_iso(trace.completed_at),
+        int(trace.input_tokens),
+        int(trace.output_tokens),
+        int(trace.pruned_tokens_saved),
+        int(trace.step_count),
+        dumps_sorted(trace.metadata),
+    )
+    return (
+        f"INSERT INTO traces ({TRACE_COLS}) VALUES ({', '.join('?' for _ in params)}) ON CONFLICT(id) DO NOTHING",
+        params,
+    )
+
+
+def add_step_sql(step: StepRecord) -> tuple[str, tuple[Any, ...]]:
+    return UPSERT_STEP, (
+        step.id,
+        step.trace_id,
+        int(step.step_number),
+        step.step_type,
+        to_iso(step.started_at),
+        to_iso(step.completed_at),
+        None if step.duration_ms is None else float(step.duration_ms),
+        step.model_output,
+        step.code_action,
+        encode_tool_calls(step.tool_calls),
+        step.observations,
+        step.plan,
+        step.error,
+        step.final_answer,
+        int(step.input_tokens),
+        int(step.output_tokens),
+        int(step.unpruned_input_tokens),
+    )
+
+
+def complete_trace_sql(
+    trace_id: str, status: TraceStatus, completed_at: datetime, summary: str | None, error: str | None, totals: dict[str, int]
+) -> tuple[str, tuple[Any, ...]]:
+    given = given_totals(totals)
+    values = [given.get(k) for k in TOTAL_KEYS]  # None keeps the stored value (coalesce)
+    return (
+        "UPDATE traces SET status = ?, completed_at = ?, summary = ?, error = ?,"
+        " input_tokens = coalesce(?, input_tokens), output_tokens = coalesce(?, output_tokens),"
+        " pruned_tokens_saved = coalesce(?, pruned_tokens_saved), step_count = coalesce(?, step_count)"
+        " WHERE id = ?",
+        (status, to_iso(completed_at), summary, error, *values, trace_id),
+    )
+
+
+def link_trace_basin_sql(link: TraceBasinLink) -> tuple[str, tuple[Any, ...]]:
+    # Stored only when both the trace and the basin exist (as a MATCH would); the same
+    # (trace, basin, at_step) is stored once, its strength updated.
+    return (
+        "INSERT INTO trace_basins (trace_id, basin_id, at_step, strength)"
+        " SELECT t.id, b.id, ?, ? FROM traces t, basins b WHERE t.id = ? AND b.id = ?"
+        " ON CONFLICT(trace_id, basin_id, at_step) DO UPDATE SET strength = excluded.strength",
+        (int(link.at_step), float(link.strength), link.trace_id, link.basin_id),
+    )
+
+
+# Each trace write as one statement, so a batch is one transaction (apply_trace_writes).
+STATEMENTS = {
+    "create_trace": create_trace_sql,
+    "add_step": add_step_sql,
+    "complete_trace": complete_trace_sql,
+    "link_trace_basin": link_trace_basin_sql,
+}
