@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import anyio
+import anyio.to_thread
 from pydantic import BaseModel, Field
 
 from dionysus_mcp.cognition.basins import BasinService
@@ -188,7 +190,10 @@ class MemoryService:
             self._added = []
         if index is None or index.revision != stats.revision:
             self._added = []
-            self._index = _Index.build(stats.revision, await self.store.list_memories())
+            memories = await self.store.list_memories()
+            # Tokenizing every memory takes ~0.3 s per 10,000: in a worker thread, so the event
+            # loop keeps serving other requests meanwhile (the result replaces the index whole).
+            self._index = await anyio.to_thread.run_sync(_Index.build, stats.revision, memories)
         return self._index
 
     async def semantic_recall(self, query: str, k: int = 5, kinds: list[str] | None = None) -> RecallResult:

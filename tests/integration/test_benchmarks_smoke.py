@@ -11,7 +11,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "benchmark_speed.py"
-BENCHMARKS = {"cold_start", "tool_latency", "trace_writes", "ooda_overhead", "trace_queries", "concurrent"}
+BENCHMARKS = {
+    "cold_start", "tool_latency", "trace_writes", "ooda_overhead", "trace_queries", "concurrent",
+    "coherence_scaling", "free_loop",
+}
 
 pytestmark = pytest.mark.slow  # runs OODA cycles and spawns stdio servers
 
@@ -58,6 +61,18 @@ def test_quick_run_prints_one_json_object_with_every_benchmark():
     concurrent = results["concurrent"]
     assert concurrent["status"] == "ok" and concurrent["ooda_cycles_completed"] >= 4
     assert concurrent["under_load"]["all"]["n"] == doc["sizes"]["concurrent_samples"]
+
+    scaling = results["coherence_scaling"]["sqlite"]
+    assert scaling["status"] == "ok" and scaling["active"] == 100 and scaling["ratio_p50"] > 0
+    assert scaling["200"]["n"] == scaling["1000"]["n"] > 0
+    free = results["free_loop"]
+    assert free["status"] == "ok" and free["ping_idle"]["n"] == doc["sizes"]["free_loop_pings"]
+    assert free["ping_under_load"]["n"] > 0 and free["ooda_cycle_s"] > 0
+    assert cold["bare_mcpserver_first_result_s_median"] > 0
+
+    # Headline figures are ratios to a reference measured in the same run.
+    with_ratio = {f["benchmark"] for f in doc["figures"] if f["ratio"] is not None and f["reference"]}
+    assert {"cold_start", "tool_latency", "ooda_overhead", "concurrent", "coherence_scaling", "free_loop"} <= with_ratio
 
     # Every figure says which store, size and model it was measured with; targets say if met.
     assert doc["figures"]
