@@ -84,7 +84,9 @@ async def _seed_active_set(runtime: Any, total: int, active: int, seed: int = 13
 
 
 async def bench_coherence_scaling(report: Any, stores: Any, sizes: dict[str, int]) -> None:
-    from benchmark_speed import progress, summary_ms, timed
+    from contextlib import AsyncExitStack
+
+    from benchmark_speed import progress, summary_ms
 
     from dionysus_mcp.runtime import open_runtime
 
@@ -93,16 +95,27 @@ async def bench_coherence_scaling(report: Any, stores: Any, sizes: dict[str, int
     label = f"{active} active of {small} / {large} basins"
     for backend in stores.usable(report, out, "coherence_scaling", "assess_coherence p50 large / small", "x", label):
         res: dict[str, Any] = {"status": "ok", "active": active}
-        for total in (small, large):
-            progress(f"coherence_scaling on {backend}: {total} basins, {active} active")
-            async with open_runtime(stores.settings(backend, "coherence")) as runtime:
+        async with AsyncExitStack() as stack:
+            runtimes = {}
+            for total in (small, large):
+                progress(f"coherence_scaling on {backend}: {total} basins, {active} active")
+                runtime = runtimes[total] = await stack.enter_async_context(open_runtime(stores.settings(backend, "coherence")))
                 await _seed_active_set(runtime, total, active)
-                first = await runtime.coherence.assess_coherence()
+                for _ in range(3):  # warm-up; the first two write the snapshots continuity needs
+                    first = await runtime.coherence.assess_coherence()
                 if first.active_count != active:
                     raise RuntimeError(f"expected {active} active basins, found {first.active_count}")
-                before = len(await runtime.store.recent_snapshots(10_000))
-                res[str(total)] = summary_ms(await timed(runtime.coherence.assess_coherence, n))
-                res[str(total)]["snapshots_written"] = len(await runtime.store.recent_snapshots(10_000)) - before
+            before = {t: len(await r.store.recent_snapshots(10_000)) for t, r in runtimes.items()}
+            # Interleaved, so a change in the machine's load hits both sizes alike.
+            samples: dict[int, list[float]] = {small: [], large: []}
+            for i in range(n):
+                for total in ((small, large) if i % 2 == 0 else (large, small)):
+                    t = time.perf_counter()
+                    await runtimes[total].coherence.assess_coherence()
+                    samples[total].append(time.perf_counter() - t)
+            for total, runtime in runtimes.items():
+                res[str(total)] = summary_ms(samples[total])
+                res[str(total)]["snapshots_written"] = len(await runtime.store.recent_snapshots(10_000)) - before[total]
         ratio = res[str(large)]["p50_ms"] / res[str(small)]["p50_ms"]
         res["ratio_p50"] = round(ratio, 3)
         out[backend] = res

@@ -106,6 +106,32 @@ class _Index:
         self.revision = revision
 
 
+def _rank(index: _Index, size: int, query: str, k: int, wanted: set[str] | None) -> tuple[list[tuple[int, float]], int]:
+    """The top k (entry, score) of the first `size` index entries, and how many were searched."""
+    candidates = [i for i in range(size) if wanted is None or index.kinds[i] in wanted]
+    allowed = set(candidates)
+    n = len(candidates)
+    if n == 0:
+        return [], 0
+    avg_len = sum(index.lengths[i] for i in candidates) / n or 1.0
+    scores: dict[int, float] = defaultdict(float)
+    for term in set(tokens(query)):
+        docs = [i for i in index.postings.get(term, ()) if i in allowed]
+        if not docs:
+            continue
+        idf = math.log(1.0 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
+        for i in docs:
+            tf = index.term_freqs[i][term]
+            norm = tf + BM25_K1 * (1 - BM25_B + BM25_B * index.lengths[i] / avg_len)
+            scores[i] += idf * tf * (BM25_K1 + 1) / norm
+    weighted = {i: s * (0.5 + 0.5 * index.importance[i]) for i, s in scores.items()}
+    # Ties: newer first, then id, so the order never depends on the backend.
+    ranked = sorted(
+        weighted.items(), key=lambda p: (-round(p[1], 9), -index.created_at[p[0]].timestamp(), index.ids[p[0]])
+    )[:k]
+    return ranked, n
+
+
 def validate_tags(tags: list[str] | None) -> list[str]:
     tags = tags or []
     if len(tags) > MAX_TAGS:
@@ -207,27 +233,12 @@ class MemoryService:
         wanted = {kind.strip().lower() for kind in kinds} if kinds else None
 
         index = await self._current_index()
-        candidates = [i for i, kind in enumerate(index.kinds) if wanted is None or kind in wanted]
-        allowed = set(candidates)
-        n = len(candidates)
+        # Scoring is pure Python over the whole index (~250 ms at 100,000 memories): in a worker
+        # thread, so the event loop keeps serving. The index only grows, on the loop, between
+        # awaits: the first `size` entries are complete now and stay as they are.
+        ranked, n = await anyio.to_thread.run_sync(_rank, index, len(index.ids), query, k, wanted)
         if n == 0:
             return RecallResult(query=query, hits=[], searched=0)
-        avg_len = sum(index.lengths[i] for i in candidates) / n or 1.0
-        scores: dict[int, float] = defaultdict(float)
-        for term in set(tokens(query)):
-            docs = [i for i in index.postings.get(term, ()) if i in allowed]
-            if not docs:
-                continue
-            idf = math.log(1.0 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
-            for i in docs:
-                tf = index.term_freqs[i][term]
-                norm = tf + BM25_K1 * (1 - BM25_B + BM25_B * index.lengths[i] / avg_len)
-                scores[i] += idf * tf * (BM25_K1 + 1) / norm
-        weighted = {i: s * (0.5 + 0.5 * index.importance[i]) for i, s in scores.items()}
-        # Ties: newer first, then id, so the order never depends on the backend.
-        ranked = sorted(
-            weighted.items(), key=lambda p: (-round(p[1], 9), -index.created_at[p[0]].timestamp(), index.ids[p[0]])
-        )[:k]
         if not ranked:
             return RecallResult(query=query, hits=[], searched=n)
         best = ranked[0][1]

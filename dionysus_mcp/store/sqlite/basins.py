@@ -129,15 +129,18 @@ class BasinsMixin(SQLiteConnection):
     # --- the active set: reads that follow the active basins, not the store ---------------------
     async def basins_activated_since(self, since: datetime, min_activation: float) -> list[Basin]:
         # Two range scans of the basins_activation index: recent enough, or never activated.
+        # Sorted here, not by ORDER BY: with one, SQLite walks the whole name index instead.
         query = (
             f"SELECT {_BASIN_COLS} FROM basins WHERE last_activated_at >= ? AND activation >= ?"
             f" UNION ALL SELECT {_BASIN_COLS} FROM basins WHERE last_activated_at IS NULL AND activation >= ?"
-            " ORDER BY name, id"
         )
         params = (to_iso(since), float(min_activation), float(min_activation))
-        return await self._read(lambda conn: [_basin(r) for r in conn.execute(query, params)])
+        basins = await self._read(lambda conn: [_basin(r) for r in conn.execute(query, params)])
+        return sorted(basins, key=lambda b: (b.name, b.id))
 
     async def links_among(self, basin_ids: list[str]) -> list[BasinLink]:
+        # The primary key by source, the target tested against the list (`+` keeps SQLite from
+        # probing every source × target pair: n² lookups for n active basins).
         ids = json.dumps(list(basin_ids))
         return await self._read(
             lambda conn: [
@@ -145,7 +148,7 @@ class BasinsMixin(SQLiteConnection):
                 for r in conn.execute(
                     "SELECT source_id, target_id, weight FROM basin_links"
                     " WHERE source_id IN (SELECT value FROM json_each(?))"
-                    " AND target_id IN (SELECT value FROM json_each(?)) ORDER BY source_id, target_id",
+                    " AND +target_id IN (SELECT value FROM json_each(?)) ORDER BY source_id, target_id",
                     (ids, ids),
                 )
             ]

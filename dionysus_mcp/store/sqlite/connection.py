@@ -130,10 +130,18 @@ class SQLiteConnection(Store):
             return True
 
     async def close(self) -> None:
-        with self._lock:
+        # Shielded: closing is what a cancelled task's cleanup does, and it must still happen.
+        with anyio.CancelScope(shield=True):
+            await self._in_worker(self._disconnect)
+
+    def _disconnect(self) -> None:
+        with self._lock:  # after any transaction in flight
             conn, self._conn = self._conn, None
         if conn is not None:
-            await self._in_worker(_close_quietly, conn)
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
 
     async def apply_schema(self) -> list[str]:
         statements = schema_statements()
@@ -204,9 +212,3 @@ class SQLiteConnection(Store):
         worker thread."""
         return await self._in_worker(self._transaction, work, "BEGIN")
 
-
-def _close_quietly(conn: sqlite3.Connection) -> None:
-    try:
-        conn.close()
-    except sqlite3.Error:
-        pass
