@@ -219,7 +219,8 @@ class MemoryService:
             memories = await self.store.list_memories()
             # Tokenizing every memory takes ~0.3 s per 10,000: in a worker thread, so the event
             # loop keeps serving other requests meanwhile (the result replaces the index whole).
-            self._index = await anyio.to_thread.run_sync(_Index.build, stats.revision, memories)
+            with anyio.CancelScope(shield=True):  # like the store calls: once started, finished
+                self._index = await anyio.to_thread.run_sync(_Index.build, stats.revision, memories)
         return self._index
 
     async def semantic_recall(self, query: str, k: int = 5, kinds: list[str] | None = None) -> RecallResult:
@@ -236,7 +237,8 @@ class MemoryService:
         # Scoring is pure Python over the whole index (~250 ms at 100,000 memories): in a worker
         # thread, so the event loop keeps serving. The index only grows, on the loop, between
         # awaits: the first `size` entries are complete now and stay as they are.
-        ranked, n = await anyio.to_thread.run_sync(_rank, index, len(index.ids), query, k, wanted)
+        with anyio.CancelScope(shield=True):  # like the store calls: once started, finished
+            ranked, n = await anyio.to_thread.run_sync(_rank, index, len(index.ids), query, k, wanted)
         if n == 0:
             return RecallResult(query=query, hits=[], searched=0)
         if not ranked:

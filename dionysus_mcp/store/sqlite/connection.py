@@ -11,8 +11,9 @@ only, never the other requests the loop serves. The limiter is the store's own: 
 threads of anyio's default limiter for their whole run, and store calls must not queue behind
 them. One connection (`check_same_thread=False`) is used by that one thread at a time, guarded
 by a `threading.Lock`; the lock is taken and released inside the worker call, never across an
-`await`. A caller cancelled while its transaction runs waits for it to finish (to_thread does
-not abandon the thread), so a transaction is never cut off half-way by cancellation.
+`await`. Store calls are shielded from cancellation, as the direct calls they replaced were: a
+caller cancelled while its transaction waits or runs gets its result first, so a transaction is
+never cut off half-way.
 """
 
 from __future__ import annotations
@@ -200,7 +201,12 @@ class SQLiteConnection(Store):
         """Run `fn(*args)` in the store's worker thread (one at a time per store)."""
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(1)
-        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+        # Shielded, as the direct calls this replaced were: a store call, once made, finishes.
+        # A cancelled request's agent thread still reaches the services while it stops (its
+        # calls run in the request's cancelled scope); a store call refused there would fail
+        # every step it has left instead of letting it stop at the next step boundary.
+        with anyio.CancelScope(shield=True):
+            return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` in one `BEGIN IMMEDIATE` transaction, in the worker thread: all of it is
