@@ -36,7 +36,7 @@ def test_specs_and_labels(spec, label):
     assert parse_model_spec(spec).label == label
 
 
-@pytest.mark.parametrize("spec", ["gpt-4o", "openai:", "anthropic:claude", ":x"])
+@pytest.mark.parametrize("spec", ["gpt-4o", "openai:", "anthropic:claude", ":x", "openai"])
 def test_unknown_spec_names_the_valid_forms(spec):
     with pytest.raises(ModelSpecError, match=r"scripted, openai:<model>.*litellm:<provider/model>") as info:
         parse_model_spec(spec)
@@ -47,7 +47,10 @@ def test_openai_needs_a_key_and_is_built_lazily_without_network():
     with pytest.raises(ModelSpecError, match="OPENAI_API_KEY"):
         create_model("openai:gpt-4o-mini", "heartbeat", env={})
     model = create_model("openai:llama3", "heartbeat", env={"OPENAI_API_KEY": "x", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
-    assert type(model).__name__ in {"OpenAIServerModel", "OpenAIModel"} and model.model_id == "llama3"
+    from smolagents import OpenAIServerModel
+
+    assert isinstance(model, OpenAIServerModel) and model.model_id == "llama3"
+    assert (model.client.timeout, model.client.max_retries) == (60.0, 0)  # our retries, our timeout
 
 
 @pytest.mark.skipif(importlib.util.find_spec("litellm") is not None, reason="litellm is installed")
