@@ -5,6 +5,7 @@ answers as providers do: native tool calls, `Action:` text, fenced code, prose f
 from __future__ import annotations
 
 import os
+import subprocess
 import re
 import sys
 from collections.abc import AsyncIterator
@@ -166,3 +167,24 @@ async def test_stdio_server_prints_no_traceback_on_provider_failures(tmp_path):
     assert "Traceback" not in stderr and not INTERNAL_NAME.search(stderr), stderr
     # what the log says: one line per failed run, naming the endpoint problem
     assert [line for line in stderr.splitlines() if "failed:" in line and endpoint.url in line], stderr
+
+
+BAD_CONFIG = [
+    ({"DIONYSUS_MODEL": "gpt-4o"}, "is not a model spec"),
+    ({"DIONYSUS_MODEL": "anthropic:claude-3"}, "unknown provider 'anthropic'"),
+    ({"DIONYSUS_MODEL": "openai:gpt-4o-mini", "OPENAI_API_KEY": ""}, "needs OPENAI_API_KEY"),
+    ({"DIONYSUS_MODEL": "openai:llama3", "OPENAI_API_KEY": "x", "OPENAI_BASE_URL": "localhost:11434"}, "OPENAI_BASE_URL='localhost:11434' is not an http"),
+    ({"DIONYSUS_MODEL_TIMEOUT": "soon"}, "DIONYSUS_MODEL_TIMEOUT='soon' is not a number"),
+    ({"DIONYSUS_MODEL_RETRIES": "-1"}, "DIONYSUS_MODEL_RETRIES='-1' must be between 0 and 10"),
+    ({"DIONYSUS_TEMPERATURE": "7"}, "DIONYSUS_TEMPERATURE='7' must be between 0.0 and 2.0"),
+]
+
+
+@pytest.mark.parametrize(("extra", "expected"), BAD_CONFIG)
+def test_serve_refuses_an_unusable_model_configuration_at_start(tmp_path, extra, expected):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "DIONYSUS_"))}
+    env.update({"DIONYSUS_DB_PATH": str(tmp_path / "cfg.db"), **extra})
+    proc = subprocess.run([sys.executable, "-m", "dionysus_mcp", "serve"], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and expected in lines[0], proc.stderr
+    assert not (tmp_path / "cfg.db").exists()  # refused before anything started
