@@ -107,10 +107,11 @@ async def test_endpoint_failures_end_in_one_line_and_an_error_trace(tmp_path, mo
 async def test_retries_follow_retry_after_then_succeed(tmp_path, monkeypatch):
     with serving() as endpoint:
         limited = endpoint.fail("status", status=429, retry_after="0.2", times=2)
-        async with session(tmp_path, monkeypatch, endpoint.env(DIONYSUS_MODEL_RETRIES="2")) as client:
+        async with session(tmp_path, monkeypatch, endpoint.env(DIONYSUS_MODEL_RETRIES="2", DIONYSUS_TEMPERATURE="0.2")) as client:
             result = await client.call_tool("run_heartbeat", {})
     assert not result.is_error and result.structured_content["status"] == "success"
     assert limited.hits == 2  # both refusals were retried, the third attempt was answered
+    assert {r.get("temperature") for r in endpoint.requests} == {0.2}  # DIONYSUS_TEMPERATURE is sent
 
 
 async def test_a_sub_agent_whose_model_fails_is_reported_and_the_cycle_goes_on(tmp_path, monkeypatch):
