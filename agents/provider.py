@@ -243,7 +243,9 @@ def _connection_problem(exc: BaseException) -> str:
 
 def _status_problem(endpoint: str, status: int, exc: Any, model_id: str) -> str:
     body = getattr(getattr(exc, "response", None), "text", "") or ""
-    detail = "an HTML error page" if _looks_like_html(body) else repr(_snippet(getattr(exc, "message", "") or body))
+    error = getattr(exc, "body", None)  # the SDK's parsed `error` object, when the body was JSON
+    said = error.get("message") if isinstance(error, dict) else None
+    detail = "an HTML error page" if _looks_like_html(body) else repr(_snippet(said or body or getattr(exc, "message", "")))
     if status in (401, 403):
         return f"the model endpoint {endpoint} refused the API key (HTTP {status}); check OPENAI_API_KEY"
     if status == 404:
