@@ -17,60 +17,16 @@ from typing import Any
 
 from schema.models import StepRecord, TraceBasinLink, TraceFilter, TraceRecord, TraceStatus, from_iso, to_iso
 
-from ..records import decode_tool_calls, dumps_sorted, encode_tool_calls, given_totals, json_or_none, step_sort_key
+from ..base import StoreError
+from ..records import decode_tool_calls, json_or_none, step_sort_key
 from .connection import Neo4jConnection, _run_consume
-
-_CREATE_TRACE = """
-MERGE (t:AgentExecutionTrace {id: $id})
-ON CREATE SET t += $props
-"""
-
-# The parent may arrive after the child (replays): link whichever pair exists now.
-_LINK_PARENT = """
-MATCH (p:AgentExecutionTrace {id: $parent_id})
-MATCH (t:AgentExecutionTrace {id: $id})
-MERGE (p)-[d:DELEGATED_TO]->(t)
-ON CREATE SET d.at_step = t.parent_step
-"""
-
-_ADOPT_CHILDREN = """
-MATCH (t:AgentExecutionTrace {id: $id})
-MATCH (c:AgentExecutionTrace {parent_id: $id})
-MERGE (t)-[d:DELEGATED_TO]->(c)
-ON CREATE SET d.at_step = c.parent_step
-"""
-
-_ADOPT_STEPS = """
-MATCH (t:AgentExecutionTrace {id: $id})
-MATCH (s:AgentExecutionStep {trace_id: $id})
-MERGE (t)-[h:HAS_STEP]->(s)
-SET h.order = s.step_number
-"""
-
-_UPSERT_STEP = """
-MERGE (s:AgentExecutionStep {id: $id})
-SET s = $props
-"""
-
-_LINK_STEP = """
-MATCH (t:AgentExecutionTrace {id: $trace_id})
-MATCH (s:AgentExecutionStep {id: $id})
-MERGE (t)-[h:HAS_STEP]->(s)
-SET h.order = $step_number
-"""
-
-_COMPLETE_TRACE = """
-MATCH (t:AgentExecutionTrace {id: $id})
-SET t.status = $status, t.completed_at = $completed_at, t.summary = $summary, t.error = $error
-SET t += $totals
-"""
-
-_LINK_TRACE_BASIN = """
-MATCH (t:AgentExecutionTrace {id: $trace_id})
-MATCH (b:AttractorBasin {id: $basin_id})
-MERGE (t)-[r:ACTIVATED_BASIN {at_step: $at_step}]->(b)
-SET r.strength = $strength
-"""
+from .trace_writes import (
+    STATEMENTS,
+    add_step_statements,
+    complete_trace_statements,
+    create_trace_statements,
+    link_trace_basin_statements,
+)
 
 _GET_TRACE = "MATCH (t:AgentExecutionTrace {id: $id}) RETURN properties(t) AS props"
 _GET_STEPS = "MATCH (s:AgentExecutionStep {trace_id: $id}) RETURN properties(s) AS props"
@@ -132,19 +88,6 @@ def _trace_where(flt: TraceFilter, params: dict[str, Any], after: tuple[datetime
     return ("WHERE " + " AND ".join(clauses)) if clauses else ""
 
 
-def _drop_none(props: dict[str, Any]) -> dict[str, Any]:
-    # Neo4j does not store nulls (setting one removes the property); leave them out explicitly.
-    return {k: v for k, v in props.items() if v is not None}
-
-
-def _trace_props(trace: TraceRecord) -> dict[str, Any]:
-    props = trace.model_dump(exclude={"metadata", "started_at", "completed_at"})
-    props["started_at"] = to_iso(trace.started_at)
-    props["completed_at"] = to_iso(trace.completed_at)
-    props["metadata"] = dumps_sorted(trace.metadata)
-    return _drop_none(props)
-
-
 def _trace(p: dict[str, Any]) -> TraceRecord:
     return TraceRecord(
         id=p["id"],
@@ -165,14 +108,6 @@ def _trace(p: dict[str, Any]) -> TraceRecord:
         step_count=int(p.get("step_count") or 0),
         metadata=json_or_none(p.get("metadata")) or {},
     )
-
-
-def _step_props(step: StepRecord) -> dict[str, Any]:
-    props = step.model_dump(exclude={"tool_calls", "started_at", "completed_at"})
-    props["started_at"] = to_iso(step.started_at)
-    props["completed_at"] = to_iso(step.completed_at)
-    props["tool_calls"] = encode_tool_calls(step.tool_calls)
-    return _drop_none(props)
 
 
 def _step(p: dict[str, Any]) -> StepRecord:
@@ -200,27 +135,10 @@ def _step(p: dict[str, Any]) -> StepRecord:
 class TracesMixin(Neo4jConnection):
     # --- writes ------------------------------------------------------------------------------
     async def create_trace(self, trace: TraceRecord) -> None:
-        props = _trace_props(trace)
-
-        async def work(tx: Any) -> None:
-            await _run_consume(tx, _CREATE_TRACE, {"id": trace.id, "props": props})
-            if trace.parent_id is not None:
-                await _run_consume(tx, _LINK_PARENT, {"id": trace.id, "parent_id": trace.parent_id})
-            await _run_consume(tx, _ADOPT_CHILDREN, {"id": trace.id})
-            await _run_consume(tx, _ADOPT_STEPS, {"id": trace.id})
-
-        await self._write_fn(work, merge=True)
+        await self._run_statements(create_trace_statements(trace))
 
     async def add_step(self, step: StepRecord) -> None:
-        props = _step_props(step)
-
-        async def work(tx: Any) -> None:
-            await _run_consume(tx, _UPSERT_STEP, {"id": step.id, "props": props})
-            await _run_consume(
-                tx, _LINK_STEP, {"id": step.id, "trace_id": step.trace_id, "step_number": step.step_number}
-            )
-
-        await self._write_fn(work, merge=True)
+        await self._run_statements(add_step_statements(step))
 
     async def complete_trace(
         self,
@@ -231,24 +149,29 @@ class TracesMixin(Neo4jConnection):
         error: str | None,
         totals: dict[str, int],
     ) -> None:
-        params = {
-            "id": trace_id,
-            "status": status,
-            "completed_at": to_iso(completed_at),
-            "summary": summary,
-            "error": error,
-            "totals": given_totals(totals),
-        }
-        await self._write(_run_consume, _COMPLETE_TRACE, params)
+        await self._run_statements(complete_trace_statements(trace_id, status, completed_at, summary, error, totals))
 
     async def link_trace_basin(self, link: TraceBasinLink) -> None:
-        params = {
-            "trace_id": link.trace_id,
-            "basin_id": link.basin_id,
-            "at_step": int(link.at_step),
-            "strength": float(link.strength),
-        }
-        await self._write(_run_consume, _LINK_TRACE_BASIN, params)
+        await self._run_statements(link_trace_basin_statements(link))
+
+    async def apply_trace_writes(self, writes: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """The writes in ONE transaction: a drain of an agent's steps is one round of commits."""
+        statements = []
+        for method, args in writes:
+            build = STATEMENTS.get(method)
+            if build is None:
+                raise StoreError(f"not a trace write: {method!r}")
+            statements.extend(build(*args))
+        await self._run_statements(statements)
+
+    async def _run_statements(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        async def work(tx: Any) -> None:
+            for query, params in statements:
+                await _run_consume(tx, query, params)
+
+        if statements:
+            # Every trace write is an idempotent MERGE/SET: retried on a MERGE race like one.
+            await self._write_fn(work, merge=True)
 
     # --- reads -------------------------------------------------------------------------------
     async def get_trace(self, trace_id: str) -> TraceRecord | None:
