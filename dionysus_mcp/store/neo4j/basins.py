@@ -58,9 +58,8 @@ MATCH (b:AttractorBasin) WHERE b.last_activated_at IS NULL AND b.activation >= $
 RETURN properties(b) AS props
 """
 _LINKS_AMONG = """
-UNWIND $ids AS sid
-MATCH (s:AttractorBasin {id: sid})-[r:RELATED_TO]->(t:AttractorBasin)
-WHERE t.id IN $ids
+MATCH (s:AttractorBasin) WHERE s.id IN $ids
+MATCH (s)-[r:RELATED_TO]->(t:AttractorBasin) WHERE t.id IN $ids
 RETURN s.id AS source_id, t.id AS target_id, r.weight AS weight
 """
 

@@ -47,9 +47,11 @@ MATCH (m:Memory)
 RETURN m.kind AS kind, count(m) AS n, max(m.created_at) AS latest, max(m.id) AS max_id
 """
 
+# Anchored on the basins (their id index), then their IN_BASIN edges: written from the memory
+# side, ArcadeDB walked every memory (169 → 549 ms from 200 to 1,000 basins).
 _SOME_BASIN_MEMORY_COUNTS = """
-UNWIND $ids AS bid
-MATCH (m:Memory)-[:IN_BASIN]->(b:AttractorBasin {id: bid})
+MATCH (b:AttractorBasin) WHERE b.id IN $ids
+MATCH (b)<-[:IN_BASIN]-(m:Memory)
 RETURN b.id AS basin_id, count(DISTINCT m) AS n
 """
 
