@@ -114,32 +114,38 @@ class BasinService:
     async def upsert_basin(
         self,
         name: str,
-        description: str = "",
+        description: str | None = None,
         keywords: list[str] | None = None,
         stability: float | None = None,
     ) -> BasinView:
+        """Create the basin, or change only the fields given (None keeps the stored value)."""
         name = _clean_text(name, "name", MAX_NAME, required=True)
-        description = _clean_text(description, "description", MAX_DESCRIPTION)
-        keywords = keywords or []
-        if len(keywords) > MAX_KEYWORDS:
-            raise InvalidInput(f"{len(keywords)} keywords given; the limit is {MAX_KEYWORDS}")
-        cleaned = []
-        for kw in keywords:
-            kw = _clean_text(kw, "each keyword", MAX_KEYWORD, required=True).lower()
-            if kw not in cleaned:
-                cleaned.append(kw)
+        if description is not None:
+            description = _clean_text(description, "description", MAX_DESCRIPTION)
+        cleaned = None if keywords is None else self._keywords(keywords)
         if stability is not None and not 0.0 <= stability <= 1.0:
             raise InvalidInput(f"stability must be between 0 and 1, got {stability}")
         existing = await self.store.get_basin(name)
         basin = Basin(
             id=existing.id if existing else f"basin-{uuid.uuid4().hex[:12]}",
             name=name,
-            description=description,
-            keywords=cleaned,
+            description=description if description is not None else (existing.description if existing else ""),
+            keywords=cleaned if cleaned is not None else (existing.keywords if existing else []),
             stability=stability if stability is not None else (existing.stability if existing else 0.5),
             created_at=existing.created_at if existing else self.clock(),
         )
         return self.view(await self.store.upsert_basin(basin))
+
+    @staticmethod
+    def _keywords(keywords: list[str]) -> list[str]:
+        if len(keywords) > MAX_KEYWORDS:
+            raise InvalidInput(f"{len(keywords)} keywords given; the limit is {MAX_KEYWORDS}")
+        cleaned: list[str] = []
+        for kw in keywords:
+            kw = _clean_text(kw, "each keyword", MAX_KEYWORD, required=True).lower()
+            if kw not in cleaned:
+                cleaned.append(kw)
+        return cleaned
 
     async def resolve(self, name_or_id: str) -> Basin:
         key = (name_or_id or "").strip()

@@ -14,6 +14,8 @@ from typing import Any
 
 from mcp.server import MCPServer
 
+from dionysus_mcp.surface.common import DionysusMCP
+
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import Runtime, open_runtime
 from dionysus_mcp.surface import agent_tools, cognition_tools, trace_tools
@@ -43,7 +45,7 @@ def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Set
                 state.pop("runtime", None)
 
     log_level = (settings or Settings.from_env()).log_level
-    server = MCPServer(
+    server = DionysusMCP(
         "dionysus-mcp", instructions=INSTRUCTIONS, version=_version(), lifespan=lifespan, log_level=log_level
     )
 
