@@ -12,6 +12,7 @@
 | AGENT_MEMORY_WINDOW | 3 | steps whose observations stay unpruned |
 | DIONYSUS_OUTBOX_PATH | outbox.db beside DIONYSUS_DB_PATH | durable queue of trace writes the store could not take |
 | DIONYSUS_HTTP_TOKEN | unset | bearer token; required to bind HTTP to a non-loopback address |
+| DIONYSUS_TRACE_RETENTION_DAYS | unset (keep all) | a server deletes runs older than this at start and daily |
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Settings:
     memory_window: int = 3
     outbox_path: Path | None = None
     http_token: str | None = field(default=None, repr=False)
+    trace_retention_days: float | None = None
 
     @property
     def backend(self) -> str:
@@ -82,4 +84,5 @@ class Settings:
             memory_window=int(_float(env, "AGENT_MEMORY_WINDOW", 3, 1, 1000)),
             outbox_path=Path(outbox).expanduser() if outbox else db_path.expanduser().parent / "outbox.db",
             http_token=env.get("DIONYSUS_HTTP_TOKEN") or None,
+            trace_retention_days=_float(env, "DIONYSUS_TRACE_RETENTION_DAYS", 0.0, 0.0, 36500.0) or None,
         )

@@ -27,6 +27,7 @@ from dionysus_mcp.config import Settings
 from dionysus_mcp.store.base import Store, StoreError
 from dionysus_mcp.store.outbox import Outbox
 from dionysus_mcp.traces import TraceService
+from dionysus_mcp.traces.retention import TraceRetention
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,6 +45,7 @@ class Runtime:
         self.environment = EnvironmentService(store, self.basins)
         self.outbox = Outbox(settings.outbox_path or settings.db_path.parent / "outbox.db")
         self.traces = TraceService(store, self.outbox)
+        self.retention = TraceRetention(store)
         self._token: anyio.lowlevel.EventLoopToken | None = None
 
     async def start(self) -> None:

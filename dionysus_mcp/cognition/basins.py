@@ -65,6 +65,15 @@ class ActivationResult(BaseModel):
     source: str | None
 
 
+class BasinRemoval(BaseModel):
+    name: str
+    id: str
+    links_removed: int
+    memories_detached: int = Field(description="Memories no longer attached to it (the memories stay).")
+    trace_activations_removed: int
+    message: str
+
+
 class BasinList(BaseModel):
     basins: list[BasinView]
     total: int = Field(description="Basins matching before the limit was applied.")
@@ -158,6 +167,25 @@ class BasinService:
             suggestion = f" Did you mean: {', '.join(hint)}?" if hint else ""
             raise NotFound(f"Unknown basin {key[:MAX_NAME]!r}.{suggestion} Create it with upsert_basin.")
         return basin
+
+    async def delete_basin(self, name: str) -> BasinRemoval:
+        key = (name or "").strip()
+        basin = await self.store.get_basin(key) if key else None
+        if basin is None:
+            hint = close_matches(key, [b.name for b in await self.store.list_basins()])
+            suggestion = f" Did you mean: {', '.join(hint)}?" if hint else ""
+            raise NotFound(f"no basin named {key[:MAX_NAME]!r}: nothing deleted.{suggestion}")
+        async with self._activation_lock:
+            removed = await self.store.delete_basin(basin.id)
+        if removed is None:
+            raise NotFound(f"basin {basin.name!r} was deleted meanwhile")
+        return BasinRemoval(
+            name=basin.name, id=basin.id, links_removed=removed["links"],
+            memories_detached=removed["memories_detached"], trace_activations_removed=removed["trace_activations"],
+            message=(f"deleted basin {basin.name!r}: {removed['links']} links removed, "
+                     f"{removed['memories_detached']} memories detached (kept), "
+                     f"{removed['trace_activations']} trace activations removed"),
+        )
 
     async def link_basins(self, source: str, target: str, weight: float) -> LinkView:
         if not 0.0 <= weight <= 1.0:

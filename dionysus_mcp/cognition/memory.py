@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from dionysus_mcp.cognition.basins import BasinService
 from dionysus_mcp.cognition.text import tokens
-from dionysus_mcp.errors import InvalidInput
+from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import Store
 from schema.models import Memory, MemoryBasin, utcnow
 
@@ -37,6 +37,22 @@ class RememberResult(BaseModel):
     kind: str
     basins: list[str] = Field(description="Names of the basins the memory was attached to.")
     created_at: datetime
+
+
+class MemoryView(BaseModel):
+    memory_id: str
+    kind: str
+    content: str
+    tags: list[str]
+    importance: float
+    basins: list[str] = Field(description="Names of the basins the memory is attached to.")
+    created_at: datetime
+
+
+class ForgetResult(BaseModel):
+    memory_id: str
+    forgotten: bool
+    message: str
 
 
 class RecallHit(BaseModel):
@@ -65,6 +81,7 @@ class _Index:
     of a server holding 10,000 memories take over 100 ms."""
 
     revision: str
+    edits: int = 0
     ids: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     contents: list[str] = field(default_factory=list)
@@ -78,8 +95,8 @@ class _Index:
     known: set[str] = field(default_factory=set)
 
     @classmethod
-    def build(cls, revision: str, memories: list[Memory]) -> "_Index":
-        index = cls(revision)
+    def build(cls, revision: str, memories: list[Memory], edits: int = 0) -> "_Index":
+        index = cls(revision, edits)
         index.extend(revision, memories)
         return index
 
@@ -118,6 +135,28 @@ def validate_tags(tags: list[str] | None) -> list[str]:
     return out
 
 
+def clean_content(content: str) -> str:
+    content = (content or "").strip()
+    if not content:
+        raise InvalidInput("content must not be empty")
+    if len(content) > MAX_CONTENT:
+        raise InvalidInput(f"content is {len(content)} characters; the limit is {MAX_CONTENT}")
+    return content
+
+
+def clean_kind(kind: str) -> str:
+    kind = (kind or "").strip().lower()
+    if not kind or len(kind) > MAX_KIND:
+        raise InvalidInput(f"kind must be 1 to {MAX_KIND} characters (e.g. semantic, episodic)")
+    return kind
+
+
+def check_importance(importance: float) -> float:
+    if not 0.0 <= importance <= 1.0:
+        raise InvalidInput(f"importance must be between 0 and 1, got {importance}")
+    return importance
+
+
 class MemoryService:
     def __init__(self, store: Store, basins: BasinService, clock: Callable[[], datetime] = utcnow):
         self.store = store
@@ -141,17 +180,9 @@ class MemoryService:
         importance: float = 0.5,
         basins: list[str] | None = None,
     ) -> RememberResult:
-        content = (content or "").strip()
-        if not content:
-            raise InvalidInput("content must not be empty")
-        if len(content) > MAX_CONTENT:
-            raise InvalidInput(f"content is {len(content)} characters; the limit is {MAX_CONTENT}")
-        kind = (kind or "").strip().lower()
-        if not kind or len(kind) > MAX_KIND:
-            raise InvalidInput(f"kind must be 1 to {MAX_KIND} characters (e.g. semantic, episodic)")
+        content, kind = clean_content(content), clean_kind(kind)
         tags = validate_tags(tags)
-        if not 0.0 <= importance <= 1.0:
-            raise InvalidInput(f"importance must be between 0 and 1, got {importance}")
+        check_importance(importance)
 
         if basins:
             # Named basins must all exist: resolve first, so an unknown name stores nothing.
@@ -176,19 +207,72 @@ class MemoryService:
             memory_id=stored.id, kind=stored.kind, basins=[name for name, _ in links.values()], created_at=stored.created_at
         )
 
+    async def get(self, memory_id: str) -> Memory:
+        memory = await self.store.get_memory((memory_id or "").strip())
+        if memory is None:
+            raise NotFound(f"no memory has id {memory_id[:100]!r} (recall shows memory ids)")
+        return memory
+
+    async def view(self, memory: Memory) -> MemoryView:
+        names = {b.id: b.name for b in await self.store.list_basins()}
+        return MemoryView(
+            memory_id=memory.id, kind=memory.kind, content=memory.content, tags=memory.tags,
+            importance=memory.importance, created_at=memory.created_at,
+            basins=sorted(names[b.basin_id] for b in memory.basins if b.basin_id in names),
+        )
+
+    async def update_memory(
+        self,
+        memory_id: str,
+        content: str | None = None,
+        kind: str | None = None,
+        tags: list[str] | None = None,
+        importance: float | None = None,
+        basins: list[str] | None = None,
+    ) -> MemoryView:
+        """Change only the fields given; `basins` replaces the attachments ([] detaches all).
+        The recall index sees the change at the next recall."""
+        memory = await self.get(memory_id)
+        changes: dict = {}
+        if content is not None:
+            changes["content"] = clean_content(content)
+        if kind is not None:
+            changes["kind"] = clean_kind(kind)
+        if tags is not None:
+            changes["tags"] = validate_tags(tags)
+        if importance is not None:
+            changes["importance"] = check_importance(importance)
+        if basins is not None:
+            resolved = [await self.basins.resolve(name) for name in basins]
+            changes["basins"] = [MemoryBasin(basin_id=b.id, weight=1.0) for b in {b.id: b for b in resolved}.values()]
+        if not changes:
+            raise InvalidInput("nothing to change: give content, kind, tags, importance or basins")
+        stored = await self.store.update_memory(memory.model_copy(update=changes))
+        if stored is None:
+            raise NotFound(f"memory {memory_id!r} was forgotten meanwhile; nothing changed")
+        self._index = None  # rebuilt at the next recall
+        return await self.view(stored)
+
+    async def forget_memory(self, memory_id: str) -> ForgetResult:
+        key = (memory_id or "").strip()
+        if not await self.store.delete_memory(key):
+            raise NotFound(f"no memory has id {key[:100]!r}: nothing was forgotten (recall shows memory ids)")
+        self._index = None
+        return ForgetResult(memory_id=key, forgotten=True, message=f"memory {key} forgotten, with its basin attachments")
+
     async def _current_index(self) -> _Index:
         stats = await self.store.memory_stats()
         index = self._index
-        if index is not None and index.revision != stats.revision:
+        if index is not None and index.revision != stats.revision and index.edits == stats.edits:
             new = [m for m in self._added if m.id not in index.known]
-            # Memories are only ever added: when the count grew by exactly what this service
-            # stored, nothing else is new.
+            # No update or delete happened (edits unchanged): when the count grew by exactly
+            # what this service stored, nothing else is new.
             if stats.total == len(index.ids) + len(new):
                 index.extend(stats.revision, new)
             self._added = []
         if index is None or index.revision != stats.revision:
             self._added = []
-            self._index = _Index.build(stats.revision, await self.store.list_memories())
+            self._index = _Index.build(stats.revision, await self.store.list_memories(), stats.edits)
         return self._index
 
     async def semantic_recall(self, query: str, k: int = 5, kinds: list[str] | None = None) -> RecallResult:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from .basins import BasinsMixin
 from .connection import BUSY_TIMEOUT_MS, SCHEMA_VERSION, SQLiteConnection, parse_sql_script, schema_statements
 from .memories import MemoriesMixin
+from .trace_removal import TraceRemovalMixin
 from .traces import TracesMixin
 from .wisdom import WisdomMixin
 
@@ -34,5 +35,5 @@ __all__ = [
 ]
 
 
-class SQLiteStore(BasinsMixin, MemoriesMixin, WisdomMixin, TracesMixin, SQLiteConnection):
+class SQLiteStore(BasinsMixin, MemoriesMixin, WisdomMixin, TracesMixin, TraceRemovalMixin, SQLiteConnection):
     """The whole store interface on one SQLite file."""
