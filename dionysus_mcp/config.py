@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,19 @@ def _float(env: dict[str, str], name: str, default: float, low: float, high: flo
     if not low <= value <= high:
         raise ConfigError(f"{name}={raw!r} must be between {low} and {high}")
     return value
+
+
+NEO4J_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+
+
+def _neo4j_uri(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
+    if scheme not in NEO4J_SCHEMES:
+        shown = re.sub(r"//[^/@]*@", "//", raw)  # never echo user:password@
+        raise ConfigError(f"NEO4J_URI={shown!r} must start with {'://, '.join(NEO4J_SCHEMES)}:// (e.g. bolt://localhost:7687)")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -74,7 +88,7 @@ class Settings:
         outbox = env.get("DIONYSUS_OUTBOX_PATH")
         return cls(
             db_path=db_path.expanduser(),
-            neo4j_uri=env.get("NEO4J_URI") or None,
+            neo4j_uri=_neo4j_uri(env.get("NEO4J_URI")),
             neo4j_username=env.get("NEO4J_USERNAME") or "neo4j",
             neo4j_password=env.get("NEO4J_PASSWORD") or None,
             neo4j_database=env.get("NEO4J_DATABASE") or "neo4j",

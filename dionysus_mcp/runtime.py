@@ -48,10 +48,10 @@ class Runtime:
         self.retention = TraceRetention(store)
         self._token: anyio.lowlevel.EventLoopToken | None = None
 
-    async def start(self) -> None:
+    async def start(self, read_only: bool = False) -> None:
         await self.store.open()
         self._token = anyio.lowlevel.current_token()
-        if self.outbox.count():
+        if not read_only and self.outbox.count():
             try:
                 result = await self.traces.flush()
                 log.info("delivered %d queued trace writes (%d pending)", result["delivered"], result["pending"])
@@ -74,18 +74,22 @@ class Runtime:
         return anyio.from_thread.run(functools.partial(fn, *args, **kwargs), token=self._token)
 
 
-def build_store(settings: Settings) -> Store:
+def build_store(settings: Settings, read_only: bool = False) -> Store:
     from dionysus_mcp.store import create_store
 
-    return create_store(settings)
+    return create_store(settings, read_only=read_only)
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings | None = None, store: Store | None = None) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings | None = None, store: Store | None = None, read_only: bool = False
+) -> AsyncIterator[Runtime]:
+    """`read_only`: for callers that only read: the store's schema is not applied and queued
+    trace writes are not delivered (the outbox file is not even opened)."""
     settings = settings or Settings.from_env()
-    runtime = Runtime(settings, store or build_store(settings))
+    runtime = Runtime(settings, store or build_store(settings, read_only))
     try:
-        await runtime.start()
+        await runtime.start(read_only)
         yield runtime
     finally:
         with anyio.CancelScope(shield=True):

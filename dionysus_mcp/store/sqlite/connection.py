@@ -74,8 +74,11 @@ class SQLiteConnection(Store):
 
     backend = "sqlite"
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, read_only: bool = False):
         self.path = Path(path).expanduser()
+        # A read-only open (commands that only read) writes nothing: no folder, no schema, no
+        # journal-mode change, so it works on a file the user may not write.
+        self.read_only = read_only
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
@@ -83,6 +86,9 @@ class SQLiteConnection(Store):
     async def open(self) -> None:
         with self._lock:
             if self._conn is not None:
+                return
+            if self.read_only:
+                self._conn = self._open_read_only()
                 return
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +118,27 @@ class SQLiteConnection(Store):
         except BaseException:
             await self.close()
             raise
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise StoreUnavailable(f"no SQLite store at {self.path}: nothing stored yet (set DIONYSUS_DB_PATH to use another file)")
+        try:
+            conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None, check_same_thread=False,
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise self._map(exc) from None
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"the SQLite store {self.path} has schema version {version}, newer than this version of"
+                " dionysus-mcp understands: upgrade dionysus-mcp"
+            )
+        return conn
 
     async def close(self) -> None:
         with self._lock:
