@@ -51,7 +51,9 @@ RECORDS: dict[str, type[BaseModel]] = {
     "trace_basin": TraceBasinLink,
 }
 PAGE = 500
-ALL = 2**31 - 1
+# recent_snapshots has no cursor: ask for "all" with a limit every server takes (ArcadeDB
+# refuses LIMIT 2**31-1 with "Database error"); an export never cuts silently (see _snapshots).
+ALL = 1_000_000
 
 
 def _line(kind: str, record: BaseModel) -> str:
@@ -70,7 +72,7 @@ async def export_lines(store: Store, now: datetime | None = None) -> AsyncIterat
         yield _line("memory", m)
     for w in await store.list_wisdom():
         yield _line("wisdom", w)
-    for s in reversed(await store.recent_snapshots(ALL)):
+    for s in reversed(await _snapshots(store)):
         yield _line("snapshot", s)
     traces: list[TraceRecord] = []
     after = None
@@ -87,6 +89,13 @@ async def export_lines(store: Store, now: datetime | None = None) -> AsyncIterat
             yield _line("step", step)
         for link in await store.get_trace_basins(t.id):
             yield _line("trace_basin", link)
+
+
+async def _snapshots(store: Store) -> list[CoherenceSnapshot]:
+    snapshots = await store.recent_snapshots(ALL)
+    if len(snapshots) >= ALL:
+        raise InvalidInput(f"the store holds {ALL} or more coherence snapshots, more than export/import moves")
+    return snapshots
 
 
 class ImportReport(BaseModel):
@@ -141,7 +150,7 @@ async def import_records(store: Store, records: list[tuple[int, str, BaseModel]]
     present: Counter[str] = Counter()
     basin_ids: dict[str, str] = {}  # exported id -> id in the target
     known_wisdom = {w.id for w in await store.list_wisdom()}
-    known_snapshots = {s.id for s in await store.recent_snapshots(ALL)}
+    known_snapshots = {s.id for s in await _snapshots(store)}
     known_links = {(link.source_id, link.target_id) for link in await store.list_links()}
     new_traces: set[str] = set()
 
