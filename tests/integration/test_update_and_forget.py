@@ -126,3 +126,22 @@ async def test_retention_deletes_old_runs_when_the_server_starts(tmp_path):
     keep = Settings.from_env({"DIONYSUS_DB_PATH": str(path), "DIONYSUS_TRACE_RETENTION_DAYS": "5"})
     async with Client(build_server(settings=keep)) as c:
         assert [t["id"] for t in (await call(c, "list_traces", {}))["traces"]] == ["fresh"]
+
+
+async def test_correct_and_forget_over_stdio(tmp_path):
+    import os
+    import sys
+
+    from mcp import StdioServerParameters
+
+    env = {**os.environ, "DIONYSUS_DB_PATH": str(tmp_path / "stdio.db"), "DIONYSUS_LOG_LEVEL": "WARNING"}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "dionysus_mcp", "serve"], env=env)
+    async with Client(params) as c:
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+        assert tools["forget_memory"].title == "Forget a memory"
+        mem = await call(c, "remember", {"content": "typo in here"})
+        assert (await call(c, "update_memory", {"memory_id": mem["memory_id"], "content": "fixed"}))["content"] == "fixed"
+        r = await c.call_tool("update_memory", {"memory_id": mem["memory_id"], "importance": True})
+        assert r.is_error and text(r) == "importance: must be a number, got true"
+        assert (await call(c, "forget_memory", {"memory_id": mem["memory_id"]}))["forgotten"]
+        assert (await call(c, "semantic_recall", {"query": "fixed"}))["hits"] == []

@@ -122,14 +122,15 @@ class SQLiteConnection(Store):
     def _open_read_only(self) -> sqlite3.Connection:
         if not self.path.is_file():
             raise StoreUnavailable(f"no SQLite store at {self.path}: nothing stored yet (set DIONYSUS_DB_PATH to use another file)")
+        uri = self.path.resolve().as_uri()
         try:
-            conn = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                isolation_level=None, check_same_thread=False,
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            try:
+                conn, version = self._connect_read_only(f"{uri}?mode=ro")
+            except sqlite3.OperationalError:
+                # A WAL file on a read-only file system: SQLite cannot create the shared-memory
+                # file it reads through. Nobody can write there either, so the file is
+                # immutable for as long as we read it.
+                conn, version = self._connect_read_only(f"{uri}?mode=ro&immutable=1")
         except sqlite3.Error as exc:
             raise self._map(exc) from None
         if version > SCHEMA_VERSION:
@@ -139,6 +140,17 @@ class SQLiteConnection(Store):
                 " dionysus-mcp understands: upgrade dionysus-mcp"
             )
         return conn
+
+    @staticmethod
+    def _connect_read_only(uri: str) -> tuple[sqlite3.Connection, int]:
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
+            return conn, conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error:
+            conn.close()
+            raise
 
     async def close(self) -> None:
         with self._lock:
