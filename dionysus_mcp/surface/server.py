@@ -17,7 +17,7 @@ from mcp.server import MCPServer
 
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import Runtime, open_runtime
-from dionysus_mcp.surface import agent_tools, cognition_tools, manage_tools, trace_tools
+from dionysus_mcp.surface import agent_tools, cognition_tools, manage_tools, prompts, resources, trace_tools
 from dionysus_mcp.surface.common import DionysusMCP
 from dionysus_mcp.traces.retention import retained
 
@@ -58,6 +58,8 @@ def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Set
     manage_tools.register(server, rt)
     agent_tools.register(server, rt)
     trace_tools.register(server, rt)
+    resources.register(server, rt)
+    prompts.register(server, rt)
     return server
 
 
