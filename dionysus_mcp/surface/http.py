@@ -87,7 +87,12 @@ def _datetime(params: Any, name: str) -> datetime | None:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"{name}={raw!r} is not an ISO-8601 date or time (e.g. 2026-11-24T10:00:00Z)") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    from dionysus_mcp.surface.common import plausible_moment
+
+    try:
+        return plausible_moment(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: {exc}") from None
 
 
 def _int(params: Any, name: str, default: int) -> int:

@@ -27,7 +27,10 @@ INSTRUCTIONS = """\
 dionysus-mcp is a cognitive layer. Basins are themes with an activation that decays over time;
 activate_basin and semantic_recall shape what is active; assess_coherence scores how
 integrated the active world model is. remember / mosaeic_capture store memories, add_wisdom
-stores principles. Agent runs (run_ooda_cycle, run_heartbeat) are persisted as traces."""
+stores principles; update_memory corrects a memory, and forget_memory, delete_basin,
+delete_wisdom and delete_traces remove things for good. Agent runs (run_ooda_cycle,
+run_heartbeat) are persisted as traces. Resources: basins://, basin://{name},
+memory://{memory_id}, trace://{trace_id}."""
 
 
 def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Settings | None = None) -> MCPServer:

@@ -145,3 +145,23 @@ async def test_correct_and_forget_over_stdio(tmp_path):
         assert r.is_error and text(r) == "importance: must be a number, got true"
         assert (await call(c, "forget_memory", {"memory_id": mem["memory_id"]}))["forgotten"]
         assert (await call(c, "semantic_recall", {"query": "fixed"}))["hits"] == []
+
+
+async def test_another_process_updating_or_forgetting_is_seen_by_recall(tmp_path):
+    """Two runtimes on one file (the server and the command line): an update or a deletion by
+    one reaches the other's cached recall index, even when the memory count stays the same."""
+    from dionysus_mcp.config import Settings
+    from dionysus_mcp.runtime import open_runtime
+
+    settings = Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "shared.db")})
+    async with open_runtime(settings) as server, open_runtime(settings) as other:
+        first = await server.memory.remember("the meeting is on monday")
+        second = await server.memory.remember("the train leaves at noon")
+        assert [h.memory_id for h in (await server.memory.semantic_recall("monday")).hits] == [first.memory_id]
+        await other.memory.update_memory(first.memory_id, content="the meeting moved to friday")
+        assert (await server.memory.semantic_recall("monday")).hits == []
+        assert [h.memory_id for h in (await server.memory.semantic_recall("friday")).hits] == [first.memory_id]
+        await other.memory.forget_memory(second.memory_id)
+        await other.memory.remember("the bus leaves at noon")  # same count as before the deletion
+        hits = (await server.memory.semantic_recall("noon")).hits
+        assert [h.content for h in hits] == ["the bus leaves at noon"]
