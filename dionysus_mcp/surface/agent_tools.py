@@ -16,7 +16,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from dionysus_mcp.runtime import Runtime
-from dionysus_mcp.surface.common import WRITES, Whole, tool
+from dionysus_mcp.surface.common import WRITES, tool, whole
 
 
 def _runner():
@@ -39,7 +39,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
     async def run_ooda_cycle(
         context: Annotated[str, Field(min_length=1, max_length=8000, description="The situation to observe, orient on and decide about.")],
         ctx: Context,
-        max_steps: Annotated[Whole | None, Field(ge=1, le=50, description="The manager's step budget (default 15).")] = None,
+        max_steps: whole(optional=True, ge=1, le=50, description="The manager's step budget (default 15).") = None,
     ) -> OodaResult:
         """Run one OODA cycle with the agent team: the ConsciousnessManager delegates Observe to
         perception, Orient to reasoning and Decide to metacognition. Returns the decision, the

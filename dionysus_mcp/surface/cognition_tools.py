@@ -19,10 +19,10 @@ from dionysus_mcp.cognition.memory import RecallResult, RememberResult
 from dionysus_mcp.cognition.mosaeic import MosaeicResult
 from dionysus_mcp.cognition.wisdom import WisdomResult, WisdomView
 from dionysus_mcp.runtime import Runtime
-from dionysus_mcp.surface.common import READ_ONLY, UPSERT, WRITES, Number, Whole, tool
+from dionysus_mcp.surface.common import READ_ONLY, UPSERT, WRITES, number, tool, whole
 
 Name = Annotated[str, Field(min_length=1, max_length=200, description="Basin name (or id).")]
-Unit = Annotated[Number, Field(ge=0.0, le=1.0)]
+Unit = number(ge=0.0, le=1.0)
 Window = Annotated[str | None, Field(max_length=4000, description="One MOSAEIC window, in free text.")]
 Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=30)]
 
@@ -40,7 +40,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
     @tool(server, "Activate a basin", WRITES)
     async def activate_basin(
         basin: Name,
-        strength: Annotated[Number, Field(gt=0.0, le=1.0, description="How strongly to activate, in (0, 1].")] = 0.5,
+        strength: number(gt=0.0, le=1.0, description="How strongly to activate, in (0, 1].") = 0.5,
         source: Annotated[str | None, Field(max_length=200, description="What caused the activation.")] = None,
     ) -> ActivationResult:
         """Activate a basin: its activation saturates toward 1, spreads one hop to related basins
@@ -55,7 +55,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
             list[Annotated[str, Field(min_length=1, max_length=100)]] | None,
             Field(max_length=50, description="Replace the keywords; left as they are when omitted."),
         ] = None,
-        stability: Annotated[Number | None, Field(ge=0.0, le=1.0, description="How stable the theme is.")] = None,
+        stability: number(optional=True, ge=0.0, le=1.0, description="How stable the theme is.") = None,
     ) -> BasinView:
         """Create a basin, or change the fields given of an existing one: description, keywords
         and stability you leave out keep their values (activation and history are always kept).
@@ -64,14 +64,14 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
 
     @tool(server, "Link two basins", UPSERT)
     async def link_basins(
-        source: Name, target: Name, weight: Annotated[Number, Field(ge=0.0, le=1.0)] = 0.5
+        source: Name, target: Name, weight: number(ge=0.0, le=1.0) = 0.5
     ) -> LinkView:
         """Set the weight of the RELATED_TO link from source to target (activation spreads along it)."""
         return await rt().basins.link_basins(source, target, weight)
 
     @tool(server, "List basins", READ_ONLY)
     async def list_basins(
-        active_only: bool = False, limit: Annotated[Whole, Field(ge=1, le=1000)] = 50
+        active_only: bool = False, limit: whole(ge=1, le=1000) = 50
     ) -> BasinList:
         """List basins with their activation now (after decay), most active first."""
         return await rt().basins.list_basins(active_only, limit)
@@ -93,7 +93,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
     @tool(server, "Recall memories", READ_ONLY)
     async def semantic_recall(
         query: Annotated[str, Field(min_length=1, max_length=2000)],
-        k: Annotated[Whole, Field(ge=1, le=100)] = 5,
+        k: whole(ge=1, le=100) = 5,
         kinds: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]] | None, Field(max_length=20)] = None,
     ) -> RecallResult:
         """Recall the memories most relevant to the query (BM25 weighted by importance), with the
@@ -130,7 +130,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
 
     @tool(server, "Query principles", READ_ONLY)
     async def query_wisdom(
-        topic: Annotated[str, Field(min_length=1, max_length=2000)], k: Annotated[Whole, Field(ge=1, le=50)] = 3
+        topic: Annotated[str, Field(min_length=1, max_length=2000)], k: whole(ge=1, le=50) = 3
     ) -> WisdomResult:
         """The principles most relevant to a topic."""
         return await rt().wisdom.query_wisdom(topic, k)

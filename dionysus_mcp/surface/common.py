@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import ToolAnnotations
-from pydantic import AfterValidator, Strict, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 
 from dionysus_mcp.errors import DionysusError
 from dionysus_mcp.store.base import StoreError
@@ -33,10 +33,28 @@ UPSERT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempoten
 # Deleting twice leaves the same state, so destructive tools are idempotent too.
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
-# Numbers refuse JSON booleans (pydantic's lax mode reads `true` as 1); an int still counts as
-# a float.
-Number = Annotated[float, Strict()]
-Whole = Annotated[int, Strict()]
+def _not_a_boolean(kind: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"must be {kind}, got {json.dumps(value)}")
+        return value
+
+    return check
+
+
+# Numbers refuse JSON booleans (pydantic's lax mode reads `true` as 1). Otherwise lax on purpose:
+# 5.0 is an integer to JSON Schema, and language models often send numbers as strings ("0.5").
+# The limits come before the check so they stay in the inputSchema (minimum, maximum, ...): a
+# validator placed before them would hide them from the schema.
+def number(optional: bool = False, **limits: Any) -> Any:
+    """A float with `Field` limits; `optional` also takes null (the limits apply to numbers)."""
+    kind = float | None if optional else float
+    return Annotated[kind, Field(**limits), BeforeValidator(_not_a_boolean("a number"))]
+
+
+def whole(optional: bool = False, **limits: Any) -> Any:
+    kind = int | None if optional else int
+    return Annotated[kind, Field(**limits), BeforeValidator(_not_a_boolean("a whole number"))]
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 FUTURE_SLACK = timedelta(days=366)

@@ -14,7 +14,7 @@ from dionysus_mcp.cognition.basins import BasinRemoval
 from dionysus_mcp.cognition.memory import ForgetResult, MemoryView
 from dionysus_mcp.cognition.wisdom import WisdomRemoval
 from dionysus_mcp.runtime import Runtime
-from dionysus_mcp.surface.common import DESTRUCTIVE, UPSERT, Moment, Number, tool
+from dionysus_mcp.surface.common import DESTRUCTIVE, UPSERT, Moment, number, tool
 from dionysus_mcp.traces.retention import TraceDeletion
 
 MemoryId = Annotated[str, Field(min_length=1, max_length=200, description="A memory id (remember and semantic_recall return them).")]
@@ -28,7 +28,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         content: Annotated[str | None, Field(min_length=1, max_length=20000)] = None,
         kind: Annotated[str | None, Field(min_length=1, max_length=50)] = None,
         tags: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]] | None, Field(max_length=30)] = None,
-        importance: Annotated[Number | None, Field(ge=0.0, le=1.0)] = None,
+        importance: number(optional=True, ge=0.0, le=1.0) = None,
         basins: Annotated[
             list[Text] | None,
             Field(max_length=20, description="Replace the basins it is attached to ([] detaches it from all)."),

@@ -9,7 +9,7 @@ from mcp.server import MCPServer
 from pydantic import BaseModel, Field
 
 from dionysus_mcp.runtime import Runtime
-from dionysus_mcp.surface.common import READ_ONLY, Moment, Whole, explained_resource, tool
+from dionysus_mcp.surface.common import READ_ONLY, Moment, explained_resource, tool, whole
 from dionysus_mcp.traces import TokenUsageReport, TraceDetail, TracePage
 
 TraceId = Annotated[str, Field(min_length=1, max_length=200, description="A trace id from list_traces.")]
@@ -28,7 +28,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         status: Status | None = None,
         since: Moment | None = None,
         until: Moment | None = None,
-        limit: Annotated[Whole, Field(ge=1, le=500)] = 20,
+        limit: whole(ge=1, le=500) = 20,
         cursor: Annotated[str | None, Field(max_length=500, description="next_cursor of the previous page.")] = None,
         roots_only: Annotated[bool, Field(description="Only top-level runs, not delegated sub-runs.")] = False,
     ) -> TracePage:

@@ -66,3 +66,17 @@ async def test_whole_numbers_still_count_as_numbers(settings):
         assert not r.is_error and r.structured_content["basin"]["activation"] == 1.0
         r = await client.call_tool("list_traces", {"since": "2020-01-01T00:00:00"})
         assert not r.is_error
+        # Lenient where JSON Schema or common clients are: 5.0 is an integer, "0.5" a number.
+        assert not (await client.call_tool("semantic_recall", {"query": "x", "k": 5.0})).is_error
+        assert not (await client.call_tool("activate_basin", {"basin": "x", "strength": "0.5"})).is_error
+        assert not (await client.call_tool("upsert_basin", {"name": "x", "stability": None})).is_error
+
+
+async def test_limits_stay_in_the_input_schema(settings):
+    async with Client(build_server(settings=settings)) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        stability = tools["upsert_basin"].input_schema["properties"]["stability"]
+        assert stability["description"] == "How stable the theme is."
+        assert {"type": "number", "minimum": 0.0, "maximum": 1.0} in stability["anyOf"]
+        k = tools["semantic_recall"].input_schema["properties"]["k"]
+        assert (k["type"], k["minimum"], k["maximum"]) == ("integer", 1, 100)
