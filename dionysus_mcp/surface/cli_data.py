@@ -5,6 +5,7 @@ print one line (or the export itself)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -86,7 +87,8 @@ async def _export(settings: Settings, out: str | None) -> int:
         # never leaves a truncated file that looks complete.
         partial = target.with_name(target.name + ".partial") if target else None
         try:
-            handle = partial.open("w", encoding="utf-8") if partial else sys.stdout
+            # Memories are personal: the file is readable by its owner only.
+            handle = os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") if partial else sys.stdout
         except OSError as exc:
             raise InvalidInput(f"cannot write {out}: {exc.strerror}") from None
         lines = 0

@@ -72,6 +72,8 @@ async def test_export_sqlite_import_into_bolt_then_compare_through_mcp(tmp_path,
     exported = tmp_path / "move.jsonl"
     done = cli("export", "--out", str(exported), env=source_env)
     assert done.returncode == 0, done.stderr
+    assert exported.stat().st_mode & 0o777 == 0o600  # memories are personal
+    assert not exported.with_name("move.jsonl.partial").exists()
     header = json.loads(exported.read_text().splitlines()[0])
     assert header["format"] == "dionysus-mcp-export" and header["version"] == 1 and header["source"] == "sqlite"
     kinds = {json.loads(line)["type"] for line in exported.read_text().splitlines()[1:]}
