@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 
 from dionysus_mcp.cognition.basins import BasinService
+from dionysus_mcp.cognition.recall_index import RecallIndex as _Index
 from dionysus_mcp.cognition.text import tokens
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import Store
-from schema.models import Memory, MemoryBasin, utcnow
+from schema.models import Memory, MemoryBasin, MemoryStats, utcnow
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -71,54 +71,6 @@ class RecallResult(BaseModel):
     query: str
     hits: list[RecallHit]
     searched: int = Field(description="Memories searched (after the kinds filter).")
-
-
-@dataclass
-class _Index:
-    """The BM25 index, in columns of plain values (strings, floats, tuples of strings, plain
-    dicts): the garbage collector does not track those, whereas ~10 tracked objects per memory
-    (a pydantic Memory, its dict, lists, MemoryBasins, a Counter) made every full collection
-    of a server holding 10,000 memories take over 100 ms."""
-
-    revision: str
-    edits: int = 0
-    ids: list[str] = field(default_factory=list)
-    kinds: list[str] = field(default_factory=list)
-    contents: list[str] = field(default_factory=list)
-    tags: list[tuple[str, ...]] = field(default_factory=list)
-    importance: list[float] = field(default_factory=list)
-    created_at: list[datetime] = field(default_factory=list)
-    basin_ids: list[tuple[str, ...]] = field(default_factory=list)
-    term_freqs: list[dict[str, int]] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=list)
-    postings: dict[str, list[int]] = field(default_factory=dict)
-    known: set[str] = field(default_factory=set)
-
-    @classmethod
-    def build(cls, revision: str, memories: list[Memory], edits: int = 0) -> "_Index":
-        index = cls(revision, edits)
-        index.extend(revision, memories)
-        return index
-
-    def extend(self, revision: str, memories: list[Memory]) -> None:
-        """Add memories at the end. Ranking never depends on a memory's position (ties are
-        broken by created_at and id), so extending gives the same results as a rebuild."""
-        for m in memories:
-            tf = dict(Counter(tokens(m.content + " " + " ".join(m.tags))))
-            i = len(self.ids)
-            self.ids.append(m.id)
-            self.kinds.append(m.kind)
-            self.contents.append(m.content)
-            self.tags.append(tuple(m.tags))
-            self.importance.append(m.importance)
-            self.created_at.append(m.created_at)
-            self.basin_ids.append(tuple(b.basin_id for b in m.basins))
-            self.term_freqs.append(tf)
-            self.lengths.append(sum(tf.values()))
-            for term in tf:
-                self.postings.setdefault(term, []).append(i)
-            self.known.add(m.id)
-        self.revision = revision
 
 
 def validate_tags(tags: list[str] | None) -> list[str]:
@@ -247,18 +199,36 @@ class MemoryService:
             changes["basins"] = [MemoryBasin(basin_id=b.id, weight=1.0) for b in {b.id: b for b in resolved}.values()]
         if not changes:
             raise InvalidInput("nothing to change: give content, kind, tags, importance or basins")
+        before = await self.store.memory_stats()
         stored = await self.store.update_memory(memory.model_copy(update=changes))
         if stored is None:
             raise NotFound(f"memory {memory_id!r} was forgotten meanwhile; nothing changed")
-        self._index = None  # rebuilt at the next recall
+        await self._edited(before, 0, lambda index: index.replace(stored))
         return await self.view(stored)
 
     async def forget_memory(self, memory_id: str) -> ForgetResult:
         key = (memory_id or "").strip()
+        before = await self.store.memory_stats()
         if not await self.store.delete_memory(key):
             raise NotFound(f"no memory has id {key[:100]!r}: nothing was forgotten (recall shows memory ids)")
-        self._index = None
+        await self._edited(before, -1, lambda index: index.remove(key))
         return ForgetResult(memory_id=key, forgotten=True, message=f"memory {key} forgotten, with its basin attachments")
+
+    async def _edited(self, before: MemoryStats, grew: int, change: Callable[[_Index], bool]) -> None:
+        """After this service's own update (grew 0) or deletion (grew -1): change the index in
+        place when that edit is the only write since the index was current; else drop it, to
+        be rebuilt at the next recall (a rebuild re-reads and re-tokenizes every memory)."""
+        index, after = self._index, await self.store.memory_stats()
+        if (
+            index is not None
+            and index.revision == before.revision
+            and after.edits == before.edits + 1
+            and after.total == before.total + grew == index.live + grew
+            and change(index)
+        ):
+            index.revision, index.edits = after.revision, after.edits
+        else:
+            self._index = None
 
     async def _current_index(self) -> _Index:
         stats = await self.store.memory_stats()
@@ -267,7 +237,7 @@ class MemoryService:
             new = [m for m in self._added if m.id not in index.known]
             # No update or delete happened (edits unchanged): when the count grew by exactly
             # what this service stored, nothing else is new.
-            if stats.total == len(index.ids) + len(new):
+            if stats.total == index.live + len(new):
                 index.extend(stats.revision, new)
             self._added = []
         if index is None or index.revision != stats.revision:
@@ -286,7 +256,7 @@ class MemoryService:
         wanted = {kind.strip().lower() for kind in kinds} if kinds else None
 
         index = await self._current_index()
-        candidates = [i for i, kind in enumerate(index.kinds) if wanted is None or kind in wanted]
+        candidates = [i for i, kind in enumerate(index.kinds) if index.alive[i] and (wanted is None or kind in wanted)]
         allowed = set(candidates)
         n = len(candidates)
         if n == 0:

@@ -165,3 +165,27 @@ async def test_another_process_updating_or_forgetting_is_seen_by_recall(tmp_path
         await other.memory.remember("the bus leaves at noon")  # same count as before the deletion
         hits = (await server.memory.semantic_recall("noon")).hits
         assert [h.content for h in hits] == ["the bus leaves at noon"]
+
+
+async def test_own_updates_and_deletions_change_the_recall_index_in_place(runtime):
+    """This process's update or deletion re-indexes just that memory (no rebuild of the whole
+    index), and recall then ranks exactly as a freshly built index does."""
+    from dionysus_mcp.cognition.memory import MemoryService
+
+    ids = [
+        (await runtime.memory.remember(text, importance=imp)).memory_id
+        for text, imp in (("sleep before the exam", 0.5), ("exam notes on sleep cycles", 0.9),
+                          ("a walk after lunch", 0.4), ("coffee after two ruins sleep", 0.6))
+    ]
+    await runtime.memory.semantic_recall("sleep")
+    built = runtime.memory._index
+    await runtime.memory.update_memory(ids[2], content="a walk after lunch helps sleep", importance=1.0)
+    await runtime.memory.forget_memory(ids[0])
+    added = (await runtime.memory.remember("sleep debt adds up")).memory_id
+    for query in ("sleep", "exam", "walk lunch", "coffee"):
+        ours = await runtime.memory.semantic_recall(query, k=10)
+        fresh = await MemoryService(runtime.store, runtime.basins, runtime.memory.clock).semantic_recall(query, k=10)
+        assert ours == fresh, query
+    assert runtime.memory._index is built  # changed in place, never rebuilt
+    hits = [h.memory_id for h in (await runtime.memory.semantic_recall("sleep", k=10)).hits]
+    assert ids[0] not in hits and {ids[1], ids[2], ids[3], added} == set(hits)
