@@ -120,8 +120,9 @@ class MemoryService:
         # re-tokenizes every memory: ~0.5 s at 10,000, on the event loop).
         self._added: list[Memory] = []
         # Basin id -> name for recall hits. Ids and names never change once a basin exists
-        # (upsert keeps both; there is no rename or delete), so the map is refreshed only when
-        # a hit names an id it does not know.
+        # (upsert keeps both; there is no rename), so the map is refreshed only when a hit names
+        # an id it does not know. A deleted basin counts as a memory edit in the store's
+        # revision: the index is rebuilt and no hit names its id any more.
         self._names: dict[str, str] = {}
 
     async def remember(
