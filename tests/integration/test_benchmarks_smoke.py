@@ -82,3 +82,14 @@ def test_only_runs_the_named_benchmarks_and_the_table_labels_them():
 def test_an_unknown_benchmark_name_is_refused():
     proc = run_script("--only", "warp_speed", timeout=60)
     assert proc.returncode != 0 and "unknown benchmark" in proc.stderr and "cold_start" in proc.stderr
+
+
+def test_recall_edits_benchmark_reports_both_ways():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "benchmark_recall_edits.py"), "--memories", "200", "--rounds", "2"],
+        cwd=str(ROOT), capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    doc = json.loads(proc.stdout.splitlines()[-1])
+    assert doc["memories"] == 200 and doc["rounds"] == 2
+    assert doc["in_place_ms"] > 0 and doc["rebuild_ms"] > 0 and doc["ratio"] > 0
