@@ -33,6 +33,7 @@ UPSERT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempoten
 # Deleting twice leaves the same state, so destructive tools are idempotent too.
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
+
 def _not_a_boolean(kind: str) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if isinstance(value, bool):
@@ -55,6 +56,7 @@ def number(optional: bool = False, **limits: Any) -> Any:
 def whole(optional: bool = False, **limits: Any) -> Any:
     kind = int | None if optional else int
     return Annotated[kind, Field(**limits), BeforeValidator(_not_a_boolean("a whole number"))]
+
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 FUTURE_SLACK = timedelta(days=366)
