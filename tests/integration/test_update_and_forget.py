@@ -189,3 +189,22 @@ async def test_own_updates_and_deletions_change_the_recall_index_in_place(runtim
     assert runtime.memory._index is built  # changed in place, never rebuilt
     hits = [h.memory_id for h in (await runtime.memory.semantic_recall("sleep", k=10)).hits]
     assert ids[0] not in hits and {ids[1], ids[2], ids[3], added} == set(hits)
+
+
+async def test_retention_runs_again_while_the_server_lives(runtime, clock):
+    """The daily pass: the retention clock moves past a run's age while `retained` is active,
+    and the next pass deletes it (the period shortened to 10 ms; the test waits for the
+    deletion itself, with a generous deadline)."""
+    import anyio
+
+    from dionysus_mcp.traces.retention import TraceRetention, retained
+    from schema.models import TraceRecord
+
+    await runtime.store.create_trace(TraceRecord(id="t1", run_id="t1", agent_name="a", started_at=clock.now, status="success"))
+    retention = TraceRetention(runtime.store, clock=clock)
+    async with retained(retention, days=1, every_s=0.01):
+        assert await runtime.store.count_traces() == 1  # the pass at start kept the young run
+        clock.advance(2 * 86400)
+        with anyio.fail_after(30):
+            while await runtime.store.count_traces():
+                await anyio.sleep(0.01)
