@@ -12,6 +12,7 @@
 | AGENT_MEMORY_WINDOW | 3 | steps whose observations stay unpruned |
 | DIONYSUS_OUTBOX_PATH | outbox.db beside DIONYSUS_DB_PATH | durable queue of trace writes the store could not take |
 | DIONYSUS_HTTP_TOKEN | unset | bearer token; required to bind HTTP to a non-loopback address |
+| DIONYSUS_CODE_STEP_TIMEOUT | 10 | seconds one step of the manager's code may compute (0.1 to 25) |
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Settings:
     memory_window: int = 3
     outbox_path: Path | None = None
     http_token: str | None = field(default=None, repr=False)
+    code_step_timeout_s: float = 10.0  # below the runner's 30 s cancellation wait
 
     @property
     def backend(self) -> str:
@@ -82,4 +84,5 @@ class Settings:
             memory_window=int(_float(env, "AGENT_MEMORY_WINDOW", 3, 1, 1000)),
             outbox_path=Path(outbox).expanduser() if outbox else db_path.expanduser().parent / "outbox.db",
             http_token=env.get("DIONYSUS_HTTP_TOKEN") or None,
+            code_step_timeout_s=_float(env, "DIONYSUS_CODE_STEP_TIMEOUT", 10.0, 0.1, 25.0),
         )
