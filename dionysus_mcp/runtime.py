@@ -24,6 +24,7 @@ from dionysus_mcp.cognition.memory import MemoryService
 from dionysus_mcp.cognition.mosaeic import MosaeicService
 from dionysus_mcp.cognition.wisdom import WisdomService
 from dionysus_mcp.config import Settings
+from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Store, StoreError
 from dionysus_mcp.store.outbox import Outbox
 from dionysus_mcp.traces import TraceService
@@ -37,9 +38,10 @@ class Runtime:
         self.settings = settings
         self.store = store
         self.basins = BasinService(store, settings.basin_half_life_s)
-        self.memory = MemoryService(store, self.basins)
+        self.secrets = ProcessSecrets([settings.neo4j_password, settings.http_token])
+        self.memory = MemoryService(store, self.basins, secrets=self.secrets)
         self.coherence = CoherenceService(store, self.basins)
-        self.wisdom = WisdomService(store)
+        self.wisdom = WisdomService(store, secrets=self.secrets)
         self.mosaeic = MosaeicService(self.memory)
         self.environment = EnvironmentService(store, self.basins)
         self.outbox = Outbox(settings.outbox_path or settings.db_path.parent / "outbox.db")

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from dionysus_mcp.cognition.basins import BasinService
 from dionysus_mcp.cognition.text import tokens
 from dionysus_mcp.errors import InvalidInput
+from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Store
 from schema.models import Memory, MemoryBasin, utcnow
 
@@ -119,10 +120,19 @@ def validate_tags(tags: list[str] | None) -> list[str]:
 
 
 class MemoryService:
-    def __init__(self, store: Store, basins: BasinService, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        store: Store,
+        basins: BasinService,
+        clock: Callable[[], datetime] = utcnow,
+        secrets: ProcessSecrets | None = None,
+    ):
         self.store = store
         self.basins = basins
         self.clock = clock
+        # Secrets are never stored: whoever writes (an MCP client, an agent that read a pasted
+        # key), the content and tags are masked here (dionysus_mcp/secrets.py).
+        self.secrets = secrets or ProcessSecrets()
         self._index: _Index | None = None
         # Memories this service stored since the index was built: when they are the only new
         # ones, the index is extended with them instead of rebuilt (a rebuild re-reads and
@@ -149,7 +159,8 @@ class MemoryService:
         kind = (kind or "").strip().lower()
         if not kind or len(kind) > MAX_KIND:
             raise InvalidInput(f"kind must be 1 to {MAX_KIND} characters (e.g. semantic, episodic)")
-        tags = validate_tags(tags)
+        tags = [self.secrets.mask(t) for t in validate_tags(tags)]
+        content = self.secrets.mask(content)
         if not 0.0 <= importance <= 1.0:
             raise InvalidInput(f"importance must be between 0 and 1, got {importance}")
 

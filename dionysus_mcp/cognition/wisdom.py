@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from dionysus_mcp.cognition.text import tokens
 from dionysus_mcp.errors import InvalidInput
+from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Store
 from schema.models import WisdomPrinciple, utcnow
 
@@ -35,12 +36,13 @@ class WisdomResult(BaseModel):
 
 
 class WisdomService:
-    def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow, secrets: ProcessSecrets | None = None):
         self.store = store
         self.clock = clock
+        self.secrets = secrets or ProcessSecrets()  # principles are stored with secrets masked
 
     async def add_wisdom(self, text: str, domain: str = "general", confidence: float = 0.7) -> WisdomView:
-        text = (text or "").strip()
+        text = self.secrets.mask((text or "").strip())
         if not text:
             raise InvalidInput("text must not be empty")
         if len(text) > MAX_TEXT:
