@@ -90,9 +90,11 @@ class _Gate(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> None:
-        spec = node.format_spec
-        if spec is not None and not all(isinstance(v, ast.Constant) for v in getattr(spec, "values", [])):
+        values = getattr(node.format_spec, "values", [])
+        if not all(isinstance(v, ast.Constant) for v in values):
             raise CodeRefused(f"an f-string format spec must be written out, not computed (line {node.lineno})")
+        if any(len(d) > 6 for v in values for d in _DIGITS.findall(str(v.value))):
+            raise _refuse(f"an f-string width (line {node.lineno})")
         self.generic_visit(node)
 
 
@@ -199,7 +201,7 @@ def _check_format_string(text: str, percent: bool) -> None:
                 if group == "*" or (group and int(group) > MAX_ITEMS):
                     raise _refuse("a %-format width or precision")
     else:
-        if _BRACE_FIELD.search(text):
+        if _BRACE_FIELD.search(text.replace("{{", "").replace("}}", "")):
             raise CodeRefused("a format string with a computed width is not allowed")
         if any(len(d) > 6 for d in _DIGITS.findall(text)):
             raise _refuse("a format width")

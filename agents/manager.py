@@ -51,7 +51,7 @@ def build_manager(
         build_reasoning(runtime, model_for("reasoning"), group, registry),
         build_metacognition(runtime, model_for("metacognition"), group, registry),
     ]
-    return GroupCodeAgent(
+    manager = GroupCodeAgent(
         tools=[],
         model=model_for("manager"),
         managed_agents=team,
@@ -65,3 +65,7 @@ def build_manager(
         run_group=group,
         registry=registry,
     )
+    # What the system prompt lists as importable: nothing, as SafeExecutor enforces (smolagents
+    # would list its base modules).
+    manager.authorized_imports = []
+    return manager

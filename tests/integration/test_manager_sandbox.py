@@ -97,6 +97,7 @@ PAYLOADS: list[tuple[str, str, str]] = [
     ("replace blow-up", LONG_TEXT + "s.replace('', s)", SIZE),
     ("format width", "'{:>999999999}'.format(1)", SIZE),
     ("computed f-string width", "f'{1:>{10**9}}'", "must be written out"),
+    ("f-string width", "f'{1:>999999999}'", SIZE),
     ("%-format width", "'%*d' % (10**9, 1)", SIZE),
     ("join blow-up", LONG_TEXT + "'-'.join([s, s, s])", SIZE),
     ("huge range", "list(range(10**10))", "range of"),
