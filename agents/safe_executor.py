@@ -262,9 +262,6 @@ class SafeExecutor(LocalPythonExecutor):
         self.limits.start()
         try:
             result = super().__call__(code)
-        except (SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-            # `raise SystemExit` is allowed Python; out of a worker thread it would end the server.
-            raise InterpreterError(f"raising {type(exc).__name__} is not allowed") from None
         except InterpreterError:
             if self.limits.memory_exceeded:
                 # What the step built stays in the variables; drop them, or each step adds its share.
@@ -272,6 +269,12 @@ class SafeExecutor(LocalPythonExecutor):
                     del self.state[name]
                 self.state["__name__"] = "__main__"
             raise
+        except Exception:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - SystemExit & co. raised by the code itself
+            # `raise SystemExit` is allowed Python; out of the worker it would end the run (or the
+            # server). smolagents' executor catches only Exception.
+            raise InterpreterError(f"raising {type(exc).__name__} is not allowed") from None
         output = plain(result.output)
         if rendered_size(output) > MAX_RENDER:
             output = f"<a value of over {MAX_RENDER:,} characters, not shown>"

@@ -79,6 +79,7 @@ PAYLOADS: list[tuple[str, str, str]] = [
     ("class", "class A:\n    pass", "class definitions are not allowed"),
     ("generator function", "def g():\n    yield 1", "generators are not allowed"),
     ("SystemExit", "raise SystemExit(1)", "raising SystemExit is not allowed"),
+    ("BaseExceptionGroup", "raise BaseExceptionGroup('x', [KeyboardInterrupt()])", "raising BaseExceptionGroup is not allowed"),
     ("two-argument iter", "list(iter(int, 1))", "takes 1 positional argument"),
     # time, loops, recursion
     ("infinite loop", "while True:\n    pass", TIME),
