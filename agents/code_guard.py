@@ -103,8 +103,8 @@ def _call(name: str, *args: ast.expr, keywords: list[ast.keyword] | None = None)
 
 
 def _as_load(target: ast.expr) -> ast.expr:
-    copy = ast.parse(ast.unparse(target), mode="eval").body
-    return copy
+    """The target of `x op= y` read back, for `x = guarded_binop(op, x, y)`."""
+    return ast.parse(ast.unparse(target), mode="eval").body
 
 
 class _Rewrite(ast.NodeTransformer):
