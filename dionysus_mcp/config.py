@@ -12,6 +12,7 @@
 | AGENT_MEMORY_WINDOW | 3 | steps whose observations stay unpruned |
 | DIONYSUS_OUTBOX_PATH | outbox.db beside DIONYSUS_DB_PATH | durable queue of trace writes the store could not take |
 | DIONYSUS_HTTP_TOKEN | unset | bearer token; required to bind HTTP to a non-loopback address |
+| DIONYSUS_EMBEDDER | wordllama | embedding model for recall by meaning: wordllama, or none (lexical only) |
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Settings:
     memory_window: int = 3
     outbox_path: Path | None = None
     http_token: str | None = field(default=None, repr=False)
+    embedder: str = "wordllama"
 
     @property
     def backend(self) -> str:
@@ -70,6 +72,9 @@ class Settings:
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ConfigError(f"DIONYSUS_LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         outbox = env.get("DIONYSUS_OUTBOX_PATH")
+        embedder = (env.get("DIONYSUS_EMBEDDER") or "wordllama").strip().lower()
+        if embedder not in ("wordllama", "none"):
+            raise ConfigError(f"DIONYSUS_EMBEDDER={embedder!r} must be wordllama or none")
         return cls(
             db_path=db_path.expanduser(),
             neo4j_uri=env.get("NEO4J_URI") or None,
@@ -82,4 +87,5 @@ class Settings:
             memory_window=int(_float(env, "AGENT_MEMORY_WINDOW", 3, 1, 1000)),
             outbox_path=Path(outbox).expanduser() if outbox else db_path.expanduser().parent / "outbox.db",
             http_token=env.get("DIONYSUS_HTTP_TOKEN") or None,
+            embedder=embedder,
         )

@@ -10,7 +10,10 @@ leaves nothing stored half-way.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from datetime import datetime
+
+import numpy as np
 
 from schema.models import (
     ActivationUpdate,
@@ -26,6 +29,32 @@ from schema.models import (
     TraceStatus,
     WisdomPrinciple,
 )
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """A vector with the model that produced it (float32, L2-normalized by the embedder)."""
+
+    model: str
+    vector: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        return int(self.vector.shape[0])
+
+
+@dataclass
+class MemorySearch:
+    """Recall candidates from one store call: each list best first, ties by memory id.
+
+    `lexical` holds (memory id, BM25 score > 0) for memories sharing a term with the query,
+    scored with SQLite FTS5's `bm25()` formula over the store's whole corpus; `semantic` holds
+    (memory id, cosine similarity) for memories whose vector came from the query's model.
+    `searched` counts the memories of the requested kinds."""
+
+    lexical: list[tuple[str, float]] = field(default_factory=list)
+    semantic: list[tuple[str, float]] = field(default_factory=list)
+    searched: int = 0
 
 
 class StoreError(Exception):
@@ -85,8 +114,31 @@ class Store(ABC):
 
     # --- memories ----------------------------------------------------------------------------
     @abstractmethod
-    async def add_memory(self, memory: Memory) -> Memory:
-        """Store the memory and its IN_BASIN links atomically."""
+    async def add_memory(self, memory: Memory, embedding: Embedding | None = None) -> Memory:
+        """Store the memory, its IN_BASIN links, its index terms and its vector atomically."""
+
+    @abstractmethod
+    async def search_memories(
+        self, terms: list[str], query: Embedding | None, kinds: list[str] | None, limit: int
+    ) -> MemorySearch:
+        """Up to `limit` lexical and `limit` semantic candidates among memories of `kinds`
+        (None: all). `terms` are `schema.text.tokens` of the query."""
+
+    @abstractmethod
+    async def get_memories(self, ids: list[str]) -> list[Memory]:
+        """The memories with these ids (unknown ids skipped), ordered by (created_at, id)."""
+
+    @abstractmethod
+    async def embedding_counts(self) -> dict[str, int]:
+        """Vector model name -> number of memories embedded with it ("" for none)."""
+
+    @abstractmethod
+    async def memories_to_embed(self, model: str, limit: int) -> list[Memory]:
+        """Up to `limit` memories without a vector of `model`, ordered by (created_at, id)."""
+
+    @abstractmethod
+    async def set_embeddings(self, vectors: dict[str, Embedding]) -> None:
+        """Replace the vectors of these memories (by id) atomically."""
 
     @abstractmethod
     async def list_memories(self, kinds: list[str] | None = None) -> list[Memory]:
