@@ -30,9 +30,12 @@ class VectorCache:
         self._has = np.zeros(0, dtype=bool)
         self._matrix = np.zeros((0, 0), dtype=np.float32)
 
-    def reset(self, model: str | None, dim: int, epoch: str | None) -> None:
-        self.__init__()
-        self.model, self.dim, self.epoch = model, dim, epoch
+    @classmethod
+    def empty(cls, model: str | None, dim: int, epoch: str | None) -> "VectorCache":
+        cache = cls()
+        cache.model, cache.dim, cache.epoch = model, dim, epoch
+        cache._matrix = np.zeros((0, dim), dtype=np.float32)
+        return cache
 
     def append(self, rows: Iterable[tuple[int, str, str, str | None, bytes | None]]) -> None:
         """Rows of (rowid, id, kind, vector model, float32 vector bytes), in rowid order."""
