@@ -31,9 +31,9 @@ HEBBIAN_TOP_K = 5
 DEPTH_RATE = 0.1  # how fast repeated activation deepens a basin
 # Relevance by meaning: cosine similarity mapped linearly from MIN (relevance 0) to FULL
 # (relevance 1). Tuned to WordLlama l2_supercat, whose cosines are low: a text and the basin it
-# is about score ~0.15-0.4, unrelated pairs -0.1-0.1 (docs/COGNITION.md).
-SEMANTIC_MIN_COSINE = 0.12
-SEMANTIC_FULL_COSINE = 0.5
+# is about score ~0.1-0.35, unrelated pairs mostly below 0.08 (docs/COGNITION.md).
+SEMANTIC_MIN_COSINE = 0.08
+SEMANTIC_FULL_COSINE = 0.4
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 5_000

@@ -170,6 +170,7 @@ class MemoryService:
                 weight=lambda i: importance_weight(records[i].importance) if i in records else 0.0,
                 newer=lambda i: records[i].created_at.timestamp() if i in records else 0.0,
                 method=self.fusion,
+                query_weight=found.query_weight,
             )
             if f.key in records
         ][:k]

@@ -6,7 +6,11 @@ from the vectors. Two fusions are implemented; `scripts/benchmark_recall.py` mea
 
 - `rrf`: reciprocal rank fusion, Σ 1 / (RRF_K + rank) over the lists a key appears in. It needs
   no calibration between BM25 (unbounded, corpus-dependent) and cosine (model-dependent).
-- `weighted`: LEXICAL_WEIGHT · bm25 / best bm25 + (1 − LEXICAL_WEIGHT) · max(0, cosine).
+- `weighted`: LEXICAL_WEIGHT · min(1, bm25 / query weight) + (1 − LEXICAL_WEIGHT) · max(0, cosine),
+  where the query weight is the sum of the query terms' idf (`MemorySearch.query_weight`: what
+  a memory of average length mentioning every query term once scores), so a memory that shares
+  one common word with a long query counts little and one that matches a rare code counts fully.
+  Without a query weight (another lexical formula), bm25 / best bm25 of the query.
 
 Either is then multiplied by the record's weight (0.5 + 0.5 · importance for memories,
 confidence for wisdom). Ties: newer first, then key, so the order never depends on a backend.
@@ -18,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 RRF_K = 60
-LEXICAL_WEIGHT = 0.5
-FUSION = "rrf"
+LEXICAL_WEIGHT = 0.2
+FUSION = "weighted"
 FUSIONS = ("rrf", "weighted")
 
 
@@ -43,11 +47,12 @@ def fuse(
     weight: Callable[[str], float],
     newer: Callable[[str], float],
     method: str = FUSION,
+    query_weight: float | None = None,
 ) -> list[Fused]:
     """All candidates, fused and weighted, best first. `newer(key)` orders ties (larger first)."""
     lex = {key: (rank, score) for rank, (key, score) in enumerate(lexical, start=1)}
     sem = {key: (rank, score) for rank, (key, score) in enumerate(semantic, start=1)}
-    best_lexical = max((score for _, score in lexical), default=0.0) or 1.0
+    scale = query_weight or max((score for _, score in lexical), default=0.0) or 1.0
     out = []
     for key in dict.fromkeys([k for k, _ in lexical] + [k for k, _ in semantic]):
         lex_rank, lex_score = lex.get(key, (None, 0.0))
@@ -55,7 +60,7 @@ def fuse(
         if method == "rrf":
             base = (1.0 / (RRF_K + lex_rank) if lex_rank else 0.0) + (1.0 / (RRF_K + sem_rank) if sem_rank else 0.0)
         elif method == "weighted":
-            base = LEXICAL_WEIGHT * lex_score / best_lexical + (1.0 - LEXICAL_WEIGHT) * max(0.0, sem_score or 0.0)
+            base = LEXICAL_WEIGHT * min(1.0, lex_score / scale) + (1.0 - LEXICAL_WEIGHT) * max(0.0, sem_score or 0.0)
         else:
             raise ValueError(f"unknown fusion {method!r}: expected one of {', '.join(FUSIONS)}")
         out.append(Fused(key, round(base * weight(key), 9), lex_score, sem_score, lex_rank, sem_rank))

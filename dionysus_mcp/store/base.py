@@ -9,6 +9,7 @@ leaves nothing stored half-way.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,11 +51,23 @@ class MemorySearch:
     `lexical` holds (memory id, BM25 score > 0) for memories sharing a term with the query,
     scored with SQLite FTS5's `bm25()` formula over the store's whole corpus; `semantic` holds
     (memory id, cosine similarity) for memories whose vector came from the query's model.
-    `searched` counts the memories of the requested kinds."""
+    `searched` counts the memories of the requested kinds. `query_weight` is the sum of the
+    query terms' idf (FTS5's formula; a term no memory has counts at full weight): the BM25 a
+    memory of average length mentioning each query term once would score, which puts lexical
+    scores on a 0..1 scale. None when the backend's lexical scores use another formula."""
 
     lexical: list[tuple[str, float]] = field(default_factory=list)
     semantic: list[tuple[str, float]] = field(default_factory=list)
     searched: int = 0
+    query_weight: float | None = None
+
+
+def fts5_idf(total: int, df: int) -> float:
+    """SQLite FTS5's idf: ln((N - n + 0.5) / (n + 0.5)), floored at 1e-6 as bm25() does."""
+    if total <= 0:
+        return 1e-6
+    idf = math.log((total - df + 0.5) / (df + 0.5))
+    return idf if idf > 0 else 1e-6
 
 
 class StoreError(Exception):

@@ -63,6 +63,9 @@ CREATE INDEX IF NOT EXISTS memories_embedding_model ON memories(embedding_model)
 -- Filled by the triggers below (and once from existing rows when a version-1 file is opened).
 CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(terms, memory_id UNINDEXED, tokenize = 'unicode61');
 
+-- Document frequency per term (fts5vocab reads FTS5's own index): recall's query weight.
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts_vocab USING fts5vocab(memories_fts, 'row');
+
 CREATE TRIGGER IF NOT EXISTS memories_fts_insert AFTER INSERT ON memories BEGIN
     INSERT INTO memories_fts (terms, memory_id) VALUES (new.terms, new.id);
 END;

@@ -19,12 +19,11 @@ The fallback scans the memories on every query (the server has no index to ask).
 from __future__ import annotations
 
 import logging
-import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ..base import Embedding, MemorySearch, StoreError, StoreUnavailable
+from ..base import Embedding, MemorySearch, StoreError, StoreUnavailable, fts5_idf
 from .connection import Neo4jConnection, _fetch
 
 log = logging.getLogger(__name__)
@@ -56,10 +55,9 @@ RETURN count(m) AS total, sum(coalesce(m.term_count, 0)) AS tokens,
 """
 _TERM_MATCHES = """
 MATCH (m:Memory)
-WHERE $kinds IS NULL OR m.kind IN $kinds
 WITH m, [t IN split(coalesce(m.terms, ''), ' ') WHERE t IN $terms] AS hit
 WHERE size(hit) > 0
-RETURN m.id AS id, hit, m.term_count AS length
+RETURN m.id AS id, m.kind AS kind, hit, m.term_count AS length
 """
 _VECTOR_SCAN = """
 MATCH (m:Memory)
@@ -88,8 +86,7 @@ def fts5_bm25(matches: list[tuple[str, list[str], int]], terms: list[str], total
         for term in set(terms):
             if term not in tf:
                 continue
-            idf = math.log((total - df[term] + 0.5) / (df[term] + 0.5))
-            idf = idf if idf > 0 else 1e-6
+            idf = fts5_idf(total, df[term])
             norm = tf[term] + BM25_K1 * (1 - BM25_B + BM25_B * (length or 0) / (avgdl or 1.0))
             score += idf * tf[term] * (BM25_K1 + 1) / norm
         scores[mid] = round(score, 6)
@@ -143,12 +140,16 @@ class MemorySearchMixin(Neo4jConnection):
                 rows = await _fetch(tx, _FULLTEXT_QUERY, {**params, "query": " OR ".join(terms)})
                 result.lexical = [(r["id"], round(float(r["score"]), 6)) for r in rows]
             elif terms:
-                rows = await _fetch(tx, _TERM_MATCHES, {**params, "terms": terms})
-                scores = fts5_bm25(
-                    [(r["id"], list(r["hit"]), int(r["length"] or 0)) for r in rows],
-                    terms, int(corpus["total"] or 0), int(corpus["tokens"] or 0),
-                )
-                result.lexical = sorted(scores.items(), key=lambda p: (-p[1], p[0]))[:limit]
+                # Every memory sharing a term, whatever its kind: document frequencies, like
+                # FTS5's, are over the whole corpus; the kinds filter applies to candidates.
+                rows = await _fetch(tx, _TERM_MATCHES, {"terms": terms})
+                total = int(corpus["total"] or 0)
+                scores = fts5_bm25([(r["id"], list(r["hit"]), int(r["length"] or 0)) for r in rows], terms, total, int(corpus["tokens"] or 0))
+                wanted = {r["id"] for r in rows if kinds is None or r["kind"] in kinds}
+                ranked = sorted(((mid, s) for mid, s in scores.items() if mid in wanted), key=lambda p: (-p[1], p[0]))
+                result.lexical = ranked[:limit]
+                df = Counter(t for r in rows for t in set(r["hit"]))
+                result.query_weight = round(sum(fts5_idf(total, df[t]) for t in terms), 6)
             if query is not None and query.dim and support.cosine_function:
                 vector = [float(x) for x in query.vector]
                 q = _VECTOR_QUERY if support.vector_index else _VECTOR_SCAN

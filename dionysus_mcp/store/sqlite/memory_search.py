@@ -18,7 +18,7 @@ import sqlite3
 
 import anyio
 
-from dionysus_mcp.store.base import Embedding, MemorySearch
+from dionysus_mcp.store.base import Embedding, MemorySearch, fts5_idf
 from dionysus_mcp.store.vector_cache import VectorCache
 
 from .connection import SQLiteConnection
@@ -33,6 +33,9 @@ _LEXICAL_KINDS = (
     " WHERE memories_fts MATCH ? AND m.kind IN (SELECT value FROM json_each(?))"
     " ORDER BY bm25(memories_fts), f.memory_id LIMIT ?"
 )
+
+
+_DF = "SELECT doc FROM memories_fts_vocab WHERE term = ?"
 
 
 def match_expression(terms: list[str]) -> str:
@@ -52,13 +55,17 @@ class MemorySearchMixin(SQLiteConnection):
 
         def work(conn: sqlite3.Connection) -> MemorySearch:
             result = MemorySearch()
+            cache = self._refreshed_vectors(conn, query)
             if terms:
+                total = cache.count  # every memory, whatever its kind: FTS5's own N
+                result.query_weight = round(sum(
+                    fts5_idf(total, (conn.execute(_DF, (t,)).fetchone() or (0,))[0]) for t in set(terms)
+                ), 6)
                 if kinds is None:
                     rows = conn.execute(_LEXICAL, (match_expression(terms), limit))
                 else:
                     rows = conn.execute(_LEXICAL_KINDS, (match_expression(terms), json.dumps(list(kinds)), limit))
                 result.lexical = [(r["id"], round(float(r["score"]), 6)) for r in rows]
-            cache = self._refreshed_vectors(conn, query)
             mask = cache.kind_mask(kinds)
             result.searched = int(mask.sum())
             if query is not None and query.dim:
