@@ -10,6 +10,7 @@ import json
 import sqlite3
 from typing import Any
 
+import anyio
 import numpy as np
 
 from schema.models import Memory, MemoryBasin, MemoryStats, from_iso, to_iso
@@ -75,8 +76,11 @@ class MemoriesMixin(SQLiteConnection):
     async def get_memories(self, ids: list[str]) -> list[Memory]:
         if not ids:
             return []
-        return self._read(
-            lambda conn: self._memories(conn, "WHERE m.id IN (SELECT value FROM json_each(?))", [json.dumps(list(ids))])
+        # Recall's second call: in a worker thread like search_memories, so a recall waiting for
+        # the connection lock held by another recall's search never holds the event loop.
+        return await anyio.to_thread.run_sync(
+            self._read,
+            lambda conn: self._memories(conn, "WHERE m.id IN (SELECT value FROM json_each(?))", [json.dumps(list(ids))]),
         )
 
     async def embedding_counts(self) -> dict[str, int]:
