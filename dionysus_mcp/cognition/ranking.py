@@ -6,11 +6,13 @@ from the vectors. Two fusions are implemented; `scripts/benchmark_recall.py` mea
 
 - `rrf`: reciprocal rank fusion, Σ 1 / (RRF_K + rank) over the lists a key appears in. It needs
   no calibration between BM25 (unbounded, corpus-dependent) and cosine (model-dependent).
-- `weighted`: LEXICAL_WEIGHT · min(1, bm25 / query weight) + (1 − LEXICAL_WEIGHT) · max(0, cosine),
-  where the query weight is the sum of the query terms' idf (`MemorySearch.query_weight`: what
+- `weighted`: with lex = min(1, bm25 / query weight),
+  max(lex³, LEXICAL_WEIGHT · lex + (1 − LEXICAL_WEIGHT) · max(0, cosine)), where the query weight is the sum of the query terms' idf (`MemorySearch.query_weight`: what
   a memory of average length mentioning every query term once scores), so a memory that shares
   one common word with a long query counts little and one that matches a rare code counts fully.
-  Without a query weight (another lexical formula), bm25 / best bm25 of the query.
+  Without a query weight (another lexical formula), bm25 / best bm25 of the query. The lex³
+  floor lets a memory that contains every query term (a ticket code, an invoice number) win
+  over memories that merely sound alike; partial matches barely reach it.
 
 Either is then multiplied by the record's weight (0.5 + 0.5 · importance for memories,
 confidence for wisdom). Ties: newer first, then key, so the order never depends on a backend.
@@ -60,7 +62,8 @@ def fuse(
         if method == "rrf":
             base = (1.0 / (RRF_K + lex_rank) if lex_rank else 0.0) + (1.0 / (RRF_K + sem_rank) if sem_rank else 0.0)
         elif method == "weighted":
-            base = LEXICAL_WEIGHT * min(1.0, lex_score / scale) + (1.0 - LEXICAL_WEIGHT) * max(0.0, sem_score or 0.0)
+            part = min(1.0, lex_score / scale)
+            base = max(part**3, LEXICAL_WEIGHT * part + (1.0 - LEXICAL_WEIGHT) * max(0.0, sem_score or 0.0))
         else:
             raise ValueError(f"unknown fusion {method!r}: expected one of {', '.join(FUSIONS)}")
         out.append(Fused(key, round(base * weight(key), 9), lex_score, sem_score, lex_rank, sem_rank))
