@@ -52,6 +52,8 @@ def fuse(
     query_weight: float | None = None,
 ) -> list[Fused]:
     """All candidates, fused and weighted, best first. `newer(key)` orders ties (larger first)."""
+    if method not in FUSIONS:
+        raise ValueError(f"unknown fusion {method!r}: expected one of {', '.join(FUSIONS)}")
     lex = {key: (rank, score) for rank, (key, score) in enumerate(lexical, start=1)}
     sem = {key: (rank, score) for rank, (key, score) in enumerate(semantic, start=1)}
     scale = query_weight or max((score for _, score in lexical), default=0.0) or 1.0
@@ -61,11 +63,9 @@ def fuse(
         sem_rank, sem_score = sem.get(key, (None, None))
         if method == "rrf":
             base = (1.0 / (RRF_K + lex_rank) if lex_rank else 0.0) + (1.0 / (RRF_K + sem_rank) if sem_rank else 0.0)
-        elif method == "weighted":
+        else:
             part = min(1.0, lex_score / scale)
             base = max(part**3, LEXICAL_WEIGHT * part + (1.0 - LEXICAL_WEIGHT) * max(0.0, sem_score or 0.0))
-        else:
-            raise ValueError(f"unknown fusion {method!r}: expected one of {', '.join(FUSIONS)}")
         out.append(Fused(key, round(base * weight(key), 9), lex_score, sem_score, lex_rank, sem_rank))
     out.sort(key=lambda f: (-f.score, -newer(f.key), f.key))
     return out
