@@ -95,3 +95,23 @@ async def test_reindex_surface(store: Store, embedder):
     found = await store.search_memories([], query(embedder, "no vector yet"), None, 1)
     assert found.semantic[0][0] == "m11"
     assert [m.id for m in await store.get_memories(["m11", "nope", "m02"])] == ["m02", "m11"]
+
+
+async def test_neo4j_memories_written_before_terms_are_found_after_open(bolt_server, neo4j_database, cypher):
+    from dionysus_mcp.store.neo4j import Neo4jStore
+
+    cypher(
+        "CREATE (:Memory {id: 'old', kind: 'semantic', content: 'Drank coffee late, slept badly', tags: ['health'],"
+        " importance: 0.5, created_at: '2026-01-01T00:00:00.000000Z'})"
+    )
+    store = Neo4jStore(bolt_server.uri, bolt_server.user, bolt_server.password, neo4j_database)
+    await store.open()
+    try:
+        found = await store.search_memories(["coffee"], None, None, 5)
+        assert [mid for mid, _ in found.lexical] == ["old"]
+        assert cypher("MATCH (m:Memory {id: 'old'}) RETURN m.terms AS t, m.term_count AS n") == [
+            {"t": "drank coffee late slept badly health", "n": 6}
+        ]
+        assert await store.embedding_counts() == {"": 1}
+    finally:
+        await store.close()

@@ -23,8 +23,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from schema.text import memory_terms
+
 from ..base import Embedding, MemorySearch, StoreError, StoreUnavailable, fts5_idf
-from .connection import Neo4jConnection, _fetch
+from .connection import Neo4jConnection, _fetch, _run_consume
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,15 @@ MATCH (m:Memory)
 WITH m, [t IN split(coalesce(m.terms, ''), ' ') WHERE t IN $terms] AS hit
 WHERE size(hit) > 0
 RETURN m.id AS id, m.kind AS kind, hit, m.term_count AS length
+"""
+_WITHOUT_TERMS = """
+MATCH (m:Memory) WHERE m.terms IS NULL
+RETURN m.id AS id, m.content AS content, m.tags AS tags LIMIT $limit
+"""
+_SET_TERMS = """
+UNWIND $rows AS row
+MATCH (m:Memory {id: row.id})
+SET m.terms = row.terms, m.term_count = row.term_count
 """
 _VECTOR_SCAN = """
 MATCH (m:Memory)
@@ -99,7 +110,18 @@ class MemorySearchMixin(Neo4jConnection):
     async def apply_schema(self) -> list[str]:
         statements = await super().apply_schema()
         self._support = await self._detect_support()
+        await self._backfill_terms()
         return statements
+
+    async def _backfill_terms(self, batch: int = 1_000) -> None:
+        """Memories written before recall indexed terms get them now (once: later opens find
+        none). Their vectors are left to `dionysus-mcp reindex`."""
+        while rows := await self._read(_WITHOUT_TERMS, {"limit": batch}):
+            updates = []
+            for r in rows:
+                terms = memory_terms(r["content"] or "", list(r["tags"] or []))
+                updates.append({"id": r["id"], "terms": " ".join(terms), "term_count": len(terms)})
+            await self._write(_run_consume, _SET_TERMS, {"rows": updates})
 
     async def _try(self, query: str) -> list[dict[str, Any]] | None:
         try:
