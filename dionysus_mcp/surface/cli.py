@@ -7,6 +7,7 @@
     dionysus-mcp traces list|show ID|replay ID|usage|flush|delete
     dionysus-mcp export|import    move everything between stores (JSON Lines)
     dionysus-mcp memories forget ID | basins delete NAME | wisdom delete ID
+    dionysus-mcp reindex          embed memories whose vectors are not from the configured model
 
 Logs go to stderr: on stdio, stdout belongs to the MCP protocol. Every failure is one line on
 stderr and a non-zero exit.
@@ -42,6 +43,7 @@ environment:
   DIONYSUS_OUTBOX_PATH  queue of trace writes made while the store was unreachable
   DIONYSUS_HTTP_TOKEN   bearer token, required to serve HTTP on a non-loopback address
   DIONYSUS_TRACE_RETENTION_DAYS  a server deletes runs older than this, at start and daily
+  DIONYSUS_EMBEDDER     wordllama (default, offline) | none (recall by words only)
 """
 STATUSES = ["running", "success", "max_steps", "error", "cancelled"]
 # Service messages name MCP tools; on the command line the matching command is named instead.
@@ -108,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     schema_sub = schema.add_subparsers(dest="schema_command", metavar="ACTION", required=True)
     schema_sub.add_parser("apply", help="apply the schema to the configured store (idempotent)")
 
+    sub.add_parser(
+        "reindex", help="embed the memories whose vectors are missing or from another model (progress on stderr)"
+    )
+
     traces = sub.add_parser("traces", help="list, open, replay and delete persisted agent runs")
     traces_sub = traces.add_subparsers(dest="traces_command", metavar="ACTION", required=True)
     listing = traces_sub.add_parser("list", help="runs, newest first")
@@ -170,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(_demo(settings, args.db))
         if command == "traces" and args.traces_command != "delete":
             return _run(_traces(settings, args))
+        if command == "reindex":
+            return _run(_reindex(settings))
         return _run(cli_data.run(settings, args))
     except KeyboardInterrupt:
         return 130
@@ -236,6 +244,23 @@ async def _schema_apply(settings: Settings) -> int:
         print(f"schema applied to {store.backend} at {await store.describe()}: {len(applied)} statements")
     finally:
         await store.close()
+    return 0
+
+
+async def _reindex(settings: Settings) -> int:
+    from dionysus_mcp.cognition.reindex import reindex
+    from dionysus_mcp.runtime import open_runtime
+
+    async with open_runtime(settings) as runtime:
+        if not runtime.embedder.dim:
+            print("DIONYSUS_EMBEDDER=none: recall uses words only, there is nothing to embed")
+            return 0
+
+        def progress(done: int, todo: int) -> None:
+            print(f"reindex: {done}/{todo} memories embedded with {runtime.embedder.name}", file=sys.stderr, flush=True)
+
+        result = await reindex(runtime.store, runtime.embedder, progress)
+    print(f"{result.embedded} of {result.total} memories embedded with {result.model} ({result.dim} dimensions)")
     return 0
 
 

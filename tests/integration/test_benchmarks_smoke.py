@@ -84,12 +84,11 @@ def test_an_unknown_benchmark_name_is_refused():
     assert proc.returncode != 0 and "unknown benchmark" in proc.stderr and "cold_start" in proc.stderr
 
 
-def test_recall_edits_benchmark_reports_both_ways():
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "benchmark_recall_edits.py"), "--memories", "200", "--rounds", "2"],
-        cwd=str(ROOT), capture_output=True, text=True, timeout=300,
-    )
+def test_event_loop_benchmark_reports_the_first_agent_call_against_idle():
+    script = ROOT / "scripts" / "benchmark_event_loop.py"
+    proc = subprocess.run([sys.executable, str(script), "--json"], cwd=str(ROOT), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    doc = json.loads(proc.stdout.splitlines()[-1])
-    assert doc["memories"] == 200 and doc["rounds"] == 2
-    assert doc["in_place_ms"] > 0 and doc["rebuild_ms"] > 0 and doc["ratio"] > 0
+    doc = json.loads(proc.stdout)
+    assert doc["tool"] == "run_ooda_cycle" and doc["pings_during_call"] > 0 and doc["goal_ms"] == 100
+    assert doc["worst_ping_during_first_call_ms"] >= doc["p50_ping_during_first_call_ms"] > 0
+    assert doc["worst_ping_idle_ms"] > 0 and doc["worst_ping_first_2s_after_start_ms"] > 0
