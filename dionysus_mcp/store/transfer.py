@@ -11,7 +11,8 @@ snapshot, trace, step, trace_basin. `data` holds the store record (schema.models
 Import validates every line before it writes anything (an error names the line), then adds
 what the target lacks and leaves what it has: importing the same file twice changes nothing.
 A basin whose name exists in the target with another id is matched by name, and the records
-that refer to it follow.
+that refer to it follow. Memory vectors are not exported (they belong to an embedding model);
+the import command embeds what it added, as `dionysus-mcp reindex` does.
 """
 
 from __future__ import annotations

@@ -123,11 +123,18 @@ async def _import(settings: Settings, file: str) -> int:
         raise InvalidInput(f"{file} is not UTF-8 text: expected a file written by `dionysus-mcp export`") from None
     except InvalidInput as exc:
         raise InvalidInput(f"{file}: {exc}; nothing was imported") from None
+    from dionysus_mcp.cognition.embedding import create_embedder
+    from dionysus_mcp.cognition.reindex import reindex
+
     store = build_store(settings)
     await store.open()
     try:
         report = await import_records(store, records)
-        print(f"{report.summary()} into {store.backend} at {await store.describe()}")
+        # An export carries no vectors (they belong to a model, and are large): the imported
+        # memories are embedded here with the configured model, as `dionysus-mcp reindex` does.
+        embedded = (await reindex(store, create_embedder(settings.embedder))).embedded
+        meaning = f"; {embedded} memories embedded for recall by meaning" if embedded else ""
+        print(f"{report.summary()} into {store.backend} at {await store.describe()}{meaning}")
     finally:
         await store.close()
     return 0
