@@ -12,8 +12,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import anyio
+import numpy as np
 from pydantic import BaseModel, Field
 
+from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
 from dionysus_mcp.cognition.text import close_matches, tokens
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import Store
@@ -31,6 +33,11 @@ HEBBIAN_RATE = 0.1  # how fast co-activated basins strengthen their link
 # coherence assessment paid for reading them all.
 HEBBIAN_TOP_K = 5
 DEPTH_RATE = 0.1  # how fast repeated activation deepens a basin
+# Relevance by meaning: cosine similarity mapped linearly from MIN (relevance 0) to FULL
+# (relevance 1). Tuned to WordLlama l2_supercat, whose cosines are low: a text and the basin it
+# is about score ~0.1-0.35, unrelated pairs mostly below 0.08 (docs/COGNITION.md).
+SEMANTIC_MIN_COSINE = 0.08
+SEMANTIC_FULL_COSINE = 0.4
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 5_000
@@ -69,6 +76,15 @@ class ActivationResult(BaseModel):
     source: str | None
 
 
+class BasinRemoval(BaseModel):
+    name: str
+    id: str
+    links_removed: int
+    memories_detached: int = Field(description="Memories no longer attached to it (the memories stay).")
+    trace_activations_removed: int
+    message: str
+
+
 class BasinList(BaseModel):
     basins: list[BasinView]
     total: int = Field(description="Basins matching before the limit was applied.")
@@ -96,11 +112,18 @@ def _clean_text(value: str, field: str, limit: int, required: bool = False) -> s
 
 
 class BasinService:
-    def __init__(self, store: Store, half_life_s: float, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self, store: Store, half_life_s: float, clock: Callable[[], datetime] = utcnow, embedder: Embedder | None = None
+    ):
         self.store = store
         self.half_life_s = half_life_s
         self.clock = clock
+        self.embedder = embedder or NoEmbedder()
         self._activation_lock = anyio.Lock()
+        # Basin id -> (embedded text, vector): a basin is embedded once, and again only when its
+        # name, description or keywords change. Basins are few (hundreds), so the vectors live
+        # in this process rather than in the store: recomputing them all takes milliseconds.
+        self._vectors: dict[str, tuple[str, np.ndarray]] = {}
 
     def view(self, basin: Basin, now: datetime | None = None) -> BasinView:
         now = now or self.clock()
@@ -118,32 +141,38 @@ class BasinService:
     async def upsert_basin(
         self,
         name: str,
-        description: str = "",
+        description: str | None = None,
         keywords: list[str] | None = None,
         stability: float | None = None,
     ) -> BasinView:
+        """Create the basin, or change only the fields given (None keeps the stored value)."""
         name = _clean_text(name, "name", MAX_NAME, required=True)
-        description = _clean_text(description, "description", MAX_DESCRIPTION)
-        keywords = keywords or []
-        if len(keywords) > MAX_KEYWORDS:
-            raise InvalidInput(f"{len(keywords)} keywords given; the limit is {MAX_KEYWORDS}")
-        cleaned = []
-        for kw in keywords:
-            kw = _clean_text(kw, "each keyword", MAX_KEYWORD, required=True).lower()
-            if kw not in cleaned:
-                cleaned.append(kw)
+        if description is not None:
+            description = _clean_text(description, "description", MAX_DESCRIPTION)
+        cleaned = None if keywords is None else self._keywords(keywords)
         if stability is not None and not 0.0 <= stability <= 1.0:
             raise InvalidInput(f"stability must be between 0 and 1, got {stability}")
         existing = await self.store.get_basin(name)
         basin = Basin(
             id=existing.id if existing else f"basin-{uuid.uuid4().hex[:12]}",
             name=name,
-            description=description,
-            keywords=cleaned,
+            description=description if description is not None else (existing.description if existing else ""),
+            keywords=cleaned if cleaned is not None else (existing.keywords if existing else []),
             stability=stability if stability is not None else (existing.stability if existing else 0.5),
             created_at=existing.created_at if existing else self.clock(),
         )
         return self.view(await self.store.upsert_basin(basin))
+
+    @staticmethod
+    def _keywords(keywords: list[str]) -> list[str]:
+        if len(keywords) > MAX_KEYWORDS:
+            raise InvalidInput(f"{len(keywords)} keywords given; the limit is {MAX_KEYWORDS}")
+        cleaned: list[str] = []
+        for kw in keywords:
+            kw = _clean_text(kw, "each keyword", MAX_KEYWORD, required=True).lower()
+            if kw not in cleaned:
+                cleaned.append(kw)
+        return cleaned
 
     async def resolve(self, name_or_id: str) -> Basin:
         key = (name_or_id or "").strip()
@@ -156,6 +185,26 @@ class BasinService:
             suggestion = f" Did you mean: {', '.join(hint)}?" if hint else ""
             raise NotFound(f"Unknown basin {key[:MAX_NAME]!r}.{suggestion} Create it with upsert_basin.")
         return basin
+
+    async def delete_basin(self, name: str) -> BasinRemoval:
+        key = (name or "").strip()
+        basin = await self.store.get_basin(key) if key else None
+        if basin is None:
+            hint = close_matches(key, [b.name for b in await self.store.list_basins()])
+            suggestion = f" Did you mean: {', '.join(hint)}?" if hint else ""
+            raise NotFound(f"no basin named {key[:MAX_NAME]!r}: nothing deleted.{suggestion}")
+        async with self._activation_lock:
+            removed = await self.store.delete_basin(basin.id)
+        if removed is None:
+            raise NotFound(f"basin {basin.name!r} was deleted meanwhile")
+        self._vectors.pop(basin.id, None)
+        return BasinRemoval(
+            name=basin.name, id=basin.id, links_removed=removed["links"],
+            memories_detached=removed["memories_detached"], trace_activations_removed=removed["trace_activations"],
+            message=(f"deleted basin {basin.name!r}: {removed['links']} links removed, "
+                     f"{removed['memories_detached']} memories detached (kept), "
+                     f"{removed['trace_activations']} trace activations removed"),
+        )
 
     async def link_basins(self, source: str, target: str, weight: float) -> LinkView:
         if not 0.0 <= weight <= 1.0:
@@ -266,20 +315,48 @@ class BasinService:
             source=source,
         )
 
-    async def related(self, text: str, limit: int = 5) -> list[tuple[BasinView, float]]:
-        """Basins whose name or keywords occur in `text`, with relevance in (0, 1]:
-        the share of the basin's own terms that the text mentions."""
+    async def related(
+        self, text: str, limit: int = 5, vector: np.ndarray | None = None
+    ) -> list[tuple[BasinView, float]]:
+        """Basins `text` is about, with relevance in (0, 1]: the larger of the lexical relevance
+        (share of the basin's name and keyword terms the text mentions) and the semantic one
+        (cosine of text and basin vectors, mapped from SEMANTIC_MIN_COSINE..SEMANTIC_FULL_COSINE).
+        `vector` is the text's embedding when the caller has it already."""
         query = set(tokens(text))
-        if not query:
-            return []
+        basins = await self.store.list_basins()
+        cosines = await self._cosines(text, vector, basins) if basins and self.embedder.dim else {}
         now = self.clock()
         scored = []
-        for basin in await self.store.list_basins():
+        for basin in basins:
             terms = set(tokens(" ".join([basin.name, *basin.keywords])))
-            if not terms:
-                continue
             hits = len(terms & query)
-            if hits:
-                scored.append((self.view(basin, now), min(1.0, hits / min(len(terms), len(query)))))
+            lexical = min(1.0, hits / min(len(terms), len(query))) if hits else 0.0
+            semantic = semantic_relevance(cosines.get(basin.id, 0.0))
+            relevance = round(max(lexical, semantic), 6)
+            if relevance > 0:
+                scored.append((self.view(basin, now), relevance))
         scored.sort(key=lambda pair: (-pair[1], pair[0].name))
         return scored[:limit]
+
+    async def _cosines(self, text: str, vector: np.ndarray | None, basins: list[Basin]) -> dict[str, float]:
+        texts = {b.id: basin_text(b) for b in basins}
+        stale = [bid for bid, t in texts.items() if self._vectors.get(bid, ("", None))[0] != t]
+        batch = [texts[bid] for bid in stale] + ([] if vector is not None else [text])
+        if batch:
+            embedded = await self.embedder.embed_async(batch)
+            for bid, row in zip(stale, embedded):
+                self._vectors[bid] = (texts[bid], row)
+            if vector is None:
+                vector = embedded[-1]
+        matrix = np.stack([self._vectors[b.id][1] for b in basins])
+        return dict(zip((b.id for b in basins), (matrix @ vector).tolist()))
+
+
+def basin_text(basin: Basin) -> str:
+    """What a basin is embedded as: its name, description and keywords."""
+    return "\n".join(part for part in (basin.name, basin.description, " ".join(basin.keywords)) if part)
+
+
+def semantic_relevance(cosine: float) -> float:
+    span = SEMANTIC_FULL_COSINE - SEMANTIC_MIN_COSINE
+    return min(1.0, max(0.0, (cosine - SEMANTIC_MIN_COSINE) / span))

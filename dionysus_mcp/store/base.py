@@ -9,9 +9,13 @@ leaves nothing stored half-way.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import numpy as np
 
 from schema.models import (
     ActivationUpdate,
@@ -30,6 +34,44 @@ from schema.models import (
 
 
 TRACE_WRITES = ("create_trace", "add_step", "complete_trace", "link_trace_basin")
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """A vector with the model that produced it (float32, L2-normalized by the embedder)."""
+
+    model: str
+    vector: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        return int(self.vector.shape[0])
+
+
+@dataclass
+class MemorySearch:
+    """Recall candidates from one store call: each list best first, ties by memory id.
+
+    `lexical` holds (memory id, BM25 score > 0) for memories sharing a term with the query,
+    scored with SQLite FTS5's `bm25()` formula over the store's whole corpus; `semantic` holds
+    (memory id, cosine similarity) for memories whose vector came from the query's model.
+    `searched` counts the memories of the requested kinds. `query_weight` is the sum of the
+    query terms' idf (FTS5's formula; a term no memory has counts at full weight): the BM25 a
+    memory of average length mentioning each query term once would score, which puts lexical
+    scores on a 0..1 scale. None when the backend's lexical scores use another formula."""
+
+    lexical: list[tuple[str, float]] = field(default_factory=list)
+    semantic: list[tuple[str, float]] = field(default_factory=list)
+    searched: int = 0
+    query_weight: float | None = None
+
+
+def fts5_idf(total: int, df: int) -> float:
+    """SQLite FTS5's idf: ln((N - n + 0.5) / (n + 0.5)), floored at 1e-6 as bm25() does."""
+    if total <= 0:
+        return 1e-6
+    idf = math.log((total - df + 0.5) / (df + 0.5))
+    return idf if idf > 0 else 1e-6
 
 
 class StoreError(Exception):
@@ -100,10 +142,55 @@ class Store(ABC):
         """The links whose source and target are both in `basin_ids`, ordered by
         (source_id, target_id)."""
 
+    @abstractmethod
+    async def delete_basin(self, basin_id: str) -> dict[str, int] | None:
+        """Remove the basin, its RELATED_TO links (both directions), its IN_BASIN attachments
+        and ACTIVATED_BASIN links, atomically; memories stay. Returns counts {links,
+        memories_detached, trace_activations}, or None when no basin has that id."""
+
     # --- memories ----------------------------------------------------------------------------
     @abstractmethod
-    async def add_memory(self, memory: Memory) -> Memory:
-        """Store the memory and its IN_BASIN links atomically."""
+    async def add_memory(self, memory: Memory, embedding: Embedding | None = None) -> Memory:
+        """Store the memory, its IN_BASIN links, its index terms and its vector atomically."""
+
+    @abstractmethod
+    async def search_memories(
+        self, terms: list[str], query: Embedding | None, kinds: list[str] | None, limit: int
+    ) -> MemorySearch:
+        """Up to `limit` lexical and `limit` semantic candidates among memories of `kinds`
+        (None: all). `terms` are `schema.text.tokens` of the query."""
+
+    @abstractmethod
+    async def get_memories(self, ids: list[str]) -> list[Memory]:
+        """The memories with these ids (unknown ids skipped), ordered by (created_at, id)."""
+
+    @abstractmethod
+    async def embedding_counts(self) -> dict[str, int]:
+        """Vector model name -> number of memories embedded with it ("" for none)."""
+
+    @abstractmethod
+    async def memories_to_embed(self, model: str, limit: int) -> list[Memory]:
+        """Up to `limit` memories without a vector of `model`, ordered by (created_at, id)."""
+
+    @abstractmethod
+    async def set_embeddings(self, vectors: dict[str, Embedding]) -> None:
+        """Replace the vectors of these memories (by id) atomically."""
+
+    @abstractmethod
+    async def get_memory(self, memory_id: str) -> Memory | None: ...
+
+    @abstractmethod
+    async def update_memory(
+        self, memory: Memory, embedding: Embedding | None = None, keep_embedding: bool = False
+    ) -> Memory | None:
+        """Replace kind, content, tags, importance and the basin links of the memory with this
+        id (id and created_at are kept), re-index its terms and, unless `keep_embedding`, set
+        its vector to `embedding` (None: no vector), atomically; None when it does not exist.
+        Strict like add_memory: an unknown basin changes nothing."""
+
+    @abstractmethod
+    async def delete_memory(self, memory_id: str) -> bool:
+        """Remove the memory and its basin links; False when it did not exist."""
 
     @abstractmethod
     async def list_memories(self, kinds: list[str] | None = None) -> list[Memory]:
@@ -124,6 +211,10 @@ class Store(ABC):
     @abstractmethod
     async def list_wisdom(self) -> list[WisdomPrinciple]:
         """Ordered by (created_at, id)."""
+
+    @abstractmethod
+    async def delete_wisdom(self, wisdom_id: str) -> bool:
+        """False when no principle has that id."""
 
     # --- coherence snapshots -----------------------------------------------------------------
     @abstractmethod
@@ -200,3 +291,9 @@ class Store(ABC):
 
     @abstractmethod
     async def count_traces(self) -> int: ...
+
+    @abstractmethod
+    async def delete_traces(self, trace_ids: list[str]) -> dict[str, int]:
+        """Delete the traces, every sub-run delegated from them (recursively), their steps and
+        basin activations, atomically. Returns {traces, steps} removed; unknown ids are
+        ignored."""
