@@ -9,6 +9,8 @@ The default, WordLlama's `l2_supercat` at 256 dimensions, ships its weights and 
 the `wordllama` wheel: it is loaded from the installed package folder with downloads disabled,
 so it works offline. Loading takes ~0.4 s, so it happens lazily, once, in a worker thread
 (`warm_up` at start-up; a first `embed` waits for it), never on the event loop.
+`minilm` (all-MiniLM-L6-v2, cognition/minilm.py) is the contextual option that finds
+paraphrases far better, at ~100x the embedding cost; `none` is lexical recall only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 
 from dionysus_mcp.errors import DionysusError
 
-EMBEDDERS = ("wordllama", "none")
+EMBEDDERS = ("wordllama", "minilm", "none")
 
 
 class EmbedderUnavailable(DionysusError):
@@ -111,6 +113,10 @@ class WordLlamaEmbedder(Embedder):
 def create_embedder(name: str) -> Embedder:
     if name == "wordllama":
         return WordLlamaEmbedder()
+    if name == "minilm":
+        from dionysus_mcp.cognition.minilm import MiniLMEmbedder  # noqa: PLC0415 - imports this module
+
+        return MiniLMEmbedder()
     if name == "none":
         return NoEmbedder()
     raise ValueError(f"unknown embedder {name!r}: expected one of {', '.join(EMBEDDERS)}")

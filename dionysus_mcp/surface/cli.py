@@ -33,7 +33,7 @@ environment:
   DIONYSUS_BASIN_HALF_LIFE  seconds for a basin's activation to halve (default 3600)
   DIONYSUS_OUTBOX_PATH  queue of trace writes made while the store was unreachable
   DIONYSUS_HTTP_TOKEN   bearer token, required to serve HTTP on a non-loopback address
-  DIONYSUS_EMBEDDER     wordllama (default, offline) | none (recall by words only)
+  DIONYSUS_EMBEDDER     wordllama (default, offline) | minilm (all-MiniLM-L6-v2) | none (words only)
 """
 
 
