@@ -34,6 +34,9 @@ class EmbedderUnavailable(DionysusError):
 class Embedder(ABC):
     name: str
     dim: int
+    # Cosines below the low end count as unrelated, at the high end as fully related (basin
+    # relevance, the wisdom cut-off). Fitted per model on texts and the basins they are about.
+    cosine_range: tuple[float, float] = (0.08, 0.4)
 
     @abstractmethod
     def embed(self, texts: list[str]) -> np.ndarray:

@@ -99,3 +99,31 @@ async def test_switching_to_minilm_reindexes_and_recalls_by_meaning(tmp_path):
         assert top.memory_id == target.memory_id and top.semantic > 0.3
         hit = (await rt.memory.semantic_recall("caught in the rain without protection", k=1)).hits[0]
         assert hit.memory_id == added.memory_id
+
+
+async def test_minilm_attaches_basins_by_meaning_on_its_own_scale(tmp_path):
+    settings = Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "b.db"), "DIONYSUS_EMBEDDER": "minilm"})
+    async with open_runtime(settings) as rt:
+        for name, description, keywords in (
+            ("sleep", "rest, dreams and insomnia", ["sleep", "rest", "night"]),
+            ("taxes", "filing returns and deductions", ["tax", "irs"]),
+            ("family", "relatives and home life", ["kids", "parents"]),
+            ("garden", "plants, soil and the allotment", ["roses", "compost"]),
+            ("work", "projects, deadlines and the office", ["project", "deadline", "meeting"]),
+            ("money", "bills, savings and the bank", ["budget", "invoice"]),
+        ):
+            await rt.basins.upsert_basin(name, description, keywords)
+        # MiniLM's cosines for a note and a basin it is not about reach ~0.1-0.18: above
+        # WordLlama's 0.08 floor (which attached "Paid the electricity bill" to family and work
+        # too); its own range keeps each note to the basin it is about.
+        for text, basin in (
+            ("I slumber poorly after an espresso in the evening", "sleep"),
+            ("Paid the electricity bill", "money"),
+            ("Mum visits on Sunday with the children", "family"),
+            ("Planted tulips by the fence", "garden"),
+        ):
+            assert (await rt.memory.remember(text)).basins == [basin], text
+        await rt.wisdom.add_wisdom("Rest well before making important choices", "health", 0.8)
+        await rt.wisdom.add_wisdom("Diversify investments across markets", "finance", 0.8)
+        found = await rt.wisdom.query_wisdom("sleep prior to deciding", k=2)
+        assert [p.domain for p in found.principles] == ["health"]
