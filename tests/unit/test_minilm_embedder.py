@@ -60,7 +60,7 @@ def test_a_text_gets_the_same_vector_alone_or_padded_in_a_batch(minilm):
 
 def test_matches_sentence_transformers_reference(minilm):
     # Cosines computed once by sentence-transformers 6.2.0 + torch 2.13.0 (CPU) on the same model
-    # files (notes/issue-10b: vectors agreed to 1.8e-7 per component); the numpy forward pass
+    # files (docs/COGNITION.md: vectors agreed to 1.8e-7 per component); the numpy forward pass
     # must agree to 1e-4. Neither package is a dependency.
     a, b, c, d = minilm.embed(
         ["A man is playing a guitar.", "Someone is strumming an instrument.", "The stock market fell today.", "A man plays music."]
