@@ -37,6 +37,9 @@ class Embedder(ABC):
     # Cosines below the low end count as unrelated, at the high end as fully related (basin
     # relevance, the wisdom cut-off). Fitted per model on texts and the basins they are about.
     cosine_range: tuple[float, float] = (0.08, 0.4)
+    # Share of the lexical part in weighted fusion (ranking.fuse), measured per model with
+    # scripts/benchmark_recall.py (docs/benchmarks.md).
+    lexical_weight: float = 0.2
 
     @abstractmethod
     def embed(self, texts: list[str]) -> np.ndarray:

@@ -102,6 +102,7 @@ class WisdomService:
             weight=lambda pid: principles[pid].confidence,
             newer=lambda pid: principles[pid].confidence,  # ties: more confident first, then id
             method=self.fusion,
+            lexical_weight=self.embedder.lexical_weight,
         )
         hits = [
             WisdomHit(
