@@ -10,7 +10,7 @@ the `wordllama` wheel: it is loaded from the installed package folder with downl
 so it works offline. Loading takes ~0.4 s, so it happens lazily, once, in a worker thread
 (`warm_up` at start-up; a first `embed` waits for it), never on the event loop.
 `minilm` (all-MiniLM-L6-v2, cognition/minilm.py) is the contextual option that finds
-paraphrases far better, at ~100x the embedding cost; `none` is lexical recall only.
+paraphrases far better, at ~150x the CPU per text; `none` is lexical recall only.
 """
 
 from __future__ import annotations
