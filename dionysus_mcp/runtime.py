@@ -29,6 +29,7 @@ from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Store, StoreError
 from dionysus_mcp.store.outbox import Outbox
 from dionysus_mcp.traces import TraceService
+from dionysus_mcp.traces.retention import TraceRetention
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,15 +49,16 @@ class Runtime:
         self.environment = EnvironmentService(store, self.basins)
         self.outbox = Outbox(settings.outbox_path or settings.db_path.parent / "outbox.db")
         self.traces = TraceService(store, self.outbox)
+        self.retention = TraceRetention(store)
         self._token: anyio.lowlevel.EventLoopToken | None = None
 
-    async def start(self) -> None:
+    async def start(self, read_only: bool = False) -> None:
         # The embedding model loads in a worker thread while the store opens; the first recall
         # that needs it waits for it there, never on the event loop.
         self.embedder.warm_up_in_background()
         await self.store.open()
         self._token = anyio.lowlevel.current_token()
-        if self.outbox.count():
+        if not read_only and self.outbox.count():
             try:
                 result = await self.traces.flush()
                 log.info("delivered %d queued trace writes (%d pending)", result["delivered"], result["pending"])
@@ -79,18 +81,22 @@ class Runtime:
         return anyio.from_thread.run(functools.partial(fn, *args, **kwargs), token=self._token)
 
 
-def build_store(settings: Settings) -> Store:
+def build_store(settings: Settings, read_only: bool = False) -> Store:
     from dionysus_mcp.store import create_store
 
-    return create_store(settings)
+    return create_store(settings, read_only=read_only)
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings | None = None, store: Store | None = None) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings | None = None, store: Store | None = None, read_only: bool = False
+) -> AsyncIterator[Runtime]:
+    """`read_only`: for callers that only read: the store's schema is not applied and queued
+    trace writes are not delivered (the outbox file is not even opened)."""
     settings = settings or Settings.from_env()
-    runtime = Runtime(settings, store or build_store(settings))
+    runtime = Runtime(settings, store or build_store(settings, read_only))
     try:
-        await runtime.start()
+        await runtime.start(read_only)
         yield runtime
     finally:
         with anyio.CancelScope(shield=True):

@@ -19,7 +19,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from dionysus_mcp.runtime import Runtime
-from dionysus_mcp.surface.common import WRITES, explained
+from dionysus_mcp.surface.common import WRITES, tool, whole
 
 
 _agents: ModuleType | None = None
@@ -47,20 +47,18 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
     # result module (pydantic only) here; the agents load lazily inside the tools.
     from agents.results import HeartbeatResult, OodaResult
 
-    @server.tool(annotations=WRITES)
-    @explained
+    @tool(server, "Run an OODA cycle", WRITES)
     async def run_ooda_cycle(
         context: Annotated[str, Field(min_length=1, max_length=8000, description="The situation to observe, orient on and decide about.")],
         ctx: Context,
-        max_steps: Annotated[int | None, Field(ge=1, le=50, description="The manager's step budget (default 15).")] = None,
+        max_steps: whole(optional=True, ge=1, le=50, description="The manager's step budget (default 15).") = None,
     ) -> OodaResult:
         """Run one OODA cycle with the agent team: the ConsciousnessManager delegates Observe to
         perception, Orient to reasoning and Decide to metacognition. Returns the decision, the
         three phases, coherence, the model that ran, token usage and the run's trace_id."""
         return await (await _runner()).run_ooda_cycle(rt(), context, max_steps, progress=ctx.report_progress)
 
-    @server.tool(annotations=WRITES)
-    @explained
+    @tool(server, "Run a heartbeat", WRITES)
     async def run_heartbeat(ctx: Context) -> HeartbeatResult:
         """Run the HeartbeatAgent: it observes, recalls, assesses coherence, reviews basins and
         remembers what matters, planning every third step. Returns a summary, step counts,

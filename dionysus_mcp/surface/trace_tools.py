@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Literal
 
 from mcp.server import MCPServer
 from pydantic import BaseModel, Field
 
 from dionysus_mcp.runtime import Runtime
-from dionysus_mcp.surface.common import READ_ONLY, explained, explained_resource
+from dionysus_mcp.surface.common import READ_ONLY, Moment, explained_resource, tool, whole
 from dionysus_mcp.traces import TokenUsageReport, TraceDetail, TracePage
 
 TraceId = Annotated[str, Field(min_length=1, max_length=200, description="A trace id from list_traces.")]
@@ -23,37 +22,33 @@ class Replay(BaseModel):
 
 
 def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
-    @server.tool(annotations=READ_ONLY)
-    @explained
+    @tool(server, "List agent runs", READ_ONLY)
     async def list_traces(
         agent_name: Annotated[str | None, Field(max_length=200)] = None,
         status: Status | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: Annotated[int, Field(ge=1, le=500)] = 20,
+        since: Moment | None = None,
+        until: Moment | None = None,
+        limit: whole(ge=1, le=500) = 20,
         cursor: Annotated[str | None, Field(max_length=500, description="next_cursor of the previous page.")] = None,
         roots_only: Annotated[bool, Field(description="Only top-level runs, not delegated sub-runs.")] = False,
     ) -> TracePage:
         """List agent runs, newest first, with filters and a pagination cursor."""
         return await rt().traces.list_traces(agent_name, status, since, until, limit, cursor, roots_only)
 
-    @server.tool(annotations=READ_ONLY)
-    @explained
+    @tool(server, "Get an agent run", READ_ONLY)
     async def get_trace(trace_id: TraceId) -> TraceDetail:
         """One run with its ordered steps (tool calls, full observations, plans, errors, tokens,
         timing), its delegated sub-runs, activated basins and token totals including sub-runs."""
         return await rt().traces.get_trace(trace_id)
 
-    @server.tool(annotations=READ_ONLY)
-    @explained
+    @tool(server, "Replay an agent run", READ_ONLY)
     async def replay_trace(trace_id: TraceId) -> Replay:
         """A readable step-by-step markdown narrative of a run and its sub-runs."""
         return Replay(trace_id=trace_id, markdown=await rt().traces.replay(trace_id))
 
-    @server.tool(annotations=READ_ONLY)
-    @explained
+    @tool(server, "Token usage", READ_ONLY)
     async def get_token_usage(
-        agent_name: Annotated[str | None, Field(max_length=200)] = None, since: datetime | None = None
+        agent_name: Annotated[str | None, Field(max_length=200)] = None, since: Moment | None = None
     ) -> TokenUsageReport:
         """Token totals with per-agent and per-model breakdown, including what pruning saved."""
         return await rt().traces.token_usage(agent_name, since)

@@ -35,11 +35,12 @@ from .basins import BasinsMixin
 from .connection import Neo4jConnection, parse_cypher_script, schema_statements
 from .memories import MemoriesMixin
 from .memory_search import MemorySearchMixin
+from .trace_removal import TraceRemovalMixin
 from .traces import TracesMixin
 from .wisdom import WisdomMixin
 
 __all__ = ["Neo4jConnection", "Neo4jStore", "parse_cypher_script", "schema_statements"]
 
 
-class Neo4jStore(BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, Neo4jConnection):
+class Neo4jStore(BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceRemovalMixin, Neo4jConnection):
     """The whole `Store` interface on Neo4j: each aggregate's mixin over one connection."""

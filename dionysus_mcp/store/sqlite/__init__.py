@@ -22,6 +22,7 @@ from .basins import BasinsMixin
 from .connection import BUSY_TIMEOUT_MS, SCHEMA_VERSION, SQLiteConnection, parse_sql_script, schema_statements
 from .memories import MemoriesMixin
 from .memory_search import MemorySearchMixin
+from .trace_removal import TraceRemovalMixin
 from .traces import TracesMixin
 from .wisdom import WisdomMixin
 
@@ -35,5 +36,5 @@ __all__ = [
 ]
 
 
-class SQLiteStore(BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, SQLiteConnection):
+class SQLiteStore(BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceRemovalMixin, SQLiteConnection):
     """The whole store interface on one SQLite file."""
