@@ -16,7 +16,7 @@
 | DIONYSUS_OUTBOX_PATH | outbox.db beside DIONYSUS_DB_PATH | durable queue of trace writes the store could not take |
 | DIONYSUS_HTTP_TOKEN | unset | bearer token; required to bind HTTP to a non-loopback address |
 | DIONYSUS_CODE_STEP_TIMEOUT | 10 | seconds one step of the manager's code may compute (0.1 to 25) |
-| DIONYSUS_EMBEDDER | wordllama | embedding model for recall by meaning: wordllama, or none (lexical only) |
+| DIONYSUS_EMBEDDER | wordllama | embedding model for recall by meaning: wordllama, minilm (all-MiniLM-L6-v2, the `minilm` extra), or none (lexical only) |
 | DIONYSUS_TRACE_RETENTION_DAYS | unset (keep all) | a server deletes runs older than this at start and daily |
 """
 
@@ -110,8 +110,8 @@ class Settings:
             raise ConfigError(f"DIONYSUS_LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         outbox = env.get("DIONYSUS_OUTBOX_PATH")
         embedder = (env.get("DIONYSUS_EMBEDDER") or "wordllama").strip().lower()
-        if embedder not in ("wordllama", "none"):
-            raise ConfigError(f"DIONYSUS_EMBEDDER={embedder!r} must be wordllama or none")
+        if embedder not in ("wordllama", "minilm", "none"):
+            raise ConfigError(f"DIONYSUS_EMBEDDER={embedder!r} must be wordllama, minilm or none")
         return cls(
             db_path=db_path.expanduser(),
             neo4j_uri=_neo4j_uri(env.get("NEO4J_URI")),

@@ -2,11 +2,13 @@
 
     python scripts/benchmark_recall.py                      # 1k, 10k, 100k distractors; a table
     python scripts/benchmark_recall.py --sizes 1000 --json  # one JSON object
+    python scripts/benchmark_recall.py --embedder minilm --sizes 1000 10000  # all-MiniLM-L6-v2
 
 Corpus (scripts/recall_corpus.py): 108 paraphrase pairs (the query shares no content word with
 its memory; checked here before anything runs), 32 exact-term pairs (ticket codes, invoice
 numbers, names, IP addresses, SKUs), and generated everyday notes as distractors. Every size runs
-on a real SQLite file through the real services, with WordLlama from the installed wheel.
+on a real SQLite file through the real services, with the --embedder model (WordLlama by
+default) from the installed wheel; seeding prints its load time and embedding throughput.
 
 Per size: hit@1, hit@3 and MRR@10 for each mode; p50/p99 of `semantic_recall` (service level,
 k = 5, hybrid); RSS after the run; the first recall after a restart (a new process: runtime
@@ -64,11 +66,11 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def seed(db: Path, size: int) -> None:
+async def seed(db: Path, size: int, embedder_name: str) -> None:
     from datetime import datetime, timedelta, timezone
     import random
 
-    from dionysus_mcp.cognition.embedding import WordLlamaEmbedder
+    from dionysus_mcp.cognition.embedding import create_embedder
     from dionysus_mcp.cognition.memory import embedding_text
     from dionysus_mcp.store.base import Embedding
     from dionysus_mcp.store.sqlite import SQLiteStore
@@ -80,8 +82,16 @@ async def seed(db: Path, size: int) -> None:
     rng = random.Random(11)
     for item in targets:  # spread the targets among the distractors
         rows.insert(rng.randrange(len(rows) + 1), item)
-    embedder = WordLlamaEmbedder()
-    vectors = embedder.embed([embedding_text(text, []) for _, text in rows])
+    embedder = create_embedder(embedder_name)
+    texts = [embedding_text(text, []) for _, text in rows]
+    t, c = time.perf_counter(), time.process_time()
+    embedder.warm_up()
+    print(f"  {embedder.name}: loaded in {time.perf_counter() - t:.2f} s ({time.process_time() - c:.2f} CPU)", file=sys.stderr)
+    t, c = time.perf_counter(), time.process_time()
+    vectors = embedder.embed(texts)
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    print(f"  embedded {len(texts)} texts in {wall:.1f} s ({cpu:.1f} CPU): {len(texts) / cpu:.0f} texts per CPU second, "
+          f"RSS {rss_mb()} MB", file=sys.stderr, flush=True)
     store = SQLiteStore(db)
     await store.open()
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -176,11 +186,13 @@ async def ping_during_recall(rt: Any, queries: list[str], seconds: float) -> dic
     }
 
 
-async def measure(db: Path, size: int, ping_seconds: float) -> dict[str, Any]:
+async def measure(db: Path, size: int, ping_seconds: float, embedder_name: str) -> dict[str, Any]:
     from dionysus_mcp.config import Settings
     from dionysus_mcp.runtime import open_runtime
 
-    settings = Settings.from_env({"DIONYSUS_DB_PATH": str(db), "DIONYSUS_OUTBOX_PATH": str(db.parent / f"outbox-{size}.db")})
+    settings = Settings.from_env(
+        {"DIONYSUS_DB_PATH": str(db), "DIONYSUS_OUTBOX_PATH": str(db.parent / f"outbox-{size}.db"), "DIONYSUS_EMBEDDER": embedder_name}
+    )
     queries = [q for _, q in corpus.PARAPHRASES] + [q for _, q in corpus.EXACT]
     t0, c0 = time.perf_counter(), time.process_time()
     async with open_runtime(settings) as rt:
@@ -188,6 +200,7 @@ async def measure(db: Path, size: int, ping_seconds: float) -> dict[str, Any]:
         first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
         out: dict[str, Any] = {
             "size": size,
+            "embedder": rt.embedder.name,
             "first_recall_after_start_s": round(first, 3),
             # CPU seconds of every thread of the process: what the wall time would be on an idle
             # machine, give or take the model load running beside the vector load.
@@ -262,26 +275,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "dionysus-recall-bench")
     parser.add_argument("--ping-seconds", type=float, default=4.0)
+    parser.add_argument("--embedder", default="wordllama", choices=["wordllama", "minilm"], help="DIONYSUS_EMBEDDER to measure")
     parser.add_argument("--seed-one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--measure-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     check_corpus()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    db = lambda n: args.workdir / f"recall-{n}.db"  # noqa: E731
+    db = lambda n: args.workdir / f"recall-{args.embedder}-{n}.db"  # noqa: E731
     if args.seed_one is not None:
-        asyncio.run(seed(db(args.seed_one), args.seed_one))
+        asyncio.run(seed(db(args.seed_one), args.seed_one, args.embedder))
         return 0
     if args.measure_one is not None:
-        print(json.dumps(asyncio.run(measure(db(args.measure_one), args.measure_one, args.ping_seconds))))
+        print(json.dumps(asyncio.run(measure(db(args.measure_one), args.measure_one, args.ping_seconds, args.embedder))))
         return 0
     sizes = []
     for n in args.sizes:
         if not db(n).exists():
             print(f"seeding {n} distractors in {db(n)}", file=sys.stderr, flush=True)
-            run_child(["--workdir", str(args.workdir), "--seed-one", str(n)])
+            run_child(["--workdir", str(args.workdir), "--embedder", args.embedder, "--seed-one", str(n)])
         print(f"measuring {n}", file=sys.stderr, flush=True)
-        sizes.append(run_child(["--workdir", str(args.workdir), "--ping-seconds", str(args.ping_seconds), "--measure-one", str(n)]))
-    report = {"paraphrase_pairs": len(corpus.PARAPHRASES), "exact_pairs": len(corpus.EXACT), "sizes": sizes, "ratios": ratios(sizes)}
+        sizes.append(
+            run_child(["--workdir", str(args.workdir), "--embedder", args.embedder, "--ping-seconds", str(args.ping_seconds), "--measure-one", str(n)])
+        )
+    report = {"embedder": args.embedder, "paraphrase_pairs": len(corpus.PARAPHRASES), "exact_pairs": len(corpus.EXACT), "sizes": sizes, "ratios": ratios(sizes)}
     print(json.dumps(report, indent=2) if args.json else table(report))
     return 0
 

@@ -33,11 +33,9 @@ HEBBIAN_RATE = 0.1  # how fast co-activated basins strengthen their link
 # coherence assessment paid for reading them all.
 HEBBIAN_TOP_K = 5
 DEPTH_RATE = 0.1  # how fast repeated activation deepens a basin
-# Relevance by meaning: cosine similarity mapped linearly from MIN (relevance 0) to FULL
-# (relevance 1). Tuned to WordLlama l2_supercat, whose cosines are low: a text and the basin it
-# is about score ~0.1-0.35, unrelated pairs mostly below 0.08 (docs/COGNITION.md).
-SEMANTIC_MIN_COSINE = 0.08
-SEMANTIC_FULL_COSINE = 0.4
+# Relevance by meaning: cosine similarity mapped linearly from the embedder's `cosine_range`
+# (relevance 0 at its low end, 1 at its high end): each model has its own scale
+# (Embedder.cosine_range, docs/COGNITION.md).
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 5_000
@@ -320,7 +318,7 @@ class BasinService:
     ) -> list[tuple[BasinView, float]]:
         """Basins `text` is about, with relevance in (0, 1]: the larger of the lexical relevance
         (share of the basin's name and keyword terms the text mentions) and the semantic one
-        (cosine of text and basin vectors, mapped from SEMANTIC_MIN_COSINE..SEMANTIC_FULL_COSINE).
+        (cosine of text and basin vectors, mapped from the embedder's cosine_range).
         `vector` is the text's embedding when the caller has it already."""
         query = set(tokens(text))
         basins = await self.store.list_basins()
@@ -331,7 +329,7 @@ class BasinService:
             terms = set(tokens(" ".join([basin.name, *basin.keywords])))
             hits = len(terms & query)
             lexical = min(1.0, hits / min(len(terms), len(query))) if hits else 0.0
-            semantic = semantic_relevance(cosines.get(basin.id, 0.0))
+            semantic = semantic_relevance(cosines.get(basin.id, 0.0), self.embedder.cosine_range)
             relevance = round(max(lexical, semantic), 6)
             if relevance > 0:
                 scored.append((self.view(basin, now), relevance))
@@ -357,6 +355,6 @@ def basin_text(basin: Basin) -> str:
     return "\n".join(part for part in (basin.name, basin.description, " ".join(basin.keywords)) if part)
 
 
-def semantic_relevance(cosine: float) -> float:
-    span = SEMANTIC_FULL_COSINE - SEMANTIC_MIN_COSINE
-    return min(1.0, max(0.0, (cosine - SEMANTIC_MIN_COSINE) / span))
+def semantic_relevance(cosine: float, cosine_range: tuple[float, float]) -> float:
+    low, high = cosine_range
+    return min(1.0, max(0.0, (cosine - low) / (high - low)))

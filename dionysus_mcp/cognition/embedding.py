@@ -9,6 +9,8 @@ The default, WordLlama's `l2_supercat` at 256 dimensions, ships its weights and 
 the `wordllama` wheel: it is loaded from the installed package folder with downloads disabled,
 so it works offline. Loading takes ~0.4 s, so it happens lazily, once, in a worker thread
 (`warm_up` at start-up; a first `embed` waits for it), never on the event loop.
+`minilm` (all-MiniLM-L6-v2, cognition/minilm.py) is the contextual option that finds
+paraphrases far better, at ~150x the CPU per text; `none` is lexical recall only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 
 from dionysus_mcp.errors import DionysusError
 
-EMBEDDERS = ("wordllama", "none")
+EMBEDDERS = ("wordllama", "minilm", "none")
 
 
 class EmbedderUnavailable(DionysusError):
@@ -32,6 +34,12 @@ class EmbedderUnavailable(DionysusError):
 class Embedder(ABC):
     name: str
     dim: int
+    # Cosines below the low end count as unrelated, at the high end as fully related (basin
+    # relevance, the wisdom cut-off). Fitted per model on texts and the basins they are about.
+    cosine_range: tuple[float, float] = (0.08, 0.4)
+    # Share of the lexical part in weighted fusion (ranking.fuse), measured per model with
+    # scripts/benchmark_recall.py (docs/benchmarks.md).
+    lexical_weight: float = 0.2
 
     @abstractmethod
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -111,6 +119,10 @@ class WordLlamaEmbedder(Embedder):
 def create_embedder(name: str) -> Embedder:
     if name == "wordllama":
         return WordLlamaEmbedder()
+    if name == "minilm":
+        from dionysus_mcp.cognition.minilm import MiniLMEmbedder  # noqa: PLC0415 - imports this module
+
+        return MiniLMEmbedder()
     if name == "none":
         return NoEmbedder()
     raise ValueError(f"unknown embedder {name!r}: expected one of {', '.join(EMBEDDERS)}")

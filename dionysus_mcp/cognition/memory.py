@@ -262,6 +262,7 @@ class MemoryService:
                 newer=lambda i: records[i].created_at.timestamp() if i in records else 0.0,
                 method=self.fusion,
                 query_weight=found.query_weight,
+                lexical_weight=self.embedder.lexical_weight,
             )
             if f.key in records
         ][:k]

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 RRF_K = 60
-LEXICAL_WEIGHT = 0.2
+LEXICAL_WEIGHT = 0.2  # fitted with WordLlama; each embedder may set its own (Embedder.lexical_weight)
 FUSION = "weighted"
 FUSIONS = ("rrf", "weighted")
 
@@ -50,8 +50,10 @@ def fuse(
     newer: Callable[[str], float],
     method: str = FUSION,
     query_weight: float | None = None,
+    lexical_weight: float = LEXICAL_WEIGHT,
 ) -> list[Fused]:
-    """All candidates, fused and weighted, best first. `newer(key)` orders ties (larger first)."""
+    """All candidates, fused and weighted, best first. `newer(key)` orders ties (larger first).
+    `lexical_weight` is the embedder's (`Embedder.lexical_weight`): cosines differ per model."""
     if method not in FUSIONS:
         raise ValueError(f"unknown fusion {method!r}: expected one of {', '.join(FUSIONS)}")
     lex = {key: (rank, score) for rank, (key, score) in enumerate(lexical, start=1)}
@@ -65,7 +67,7 @@ def fuse(
             base = (1.0 / (RRF_K + lex_rank) if lex_rank else 0.0) + (1.0 / (RRF_K + sem_rank) if sem_rank else 0.0)
         else:
             part = min(1.0, lex_score / scale)
-            base = max(part**3, LEXICAL_WEIGHT * part + (1.0 - LEXICAL_WEIGHT) * max(0.0, sem_score or 0.0))
+            base = max(part**3, lexical_weight * part + (1.0 - lexical_weight) * max(0.0, sem_score or 0.0))
         out.append(Fused(key, round(base * weight(key), 9), lex_score, sem_score, lex_rank, sem_rank))
     out.sort(key=lambda f: (-f.score, -newer(f.key), f.key))
     return out

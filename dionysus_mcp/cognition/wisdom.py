@@ -1,8 +1,8 @@
 """Strategic principles ("wisdom") and their retrieval by topic, by words and meaning together.
 
 Ranked like recall (`ranking.fuse`): a lexical list (share of the topic's terms a principle
-mentions) and a semantic list (cosine of topic and principle vectors, at least
-SEMANTIC_MIN_COSINE) are fused, then weighted by confidence. Principles are few and never
+mentions) and a semantic list (cosine of topic and principle vectors, at least the low end of
+the embedder's `cosine_range`) are fused, then weighted by confidence. Principles are few and never
 change, so their vectors are computed once per process and kept here.
 """
 
@@ -15,7 +15,6 @@ from datetime import datetime
 import numpy as np
 from pydantic import BaseModel, Field
 
-from dionysus_mcp.cognition.basins import SEMANTIC_MIN_COSINE
 from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
 from dionysus_mcp.cognition.ranking import FUSION, fuse
 from dionysus_mcp.cognition.text import tokens
@@ -116,6 +115,7 @@ class WisdomService:
             weight=lambda pid: principles[pid].confidence,
             newer=lambda pid: principles[pid].confidence,  # ties: more confident first, then id
             method=self.fusion,
+            lexical_weight=self.embedder.lexical_weight,
         )
         hits = [
             WisdomHit(
@@ -135,5 +135,5 @@ class WisdomService:
             self._vectors[pid] = row
         ids = list(principles)
         cosines = (np.stack([self._vectors[pid] for pid in ids]) @ embedded[-1]).tolist()
-        ranked = [(pid, round(c, 6)) for pid, c in zip(ids, cosines) if c >= SEMANTIC_MIN_COSINE]
+        ranked = [(pid, round(c, 6)) for pid, c in zip(ids, cosines) if c >= self.embedder.cosine_range[0]]
         return sorted(ranked, key=lambda pair: (-pair[1], pair[0]))

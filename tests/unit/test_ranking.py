@@ -18,6 +18,17 @@ def test_weighted_fusion_puts_bm25_on_the_query_weight_scale():
     assert second.score == pytest.approx(0.2 * 0.2 + 0.8 * 0.1)
 
 
+def test_the_lexical_weight_is_the_embedders():
+    # A word-sharing distractor against the paraphrase: the lexical share decides which leads.
+    lexical = [("shares-a-word", 5.0)]
+    semantic = [("paraphrase", 0.60), ("shares-a-word", 0.52)]
+    by_default = fuse(lexical, semantic, method="weighted", query_weight=10.0, **ONE)
+    assert [f.key for f in by_default] == ["shares-a-word", "paraphrase"]  # 0.2·0.5 + 0.8·0.52 > 0.8·0.6
+    smaller = fuse(lexical, semantic, method="weighted", query_weight=10.0, lexical_weight=0.1, **ONE)
+    assert [f.key for f in smaller] == ["paraphrase", "shares-a-word"]  # 0.1·0.5 + 0.9·0.52 < 0.9·0.6
+    assert smaller[0].score == pytest.approx(0.9 * 0.6)
+
+
 def test_a_memory_holding_every_query_term_beats_one_that_only_sounds_alike():
     lexical = [("invoice-60414", 16.0), ("about-invoices", 5.9)]
     semantic = [("about-invoices", 0.65), ("invoice-60414", 0.3)]
