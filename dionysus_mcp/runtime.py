@@ -53,10 +53,11 @@ class Runtime:
         self._token: anyio.lowlevel.EventLoopToken | None = None
 
     async def start(self, read_only: bool = False) -> None:
-        # The embedding model loads in a worker thread while the store opens; the first recall
-        # that needs it waits for it there, never on the event loop.
-        self.embedder.warm_up_in_background()
         await self.store.open()
+        # The embedding model loads in a worker thread once the store is known to open (a start
+        # that fails leaves nothing loading); the first recall that needs it waits for it there,
+        # never on the event loop.
+        self.embedder.warm_up_in_background()
         self._token = anyio.lowlevel.current_token()
         if not read_only and self.outbox.count():
             try:

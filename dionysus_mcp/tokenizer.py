@@ -27,7 +27,8 @@ def encoding() -> Any:
 
 
 def warm_up() -> threading.Thread:
-    """Build the vocabulary in a daemon thread; a caller of `encoding()` meanwhile waits for it."""
-    thread = threading.Thread(target=encoding, name="tokenizer-warm-up", daemon=True)
+    """Build the vocabulary in a thread; a caller of `encoding()` meanwhile waits for it. Not a
+    daemon, so a quick exit waits for it rather than killing it inside native code."""
+    thread = threading.Thread(target=encoding, name="tokenizer-warm-up")
     thread.start()
     return thread

@@ -52,7 +52,9 @@ class Embedder(ABC):
         return await anyio.to_thread.run_sync(self.embed, texts)
 
     def warm_up_in_background(self) -> None:
-        threading.Thread(target=self._warm_quietly, name=f"embedder-{self.name}", daemon=True).start()
+        # Not a daemon: interpreter exit waits for the load instead of killing the thread inside
+        # the model's native code, which aborted the process ("FATAL: exception not rethrown").
+        threading.Thread(target=self._warm_quietly, name=f"embedder-{self.name}").start()
 
     def _warm_quietly(self) -> None:
         try:
