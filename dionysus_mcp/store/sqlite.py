@@ -52,6 +52,7 @@ from schema.models import (
 )
 
 from .base import Store, StoreError, StoreUnavailable
+from .sqlite_trace_lifecycle import TraceLifecycleMixin
 
 T = TypeVar("T")
 
@@ -238,7 +239,7 @@ def _trace_where(flt: TraceFilter, params: list[Any], after: tuple[datetime, str
 # --- the store -----------------------------------------------------------------------------------
 
 
-class SQLiteStore(Store):
+class SQLiteStore(TraceLifecycleMixin, Store):
     backend = "sqlite"
 
     def __init__(self, path: Path | str):

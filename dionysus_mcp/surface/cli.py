@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     traces_sub = traces.add_subparsers(dest="traces_command", metavar="ACTION", required=True)
     listing = traces_sub.add_parser("list", help="runs, newest first")
     listing.add_argument("--agent", help="only this agent (e.g. ConsciousnessManager, perception)")
-    listing.add_argument("--status", choices=["running", "success", "max_steps", "error", "cancelled"])
+    listing.add_argument("--status", choices=["running", "success", "max_steps", "error", "cancelled", "interrupted"])
     listing.add_argument("--limit", type=int, default=20)
     listing.add_argument("--cursor", help="next_cursor printed by the previous page")
     listing.add_argument("--all", action="store_true", help="include delegated sub-runs")

@@ -34,7 +34,7 @@ from dionysus_mcp.runtime import Runtime, open_runtime
 from dionysus_mcp.store.base import StoreError
 
 log = logging.getLogger(__name__)
-STATUSES = {"running", "success", "max_steps", "error", "cancelled"}
+STATUSES = {"running", "success", "max_steps", "error", "cancelled", "interrupted"}
 
 
 def is_loopback(host: str) -> bool:

@@ -14,7 +14,7 @@ from dionysus_mcp.surface.common import READ_ONLY, explained, explained_resource
 from dionysus_mcp.traces import TokenUsageReport, TraceDetail, TracePage
 
 TraceId = Annotated[str, Field(min_length=1, max_length=200, description="A trace id from list_traces.")]
-Status = Literal["running", "success", "max_steps", "error", "cancelled"]
+Status = Literal["running", "success", "max_steps", "error", "cancelled", "interrupted"]
 
 
 class Replay(BaseModel):

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import Store, StoreError, StoreUnavailable
 from dionysus_mcp.store.outbox import Outbox
+from dionysus_mcp.traces import lifecycle
 from dionysus_mcp.traces.models import (
     TokenUsageReport,
     TraceDetail,
@@ -28,11 +29,13 @@ from dionysus_mcp.traces.models import (
     token_totals,
     summarize,
 )
+from dionysus_mcp.traces.owner import LEASE_S, ProcessIdentity
 from dionysus_mcp.traces.replay import render
 from schema.models import (
     StepRecord,
     TraceBasinLink,
     TraceFilter,
+    TraceOwner,
     TraceRecord,
     TraceStatus,
     from_iso,
@@ -89,8 +92,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 class TraceService:
-    def __init__(self, store: Store, outbox: Outbox | None = None, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self, store: Store, outbox: Outbox | None = None, clock: Callable[[], datetime] = utcnow,
+        identity: ProcessIdentity | None = None, lease_s: float = LEASE_S,
+    ):
         self.store = store
+        self.identity = identity or ProcessIdentity.current()  # the owner of the runs it creates
+        self.lease_s = lease_s
         self.outbox = outbox
         self.clock = clock
         self._down_since: float | None = None
@@ -125,6 +133,8 @@ class TraceService:
         )
         self._open[trace.id] = {}
         await self._write("create_trace", trace)
+        owner = self.identity.owner(trace.started_at, self.lease_s)
+        await self._write("set_trace_owner", {"trace_id": trace.id, "owner": owner.model_dump(mode="json")})
         return trace.id
 
     async def add_step(self, trace_id: str, step: StepRecord | dict[str, Any]) -> str:
@@ -166,6 +176,9 @@ class TraceService:
                 payload["trace_id"], payload["status"], from_iso(payload["completed_at"]), payload["summary"],
                 payload["error"], payload["totals"],
             )
+        elif op == "set_trace_owner":
+            assert isinstance(payload, dict)
+            await self.store.set_trace_owner(payload["trace_id"], TraceOwner.model_validate(payload["owner"]))
         elif op == "link_trace_basin":
             await self.store.link_trace_basin(_as(TraceBasinLink, payload))
         else:  # a queue written by another version: set it aside, do not guess
@@ -252,13 +265,13 @@ class TraceService:
         trace = await self.store.get_trace(trace_id)
         if trace is None:
             raise NotFound(f"Unknown trace {trace_id!r}: list_traces shows the stored runs")
-        return trace
+        return (await lifecycle.refresh(self, [trace]))[0]
 
     async def get_trace(self, trace_id: str) -> TraceDetail:
         return await self._detail(await self._record(trace_id), depth=0)
 
     async def _detail(self, trace: TraceRecord, depth: int) -> TraceDetail:
-        children = await self.store.get_children(trace.id) if depth < MAX_DEPTH else []
+        children = await lifecycle.refresh(self, await self.store.get_children(trace.id)) if depth < MAX_DEPTH else []
         sub_runs = [await self._detail(child, depth + 1) for child in children]
         summary = summarize(trace)
         total = summary.tokens
@@ -290,7 +303,7 @@ class TraceService:
         after = decode_cursor(cursor) if cursor else None
         flt = TraceFilter(agent_name=agent_name, status=status, since=since, until=until, roots_only=roots_only)
         rows = await self.store.list_traces(flt, limit + 1, after)
-        page = rows[:limit]
+        page = await lifecycle.refresh(self, rows[:limit])
         return TracePage(
             traces=[summarize(t) for t in page],
             next_cursor=encode_cursor(page[-1]) if len(rows) > limit else None,

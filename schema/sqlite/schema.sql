@@ -145,5 +145,17 @@ CREATE TABLE IF NOT EXISTS trace_basins (
 
 CREATE INDEX IF NOT EXISTS trace_basins_basin ON trace_basins(basin_id);
 
+-- The server process running a trace and its lease (owner_* properties of the trace node in
+-- Neo4j). A table of its own, so a database written before owners existed needs no migration.
+CREATE TABLE IF NOT EXISTS trace_owners (
+    trace_id    TEXT PRIMARY KEY NOT NULL,
+    host        TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    token       TEXT NOT NULL,
+    lease_until TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS trace_owners_token ON trace_owners(token);
+
 -- Schema version of this file; the store refuses a database written by a newer version.
 PRAGMA user_version = 1;
