@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print JSON")
     show = traces_sub.add_parser("show", help="one run as JSON: steps, sub-runs, basins, tokens")
     show.add_argument("trace_id")
+    show.add_argument("--detail", choices=["summary", "full"], default="full", help="summary: a few KB (default full)")
+    show.add_argument("--steps-from", type=int, help="full only: index of the first step to print")
+    show.add_argument("--steps-limit", type=int, help="full only: how many steps to print")
     replay = traces_sub.add_parser("replay", help="one run as a readable markdown narrative")
     replay.add_argument("trace_id")
     usage = traces_sub.add_parser("usage", help="token totals per agent and model")
@@ -196,7 +199,8 @@ async def _traces(settings: Settings, args: argparse.Namespace) -> int:
             if page.next_cursor:
                 print(f"more: dionysus-mcp traces list --cursor {page.next_cursor}")
         elif action == "show":
-            print((await traces.get_trace(args.trace_id)).model_dump_json(indent=2))
+            read = await traces.read_trace(args.trace_id, args.detail, args.steps_from, args.steps_limit)
+            print(read.model_dump_json(indent=2))
         elif action == "replay":
             print(await traces.replay(args.trace_id))
         elif action == "usage":

@@ -100,6 +100,10 @@ def _int(params: Any, name: str, default: int) -> int:
         raise InvalidInput(f"{name}={raw!r} is not a whole number") from None
 
 
+def _opt_int(params: Any, name: str) -> int | None:
+    return None if params.get(name) in (None, "") else _int(params, name, 0)
+
+
 def rest_routes(get_runtime) -> list[Route]:
     async def health(request: Request) -> Response:
         rt: Runtime = get_runtime()
@@ -126,7 +130,11 @@ def rest_routes(get_runtime) -> list[Route]:
 
     async def trace(request: Request) -> Response:
         try:
-            return _json(await get_runtime().traces.get_trace(request.path_params["trace_id"]))
+            q = request.query_params
+            return _json(await get_runtime().traces.read_trace(
+                request.path_params["trace_id"], q.get("detail") or "full", _opt_int(q, "steps_from"),
+                _opt_int(q, "steps_limit"),
+            ))
         except (DionysusError, StoreError) as exc:
             return _error(exc)
 

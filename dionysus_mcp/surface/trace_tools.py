@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
 from pydantic import BaseModel, Field
@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from dionysus_mcp.runtime import Runtime
 from dionysus_mcp.surface.common import READ_ONLY, explained, explained_resource
 from dionysus_mcp.traces import TokenUsageReport, TraceDetail, TracePage
+from dionysus_mcp.traces.digest import TraceDigest
 
 TraceId = Annotated[str, Field(min_length=1, max_length=200, description="A trace id from list_traces.")]
 Status = Literal["running", "success", "max_steps", "error", "cancelled", "interrupted"]
@@ -39,10 +40,19 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
 
     @server.tool(annotations=READ_ONLY)
     @explained
-    async def get_trace(trace_id: TraceId) -> TraceDetail:
-        """One run with its ordered steps (tool calls, full observations, plans, errors, tokens,
-        timing), its delegated sub-runs, activated basins and token totals including sub-runs."""
-        return await rt().traces.get_trace(trace_id)
+    async def get_trace(
+        trace_id: TraceId,
+        detail: Annotated[Literal["summary", "full"], Field(description="summary (default, a few KB) or full.")] = "summary",
+        steps_from: Annotated[int | None, Field(ge=0, description="full only: first step (its index) of the page.")] = None,
+        steps_limit: Annotated[int | None, Field(ge=1, le=500, description="full only: steps in the page.")] = None,
+    ) -> dict[str, Any]:
+        """One run. detail="summary": outcome, each phase's result, tokens, basins, errors and
+        an index of the steps with previews of long texts. detail="full": the ordered steps
+        (tool calls, whole observations, plans, errors, tokens, timing), sub-runs and basins;
+        steps_from / steps_limit page the run's own steps (next_steps_from gives the next page)."""
+        # A plain object, not a union of the two models: mcp would wrap a union in {"result": …}.
+        read: TraceDigest | TraceDetail = await rt().traces.read_trace(trace_id, detail, steps_from, steps_limit)
+        return read.model_dump(mode="json", exclude_none=isinstance(read, TraceDigest))
 
     @server.tool(annotations=READ_ONLY)
     @explained

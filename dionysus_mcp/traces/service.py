@@ -21,6 +21,7 @@ from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import Store, StoreError, StoreUnavailable
 from dionysus_mcp.store.outbox import Outbox
 from dionysus_mcp.traces import lifecycle
+from dionysus_mcp.traces.digest import TraceDigest, check_read, digest, page_steps
 from dionysus_mcp.traces.models import (
     TokenUsageReport,
     TraceDetail,
@@ -269,6 +270,14 @@ class TraceService:
 
     async def get_trace(self, trace_id: str) -> TraceDetail:
         return await self._detail(await self._record(trace_id), depth=0)
+
+    async def read_trace(
+        self, trace_id: str, detail: str = "summary", steps_from: int | None = None, steps_limit: int | None = None
+    ) -> TraceDetail | TraceDigest:
+        """get_trace for clients that pay per byte: the summary, or the full form by pages."""
+        check_read(detail, steps_from, steps_limit)
+        run = await self.get_trace(trace_id)
+        return digest(run) if detail == "summary" else page_steps(run, steps_from, steps_limit)
 
     async def _detail(self, trace: TraceRecord, depth: int) -> TraceDetail:
         children = await lifecycle.refresh(self, await self.store.get_children(trace.id)) if depth < MAX_DEPTH else []
