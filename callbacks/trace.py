@@ -36,15 +36,13 @@ message the registry's guard / `RunGroup` would log) and recorded on the run as 
 
 Nothing secret is written: values are reduced to JSON primitives (no object is dumped through
 its repr), and the secrets the process knows — the model's API key, the Neo4j password, the
-HTTP token — are masked wherever they would appear in text.
+HTTP token — are masked wherever they would appear in text (dionysus_mcp/secrets.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import AsyncIterator
@@ -58,6 +56,7 @@ from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 
 from callbacks.context import ModelCall, RunContext, RunObserver
 from callbacks.registry import CallbackRegistry
+from dionysus_mcp.secrets import Redactor, environment_secrets
 from schema.models import StepRecord, ToolCallRecord
 
 if TYPE_CHECKING:
@@ -65,50 +64,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MASK = "***"
-MIN_SECRET = 6  # shorter "secrets" would mask ordinary words
-SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
-MAX_DEPTH = 6  # nesting kept when reducing tool arguments / answers to JSON
-
-
 def _utc(timestamp: float | None) -> datetime | None:
     return None if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc)
-
-
-class Redactor:
-    """Masks known secret values in text: never store an API key, even if a model echoed it."""
-
-    def __init__(self, secrets: list[str | None]):
-        self.secrets = sorted({s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET}, key=len, reverse=True)
-
-    def text(self, value: str | None) -> str | None:
-        if value is None:
-            return None
-        for secret in self.secrets:
-            if secret in value:
-                value = value.replace(secret, MASK)
-        return value
-
-    def plain(self, value: Any, depth: int = 0) -> Any:
-        """JSON primitives only: strings masked, containers walked, any other object reduced to
-        a placeholder naming its type (its repr could hold anything)."""
-        if value is None or isinstance(value, (bool, int, float)):
-            return value
-        if isinstance(value, str):
-            return self.text(str(value))
-        if depth < MAX_DEPTH and isinstance(value, dict):
-            return {str(self.text(str(k))): self.plain(v, depth + 1) for k, v in value.items()}
-        if depth < MAX_DEPTH and isinstance(value, (list, tuple)):
-            return [self.plain(v, depth + 1) for v in value]
-        return f"<{type(value).__name__}>"
-
-    def as_text(self, value: Any) -> str | None:
-        """A step's or run's output as text: strings as they are, anything else as JSON."""
-        if value is None:
-            return None
-        if isinstance(value, str):
-            return self.text(str(value))
-        return json.dumps(self.plain(value), ensure_ascii=False, sort_keys=True)
 
 
 def secrets_of(ctx: RunContext) -> list[str | None]:
@@ -116,9 +73,7 @@ def secrets_of(ctx: RunContext) -> list[str | None]:
     found: list[str | None] = [
         getattr(settings, "neo4j_password", None),
         getattr(settings, "http_token", None),
-        # Every credential-looking variable, not only OpenAI's: litellm reads the provider's
-        # own (ANTHROPIC_API_KEY, GROQ_API_KEY, ...).
-        *(value for name, value in os.environ.items() if name.endswith(SECRET_SUFFIXES)),
+        *environment_secrets(),
     ]
     model = getattr(ctx.agent, "model", None)
     if model is not None:

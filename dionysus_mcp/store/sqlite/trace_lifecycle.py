@@ -13,7 +13,8 @@ from datetime import datetime
 
 from schema.models import RunningTrace, TraceOwner, from_iso, to_iso
 
-from .records import given_totals
+from ..records import given_totals
+from .connection import SQLiteConnection
 
 _RUNNING = (
     "SELECT t.id, t.started_at, o.host, o.pid, o.token, o.lease_until"
@@ -28,7 +29,7 @@ def _running(row: sqlite3.Row) -> RunningTrace:
     return RunningTrace(id=row["id"], started_at=from_iso(row["started_at"]), owner=owner)
 
 
-class TraceLifecycleMixin:
+class TraceLifecycleMixin(SQLiteConnection):
     async def set_trace_owner(self, trace_id: str, owner: TraceOwner) -> None:
         self._write(
             lambda conn: conn.execute(

@@ -1,0 +1,126 @@
+"""Attractor basins and the weighted links between them, in the SQLite store.
+
+Writes are strict: an activation or link that refers to a basin that does not exist raises
+`StoreError` and stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from schema.models import ActivationUpdate, Basin, BasinLink, from_iso, to_iso
+
+from dionysus_mcp.store.base import StoreError
+from dionysus_mcp.store.records import dumps_sorted
+
+from .connection import SQLiteConnection
+
+_BASIN_COLS = (
+    "id, name, description, keywords, activation, stability, depth, last_activated_at, created_at"
+)
+
+
+def _basin(row: sqlite3.Row) -> Basin:
+    return Basin(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        keywords=json.loads(row["keywords"]),
+        activation=row["activation"],
+        stability=row["stability"],
+        depth=row["depth"],
+        last_activated_at=from_iso(row["last_activated_at"]),
+        created_at=from_iso(row["created_at"]),
+    )
+
+
+class BasinsMixin(SQLiteConnection):
+    async def upsert_basin(self, basin: Basin) -> Basin:
+        def work(conn: sqlite3.Connection) -> Basin:
+            conn.execute(
+                f"INSERT INTO basins ({_BASIN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET description = excluded.description,"
+                " keywords = excluded.keywords, stability = excluded.stability",
+                (
+                    basin.id,
+                    basin.name,
+                    basin.description,
+                    dumps_sorted(list(basin.keywords)),
+                    float(basin.activation),
+                    float(basin.stability),
+                    float(basin.depth),
+                    to_iso(basin.last_activated_at),
+                    to_iso(basin.created_at),
+                ),
+            )
+            row = conn.execute(f"SELECT {_BASIN_COLS} FROM basins WHERE name = ?", (basin.name,)).fetchone()
+            return _basin(row)
+
+        return self._write(work)
+
+    async def get_basin(self, name_or_id: str) -> Basin | None:
+        def work(conn: sqlite3.Connection) -> Basin | None:
+            for column in ("id", "name"):
+                row = conn.execute(
+                    f"SELECT {_BASIN_COLS} FROM basins WHERE {column} = ?", (name_or_id,)
+                ).fetchone()
+                if row is not None:
+                    return _basin(row)
+            return None
+
+        return self._read(work)
+
+    async def list_basins(self) -> list[Basin]:
+        return self._read(
+            lambda conn: [_basin(r) for r in conn.execute(f"SELECT {_BASIN_COLS} FROM basins ORDER BY name, id")]
+        )
+
+    async def apply_activation(self, updates: list[ActivationUpdate], link_weights: list[BasinLink]) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            for u in updates:
+                cur = conn.execute(
+                    "UPDATE basins SET activation = ?, depth = ?, last_activated_at = ? WHERE id = ?",
+                    (float(u.activation), float(u.depth), to_iso(u.last_activated_at), u.basin_id),
+                )
+                if cur.rowcount == 0:
+                    raise StoreError(f"cannot activate basin {u.basin_id!r}: no basin has that id")
+            for link in link_weights:
+                self._set_link(conn, link)
+
+        self._write(work)
+
+    # --- links ---------------------------------------------------------------------------------
+    async def set_link(self, link: BasinLink) -> BasinLink:
+        def work(conn: sqlite3.Connection) -> BasinLink:
+            self._set_link(conn, link)
+            row = conn.execute(
+                "SELECT source_id, target_id, weight FROM basin_links WHERE source_id = ? AND target_id = ?",
+                (link.source_id, link.target_id),
+            ).fetchone()
+            return BasinLink(source_id=row["source_id"], target_id=row["target_id"], weight=row["weight"])
+
+        return self._write(work)
+
+    @staticmethod
+    def _set_link(conn: sqlite3.Connection, link: BasinLink) -> None:
+        try:
+            conn.execute(
+                "INSERT INTO basin_links (source_id, target_id, weight) VALUES (?, ?, ?)"
+                " ON CONFLICT(source_id, target_id) DO UPDATE SET weight = excluded.weight",
+                (link.source_id, link.target_id, float(link.weight)),
+            )
+        except sqlite3.IntegrityError:
+            raise StoreError(
+                f"cannot link {link.source_id!r} → {link.target_id!r}: both basins must exist"
+            ) from None
+
+    async def list_links(self) -> list[BasinLink]:
+        return self._read(
+            lambda conn: [
+                BasinLink(source_id=r["source_id"], target_id=r["target_id"], weight=r["weight"])
+                for r in conn.execute(
+                    "SELECT source_id, target_id, weight FROM basin_links ORDER BY source_id, target_id"
+                )
+            ]
+        )

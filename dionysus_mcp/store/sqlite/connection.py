@@ -1,0 +1,184 @@
+"""The plumbing of the SQLite store: the connection, its transactions, error mapping, the schema.
+
+Several processes (the MCP server, the command line) may share one file, so the connection runs
+in WAL mode with a busy timeout, and every write happens inside an explicit `BEGIN IMMEDIATE` …
+`COMMIT` (rolled back on any failure): nothing is ever stored half-way.
+
+The calls are made directly in the coroutines: the queries are small and a thread hop would
+cost more than the query. One connection (`check_same_thread=False`) is shared by every task
+and thread, guarded by a `threading.Lock`; no `await` ever happens while the lock is held.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from dionysus_mcp.store.base import Store, StoreError, StoreUnavailable
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+
+
+# --- schema file ---------------------------------------------------------------------------------
+
+
+def schema_statements() -> list[str]:
+    """The statements of schema/sqlite/schema.sql, comments removed, in file order."""
+    text = (importlib.resources.files("schema") / "sqlite" / "schema.sql").read_text(encoding="utf-8")
+    return parse_sql_script(text)
+
+
+def _strip_comment(line: str) -> str:
+    """Drop a `--` comment that is outside a quoted string."""
+    quote: str | None = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "-" and line.startswith("--", i):
+            return line[:i]
+    return line
+
+
+def parse_sql_script(text: str) -> list[str]:
+    statements: list[str] = []
+    buffer: list[str] = []
+    for raw in text.splitlines():
+        line = _strip_comment(raw).rstrip()
+        if not line.strip():
+            continue
+        buffer.append(line)
+        candidate = "\n".join(buffer)
+        if sqlite3.complete_statement(candidate):
+            statements.append(candidate.strip().rstrip(";").strip())
+            buffer = []
+    if "".join(buffer).strip():
+        raise StoreError("schema/sqlite/schema.sql ends with an incomplete statement")
+    return statements
+
+
+# --- the connection ------------------------------------------------------------------------------
+
+
+class SQLiteConnection(Store):
+    """Opens and closes the file and runs work in transactions; the aggregate mixins build on it."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path).expanduser()
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                return
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(f"cannot create the folder of the SQLite store {self.path}: {exc}") from None
+            try:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=BUSY_TIMEOUT_MS / 1000,
+                    isolation_level=None,  # autocommit: transactions are explicit
+                    check_same_thread=False,
+                )
+            except sqlite3.Error as exc:
+                raise self._map(exc) from None
+            try:
+                conn.row_factory = sqlite3.Row
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA foreign_keys = ON")
+            except sqlite3.Error as exc:
+                conn.close()
+                raise self._map(exc) from None
+            self._conn = conn
+        try:
+            await self.apply_schema()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    async def apply_schema(self) -> list[str]:
+        statements = schema_statements()
+
+        def work(conn: sqlite3.Connection) -> None:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the SQLite store {self.path} has schema version {version}, newer than this"
+                    f" version of dionysus-mcp understands ({SCHEMA_VERSION}): upgrade dionysus-mcp"
+                    " or point DIONYSUS_DB_PATH at another file"
+                )
+            for statement in statements:
+                conn.execute(statement)
+
+        self._write(work)
+        return statements
+
+    async def describe(self) -> str:
+        return str(self.path)
+
+    # --- plumbing ------------------------------------------------------------------------------
+    def _map(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc) or type(exc).__name__
+        where = f"SQLite store {self.path}"
+        if isinstance(exc, sqlite3.OperationalError) and (
+            "locked" in text or "busy" in text or "unable to open" in text or "disk I/O" in text
+        ):
+            return StoreUnavailable(f"{where} is not available right now: {text}")
+        if isinstance(exc, sqlite3.IntegrityError):
+            return StoreError(f"{where}: constraint violated: {text}")
+        return StoreError(f"{where}: {type(exc).__name__}: {text}")
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T], begin: str) -> T:
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise StoreError(f"the SQLite store {self.path} is not open: call open() first")
+            try:
+                conn.execute(begin)
+                try:
+                    result = work(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        try:
+                            conn.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass  # the original error is the one worth reporting
+                    raise
+                return result
+            except sqlite3.Error as exc:
+                raise self._map(exc) from None
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` in one `BEGIN IMMEDIATE` transaction: all of it is stored, or nothing."""
+        return self._transaction(work, "BEGIN IMMEDIATE")
+
+    def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` in one read transaction (a consistent snapshot across its queries)."""
+        return self._transaction(work, "BEGIN")

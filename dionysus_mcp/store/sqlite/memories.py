@@ -1,0 +1,117 @@
+"""Memories, their basin links and the counts over them, in the SQLite store.
+
+Writes are strict: a memory whose id exists already, or that refers to a basin that does not
+exist, raises `StoreError` and stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from schema.models import Memory, MemoryBasin, MemoryStats, from_iso, to_iso
+
+from dionysus_mcp.store.base import StoreError
+from dionysus_mcp.store.records import dumps_sorted
+
+from .connection import SQLiteConnection
+
+
+class MemoriesMixin(SQLiteConnection):
+    async def add_memory(self, memory: Memory) -> Memory:
+        def work(conn: sqlite3.Connection) -> Memory:
+            try:
+                conn.execute(
+                    "INSERT INTO memories (id, kind, content, tags, importance, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        memory.id,
+                        memory.kind,
+                        memory.content,
+                        dumps_sorted(list(memory.tags)),
+                        float(memory.importance),
+                        to_iso(memory.created_at),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(f"a memory with id {memory.id!r} exists already") from None
+            for link in memory.basins:
+                try:
+                    conn.execute(
+                        "INSERT INTO memory_basins (memory_id, basin_id, weight) VALUES (?, ?, ?)"
+                        " ON CONFLICT(memory_id, basin_id) DO UPDATE SET weight = excluded.weight",
+                        (memory.id, link.basin_id, float(link.weight)),
+                    )
+                except sqlite3.IntegrityError:
+                    raise StoreError(
+                        f"cannot attach memory {memory.id!r} to basin {link.basin_id!r}: no basin has that id"
+                    ) from None
+            return self._memories(conn, "WHERE m.id = ?", [memory.id])[0]
+
+        return self._write(work)
+
+    async def list_memories(self, kinds: list[str] | None = None) -> list[Memory]:
+        if kinds is None:
+            return self._read(lambda conn: self._memories(conn, "", []))
+        if not kinds:
+            return []
+        return self._read(
+            lambda conn: self._memories(
+                conn, "WHERE m.kind IN (SELECT value FROM json_each(?))", [json.dumps(list(kinds))]
+            )
+        )
+
+    @staticmethod
+    def _memories(conn: sqlite3.Connection, where: str, params: list[Any]) -> list[Memory]:
+        """Memories matching a fixed WHERE fragment, with their basin links, by (created_at, id)."""
+        rows = conn.execute(
+            "SELECT m.id, m.kind, m.content, m.tags, m.importance, m.created_at FROM memories m "
+            + where
+            + " ORDER BY m.created_at, m.id",
+            params,
+        ).fetchall()
+        links: dict[str, list[MemoryBasin]] = {}
+        for r in conn.execute(
+            "SELECT mb.memory_id, mb.basin_id, mb.weight FROM memory_basins mb"
+            " JOIN memories m ON m.id = mb.memory_id "
+            + where
+            + " ORDER BY mb.memory_id, mb.basin_id",
+            params,
+        ):
+            links.setdefault(r["memory_id"], []).append(MemoryBasin(basin_id=r["basin_id"], weight=r["weight"]))
+        return [
+            Memory(
+                id=r["id"],
+                kind=r["kind"],
+                content=r["content"],
+                tags=json.loads(r["tags"]),
+                importance=r["importance"],
+                created_at=from_iso(r["created_at"]),
+                basins=links.get(r["id"], []),
+            )
+            for r in rows
+        ]
+
+    async def memory_stats(self) -> MemoryStats:
+        def work(conn: sqlite3.Connection) -> MemoryStats:
+            by_kind = {
+                r["kind"]: r["n"]
+                for r in conn.execute("SELECT kind, count(*) AS n FROM memories GROUP BY kind ORDER BY kind")
+            }
+            total, max_rowid = conn.execute("SELECT count(*), coalesce(max(rowid), 0) FROM memories").fetchone()
+            # Memories are only ever added, so (count, newest rowid) changes with every write,
+            # including writes by another process sharing the file.
+            return MemoryStats(total=total, by_kind=by_kind, revision=f"{total}:{max_rowid}")
+
+        return self._read(work)
+
+    async def basin_memory_counts(self) -> dict[str, int]:
+        return self._read(
+            lambda conn: {
+                r["basin_id"]: r["n"]
+                for r in conn.execute(
+                    "SELECT basin_id, count(DISTINCT memory_id) AS n FROM memory_basins GROUP BY basin_id"
+                )
+            }
+        )

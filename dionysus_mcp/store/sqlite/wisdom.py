@@ -1,0 +1,108 @@
+"""Wisdom principles and coherence snapshots, in the SQLite store.
+
+Writes are strict: a principle or snapshot whose id exists already raises `StoreError` and
+stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from schema.models import CoherenceSnapshot, WisdomPrinciple, from_iso, to_iso
+
+from dionysus_mcp.store.base import StoreError
+from dionysus_mcp.store.records import decode_components, dumps_sorted
+
+from .connection import SQLiteConnection
+
+
+def _wisdom(row: sqlite3.Row) -> WisdomPrinciple:
+    return WisdomPrinciple(
+        id=row["id"],
+        text=row["text"],
+        domain=row["domain"],
+        confidence=row["confidence"],
+        created_at=from_iso(row["created_at"]),
+    )
+
+
+def _snapshot(row: sqlite3.Row) -> CoherenceSnapshot:
+    return CoherenceSnapshot(
+        id=row["id"],
+        created_at=from_iso(row["created_at"]),
+        consciousness_level=row["consciousness_level"],
+        status=row["status"],
+        components=decode_components(row["components"]),
+        active_basin_ids=json.loads(row["active_basin_ids"]),
+    )
+
+
+class WisdomMixin(SQLiteConnection):
+    async def add_wisdom(self, principle: WisdomPrinciple) -> WisdomPrinciple:
+        def work(conn: sqlite3.Connection) -> WisdomPrinciple:
+            try:
+                conn.execute(
+                    "INSERT INTO wisdom (id, text, domain, confidence, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        principle.id,
+                        principle.text,
+                        principle.domain,
+                        float(principle.confidence),
+                        to_iso(principle.created_at),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(f"a wisdom principle with id {principle.id!r} exists already") from None
+            row = conn.execute(
+                "SELECT id, text, domain, confidence, created_at FROM wisdom WHERE id = ?", (principle.id,)
+            ).fetchone()
+            return _wisdom(row)
+
+        return self._write(work)
+
+    async def list_wisdom(self) -> list[WisdomPrinciple]:
+        return self._read(
+            lambda conn: [
+                _wisdom(r)
+                for r in conn.execute(
+                    "SELECT id, text, domain, confidence, created_at FROM wisdom ORDER BY created_at, id"
+                )
+            ]
+        )
+
+    # --- coherence snapshots -----------------------------------------------------------------
+    async def add_snapshot(self, snapshot: CoherenceSnapshot) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO coherence_snapshots"
+                    " (id, created_at, consciousness_level, status, components, active_basin_ids)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        snapshot.id,
+                        to_iso(snapshot.created_at),
+                        float(snapshot.consciousness_level),
+                        snapshot.status,
+                        dumps_sorted(snapshot.components),
+                        json.dumps(list(snapshot.active_basin_ids)),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreError(f"a coherence snapshot with id {snapshot.id!r} exists already") from None
+
+        self._write(work)
+
+    async def recent_snapshots(self, limit: int) -> list[CoherenceSnapshot]:
+        if limit <= 0:
+            return []
+        return self._read(
+            lambda conn: [
+                _snapshot(r)
+                for r in conn.execute(
+                    "SELECT id, created_at, consciousness_level, status, components, active_basin_ids"
+                    " FROM coherence_snapshots ORDER BY created_at DESC, id DESC LIMIT ?",
+                    (int(limit),),
+                )
+            ]
+        )
