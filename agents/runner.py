@@ -82,15 +82,17 @@ async def run_ooda_cycle(
     observers: Sequence[RunObserver] = (),
     callbacks: CallbackRegistry | None = None,
     persist: bool = True,
+    run_id: str | None = None,
 ) -> OodaResult:
     """Run the ConsciousnessManager on `context`. `observers` see every agent run (root and
     delegated); `callbacks` are extra step callbacks run after the default ones. With `persist`
     (the default) every run — the manager's and each delegated one — is stored step by step as
-    an execution trace; the result's `trace_id` is the manager's trace."""
+    an execution trace; the result's `trace_id` is the manager's trace (`run_id` when given:
+    a run started in the background announces its id before it starts)."""
     context = validate_context(context)
     steps = validate_max_steps(max_steps)
     spec = parse_model_spec(runtime.settings.model)
-    group, registry = _group(runtime, spec, observers, callbacks, progress, persist)
+    group, registry = _group(runtime, spec, observers, callbacks, progress, persist, run_id)
     manager = build_manager(runtime, lambda role: create_model(spec, role), group, registry, max_steps=steps)
     started = time.perf_counter()
     output = await _run_in_worker(group, lambda: manager.run(ooda_task(context)))
@@ -122,10 +124,11 @@ async def run_heartbeat(
     observers: Sequence[RunObserver] = (),
     callbacks: CallbackRegistry | None = None,
     persist: bool = True,
+    run_id: str | None = None,
 ) -> HeartbeatResult:
     """Run the HeartbeatAgent; persisted as an execution trace (`trace_id`) unless `persist=False`."""
     spec = parse_model_spec(runtime.settings.model)
-    group, registry = _group(runtime, spec, observers, callbacks, progress, persist)
+    group, registry = _group(runtime, spec, observers, callbacks, progress, persist, run_id)
     agent = build_heartbeat(runtime, create_model(spec, "heartbeat"), group, registry)
     started = time.perf_counter()
     output = await _run_in_worker(group, lambda: agent.run(HEARTBEAT_TASK))
@@ -225,6 +228,7 @@ def _group(
     callbacks: CallbackRegistry | None,
     progress: Progress | None,
     persist: bool,
+    run_id: str | None = None,
 ) -> tuple[RunGroup, CallbackRegistry]:
     """The run group and the callbacks of one runner call: the defaults, then the caller's, then
     trace persistence (last, so it stores each step as every other callback left it — with its
@@ -237,7 +241,7 @@ def _group(
         registry = registry.merged(tracer.registry())
     # The persistence observes first: a run's trace exists before anything else hears of it.
     group = RunGroup(
-        runtime, spec.label, observers=[*([tracer] if tracer else []), *observers], progress=_bridge(runtime, progress)
+        runtime, spec.label, run_id=run_id, observers=[*([tracer] if tracer else []), *observers], progress=_bridge(runtime, progress)
     )
     return group, registry
 

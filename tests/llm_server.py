@@ -3,7 +3,8 @@ model which can be held mid-run (the scripted policy never waits).
 
 It answers the first `answer` requests with a fixed code step (what a CodeAgent accepts as a
 plan and as an action), then holds every later request open — `held` is set when the first one
-arrives — until `release()`: a run is then reliably in the middle of a step.
+arrives — until `release()` lets the requests held so far answer (later ones are held again)
+or `stop()` opens the gate for good: a run is then reliably in the middle of a step.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ class LoopbackLLM:
         self.reply = reply
         self.requests = 0
         self.held = threading.Event()
-        self._release = threading.Event()
+        self._gate = threading.Event()
+        self._stopped = False
         self._lock = threading.Lock()
         llm = self
 
@@ -36,11 +38,11 @@ class LoopbackLLM:
                 with llm._lock:
                     llm.requests += 1
                     number = llm.requests
-                if number > llm.answer:
+                if number > llm.answer and not llm._stopped:
+                    with llm._lock:
+                        gate = llm._gate
                     llm.held.set()
-                    llm._release.wait(300)
-                    self.send_error(503, "released")
-                    return
+                    gate.wait(300)
                 payload = json.dumps({
                     "id": f"chatcmpl-{number}", "object": "chat.completion", "created": int(time.time()),
                     "model": "loopback",
@@ -70,9 +72,12 @@ class LoopbackLLM:
         return self
 
     def release(self) -> None:
-        self._release.set()
+        with self._lock:
+            gate, self._gate = self._gate, threading.Event()
+        gate.set()
 
     def stop(self) -> None:
+        self._stopped = True
         self.release()
         self._server.shutdown()
         self._server.server_close()

@@ -40,6 +40,8 @@ def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Set
             try:
                 yield {"runtime": runtime}
             finally:
+                # Runs started with wait=false end (cancelled) before the runtime closes.
+                await background.stop()
                 state.pop("runtime", None)
 
     log_level = (settings or Settings.from_env()).log_level
@@ -51,7 +53,7 @@ def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Set
         return state["runtime"]
 
     cognition_tools.register(server, rt)
-    agent_tools.register(server, rt)
+    background = agent_tools.register(server, rt)
     trace_tools.register(server, rt)
     return server
 
