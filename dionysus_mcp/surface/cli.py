@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--steps-limit", type=int, help="full only: how many steps to print")
     replay = traces_sub.add_parser("replay", help="one run as a readable markdown narrative")
     replay.add_argument("trace_id")
+    diff = traces_sub.add_parser("diff", help="compare two runs: aligned steps, what differs, token and time deltas")
+    diff.add_argument("a")
+    diff.add_argument("b")
+    diff.add_argument("--json", action="store_true", help="print JSON")
     usage = traces_sub.add_parser("usage", help="token totals per agent and model")
     usage.add_argument("--agent")
     traces_sub.add_parser("flush", help="deliver trace writes queued while the store was unreachable")
@@ -203,6 +207,18 @@ async def _traces(settings: Settings, args: argparse.Namespace) -> int:
             print(read.model_dump_json(indent=2))
         elif action == "replay":
             print(await traces.replay(args.trace_id))
+        elif action == "diff":
+            result = await traces.diff(args.a, args.b)
+            if args.json:
+                print(result.model_dump_json(indent=2))
+                return 0
+            print(f"A {result.a.id} {result.a.status}  ->  B {result.b.id} {result.b.status}")
+            delta = result.duration_delta_s
+            print(f"tokens {result.tokens_delta.total_tokens:+d}, duration {'n/a' if delta is None else f'{delta:+.2f} s'}, "
+                  f"{result.differing_steps} of {len(result.steps)} steps differ")
+            for row in result.steps:
+                if row.change != "same":
+                    print(f"  {row.change:<8} {row.agent_name:<22} {row.step_type} {row.step_number}: {row.note or ''}")
         elif action == "usage":
             print((await traces.token_usage(args.agent)).model_dump_json(indent=2))
         elif action == "flush":

@@ -17,6 +17,7 @@ from mcp.server import MCPServer
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import Runtime, open_runtime
 from dionysus_mcp.surface import agent_tools, cognition_tools, trace_tools
+from dionysus_mcp.surface.viewer import VIEWER_META, apps_extension
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +47,16 @@ def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Set
 
     log_level = (settings or Settings.from_env()).log_level
     server = MCPServer(
-        "dionysus-mcp", instructions=INSTRUCTIONS, version=_version(), lifespan=lifespan, log_level=log_level
+        "dionysus-mcp", instructions=INSTRUCTIONS, version=_version(), lifespan=lifespan, log_level=log_level,
+        extensions=[apps_extension()],  # the trace viewer as an MCP App (ui://), for hosts that render them
     )
 
     def rt() -> Runtime:
         return state["runtime"]
 
     cognition_tools.register(server, rt)
-    background = agent_tools.register(server, rt)
-    trace_tools.register(server, rt)
+    background = agent_tools.register(server, rt, meta=VIEWER_META)
+    trace_tools.register(server, rt, meta=VIEWER_META)
     return server
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from dionysus_mcp.runtime import Runtime
 from dionysus_mcp.surface.common import READ_ONLY, explained, explained_resource
 from dionysus_mcp.traces import TokenUsageReport, TraceDetail, TracePage
+from dionysus_mcp.traces.diff import TraceDiff
 from dionysus_mcp.traces.digest import TraceDigest
 
 TraceId = Annotated[str, Field(min_length=1, max_length=200, description="A trace id from list_traces.")]
@@ -23,8 +24,9 @@ class Replay(BaseModel):
     markdown: str
 
 
-def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
-    @server.tool(annotations=READ_ONLY)
+def register(server: MCPServer, rt: Callable[[], Runtime], meta: dict[str, Any] | None = None) -> None:
+    """`meta` goes on list_traces and get_trace (the trace viewer's MCP App)."""
+    @server.tool(annotations=READ_ONLY, meta=meta)
     @explained
     async def list_traces(
         agent_name: Annotated[str | None, Field(max_length=200)] = None,
@@ -38,7 +40,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         """List agent runs, newest first, with filters and a pagination cursor."""
         return await rt().traces.list_traces(agent_name, status, since, until, limit, cursor, roots_only)
 
-    @server.tool(annotations=READ_ONLY)
+    @server.tool(annotations=READ_ONLY, meta=meta)
     @explained
     async def get_trace(
         trace_id: TraceId,
@@ -53,6 +55,13 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         # A plain object, not a union of the two models: mcp would wrap a union in {"result": …}.
         read: TraceDigest | TraceDetail = await rt().traces.read_trace(trace_id, detail, steps_from, steps_limit)
         return read.model_dump(mode="json", exclude_none=isinstance(read, TraceDigest))
+
+    @server.tool(annotations=READ_ONLY, meta=meta)
+    @explained
+    async def diff_traces(a: TraceId, b: TraceId) -> TraceDiff:
+        """Compare two runs: steps aligned (sub-runs by agent and order), the tool calls and
+        outcomes that differ, token and duration deltas (B minus A)."""
+        return await rt().traces.diff(a, b)
 
     @server.tool(annotations=READ_ONLY)
     @explained

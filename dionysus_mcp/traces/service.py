@@ -21,6 +21,7 @@ from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import Store, StoreError, StoreUnavailable
 from dionysus_mcp.store.outbox import Outbox
 from dionysus_mcp.traces import lifecycle
+from dionysus_mcp.traces.diff import TraceDiff, diff_runs
 from dionysus_mcp.traces.digest import TraceDigest, check_read, digest, page_steps
 from dionysus_mcp.traces.models import (
     TokenUsageReport,
@@ -278,6 +279,10 @@ class TraceService:
         check_read(detail, steps_from, steps_limit)
         run = await self.get_trace(trace_id)
         return digest(run) if detail == "summary" else page_steps(run, steps_from, steps_limit)
+
+    async def diff(self, a: str, b: str) -> TraceDiff:
+        """Two runs side by side (traces/diff.py)."""
+        return diff_runs(await self.get_trace(a), await self.get_trace(b))
 
     async def _detail(self, trace: TraceRecord, depth: int) -> TraceDetail:
         children = await lifecycle.refresh(self, await self.store.get_children(trace.id)) if depth < MAX_DEPTH else []
