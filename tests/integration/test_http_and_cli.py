@@ -126,6 +126,9 @@ async def test_traces_command_line(tmp_path):
     assert (page["steps"], page["steps_total"], page["next_steps_from"]) == ([], 1, None)
     mixed = cli("show", root, "--detail", "summary", "--steps-from", "1")
     assert mixed.returncode == 1 and "detail='full'" in mixed.stderr
+    diffed = cli("diff", root, root)
+    assert diffed.returncode == 0 and "tokens +0" in diffed.stdout and "0 of 1 steps differ" in diffed.stdout
+    assert json.loads(cli("diff", root, child, "--json").stdout)["b"]["id"] == child
     assert "all quiet" in cli("replay", root).stdout
     missing = cli("show", "nope")
     assert missing.returncode == 1 and "Unknown trace 'nope'" in missing.stderr and "Traceback" not in missing.stderr

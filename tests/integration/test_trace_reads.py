@@ -55,3 +55,29 @@ async def test_summary_and_pages_of_an_ooda_cycle(settings):
 
         mixed = await client.call_tool("get_trace", {"trace_id": trace_id, "steps_limit": 2})
         assert mixed.is_error and "detail='full'" in mixed.content[0].text
+
+
+async def test_diff_two_cycles(settings):
+    async with open_runtime(settings) as runtime:
+        await seed_if_empty(runtime)
+    async with Client(build_server(settings=settings)) as client:
+        a = (await client.call_tool("run_ooda_cycle", {"context": CONTEXT})).structured_content["trace_id"]
+        b = (await client.call_tool("run_ooda_cycle", {"context": "Deadline moved up; the team is tired.", "max_steps": 2})).structured_content["trace_id"]
+        full = {t: (await client.call_tool("get_trace", {"trace_id": t, "detail": "full"})).structured_content for t in (a, b)}
+        diff = (await client.call_tool("diff_traces", {"a": a, "b": b})).structured_content
+        same = (await client.call_tool("diff_traces", {"a": a, "b": a})).structured_content
+
+    assert (diff["a"]["id"], diff["b"]["id"]) == (a, b)
+    assert diff["tokens_delta"]["total_tokens"] == full[b]["total_tokens"]["total_tokens"] - full[a]["total_tokens"]["total_tokens"]
+    assert diff["differing_steps"] == sum(r["change"] != "same" for r in diff["steps"]) > 0
+    # Every step of both runs appears once, aligned by agent, type and number.
+    def keys(run, out):
+        out += [(run["agent_name"], s["step_type"], s["step_number"]) for s in run["steps"]]
+        for sub in run["sub_runs"]:
+            keys(sub, out)
+        return out
+    rows = [(r["agent_name"], r["step_type"], r["step_number"]) for r in diff["steps"]]
+    assert set(rows) == set(keys(full[a], [])) | set(keys(full[b], []))
+    # With only 2 manager steps, B stops before metacognition: those steps are A's only.
+    assert {r["change"] for r in diff["steps"] if r["agent_name"] == "metacognition"} == {"only_a"}
+    assert same["differing_steps"] == 0 and same["tokens_delta"]["total_tokens"] == 0 and not same["outcome_changed"]
