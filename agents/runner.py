@@ -99,6 +99,7 @@ async def run_ooda_cycle(
     duration = time.perf_counter() - started
     coherence, coherence_status = await _coherence_after(runtime, group)
     root = _root(group)
+    await _export_otel(runtime, root.trace_id, persist)
     decision, actions, confidence = parse_decision(output)
     return OodaResult(
         trace_id=root.trace_id,
@@ -135,6 +136,7 @@ async def run_heartbeat(
     duration = time.perf_counter() - started
     coherence, coherence_status = await _coherence_after(runtime, group)
     root = _root(group)
+    await _export_otel(runtime, root.trace_id, persist)
     return HeartbeatResult(
         trace_id=root.trace_id,
         model=spec.label,
@@ -205,6 +207,19 @@ async def _coherence_after(runtime: "Runtime", group: RunGroup) -> tuple[float, 
         seen = [c.coherence for c in group.contexts if c.coherence is not None]
         return (seen[-1] if seen else 0.0), "store_unavailable"
     return assessment.consciousness_level, assessment.status
+
+
+async def _export_otel(runtime: "Runtime", trace_id: str, persist: bool) -> None:
+    """With an OTLP endpoint configured, the run goes to it as it ends; never fails the run."""
+    from dionysus_mcp.traces.otel import configured
+
+    if not persist or not configured():
+        return
+    try:
+        spans = await runtime.traces.export_otel(trace_id)
+        log.info("run %s exported to OpenTelemetry: %d spans", trace_id, spans)
+    except Exception as exc:
+        log.warning("run %s not exported to OpenTelemetry: %s", trace_id, exc)
 
 
 def _bridge(runtime: "Runtime", progress: Progress | None) -> Callable[[RunContext, str], None] | None:

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("a")
     diff.add_argument("b")
     diff.add_argument("--json", action="store_true", help="print JSON")
+    otel = traces_sub.add_parser("otel", help="export a run as OpenTelemetry spans to OTEL_EXPORTER_OTLP_ENDPOINT")
+    otel.add_argument("trace_id")
     usage = traces_sub.add_parser("usage", help="token totals per agent and model")
     usage.add_argument("--agent")
     traces_sub.add_parser("flush", help="deliver trace writes queued while the store was unreachable")
@@ -219,6 +221,9 @@ async def _traces(settings: Settings, args: argparse.Namespace) -> int:
             for row in result.steps:
                 if row.change != "same":
                     print(f"  {row.change:<8} {row.agent_name:<22} {row.step_type} {row.step_number}: {row.note or ''}")
+        elif action == "otel":
+            spans = await traces.export_otel(args.trace_id)
+            print(f"exported {spans} spans of {args.trace_id} over OTLP/HTTP")
         elif action == "usage":
             print((await traces.token_usage(args.agent)).model_dump_json(indent=2))
         elif action == "flush":

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from pydantic import BaseModel
 
 from dionysus_mcp.errors import InvalidInput, NotFound
@@ -279,6 +281,13 @@ class TraceService:
         check_read(detail, steps_from, steps_limit)
         run = await self.get_trace(trace_id)
         return digest(run) if detail == "summary" else page_steps(run, steps_from, steps_limit)
+
+    async def export_otel(self, trace_id: str, exporter: Any = None) -> int:
+        """Export a stored run as OpenTelemetry spans (traces/otel.py); returns how many."""
+        from dionysus_mcp.traces.otel import export_run
+
+        run = await self.get_trace(trace_id)
+        return await anyio.to_thread.run_sync(export_run, run, exporter)
 
     async def diff(self, a: str, b: str) -> TraceDiff:
         """Two runs side by side (traces/diff.py)."""
