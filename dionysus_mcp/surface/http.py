@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from urllib.parse import urlencode
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -95,7 +96,7 @@ class BearerAuth:
         if offered is not None and _viewer_path(path):
             if not hmac.compare_digest(offered.encode(), self.token):
                 return None
-            rest = "&".join(f"{k}={v}" for k, v in request.query_params.multi_items() if k != "token")
+            rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
             response = RedirectResponse(path + (f"?{rest}" if rest else ""), status_code=303)
             response.set_cookie(COOKIE, self.token.decode(), httponly=True, samesite="strict", path="/")
             return response

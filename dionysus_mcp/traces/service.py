@@ -327,9 +327,11 @@ class TraceService:
         flt = TraceFilter(agent_name=agent_name, status=status, since=since, until=until, roots_only=roots_only)
         rows = await self.store.list_traces(flt, limit + 1, after)
         page = await lifecycle.refresh(self, rows[:limit])
+        if status is not None:  # a run found orphaned just now is no longer `running`
+            page = [t for t in page if t.status == status]
         return TracePage(
             traces=[summarize(t) for t in page],
-            next_cursor=encode_cursor(page[-1]) if len(rows) > limit else None,
+            next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
         )
 
     async def token_usage(self, agent_name: str | None = None, since: datetime | None = None) -> TokenUsageReport:

@@ -38,6 +38,8 @@ async def test_a_vanished_owner_is_interrupted_on_read_and_a_live_one_is_not(run
     await svc.add_step(foreign, {"step_type": "task", "step_number": 0})
     assert {t.id: t.status for t in (await svc.list_traces()).traces} == {mine: "running", foreign: "running"}
     clock.advance(61)
+    # A list of running runs leaves out the one found orphaned while listing.
+    assert [t.id for t in (await svc.list_traces(status="running")).traces] == [mine]
     assert {t.id: t.status for t in (await svc.list_traces()).traces} == {mine: "running", foreign: "interrupted"}
     detail = await svc.get_trace(foreign)
     assert detail.step_count == 1 and "process 99 on elsewhere" in detail.error
