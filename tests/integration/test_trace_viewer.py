@@ -15,7 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from html import unescape
+import json
+from html import escape, unescape
 
 import httpx
 import pytest
@@ -153,3 +154,58 @@ async def test_the_viewer_is_an_mcp_app_of_the_trace_and_run_tools(settings):
         assert content.mime_type == "text/html;profile=mcp-app" and content.text == viewer_html()
     # Self-contained: nothing is loaded from anywhere else.
     assert not re.search(r'(src|href)="(https?:)?//', viewer_html()) and "@import" not in viewer_html()
+
+
+HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>test host</title></head><body>
+<iframe id="view" sandbox="allow-scripts allow-same-origin" srcdoc="{srcdoc}"></iframe>
+<div id="calls"></div><div id="mirror"></div>
+<script>
+// A minimal MCP Apps host: answers ui/initialize, hands the tool result over, serves tools/call
+// from results a real MCP client received, and mirrors the view's DOM so --dump-dom shows it.
+const TOOL_RESULT = {tool_result};
+const TOOLS = {tools};
+const frame = () => document.getElementById("view").contentWindow;
+window.addEventListener("message", ev => {{
+  const m = ev.data || {{}};
+  if (m.method === "ui/initialize") {{
+    frame().postMessage({{jsonrpc: "2.0", id: m.id, result: {{protocolVersion: m.params.protocolVersion,
+      hostInfo: {{name: "test-host", version: "1"}}, hostCapabilities: {{}}, hostContext: {{}}}}}}, "*");
+  }} else if (m.method === "ui/notifications/initialized") {{
+    frame().postMessage({{jsonrpc: "2.0", method: "ui/notifications/tool-result", params: TOOL_RESULT}}, "*");
+  }} else if (m.method === "tools/call") {{
+    const line = document.createElement("p"); line.className = "call";
+    line.textContent = m.params.name + " " + JSON.stringify(m.params.arguments);
+    document.getElementById("calls").appendChild(line);
+    frame().postMessage({{jsonrpc: "2.0", id: m.id, result: TOOLS[m.params.name]}}, "*");
+  }}
+}});
+setInterval(() => {{
+  const doc = document.getElementById("view").contentDocument;
+  if (doc && doc.getElementById("timeline")) document.getElementById("mirror").innerHTML = doc.getElementById("app").innerHTML;
+}}, 50);
+</script></body></html>"""
+
+
+def script_json(value) -> str:
+    return json.dumps(value).replace("</", "<\\/")
+
+
+async def test_the_mcp_app_renders_a_run_tool_result_in_a_host(browser, settings, tmp_path):
+    async with open_runtime(settings) as runtime:
+        await seed_if_empty(runtime)
+    async with Client(build_server(settings=settings)) as client:
+        view = (await client.read_resource(VIEWER_URI)).contents[0].text
+        ran = await client.call_tool("run_ooda_cycle", {"context": CONTEXTS[0]})
+        full = await client.call_tool("get_trace", {"trace_id": ran.structured_content["trace_id"], "detail": "full"})
+    as_wire = lambda r: {"content": [{"type": "text", "text": c.text} for c in r.content],  # noqa: E731
+                         "structuredContent": r.structured_content, "isError": r.is_error}
+    host = tmp_path / "host.html"
+    host.write_text(HOST_PAGE.format(srcdoc=escape(view, quote=True), tool_result=script_json(as_wire(ran)),
+                                     tools=script_json({"get_trace": as_wire(full)})), encoding="utf-8")
+    dom = dump_dom(browser, host.as_uri())
+    calls = [unescape(c) for c in re.findall(r'<p class="call">([^<]*)</p>', dom)]
+    assert calls == [f'get_trace {{"trace_id":"{ran.structured_content["trace_id"]}","detail":"full"}}']
+    mirror = dom[dom.index('id="mirror"'):]
+    assert re.findall(r'data-phase="([a-z]+)"', mirror) == ["perception", "reasoning", "metacognition"]
+    total = full.structured_content["total_tokens"]["total_tokens"]
+    assert text_of(mirror, 'data-k="total_tokens"') == f"{total:,}"
