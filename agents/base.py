@@ -23,12 +23,21 @@ from smolagents.monitoring import AgentLogger, LogLevel
 from smolagents.utils import AgentError, AgentMaxStepsError, AgentToolExecutionError
 
 from agents.prompts import code_templates, tool_calling_templates
+from agents.provider import provider_failure
 from callbacks.context import RunGroup, RunStatus
 from callbacks.registry import CallbackRegistry, callback_name
 
 BUDGET_SPENT = "call final_answer now"  # the scripted policy answers when it reads this
 BUDGET_SPENT_MESSAGE = (
     "River flow is turbulent: the step budget of {budget} steps is spent; " + BUDGET_SPENT + " with what you have."
+)
+
+
+FAILED_REPORT = (
+    "Here is the final answer from your managed agent '{name}':\n"
+    "### 1. Task outcome (short version):\nFAILED: {name} could not run: {failure}.\n"
+    "### 2. Task outcome (extremely detailed version):\nNo findings: its model calls failed. Decide with what the other team members reported.\n"
+    "### 3. Additional context (if relevant):\nThe run is stored as an error trace."
 )
 
 
@@ -86,10 +95,22 @@ class GroupAgent:
             output = super().run(task, *args, **kwargs)
         except BaseException as exc:
             status: RunStatus = "cancelled" if group.cancelled.is_set() else "error"
-            group.close_run(ctx, status, error=f"{type(exc).__name__}: {exc}")
+            failure = provider_failure(exc)  # the endpoint's one line, not smolagents' wrapper
+            group.close_run(ctx, status, error=str(failure) if failure else f"{type(exc).__name__}: {exc}")
             raise
         group.close_run(ctx, "max_steps" if reached_max_steps(self) else "success", output=output)
         return output
+
+    def __call__(self, task: str, **kwargs: Any) -> Any:
+        # Failure isolation: a team member whose model endpoint fails reports that to its
+        # manager as its result (its run is closed as `error`), so the cycle goes on.
+        try:
+            return super().__call__(task, **kwargs)
+        except Exception as exc:
+            failure = provider_failure(exc)
+            if failure is None or self.run_group.cancelled.is_set():
+                raise
+            return FAILED_REPORT.format(name=self.name, failure=failure)
 
 
 class GroupToolCallingAgent(GroupAgent, ToolCallingAgent):

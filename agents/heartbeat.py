@@ -1,8 +1,9 @@
 """HeartbeatAgent — a periodic self-check: observe, survey basins, recall, check coherence, note it.
 
 The task states the step budget ("Step budget: N steps."), as an operator would tell an LLM; the
-agent is built with the same `max_steps`, so the policy can spend the whole budget looking
-around (survey → recall → coherence → recall, repeated) and still end with its note and answer.
+agent is built with the same `max_steps`. The scripted policy spends the whole budget looking
+around (survey → recall → coherence → recall, repeated) and still ends with its note and answer;
+a real model is told to answer once its note is written, not to fill the budget.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ DESCRIPTION = "Periodic self-check of the cognitive layer: environment, basins, 
 TOOLS = ["observe_environment", "semantic_recall", "assess_coherence", "list_basins", "remember"]
 MAX_STEPS = 10
 PLANNING_INTERVAL = 3  # smolagents plans before steps 1, 4, 7, 10
-INSTRUCTIONS = "Use the whole step budget to look around before answering; one tool call per step."
+# No "use the whole budget": a real model told so runs into its step limit instead of answering.
+INSTRUCTIONS = "One tool call per step; once the note is written, answer with final_answer."
 
 
 def heartbeat_task(max_steps: int = MAX_STEPS) -> str:

@@ -1,9 +1,9 @@
-"""Model selection from `DIONYSUS_MODEL`.
+"""Model selection from `DIONYSUS_MODEL` (parsed and checked in agents/spec.py).
 
 | spec | model |
 |---|---|
 | `scripted` (default) | the deterministic offline policy (agents/scripted.py) |
-| `openai:<model>` | smolagents `OpenAIServerModel`: OpenAI or any compatible server (Ollama, vLLM, LM Studio) via `OPENAI_BASE_URL` / `OPENAI_API_KEY` |
+| `openai:<model>` | `ProviderModel` (agents/provider.py): smolagents' `OpenAIServerModel` with provider differences normalised; OpenAI or any compatible server (Ollama, vLLM, LM Studio) via `OPENAI_BASE_URL` / `OPENAI_API_KEY` |
 | `litellm:<provider/model>` | smolagents `LiteLLMModel` (optional extra: `pip install 'dionysus-mcp[litellm]'`) |
 
 Provider SDKs are imported only when their spec is chosen, so the default path needs none.
@@ -11,76 +11,52 @@ Provider SDKs are imported only when their spec is chosen, so the default path n
 
 from __future__ import annotations
 
-import importlib.util
 import os
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from smolagents.models import Model
 
-from dionysus_mcp.config import ConfigError
-from dionysus_mcp.errors import DionysusError
+from agents.spec import VALID_FORMS, ModelSpec, ModelSpecError, check_model, parse_model_spec
 
-VALID_FORMS = "scripted, openai:<model> (e.g. openai:gpt-4o-mini) or litellm:<provider/model>"
-
-
-class ModelSpecError(ConfigError, DionysusError):
-    """DIONYSUS_MODEL (or what it needs) is unusable; the message says what to set."""
+__all__ = ["VALID_FORMS", "ModelSpec", "ModelSpecError", "check_model", "create_model", "parse_model_spec", "provider_options"]
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    kind: str  # scripted | openai | litellm
-    name: str = ""
+def provider_options(settings: object | None):
+    """The timeout / retries / temperature of `Settings` (defaults without settings)."""
+    from agents.provider import ProviderOptions
 
-    @property
-    def label(self) -> str:
-        """How results name the model that ran."""
-        return self.kind if self.kind == "scripted" else f"{self.kind}:{self.name}"
-
-
-def parse_model_spec(spec: str | None) -> ModelSpec:
-    raw = (spec or "scripted").strip()
-    if raw.lower() == "scripted":
-        return ModelSpec("scripted")
-    kind, sep, name = raw.partition(":")
-    kind, name = kind.strip().lower(), name.strip()
-    if sep and kind in ("openai", "litellm") and name:
-        return ModelSpec(kind, name)
-    raise ModelSpecError(f"DIONYSUS_MODEL={raw!r} is not a model spec; use {VALID_FORMS}")
+    if settings is None:
+        return ProviderOptions()
+    return ProviderOptions(
+        timeout_s=getattr(settings, "model_timeout_s", 60.0),
+        retries=getattr(settings, "model_retries", 2),
+        temperature=getattr(settings, "temperature", None),
+    )
 
 
-def create_model(spec: str | ModelSpec | None, role: str, env: Mapping[str, str] | None = None) -> Model:
+def create_model(
+    spec: str | ModelSpec | None,
+    role: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    settings: object | None = None,
+    cancelled: threading.Event | None = None,
+) -> Model:
     """A fresh model for one agent. `role` picks the scripted policy; LLMs ignore it (the agent's
-    prompt carries the role)."""
-    parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
+    prompt carries the role). `cancelled` (the run group's flag) stops a model call in flight."""
     env = os.environ if env is None else env
+    parsed = check_model(spec.label if isinstance(spec, ModelSpec) else spec, env)
     if parsed.kind == "scripted":
         from agents.scripted import ScriptedModel
 
         return ScriptedModel(role)
     if parsed.kind == "openai":
-        return _openai(parsed.name, env)
-    return _litellm(parsed.name)
+        from agents.provider import ProviderModel
 
-
-def _openai(name: str, env: Mapping[str, str]) -> Model:
-    from smolagents import OpenAIServerModel
-
-    api_key = env.get("OPENAI_API_KEY")
-    if not api_key:
-        raise ModelSpecError(
-            f"DIONYSUS_MODEL=openai:{name} needs OPENAI_API_KEY; for a local server (Ollama, vLLM, "
-            "LM Studio) set it to any non-empty value and OPENAI_BASE_URL to the server's /v1 URL"
-        )
-    return OpenAIServerModel(model_id=name, api_base=env.get("OPENAI_BASE_URL") or None, api_key=api_key)
-
-
-def _litellm(name: str) -> Model:
-    if importlib.util.find_spec("litellm") is None:
-        raise ModelSpecError(
-            f"DIONYSUS_MODEL=litellm:{name} needs the litellm package: pip install 'dionysus-mcp[litellm]'"
+        return ProviderModel(
+            parsed.name, env.get("OPENAI_BASE_URL") or None, env["OPENAI_API_KEY"], provider_options(settings), cancelled
         )
     from smolagents import LiteLLMModel
 
-    return LiteLLMModel(model_id=name)
+    return LiteLLMModel(model_id=parsed.name)

@@ -22,6 +22,7 @@ class TokenReport(BaseModel):
     completion_tokens: int
     model_calls: int
     counted_by: str = Field(description="Where the prompt/completion counts come from.")
+    estimated_calls: int = Field(0, description="Model calls whose provider reported no usage: counted with the tokenizer.")
 
     @classmethod
     def of(cls, totals: TokenTotals, counted_by: str) -> "TokenReport":
@@ -33,6 +34,7 @@ class TokenReport(BaseModel):
             completion_tokens=totals.completion_tokens,
             model_calls=totals.model_calls,
             counted_by=counted_by,
+            estimated_calls=totals.estimated_calls,
         )
 
 
@@ -74,6 +76,9 @@ class OodaResult(BaseModel):
     coherence: float = Field(description="consciousness_level assessed right after the cycle.")
     coherence_status: str
     phases: list[PhaseReport]
+    failed_phases: list[str] = Field(
+        default_factory=list, description="Phases whose sub-agent failed (e.g. its model endpoint); the manager decided without them."
+    )
     activated_basins: list[ActivatedBasin]
     tokens: TokenReport = Field(description="All model calls of the manager and its sub-agents.")
     steps: int = Field(description="The manager's action steps.")

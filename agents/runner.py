@@ -25,6 +25,7 @@ from agents.heartbeat import build_heartbeat
 from agents.manager import MAX_STEPS as MANAGER_MAX_STEPS
 from agents.manager import build_manager
 from agents.models import ModelSpec, create_model, parse_model_spec
+from agents.provider import provider_failure
 from agents.results import ActivatedBasin, HeartbeatResult, OodaResult, PhaseReport, TokenReport
 from callbacks import default_registry
 from callbacks.context import RunContext, RunGroup, RunObserver
@@ -93,7 +94,7 @@ async def run_ooda_cycle(
     steps = validate_max_steps(max_steps)
     spec = parse_model_spec(runtime.settings.model)
     group, registry = _group(runtime, spec, observers, callbacks, progress, persist, run_id)
-    manager = build_manager(runtime, lambda role: create_model(spec, role), group, registry, max_steps=steps)
+    manager = build_manager(runtime, _models(runtime, spec, group), group, registry, max_steps=steps)
     started = time.perf_counter()
     output = await _run_in_worker(group, lambda: manager.run(ooda_task(context)))
     duration = time.perf_counter() - started
@@ -101,6 +102,7 @@ async def run_ooda_cycle(
     root = _root(group)
     await _export_otel(runtime, root.trace_id, persist)
     decision, actions, confidence = parse_decision(output)
+    phases = [_phase(group, phase, agent) for phase, agent in PHASES]
     return OodaResult(
         trace_id=root.trace_id,
         model=spec.label,
@@ -110,9 +112,10 @@ async def run_ooda_cycle(
         confidence=confidence,
         coherence=coherence,
         coherence_status=coherence_status,
-        phases=[_phase(group, phase, agent) for phase, agent in PHASES],
+        phases=phases,
+        failed_phases=[p.phase for p in phases if p.status == "error"],
         activated_basins=ActivatedBasin.all_of(group.contexts),
-        tokens=TokenReport.of(group.tokens(), _counted_by(spec)),
+        tokens=TokenReport.of(group.tokens(), _counted_by(spec, group.tokens())),
         steps=root.action_steps,
         duration_s=round(duration, 3),
     )
@@ -130,7 +133,7 @@ async def run_heartbeat(
     """Run the HeartbeatAgent; persisted as an execution trace (`trace_id`) unless `persist=False`."""
     spec = parse_model_spec(runtime.settings.model)
     group, registry = _group(runtime, spec, observers, callbacks, progress, persist, run_id)
-    agent = build_heartbeat(runtime, create_model(spec, "heartbeat"), group, registry)
+    agent = build_heartbeat(runtime, _models(runtime, spec, group)("heartbeat"), group, registry)
     started = time.perf_counter()
     output = await _run_in_worker(group, lambda: agent.run(HEARTBEAT_TASK))
     duration = time.perf_counter() - started
@@ -147,9 +150,15 @@ async def run_heartbeat(
         activated_basins=ActivatedBasin.all_of(group.contexts),
         coherence=coherence,
         coherence_status=coherence_status,
-        tokens=TokenReport.of(group.tokens(), _counted_by(spec)),
+        tokens=TokenReport.of(group.tokens(), _counted_by(spec, group.tokens())),
         duration_s=round(duration, 3),
     )
+
+
+def _models(runtime: "Runtime", spec: ModelSpec, group: RunGroup) -> Callable[[str], Any]:
+    """Each agent's own model, configured from the settings; cancelling the group stops a
+    model call in flight."""
+    return lambda role: create_model(spec, role, settings=runtime.settings, cancelled=group.cancelled)
 
 
 async def _run_in_worker(group: RunGroup, work: Callable[[], T]) -> T:
@@ -188,11 +197,15 @@ async def _run_agents(group: RunGroup, work: Callable[[], T]) -> T:
         if not stopped.is_set():
             log.warning("run %s did not stop within %.0f s of its cancellation", group.run_id, STOP_WAIT_S)
         raise
-    except DionysusError:
-        raise
     except Exception as exc:
-        log.exception("run %s failed", group.run_id)
         where = f" Its steps so far are stored: get_trace('{group.root.trace_id}')." if group.root else ""
+        failure = provider_failure(exc)
+        if failure is not None:  # the endpoint's problem, said in one line: no traceback
+            log.warning("run %s failed: %s", group.run_id, failure)
+            raise RunFailed(f"The agent run failed: {failure}.{where}") from None
+        if isinstance(exc, DionysusError):
+            raise
+        log.exception("run %s failed", group.run_id)
         raise RunFailed(f"The agent run failed: {type(exc).__name__}: {exc}.{where}") from exc
 
 
@@ -305,7 +318,13 @@ def parse_decision(output: Any) -> tuple[str, list[str], float | None]:
     return str(value.get("decision") or "").strip(), actions, confidence
 
 
-def _counted_by(spec: ModelSpec) -> str:
+def _counted_by(spec: ModelSpec, totals: Any) -> str:
+    tokenizer = f"{ENCODING_NAME} tokenizer (bpe-openai)"
     if spec.kind == "scripted":
-        return f"{ENCODING_NAME} tokenizer (bpe-openai)"
-    return f"provider-reported usage; pruning savings counted with {ENCODING_NAME}"
+        return tokenizer
+    estimated, calls = totals.estimated_calls, totals.model_calls
+    if not estimated:
+        return f"provider-reported usage; pruning savings counted with {ENCODING_NAME}"
+    if estimated == calls:
+        return f"{tokenizer}: the provider reported no usage"
+    return f"provider-reported usage for {calls - estimated} of {calls} calls; {tokenizer} for the {estimated} without usage"

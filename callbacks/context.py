@@ -58,6 +58,7 @@ class ModelCall:
     prompt_tokens: int
     unpruned_prompt_tokens: int
     completion_tokens: int
+    estimated: bool = False  # the provider reported no usage: counted with the tokenizer
 
 
 @dataclass
@@ -85,6 +86,7 @@ class TokenTotals:
     unpruned_prompt_tokens: int = 0
     completion_tokens: int = 0
     model_calls: int = 0
+    estimated_calls: int = 0
 
     @property
     def saved_tokens(self) -> int:
@@ -102,6 +104,7 @@ class TokenTotals:
             self.unpruned_prompt_tokens + other.unpruned_prompt_tokens,
             self.completion_tokens + other.completion_tokens,
             self.model_calls + other.model_calls,
+            self.estimated_calls + other.estimated_calls,
         )
 
 
@@ -155,7 +158,7 @@ class RunContext:
     def tokens(self) -> TokenTotals:
         totals = TokenTotals()
         for call in self.model_calls:
-            totals = totals.add(TokenTotals(call.prompt_tokens, call.unpruned_prompt_tokens, call.completion_tokens, 1))
+            totals = totals.add(TokenTotals(call.prompt_tokens, call.unpruned_prompt_tokens, call.completion_tokens, 1, int(call.estimated)))
         return totals
 
     def budget_spent(self, step_number: int) -> bool:

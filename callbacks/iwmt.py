@@ -19,12 +19,21 @@ log = logging.getLogger(__name__)
 LOW = 0.5
 
 
-def coherence_lines(level: float, status: str) -> list[str]:
+def _remedy(tools: Any) -> str:
+    """What the agent can do about low coherence with the tools it HAS: advice to call a tool it
+    lacks sends a real model after a call that cannot succeed."""
+    names = set(tools) if tools is not None else {"semantic_recall", "activate_basin"}
+    can = [verb for tool, verb in (("semantic_recall", "recalling"), ("activate_basin", "activating")) if tool in names]
+    return f"ground the next steps by {' or '.join(can)} what matters." if can else "say so in your answer."
+
+
+def coherence_lines(level: float, status: str, tools: Any = None) -> list[str]:
+    """`tools`: the names of the agent's tools (None: assume both remedies are available)."""
     lines = [f"[IWMT] Coherence: {level * 100:.1f}%"]
     if status == "insufficient_data":
-        lines.append("[IWMT] Warning: no basin is active; ground the next steps by recalling or activating what matters.")
+        lines.append("[IWMT] Warning: no basin is active; " + _remedy(tools))
     elif level < LOW:
-        lines.append("[IWMT] Warning: coherence is below 50%; prefer steps that connect the active basins and ground them in memories.")
+        lines.append("[IWMT] Warning: coherence is below 50%; " + _remedy(tools))
     return lines
 
 
@@ -37,7 +46,7 @@ class IwmtCoherenceCallback:
         runtime = ctx.runtime
         assessment = runtime.call(runtime.coherence.assess_coherence)
         level = assessment.consciousness_level
-        lines = coherence_lines(level, assessment.status)
+        lines = coherence_lines(level, assessment.status, getattr(agent, "tools", None))
         step.plan = step.plan.rstrip() + "\n\n" + "\n".join(lines)
         ctx.coherence = level
         ctx.record("iwmt", agent.step_number, coherence=level, status=assessment.status, snapshot_id=assessment.snapshot_id)

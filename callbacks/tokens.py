@@ -81,7 +81,8 @@ class TokenUsageCallback:
         if usage is None and not messages:
             return  # no model call happened in this step
         rendered = render_messages(messages)
-        prompt = usage.input_tokens if usage is not None and usage.input_tokens else count_tokens(rendered)
+        reported = usage is not None and bool(usage.input_tokens)
+        prompt = usage.input_tokens if reported else count_tokens(rendered)
         restored = 0
         by_summary: dict[str, list[Any]] = {}
         for entry in [*ctx.pruned.values(), *ctx.pruned_plans.values(), *ctx.planning_view.values()]:
@@ -101,6 +102,7 @@ class TokenUsageCallback:
             prompt_tokens=prompt,
             unpruned_prompt_tokens=prompt + restored,
             completion_tokens=completion,
+            estimated=not reported,
         )
         ctx.model_calls.append(call)
         if restored:

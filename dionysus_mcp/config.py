@@ -8,6 +8,9 @@
 | NEO4J_DATABASE | neo4j | Neo4j database name |
 | DIONYSUS_LOG_LEVEL | WARNING | logging level (logs go to stderr) |
 | DIONYSUS_MODEL | scripted | LLM behind the agents: scripted, openai:<model>, litellm:<model> |
+| DIONYSUS_MODEL_TIMEOUT | 60 | seconds one model request may take (a hung endpoint fails after it) |
+| DIONYSUS_MODEL_RETRIES | 2 | retries of a model request on 429/5xx/refused connection, honouring Retry-After |
+| DIONYSUS_TEMPERATURE | unset | sampling temperature sent to the provider (0-2); unset = the provider's default |
 | DIONYSUS_BASIN_HALF_LIFE | 3600 | seconds for a basin's activation to halve |
 | AGENT_MEMORY_WINDOW | 3 | steps whose observations stay unpruned |
 | DIONYSUS_OUTBOX_PATH | outbox.db beside DIONYSUS_DB_PATH | durable queue of trace writes the store could not take |
@@ -44,6 +47,19 @@ def _float(env: dict[str, str], name: str, default: float, low: float, high: flo
     return value
 
 
+def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} must be between {low} and {high}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     db_path: Path
@@ -57,6 +73,9 @@ class Settings:
     memory_window: int = 3
     outbox_path: Path | None = None
     http_token: str | None = field(default=None, repr=False)
+    model_timeout_s: float = 60.0
+    model_retries: int = 2
+    temperature: float | None = None
 
     @property
     def backend(self) -> str:
@@ -82,4 +101,7 @@ class Settings:
             memory_window=int(_float(env, "AGENT_MEMORY_WINDOW", 3, 1, 1000)),
             outbox_path=Path(outbox).expanduser() if outbox else db_path.expanduser().parent / "outbox.db",
             http_token=env.get("DIONYSUS_HTTP_TOKEN") or None,
+            model_timeout_s=_float(env, "DIONYSUS_MODEL_TIMEOUT", 60.0, 0.1, 3600.0),
+            model_retries=_int(env, "DIONYSUS_MODEL_RETRIES", 2, 0, 10),
+            temperature=_float(env, "DIONYSUS_TEMPERATURE", -1.0, 0.0, 2.0) if env.get("DIONYSUS_TEMPERATURE") else None,
         )

@@ -69,6 +69,7 @@ for _p in (str(ROOT), str(ROOT / "scripts")):
 import anyio  # noqa: E402
 import anyio.to_thread  # noqa: E402
 
+import token_baselines  # noqa: E402
 import token_corpus  # noqa: E402
 
 POLICIES = ("none", "placeholder", "pruning")
@@ -365,6 +366,11 @@ async def measure(steps: int, window: int, with_levers: bool = False) -> dict[st
     policies = {name: figures(run, runs["none"]) for name, run in runs.items()}
     levers = await measure_levers(steps, window) if with_levers else None
     main = policies["pruning"]
+    # Issue 9: against stock smolagents, and on an OODA cycle too (scripts/token_baselines.py).
+    totals = {name: policies[name]["cumulative_prompt_tokens"] for name in ("none", "pruning")}
+    baselines = await token_baselines.measure(
+        steps, window, totals, run_policy, lever_off, registry_for, _prepare, lambda: deterministic_ids(ID_SEED)
+    )
     return {
         "steps": steps,
         "cumulative_reduction_pct": main["cumulative_reduction_pct"],
@@ -388,7 +394,17 @@ async def measure(steps: int, window: int, with_levers: bool = False) -> dict[st
         "target_cumulative_reduction_pct": TARGETS.get(steps),
         "target_fact_retention_pct": RETENTION_TARGET,
         **({"levers": levers} if levers is not None else {}),
+        "ours_vs_stock_reduction_pct": baselines["heartbeat"]["ours_vs_stock_pct"],
+        "templates_alone_reduction_pct": baselines["heartbeat"]["templates_alone_pct"],
+        "ooda_pruning_reduction_pct": baselines["ooda_cycle"]["pruning_alone_pct"],
+        "ooda_ours_vs_stock_reduction_pct": baselines["ooda_cycle"]["ours_vs_stock_pct"],
+        "baselines": baselines,
     }
+
+
+async def _prepare(runtime: Any) -> None:
+    install_clock(runtime)
+    await seed(runtime)
 
 
 @contextlib.contextmanager
@@ -495,6 +511,7 @@ def print_table(result: dict[str, Any]) -> None:
                 f"  {LEVERS[name]:<62} cumulative {f['cumulative_reduction_pct']:5.1f}%  final {f['final_prompt_reduction_pct']:5.1f}%  "
                 f"retention {f['fact_retention_pct']:5.1f}%  (baseline {f['baseline_cumulative_prompt_tokens']:,} tokens)"
             )
+    token_baselines.print_baselines(result["baselines"])
     target = result["target_cumulative_reduction_pct"]
     if target is not None:
         verdict = "met" if result["cumulative_reduction_pct"] >= target else f"missed by {target - result['cumulative_reduction_pct']:.2f} points"

@@ -65,7 +65,9 @@ class LoopbackLLM:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def env(self) -> dict[str, str]:
-        return {"DIONYSUS_MODEL": "openai:loopback", "OPENAI_BASE_URL": self.url, "OPENAI_API_KEY": "loopback-key"}
+        # A held request must outlast the test's waits: no provider timeout or retry cuts it.
+        return {"DIONYSUS_MODEL": "openai:loopback", "OPENAI_BASE_URL": self.url, "OPENAI_API_KEY": "loopback-key",
+                "DIONYSUS_MODEL_TIMEOUT": "600", "DIONYSUS_MODEL_RETRIES": "0"}
 
     def start(self) -> "LoopbackLLM":
         self._thread.start()

@@ -96,9 +96,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
     except ConfigError as exc:
         print(f"dionysus-mcp: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     setup_logging(settings.log_level)
     command = args.command or "serve"
+    if command in ("serve", "demo"):
+        # The model is checked before anything starts: an unusable DIONYSUS_MODEL (form, provider,
+        # API key, base URL) is one line and exit 1 here, not a surprise at the first agent call.
+        from agents.spec import check_model
+
+        try:
+            check_model(settings.model, os.environ)
+        except ConfigError as exc:
+            print(f"dionysus-mcp: configuration error: {exc}", file=sys.stderr)
+            return 1
     try:
         if command == "serve":
             return _serve(settings, getattr(args, "transport", "stdio"), getattr(args, "host", "127.0.0.1"), getattr(args, "port", 8765))

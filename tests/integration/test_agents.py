@@ -255,9 +255,13 @@ async def test_agents_use_the_compact_prompt_templates(rt):
     system = heartbeat.initialize_system_prompt()
     assert count_tokens(system) < 200 and "final_answer" in system and "[PRUNED]" in system
     assert "image_generator" not in system  # none of smolagents' notional examples
+    # one worked example, with the text form models without native tool calls rely on
+    assert 'Action: {"name": "lookup"' in system and 'Action: {"name": "final_answer"' in system
+    assert "whole" not in system  # nothing pushes a real model into its step limit
     code_system = manager.initialize_system_prompt()
     assert "def perception(task: str) -> str:" in code_system and "<code>" in code_system and "</code>" in code_system
     assert "final_answer(answer" in code_system and count_tokens(code_system) < 800
+    assert "<code>\nfinal_answer({" in code_system  # the worked example ends in a code block
     # Planning templates name the tools; the code agent's list them as functions/team members.
     assert "{{ tool.name }}" in TOOL_CALLING["planning"]["initial_plan"]
     assert "Team members (functions" in CODE["planning"]["initial_plan"]

@@ -51,7 +51,7 @@ async def test_cancel_a_background_cycle_mid_run(settings, monkeypatch):
     try:
         for key, value in llm.env().items():
             monkeypatch.setenv(key, value)
-        settings = dataclasses.replace(settings, model=llm.env()["DIONYSUS_MODEL"])
+        settings = dataclasses.replace(settings, model=llm.env()["DIONYSUS_MODEL"], model_timeout_s=600.0, model_retries=0)
         async with Client(build_server(settings=settings)) as client:
             started = await client.call_tool("run_ooda_cycle", {"context": "Too many tabs open.", "wait": False})
             trace_id = started.structured_content["trace_id"]
@@ -80,7 +80,7 @@ async def test_a_server_stopping_mid_run_leaves_nothing_running(settings, monkey
     try:
         for key, value in llm.env().items():
             monkeypatch.setenv(key, value)
-        settings = dataclasses.replace(settings, model=llm.env()["DIONYSUS_MODEL"])
+        settings = dataclasses.replace(settings, model=llm.env()["DIONYSUS_MODEL"], model_timeout_s=600.0, model_retries=0)
         server = build_server(settings=settings)
         async with Client(server) as client:
             trace_id = (await client.call_tool("run_heartbeat", {"wait": False})).structured_content["trace_id"]

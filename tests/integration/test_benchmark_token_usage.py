@@ -123,3 +123,20 @@ def test_pruning_meets_the_ci_gate_at_ten_steps(ten_steps):
     assert ten_steps["cumulative_reduction_pct"] >= 30
     assert ten_steps["final_prompt_reduction_pct"] >= 60
     assert ten_steps["fact_retention_pct"] >= 95
+
+
+def test_baselines_against_stock_smolagents_and_on_an_ooda_cycle(ten_steps):
+    doc = ten_steps
+    base = doc["baselines"]
+    heartbeat, ooda = base["heartbeat"], base["ooda_cycle"]
+    # the pruning-alone figures are the headline ones, measured on the same runs
+    assert heartbeat["pruning_alone_pct"] == doc["cumulative_reduction_pct"]
+    assert heartbeat["ours_unpruned_prompt_tokens"] == doc["policies"]["none"]["cumulative_prompt_tokens"]
+    assert heartbeat["ours_prompt_tokens"] == doc["policies"]["pruning"]["cumulative_prompt_tokens"]
+    assert doc["ours_vs_stock_reduction_pct"] == heartbeat["ours_vs_stock_pct"]
+    assert doc["ooda_ours_vs_stock_reduction_pct"] == ooda["ours_vs_stock_pct"]
+    assert set(ooda["status"].values()) == {"success"} and len(set(ooda["model_calls"].values())) == 1
+    for run in (heartbeat, ooda):
+        assert run["ours_prompt_tokens"] < run["ours_unpruned_prompt_tokens"] < run["stock_prompt_tokens"]
+    for name, prompt in base["system_prompt_tokens"].items():
+        assert prompt["ours"] < prompt["stock"], name

@@ -404,3 +404,15 @@ def test_progress_and_cancellation_checks(runtime):
     assert agent.interrupted  # and the check re-interrupts at the next step
     ProgressCallback()(action(4), agent, ctx)
     assert len(messages) == 2  # no progress after cancellation
+
+
+def test_iwmt_warning_only_advises_tools_the_agent_has():
+    from callbacks.iwmt import coherence_lines
+
+    both = coherence_lines(0.0, "insufficient_data", {"semantic_recall": 1, "activate_basin": 1, "final_answer": 1})
+    recall_only = coherence_lines(0.2, "ok", ["semantic_recall", "query_wisdom", "final_answer"])
+    neither = coherence_lines(0.2, "ok", {"assess_coherence", "remember", "final_answer"})
+    assert "recalling or activating" in both[1]
+    assert "recalling what matters" in recall_only[1] and "activat" not in recall_only[1]
+    assert "recall" not in neither[1] and "activat" not in neither[1]
+    assert coherence_lines(0.9, "ok", set()) == ["[IWMT] Coherence: 90.0%"]

@@ -36,7 +36,7 @@ def test_specs_and_labels(spec, label):
     assert parse_model_spec(spec).label == label
 
 
-@pytest.mark.parametrize("spec", ["gpt-4o", "openai:", "anthropic:claude", ":x"])
+@pytest.mark.parametrize("spec", ["gpt-4o", "openai:", "anthropic:claude", ":x", "openai"])
 def test_unknown_spec_names_the_valid_forms(spec):
     with pytest.raises(ModelSpecError, match=r"scripted, openai:<model>.*litellm:<provider/model>") as info:
         parse_model_spec(spec)
@@ -47,7 +47,10 @@ def test_openai_needs_a_key_and_is_built_lazily_without_network():
     with pytest.raises(ModelSpecError, match="OPENAI_API_KEY"):
         create_model("openai:gpt-4o-mini", "heartbeat", env={})
     model = create_model("openai:llama3", "heartbeat", env={"OPENAI_API_KEY": "x", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
-    assert type(model).__name__ in {"OpenAIServerModel", "OpenAIModel"} and model.model_id == "llama3"
+    from smolagents import OpenAIServerModel
+
+    assert isinstance(model, OpenAIServerModel) and model.model_id == "llama3"
+    assert (model.client.timeout, model.client.max_retries) == (60.0, 0)  # our retries, our timeout
 
 
 @pytest.mark.skipif(importlib.util.find_spec("litellm") is not None, reason="litellm is installed")
@@ -186,3 +189,34 @@ def test_a_long_plan_summarises_the_repetitive_middle():
     plan = HEARTBEAT.plan(Transcript(heartbeat_task(100)), set(TOOLS) | {"final_answer"})
     assert "Keep going in the same rhythm for" in plan and plan.count("\n") < 40
     assert "Write a heartbeat note." in plan
+
+
+def test_retry_after_is_read_as_providers_send_it():
+    import email.utils
+    import time
+
+    import httpx
+
+    from agents.provider import retry_after
+
+    def response(**headers: str) -> httpx.Response:
+        return httpx.Response(429, headers=headers)
+
+    assert retry_after(response(**{"retry-after": "7"})) == 7.0
+    assert retry_after(response(**{"retry-after-ms": "250", "retry-after": "7"})) == 0.25  # the precise one wins
+    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)
+    assert 50 < retry_after(response(**{"retry-after": in_a_minute})) <= 60
+    assert retry_after(response()) is None and retry_after(None) is None
+
+
+def test_model_settings_are_checked():
+    from dionysus_mcp.config import ConfigError, Settings
+
+    settings = Settings.from_env({"DIONYSUS_MODEL_TIMEOUT": "5", "DIONYSUS_MODEL_RETRIES": "0", "DIONYSUS_TEMPERATURE": "0"})
+    assert (settings.model_timeout_s, settings.model_retries, settings.temperature) == (5.0, 0, 0.0)
+    assert Settings.from_env({}).temperature is None
+    for bad in ({"DIONYSUS_MODEL_TIMEOUT": "0"}, {"DIONYSUS_MODEL_RETRIES": "1.5"}, {"DIONYSUS_TEMPERATURE": "hot"}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            Settings.from_env(bad)
+    model = create_model("openai:m", "heartbeat", env={"OPENAI_API_KEY": "x"}, settings=settings)
+    assert (model.client.timeout, model.client.max_retries, model.kwargs.get("temperature")) == (5.0, 0, 0.0)
