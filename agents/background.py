@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from callbacks.context import new_id
 from dionysus_mcp.errors import DionysusError, InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -40,7 +40,9 @@ class BackgroundRuns:
 
     @staticmethod
     def new_run_id() -> str:
-        return new_id("run")
+        # The format of callbacks.context.new_id, not imported from there: this module loads
+        # with the server, and callbacks pull in smolagents (kept off start-up).
+        return f"run-{uuid.uuid4().hex[:16]}"
 
     async def start(self, runtime: "Runtime", run_id: str, run: Coroutine[Any, Any, Any]) -> str:
         """Start `run` (a runner call made with `run_id`) and return once its trace is stored,

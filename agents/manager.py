@@ -2,8 +2,9 @@
 
 Delegation is smolagents' own: the three phase agents are `managed_agents`, which the manager's
 code calls like functions (`perception(task=...)`); each call is a full run of that agent, with
-its own callbacks and run context. The code runs in smolagents' local executor with no extra
-authorized imports.
+its own callbacks and run context. The code is untrusted (a real model may have read a
+prompt-injected memory): it runs in `SafeExecutor` (agents/safe_executor.py), where the team
+members are plain functions returning text, nothing is importable, and each step is bounded.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from agents.base import GroupCodeAgent
 from agents.metacognition import build_metacognition
 from agents.perception import build_perception
 from agents.reasoning import build_reasoning
+from agents.safe_executor import SafeExecutor
 from callbacks.context import RunGroup
 from callbacks.registry import CallbackRegistry
 
@@ -49,7 +51,7 @@ def build_manager(
         build_reasoning(runtime, model_for("reasoning"), group, registry),
         build_metacognition(runtime, model_for("metacognition"), group, registry),
     ]
-    return GroupCodeAgent(
+    manager = GroupCodeAgent(
         tools=[],
         model=model_for("manager"),
         managed_agents=team,
@@ -59,6 +61,11 @@ def build_manager(
         max_steps=max_steps,
         planning_interval=PLANNING_INTERVAL,
         executor_type="local",
+        executor=SafeExecutor(runtime.settings.code_step_timeout_s, group.cancelled),
         run_group=group,
         registry=registry,
     )
+    # What the system prompt lists as importable: nothing, as SafeExecutor enforces (smolagents
+    # would list its base modules).
+    manager.authorized_imports = []
+    return manager

@@ -175,9 +175,9 @@ CODE: dict[str, Any] = {
     "system_prompt": """\
 You solve tasks by writing Python. Each step: a line 'Thought: ...' with your reasoning, then one \
 code block opened with '{{code_block_opening_tag}}' and closed with '{{code_block_closing_tag}}'. \
-What the code prints comes back as the observation; variables and imports persist between steps. \
+What the code prints comes back as the observation; variables persist between steps. \
 Use only variables you defined, pass tool arguments by keyword, never name a variable after a tool, \
-and import only from: {{authorized_imports}}. Finish by calling final_answer(answer) in a code block.
+and import nothing: the functions below are all you have. Finish by calling final_answer(answer) in a code block.
 """ + _CODE_EXAMPLE + """
 """ + _PRUNED_NOTE + """
 Tools, as Python functions:

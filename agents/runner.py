@@ -94,9 +94,11 @@ async def run_ooda_cycle(
     steps = validate_max_steps(max_steps)
     spec = parse_model_spec(runtime.settings.model)
     group, registry = _group(runtime, spec, observers, callbacks, progress, persist, run_id)
-    manager = build_manager(runtime, _models(runtime, spec, group), group, registry, max_steps=steps)
     started = time.perf_counter()
-    output = await _run_in_worker(group, lambda: manager.run(ooda_task(context)))
+    # Built in the worker too: building renders every agent's prompt templates (~30-90 ms).
+    output = await _run_in_worker(
+        group, lambda: build_manager(runtime, _models(runtime, spec, group), group, registry, max_steps=steps).run(ooda_task(context))
+    )
     duration = time.perf_counter() - started
     coherence, coherence_status = await _coherence_after(runtime, group)
     root = _root(group)
@@ -133,9 +135,10 @@ async def run_heartbeat(
     """Run the HeartbeatAgent; persisted as an execution trace (`trace_id`) unless `persist=False`."""
     spec = parse_model_spec(runtime.settings.model)
     group, registry = _group(runtime, spec, observers, callbacks, progress, persist, run_id)
-    agent = build_heartbeat(runtime, _models(runtime, spec, group)("heartbeat"), group, registry)
     started = time.perf_counter()
-    output = await _run_in_worker(group, lambda: agent.run(HEARTBEAT_TASK))
+    output = await _run_in_worker(
+        group, lambda: build_heartbeat(runtime, _models(runtime, spec, group)("heartbeat"), group, registry).run(HEARTBEAT_TASK)
+    )
     duration = time.perf_counter() - started
     coherence, coherence_status = await _coherence_after(runtime, group)
     root = _root(group)

@@ -94,7 +94,7 @@ class ObserveEnvironmentTool(ServiceTool):
 class SemanticRecallTool(ServiceTool):
     name = "semantic_recall"
     description = (
-        "Recall the stored memories most relevant to a query (BM25 weighted by importance), best "
+        "Recall the stored memories most relevant to a query by words and meaning, weighted by importance, best "
         "first, with relevance in (0, 1] and their basins."
     )
     inputs = {

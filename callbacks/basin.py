@@ -1,7 +1,9 @@
 """Basin activation from recall: what an agent searches for becomes what is active.
 
 On each ActionStep that called `semantic_recall`, the basins related to the query are activated
-with a strength proportional to their relevance, and the activations are recorded on the run
+with a strength proportional to their relevance — by meaning as well as by words
+(`BasinService.related`: the larger of keyword overlap and the mapped cosine similarity of the
+query and the basin's name, description and keywords), and the activations are recorded on the run
 context (the trace store links them to the trace as ACTIVATED_BASIN {strength, at_step}).
 """
 

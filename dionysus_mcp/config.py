@@ -15,6 +15,8 @@
 | AGENT_MEMORY_WINDOW | 3 | steps whose observations stay unpruned |
 | DIONYSUS_OUTBOX_PATH | outbox.db beside DIONYSUS_DB_PATH | durable queue of trace writes the store could not take |
 | DIONYSUS_HTTP_TOKEN | unset | bearer token; required to bind HTTP to a non-loopback address |
+| DIONYSUS_CODE_STEP_TIMEOUT | 10 | seconds one step of the manager's code may compute (0.1 to 25) |
+| DIONYSUS_EMBEDDER | wordllama | embedding model for recall by meaning: wordllama, or none (lexical only) |
 """
 
 from __future__ import annotations
@@ -73,9 +75,11 @@ class Settings:
     memory_window: int = 3
     outbox_path: Path | None = None
     http_token: str | None = field(default=None, repr=False)
+    embedder: str = "wordllama"
     model_timeout_s: float = 60.0
     model_retries: int = 2
     temperature: float | None = None
+    code_step_timeout_s: float = 10.0  # below the runner's 30 s cancellation wait
 
     @property
     def backend(self) -> str:
@@ -89,6 +93,9 @@ class Settings:
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ConfigError(f"DIONYSUS_LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         outbox = env.get("DIONYSUS_OUTBOX_PATH")
+        embedder = (env.get("DIONYSUS_EMBEDDER") or "wordllama").strip().lower()
+        if embedder not in ("wordllama", "none"):
+            raise ConfigError(f"DIONYSUS_EMBEDDER={embedder!r} must be wordllama or none")
         return cls(
             db_path=db_path.expanduser(),
             neo4j_uri=env.get("NEO4J_URI") or None,
@@ -101,7 +108,9 @@ class Settings:
             memory_window=int(_float(env, "AGENT_MEMORY_WINDOW", 3, 1, 1000)),
             outbox_path=Path(outbox).expanduser() if outbox else db_path.expanduser().parent / "outbox.db",
             http_token=env.get("DIONYSUS_HTTP_TOKEN") or None,
+            embedder=embedder,
             model_timeout_s=_float(env, "DIONYSUS_MODEL_TIMEOUT", 60.0, 0.1, 3600.0),
             model_retries=_int(env, "DIONYSUS_MODEL_RETRIES", 2, 0, 10),
             temperature=_float(env, "DIONYSUS_TEMPERATURE", -1.0, 0.0, 2.0) if env.get("DIONYSUS_TEMPERATURE") else None,
+            code_step_timeout_s=_float(env, "DIONYSUS_CODE_STEP_TIMEOUT", 10.0, 0.1, 25.0),
         )

@@ -20,11 +20,13 @@ import anyio.lowlevel
 
 from dionysus_mcp.cognition.basins import BasinService
 from dionysus_mcp.cognition.coherence import CoherenceService
+from dionysus_mcp.cognition.embedding import create_embedder
 from dionysus_mcp.cognition.environment import EnvironmentService
 from dionysus_mcp.cognition.memory import MemoryService
 from dionysus_mcp.cognition.mosaeic import MosaeicService
 from dionysus_mcp.cognition.wisdom import WisdomService
 from dionysus_mcp.config import Settings
+from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Store, StoreError
 from dionysus_mcp.store.outbox import Outbox
 from dionysus_mcp.traces import TraceService, lifecycle
@@ -37,10 +39,12 @@ class Runtime:
     def __init__(self, settings: Settings, store: Store):
         self.settings = settings
         self.store = store
-        self.basins = BasinService(store, settings.basin_half_life_s)
-        self.memory = MemoryService(store, self.basins)
+        self.embedder = create_embedder(settings.embedder)
+        self.secrets = ProcessSecrets([settings.neo4j_password, settings.http_token])
+        self.basins = BasinService(store, settings.basin_half_life_s, embedder=self.embedder)
+        self.memory = MemoryService(store, self.basins, embedder=self.embedder, secrets=self.secrets)
         self.coherence = CoherenceService(store, self.basins)
-        self.wisdom = WisdomService(store)
+        self.wisdom = WisdomService(store, embedder=self.embedder, secrets=self.secrets)
         self.mosaeic = MosaeicService(self.memory)
         self.environment = EnvironmentService(store, self.basins)
         self.outbox = Outbox(settings.outbox_path or settings.db_path.parent / "outbox.db")
@@ -49,6 +53,9 @@ class Runtime:
         self._leases: asyncio.Task | None = None
 
     async def start(self) -> None:
+        # The embedding model loads in a worker thread while the store opens; the first recall
+        # that needs it waits for it there, never on the event loop.
+        self.embedder.warm_up_in_background()
         await self.store.open()
         self._token = anyio.lowlevel.current_token()
         if self.outbox.count():

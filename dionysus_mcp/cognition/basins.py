@@ -11,8 +11,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 import anyio
+import numpy as np
 from pydantic import BaseModel, Field
 
+from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
 from dionysus_mcp.cognition.text import close_matches, tokens
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import Store
@@ -27,6 +29,11 @@ HEBBIAN_RATE = 0.1  # how fast co-activated basins strengthen their link
 # coherence assessment paid for reading them all.
 HEBBIAN_TOP_K = 5
 DEPTH_RATE = 0.1  # how fast repeated activation deepens a basin
+# Relevance by meaning: cosine similarity mapped linearly from MIN (relevance 0) to FULL
+# (relevance 1). Tuned to WordLlama l2_supercat, whose cosines are low: a text and the basin it
+# is about score ~0.1-0.35, unrelated pairs mostly below 0.08 (docs/COGNITION.md).
+SEMANTIC_MIN_COSINE = 0.08
+SEMANTIC_FULL_COSINE = 0.4
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 5_000
@@ -92,11 +99,18 @@ def _clean_text(value: str, field: str, limit: int, required: bool = False) -> s
 
 
 class BasinService:
-    def __init__(self, store: Store, half_life_s: float, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self, store: Store, half_life_s: float, clock: Callable[[], datetime] = utcnow, embedder: Embedder | None = None
+    ):
         self.store = store
         self.half_life_s = half_life_s
         self.clock = clock
+        self.embedder = embedder or NoEmbedder()
         self._activation_lock = anyio.Lock()
+        # Basin id -> (embedded text, vector): a basin is embedded once, and again only when its
+        # name, description or keywords change. Basins are few (hundreds), so the vectors live
+        # in this process rather than in the store: recomputing them all takes milliseconds.
+        self._vectors: dict[str, tuple[str, np.ndarray]] = {}
 
     def view(self, basin: Basin, now: datetime | None = None) -> BasinView:
         now = now or self.clock()
@@ -250,20 +264,48 @@ class BasinService:
             source=source,
         )
 
-    async def related(self, text: str, limit: int = 5) -> list[tuple[BasinView, float]]:
-        """Basins whose name or keywords occur in `text`, with relevance in (0, 1]:
-        the share of the basin's own terms that the text mentions."""
+    async def related(
+        self, text: str, limit: int = 5, vector: np.ndarray | None = None
+    ) -> list[tuple[BasinView, float]]:
+        """Basins `text` is about, with relevance in (0, 1]: the larger of the lexical relevance
+        (share of the basin's name and keyword terms the text mentions) and the semantic one
+        (cosine of text and basin vectors, mapped from SEMANTIC_MIN_COSINE..SEMANTIC_FULL_COSINE).
+        `vector` is the text's embedding when the caller has it already."""
         query = set(tokens(text))
-        if not query:
-            return []
+        basins = await self.store.list_basins()
+        cosines = await self._cosines(text, vector, basins) if basins and self.embedder.dim else {}
         now = self.clock()
         scored = []
-        for basin in await self.store.list_basins():
+        for basin in basins:
             terms = set(tokens(" ".join([basin.name, *basin.keywords])))
-            if not terms:
-                continue
             hits = len(terms & query)
-            if hits:
-                scored.append((self.view(basin, now), min(1.0, hits / min(len(terms), len(query)))))
+            lexical = min(1.0, hits / min(len(terms), len(query))) if hits else 0.0
+            semantic = semantic_relevance(cosines.get(basin.id, 0.0))
+            relevance = round(max(lexical, semantic), 6)
+            if relevance > 0:
+                scored.append((self.view(basin, now), relevance))
         scored.sort(key=lambda pair: (-pair[1], pair[0].name))
         return scored[:limit]
+
+    async def _cosines(self, text: str, vector: np.ndarray | None, basins: list[Basin]) -> dict[str, float]:
+        texts = {b.id: basin_text(b) for b in basins}
+        stale = [bid for bid, t in texts.items() if self._vectors.get(bid, ("", None))[0] != t]
+        batch = [texts[bid] for bid in stale] + ([] if vector is not None else [text])
+        if batch:
+            embedded = await self.embedder.embed_async(batch)
+            for bid, row in zip(stale, embedded):
+                self._vectors[bid] = (texts[bid], row)
+            if vector is None:
+                vector = embedded[-1]
+        matrix = np.stack([self._vectors[b.id][1] for b in basins])
+        return dict(zip((b.id for b in basins), (matrix @ vector).tolist()))
+
+
+def basin_text(basin: Basin) -> str:
+    """What a basin is embedded as: its name, description and keywords."""
+    return "\n".join(part for part in (basin.name, basin.description, " ".join(basin.keywords)) if part)
+
+
+def semantic_relevance(cosine: float) -> float:
+    span = SEMANTIC_FULL_COSINE - SEMANTIC_MIN_COSINE
+    return min(1.0, max(0.0, (cosine - SEMANTIC_MIN_COSINE) / span))

@@ -46,7 +46,7 @@ class MosaeicService:
         lines = [f"{name.capitalize()}: {windows[name]}" for name in WINDOWS if name in windows]
         if context:
             lines.insert(0, f"Context: {context}")
-        content = "\n".join(lines)
+        content = self.memory.secrets.mask("\n".join(lines))  # as remember() stores it
         stored = await self.memory.remember(
             content, kind="experiential", tags=["mosaeic", *windows], importance=importance
         )

@@ -1,4 +1,10 @@
-"""Strategic principles ("wisdom") and their retrieval by topic."""
+"""Strategic principles ("wisdom") and their retrieval by topic, by words and meaning together.
+
+Ranked like recall (`ranking.fuse`): a lexical list (share of the topic's terms a principle
+mentions) and a semantic list (cosine of topic and principle vectors, at least
+SEMANTIC_MIN_COSINE) are fused, then weighted by confidence. Principles are few and never
+change, so their vectors are computed once per process and kept here.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,15 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
+import numpy as np
 from pydantic import BaseModel, Field
 
+from dionysus_mcp.cognition.basins import SEMANTIC_MIN_COSINE
+from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
+from dionysus_mcp.cognition.ranking import FUSION, fuse
 from dionysus_mcp.cognition.text import tokens
 from dionysus_mcp.errors import InvalidInput
+from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Store
 from schema.models import WisdomPrinciple, utcnow
 
@@ -26,7 +37,9 @@ class WisdomView(BaseModel):
 
 
 class WisdomHit(WisdomView):
-    relevance: float = Field(description="Share of the topic's terms the principle mentions, times confidence.")
+    relevance: float = Field(description="Fused lexical + semantic rank score, times confidence.")
+    lexical: float = Field(description="Share of the topic's terms the principle mentions.")
+    semantic: float | None = Field(description="Cosine of topic and principle vectors (null: below the threshold or no model).")
 
 
 class WisdomResult(BaseModel):
@@ -35,12 +48,23 @@ class WisdomResult(BaseModel):
 
 
 class WisdomService:
-    def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], datetime] = utcnow,
+        embedder: Embedder | None = None,
+        fusion: str = FUSION,
+        secrets: ProcessSecrets | None = None,
+    ):
         self.store = store
         self.clock = clock
+        self.embedder = embedder or NoEmbedder()
+        self.fusion = fusion
+        self.secrets = secrets or ProcessSecrets()  # principles are stored with secrets masked
+        self._vectors: dict[str, np.ndarray] = {}
 
     async def add_wisdom(self, text: str, domain: str = "general", confidence: float = 0.7) -> WisdomView:
-        text = (text or "").strip()
+        text = self.secrets.mask((text or "").strip())
         if not text:
             raise InvalidInput("text must not be empty")
         if len(text) > MAX_TEXT:
@@ -65,12 +89,38 @@ class WisdomService:
         if not 1 <= k <= 50:
             raise InvalidInput(f"k must be between 1 and 50, got {k}")
         wanted = set(tokens(topic))
-        hits = []
-        for p in await self.store.list_wisdom():
-            terms = set(tokens(p.text + " " + p.domain))
-            overlap = len(wanted & terms)
+        principles = {p.id: p for p in await self.store.list_wisdom()}
+        lexical = []
+        for p in principles.values():
+            overlap = len(wanted & set(tokens(p.text + " " + p.domain)))
             if overlap:
-                relevance = round(overlap / len(wanted) * p.confidence, 6)
-                hits.append(WisdomHit(**p.model_dump(), relevance=relevance))
-        hits.sort(key=lambda h: (-h.relevance, -h.confidence, h.id))
+                lexical.append((p.id, round(overlap / len(wanted), 6)))
+        lexical.sort(key=lambda pair: (-pair[1], pair[0]))
+        semantic = await self._semantic(topic, principles)
+        fused = fuse(
+            lexical,
+            semantic,
+            weight=lambda pid: principles[pid].confidence,
+            newer=lambda pid: principles[pid].confidence,  # ties: more confident first, then id
+            method=self.fusion,
+        )
+        hits = [
+            WisdomHit(
+                **principles[f.key].model_dump(), relevance=round(f.score, 6), lexical=f.lexical, semantic=f.semantic
+            )
+            for f in fused
+            if f.score > 0
+        ]
         return WisdomResult(topic=topic, principles=hits[:k])
+
+    async def _semantic(self, topic: str, principles: dict[str, WisdomPrinciple]) -> list[tuple[str, float]]:
+        if not self.embedder.dim or not principles:
+            return []
+        missing = [pid for pid in principles if pid not in self._vectors]
+        embedded = await self.embedder.embed_async([principles[pid].text for pid in missing] + [topic])
+        for pid, row in zip(missing, embedded):
+            self._vectors[pid] = row
+        ids = list(principles)
+        cosines = (np.stack([self._vectors[pid] for pid in ids]) @ embedded[-1]).tolist()
+        ranked = [(pid, round(c, 6)) for pid, c in zip(ids, cosines) if c >= SEMANTIC_MIN_COSINE]
+        return sorted(ranked, key=lambda pair: (-pair[1], pair[0]))

@@ -9,8 +9,12 @@ leaves nothing stored half-way.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from datetime import datetime
+
+import numpy as np
 
 from schema.models import (
     ActivationUpdate,
@@ -28,6 +32,44 @@ from schema.models import (
     TraceStatus,
     WisdomPrinciple,
 )
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """A vector with the model that produced it (float32, L2-normalized by the embedder)."""
+
+    model: str
+    vector: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        return int(self.vector.shape[0])
+
+
+@dataclass
+class MemorySearch:
+    """Recall candidates from one store call: each list best first, ties by memory id.
+
+    `lexical` holds (memory id, BM25 score > 0) for memories sharing a term with the query,
+    scored with SQLite FTS5's `bm25()` formula over the store's whole corpus; `semantic` holds
+    (memory id, cosine similarity) for memories whose vector came from the query's model.
+    `searched` counts the memories of the requested kinds. `query_weight` is the sum of the
+    query terms' idf (FTS5's formula; a term no memory has counts at full weight): the BM25 a
+    memory of average length mentioning each query term once would score, which puts lexical
+    scores on a 0..1 scale. None when the backend's lexical scores use another formula."""
+
+    lexical: list[tuple[str, float]] = field(default_factory=list)
+    semantic: list[tuple[str, float]] = field(default_factory=list)
+    searched: int = 0
+    query_weight: float | None = None
+
+
+def fts5_idf(total: int, df: int) -> float:
+    """SQLite FTS5's idf: ln((N - n + 0.5) / (n + 0.5)), floored at 1e-6 as bm25() does."""
+    if total <= 0:
+        return 1e-6
+    idf = math.log((total - df + 0.5) / (df + 0.5))
+    return idf if idf > 0 else 1e-6
 
 
 class StoreError(Exception):
@@ -87,8 +129,31 @@ class Store(ABC):
 
     # --- memories ----------------------------------------------------------------------------
     @abstractmethod
-    async def add_memory(self, memory: Memory) -> Memory:
-        """Store the memory and its IN_BASIN links atomically."""
+    async def add_memory(self, memory: Memory, embedding: Embedding | None = None) -> Memory:
+        """Store the memory, its IN_BASIN links, its index terms and its vector atomically."""
+
+    @abstractmethod
+    async def search_memories(
+        self, terms: list[str], query: Embedding | None, kinds: list[str] | None, limit: int
+    ) -> MemorySearch:
+        """Up to `limit` lexical and `limit` semantic candidates among memories of `kinds`
+        (None: all). `terms` are `schema.text.tokens` of the query."""
+
+    @abstractmethod
+    async def get_memories(self, ids: list[str]) -> list[Memory]:
+        """The memories with these ids (unknown ids skipped), ordered by (created_at, id)."""
+
+    @abstractmethod
+    async def embedding_counts(self) -> dict[str, int]:
+        """Vector model name -> number of memories embedded with it ("" for none)."""
+
+    @abstractmethod
+    async def memories_to_embed(self, model: str, limit: int) -> list[Memory]:
+        """Up to `limit` memories without a vector of `model`, ordered by (created_at, id)."""
+
+    @abstractmethod
+    async def set_embeddings(self, vectors: dict[str, Embedding]) -> None:
+        """Replace the vectors of these memories (by id) atomically."""
 
     @abstractmethod
     async def list_memories(self, kinds: list[str] | None = None) -> list[Memory]:

@@ -1,15 +1,19 @@
-"""MCP tools that run the agent team: run_ooda_cycle and run_heartbeat.
+"""MCP tools that run the agent team: run_ooda_cycle, run_heartbeat, and cancel_run.
 
-The agents themselves (and their heavy smolagents import) load on the first call, not at
-server start-up. Each call builds fresh agents and runs them in a worker thread; progress is
-reported per step, and a cancelled request interrupts its run.
+The agents themselves (and their heavy smolagents import, ~1-3 s) load on the first call, not
+at server start-up, and in a worker thread: importing on the event loop stalled every other
+request for that long (scripts/benchmark_event_loop.py measures the worst stall). Each call builds fresh agents and runs them in a worker thread; progress is
+reported per step, and a cancelled request interrupts its run. With `wait=false` a run goes on
+in the background (agents/background.py) and the call returns its trace id at once.
 """
 
 
 import gc
-import sys
 from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
+
+import anyio.to_thread
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -23,16 +27,24 @@ if TYPE_CHECKING:
 
 Wait = Annotated[bool, Field(description="false: start the run and return its trace_id at once; follow it with get_trace, stop it with cancel_run.")]
 
+_agents: ModuleType | None = None
 
-def _runner():
-    """agents.runner, imported on first use. smolagents and its dependencies arrive then: freeze
-    them out of the cyclic collector as Runtime.start does for what was imported before."""
-    first = "agents.runner" not in sys.modules
+
+def _import_agents() -> ModuleType:
+    """agents.runner, with smolagents and its dependencies; then freeze them out of the cyclic
+    collector as Runtime.start does for what was imported before. Runs in a worker thread; a
+    second caller meanwhile waits on Python's import lock until the module is complete."""
     import agents.runner
 
-    if first:
-        gc.freeze()
+    gc.freeze()
     return agents.runner
+
+
+async def _runner() -> ModuleType:
+    global _agents
+    if _agents is None:
+        _agents = await anyio.to_thread.run_sync(_import_agents)
+    return _agents
 
 
 def started(trace_id: str, model: str) -> dict[str, Any]:
@@ -63,7 +75,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime], meta: dict[str, Any] 
         perception, Orient to reasoning and Decide to metacognition. Returns the decision, the
         three phases, coherence, the model that ran, token usage and the run's trace_id. With
         wait=false returns {trace_id, status: running} at once and the run goes on."""
-        runner = _runner()
+        runner = await _runner()
         if wait:
             return (await runner.run_ooda_cycle(rt(), context, max_steps, progress=ctx.report_progress)).model_dump(mode="json")
         context, max_steps = runner.validate_context(context), runner.validate_max_steps(max_steps)
@@ -79,7 +91,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime], meta: dict[str, Any] 
         remembers what matters, planning every third step. Returns a summary, step counts,
         activated basins, coherence, the model, token figures and the run's trace_id. With
         wait=false returns {trace_id, status: running} at once and the run goes on."""
-        runner = _runner()
+        runner = await _runner()
         if wait:
             return (await runner.run_heartbeat(rt(), progress=ctx.report_progress)).model_dump(mode="json")
         model = runner.parse_model_spec(rt().settings.model).label

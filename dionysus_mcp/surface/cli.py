@@ -5,6 +5,7 @@
     dionysus-mcp demo             one OODA cycle and one heartbeat, offline, on the embedded store
     dionysus-mcp schema apply     apply the store schema (idempotent)
     dionysus-mcp traces list|show ID|replay ID|usage|flush
+    dionysus-mcp reindex          embed memories whose vectors are not from the configured model
 
 Logs go to stderr: on stdio, stdout belongs to the MCP protocol.
 """
@@ -32,6 +33,7 @@ environment:
   DIONYSUS_BASIN_HALF_LIFE  seconds for a basin's activation to halve (default 3600)
   DIONYSUS_OUTBOX_PATH  queue of trace writes made while the store was unreachable
   DIONYSUS_HTTP_TOKEN   bearer token, required to serve HTTP on a non-loopback address
+  DIONYSUS_EMBEDDER     wordllama (default, offline) | none (recall by words only)
 """
 
 
@@ -55,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="manage the store schema")
     schema_sub = schema.add_subparsers(dest="schema_command", metavar="ACTION", required=True)
     schema_sub.add_parser("apply", help="apply the schema to the configured store (idempotent)")
+
+    sub.add_parser(
+        "reindex", help="embed the memories whose vectors are missing or from another model (progress on stderr)"
+    )
 
     traces = sub.add_parser("traces", help="list, open and replay persisted agent runs")
     traces_sub = traces.add_subparsers(dest="traces_command", metavar="ACTION", required=True)
@@ -118,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(_demo(settings))
         if command == "traces":
             return _run(_traces(settings, args))
+        if command == "reindex":
+            return _run(_reindex(settings))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -181,6 +189,23 @@ async def _schema_apply(settings: Settings) -> int:
         print(f"schema applied to {store.backend} at {await store.describe()}: {len(applied)} statements")
     finally:
         await store.close()
+    return 0
+
+
+async def _reindex(settings: Settings) -> int:
+    from dionysus_mcp.cognition.reindex import reindex
+    from dionysus_mcp.runtime import open_runtime
+
+    async with open_runtime(settings) as runtime:
+        if not runtime.embedder.dim:
+            print("DIONYSUS_EMBEDDER=none: recall uses words only, there is nothing to embed")
+            return 0
+
+        def progress(done: int, todo: int) -> None:
+            print(f"reindex: {done}/{todo} memories embedded with {runtime.embedder.name}", file=sys.stderr, flush=True)
+
+        result = await reindex(runtime.store, runtime.embedder, progress)
+    print(f"{result.embedded} of {result.total} memories embedded with {result.model} ({result.dim} dimensions)")
     return 0
 
 

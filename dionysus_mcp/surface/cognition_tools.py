@@ -58,7 +58,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         stability: Annotated[float | None, Field(ge=0.0, le=1.0, description="How stable the theme is.")] = None,
     ) -> BasinView:
         """Create a basin, or update the description, keywords and stability of an existing one
-        (activation and history are kept). Keywords attach memories to the basin."""
+        (activation and history are kept). Keywords and meaning attach memories to the basin."""
         return await rt().basins.upsert_basin(name, description, keywords, stability)
 
     @server.tool(annotations=UPSERT)
@@ -86,7 +86,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         importance: Unit = 0.5,
         basins: Annotated[
             list[Annotated[str, Field(min_length=1, max_length=200)]] | None,
-            Field(max_length=20, description="Basins to attach to; by default those whose keywords the content mentions."),
+            Field(max_length=20, description="Basins to attach to; by default those the content is about (keywords or meaning)."),
         ] = None,
     ) -> RememberResult:
         """Store a memory and attach it to the basins it is about."""
@@ -99,8 +99,8 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         k: Annotated[int, Field(ge=1, le=100)] = 5,
         kinds: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]] | None, Field(max_length=20)] = None,
     ) -> RecallResult:
-        """Recall the memories most relevant to the query (BM25 weighted by importance), with the
-        basins they touch."""
+        """Recall the memories most relevant to the query by words and meaning (BM25 fused with
+        embedding similarity, weighted by importance), with the basins they touch."""
         return await rt().memory.semantic_recall(query, k, kinds)
 
     @server.tool(annotations=READ_ONLY)

@@ -16,6 +16,7 @@ from mcp.server import MCPServer
 
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import Runtime, open_runtime
+from dionysus_mcp import tokenizer
 from dionysus_mcp.surface import agent_tools, cognition_tools, trace_tools
 from dionysus_mcp.surface.viewer import VIEWER_META, apps_extension
 
@@ -38,6 +39,7 @@ def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Set
         factory = runtime_factory or (lambda: open_runtime(settings))
         async with factory() as runtime:
             state["runtime"] = runtime
+            tokenizer.warm_up()  # off the loop, before an agent call would build it on a request
             try:
                 yield {"runtime": runtime}
             finally:

@@ -10,6 +10,9 @@ CREATE CONSTRAINT attractor_basin_name IF NOT EXISTS FOR (b:AttractorBasin) REQU
 CREATE CONSTRAINT memory_id IF NOT EXISTS FOR (m:Memory) REQUIRE m.id IS UNIQUE;
 CREATE INDEX memory_created_at IF NOT EXISTS FOR (m:Memory) ON (m.created_at);
 CREATE INDEX memory_kind IF NOT EXISTS FOR (m:Memory) ON (m.kind);
+// Recall: reindex finds memories embedded with another model. The full-text and vector indexes
+// are created at open when the server supports them (dionysus_mcp/store/neo4j/memory_search.py).
+CREATE INDEX memory_embedding_model IF NOT EXISTS FOR (m:Memory) ON (m.embedding_model);
 CREATE CONSTRAINT wisdom_principle_id IF NOT EXISTS FOR (w:WisdomPrinciple) REQUIRE w.id IS UNIQUE;
 CREATE CONSTRAINT coherence_snapshot_id IF NOT EXISTS FOR (s:CoherenceSnapshot) REQUIRE s.id IS UNIQUE;
 CREATE INDEX coherence_snapshot_created_at IF NOT EXISTS FOR (s:CoherenceSnapshot) ON (s.created_at);

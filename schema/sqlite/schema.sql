@@ -44,11 +44,43 @@ CREATE TABLE IF NOT EXISTS memories (
     content    TEXT NOT NULL,
     tags       TEXT NOT NULL DEFAULT '[]',          -- JSON list of strings
     importance REAL NOT NULL DEFAULT 0.5,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    -- Added in schema version 2 (older files get them by ALTER TABLE at open, see
+    -- dionysus_mcp/store/sqlite/migrations.py):
+    terms           TEXT NOT NULL DEFAULT '',   -- schema.text tokens of content + tags, space-separated
+    embedding       BLOB,                       -- float32 vector, L2-normalized, little-endian
+    embedding_model TEXT,                       -- the model that produced it (NULL: none)
+    embedding_dim   INTEGER
 );
 
 CREATE INDEX IF NOT EXISTS memories_created ON memories(created_at, id);
 CREATE INDEX IF NOT EXISTS memories_kind ON memories(kind, created_at, id);
+CREATE INDEX IF NOT EXISTS memories_embedding_model ON memories(embedding_model);
+
+-- Lexical recall: FTS5 over the normalized terms, ranked by bm25(). The table keeps its own copy
+-- of the terms with the memory id rather than pointing at memories' rowid (external content):
+-- memories has a TEXT primary key, and VACUUM may renumber the rowids of such a table.
+-- Filled by the triggers below (and once from existing rows when a version-1 file is opened).
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(terms, memory_id UNINDEXED, tokenize = 'unicode61');
+
+-- Document frequency per term (fts5vocab reads FTS5's own index): recall's query weight.
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts_vocab USING fts5vocab(memories_fts, 'row');
+
+CREATE TRIGGER IF NOT EXISTS memories_fts_insert AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts (terms, memory_id) VALUES (new.terms, new.id);
+END;
+
+CREATE TRIGGER IF NOT EXISTS memories_fts_update AFTER UPDATE OF terms ON memories BEGIN
+    DELETE FROM memories_fts WHERE memory_id = old.id;
+    INSERT INTO memories_fts (terms, memory_id) VALUES (new.terms, new.id);
+END;
+
+-- Counters the store keeps for its caches: embedding_epoch changes whenever existing vectors are
+-- replaced (reindex), so another process's in-memory vector matrix knows to reload.
+CREATE TABLE IF NOT EXISTS store_meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 
 -- (:Memory)-[:IN_BASIN {weight}]->(:AttractorBasin)
 CREATE TABLE IF NOT EXISTS memory_basins (
@@ -158,4 +190,4 @@ CREATE TABLE IF NOT EXISTS trace_owners (
 CREATE INDEX IF NOT EXISTS trace_owners_token ON trace_owners(token);
 
 -- Schema version of this file; the store refuses a database written by a newer version.
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

@@ -82,3 +82,13 @@ def test_only_runs_the_named_benchmarks_and_the_table_labels_them():
 def test_an_unknown_benchmark_name_is_refused():
     proc = run_script("--only", "warp_speed", timeout=60)
     assert proc.returncode != 0 and "unknown benchmark" in proc.stderr and "cold_start" in proc.stderr
+
+
+def test_event_loop_benchmark_reports_the_first_agent_call_against_idle():
+    script = ROOT / "scripts" / "benchmark_event_loop.py"
+    proc = subprocess.run([sys.executable, str(script), "--json"], cwd=str(ROOT), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    doc = json.loads(proc.stdout)
+    assert doc["tool"] == "run_ooda_cycle" and doc["pings_during_call"] > 0 and doc["goal_ms"] == 100
+    assert doc["worst_ping_during_first_call_ms"] >= doc["p50_ping_during_first_call_ms"] > 0
+    assert doc["worst_ping_idle_ms"] > 0 and doc["worst_ping_first_2s_after_start_ms"] > 0

@@ -406,6 +406,15 @@ def test_progress_and_cancellation_checks(runtime):
     assert len(messages) == 2  # no progress after cancellation
 
 
+async def test_recall_activates_a_basin_by_meaning_without_a_shared_word(runtime, agent_ctx):
+    agent, ctx = agent_ctx
+    await runtime.basins.upsert_basin("sleep", "rest, dreams and insomnia", ["sleep", "rest", "night"])
+    await runtime.basins.upsert_basin("taxes", "filing returns and deductions", ["tax", "irs"])
+    step = action(3, args={"query": "I slumber poorly after an espresso in the evening"}, observations="Recall ...")
+    await in_worker(lambda: BasinActivationCallback()(step, agent, ctx))
+    assert [a.name for a in ctx.activations] == ["sleep"]
+
+
 def test_iwmt_warning_only_advises_tools_the_agent_has():
     from callbacks.iwmt import coherence_lines
 

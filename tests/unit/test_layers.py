@@ -24,6 +24,7 @@ FORBIDDEN = {
     "dionysus_mcp.config": ("dionysus_mcp.surface", "agents", "callbacks"),
     "dionysus_mcp.errors": ("dionysus_mcp.surface", "agents", "callbacks"),
     "dionysus_mcp.secrets": ("dionysus_mcp.surface", "agents", "callbacks"),
+    "dionysus_mcp.tokenizer": ("dionysus_mcp.surface", "agents", "callbacks"),
     "callbacks": ("dionysus_mcp.surface", "agents"),
     "agents": ("dionysus_mcp.surface",),
 }

@@ -5,6 +5,7 @@ One module per aggregate, each a mixin on the shared connection plumbing:
     connection.py  driver, sessions, transactions and retries, error mapping, schema files
     basins.py      (:AttractorBasin)-[:RELATED_TO {weight}]->(:AttractorBasin)
     memories.py    (:Memory)-[:IN_BASIN {weight}]->(:AttractorBasin)
+    memory_search.py  recall candidates: full-text / vector indexes or their fallback
     wisdom.py      (:WisdomPrinciple), (:CoherenceSnapshot)
     traces.py      (:AgentExecutionTrace)-[:HAS_STEP {order}]->(:AgentExecutionStep),
                    -[:DELEGATED_TO {at_step}]-> child traces, -[:ACTIVATED_BASIN]-> basins
@@ -34,6 +35,7 @@ from __future__ import annotations
 from .basins import BasinsMixin
 from .connection import Neo4jConnection, parse_cypher_script, schema_statements
 from .memories import MemoriesMixin
+from .memory_search import MemorySearchMixin
 from .trace_lifecycle import TraceLifecycleMixin
 from .traces import TracesMixin
 from .wisdom import WisdomMixin
@@ -41,5 +43,7 @@ from .wisdom import WisdomMixin
 __all__ = ["Neo4jConnection", "Neo4jStore", "parse_cypher_script", "schema_statements"]
 
 
-class Neo4jStore(BasinsMixin, MemoriesMixin, WisdomMixin, TracesMixin, TraceLifecycleMixin, Neo4jConnection):
+class Neo4jStore(
+    BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceLifecycleMixin, Neo4jConnection
+):
     """The whole `Store` interface on Neo4j: each aggregate's mixin over one connection."""

@@ -1,6 +1,11 @@
 """Memories and their IN_BASIN links, on Neo4j.
 
-    (:Memory {id, kind, content, tags, importance, created_at})-[:IN_BASIN {weight}]->(:AttractorBasin)
+    (:Memory {id, kind, content, tags, importance, created_at,
+              terms, term_count, embedding, embedding_model, embedding_dim})-[:IN_BASIN {weight}]->(:AttractorBasin)
+
+`terms` is the space-separated schema.text tokens of content + tags (what lexical recall
+matches), `embedding` a list of floats (float32 values, L2-normalized). Reads name the record
+fields explicitly so a memory's vector never travels with it.
 """
 
 from __future__ import annotations
@@ -8,14 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 from schema.models import Memory, MemoryBasin, MemoryStats, from_iso, to_iso
+from schema.text import memory_terms
 
-from ..base import StoreError
+from ..base import Embedding, StoreError
 from .connection import Neo4jConnection, _fetch, _run_consume
 
 _CREATE_MEMORY = """
 CREATE (m:Memory {id: $id, kind: $kind, content: $content, tags: $tags,
-                  importance: $importance, created_at: $created_at})
+                  importance: $importance, created_at: $created_at, terms: $terms, term_count: $term_count,
+                  embedding: $embedding, embedding_model: $embedding_model, embedding_dim: $embedding_dim})
 """
+
+_PROPS = "{id: m.id, kind: m.kind, content: m.content, tags: m.tags, importance: m.importance, created_at: m.created_at}"
 
 _LINK_MEMORY = """
 UNWIND $rows AS row
@@ -31,15 +40,45 @@ MATCH (m:Memory)
 WHERE $kinds IS NULL OR m.kind IN $kinds
 OPTIONAL MATCH (m)-[r:IN_BASIN]->(b:AttractorBasin)
 WITH m, collect(CASE WHEN b IS NULL THEN null ELSE {basin_id: b.id, weight: r.weight} END) AS basins
-RETURN properties(m) AS props, basins, m.created_at AS created_at, m.id AS id
+RETURN _PROPS_ AS props, basins, m.created_at AS created_at, m.id AS id
 ORDER BY created_at, id
+"""
+
+_SOME_MEMORIES = """
+MATCH (m:Memory)
+WHERE m.id IN $ids
+OPTIONAL MATCH (m)-[r:IN_BASIN]->(b:AttractorBasin)
+WITH m, collect(CASE WHEN b IS NULL THEN null ELSE {basin_id: b.id, weight: r.weight} END) AS basins
+RETURN _PROPS_ AS props, basins, m.created_at AS created_at, m.id AS id
+ORDER BY created_at, id
+"""
+
+_TO_EMBED = """
+MATCH (m:Memory)
+WHERE m.embedding_model IS NULL OR m.embedding_model <> $model
+WITH m ORDER BY m.created_at, m.id LIMIT $limit
+OPTIONAL MATCH (m)-[r:IN_BASIN]->(b:AttractorBasin)
+WITH m, collect(CASE WHEN b IS NULL THEN null ELSE {basin_id: b.id, weight: r.weight} END) AS basins
+RETURN _PROPS_ AS props, basins, m.created_at AS created_at, m.id AS id
+ORDER BY created_at, id
+"""
+
+_SET_EMBEDDINGS = """
+UNWIND $rows AS row
+MATCH (m:Memory {id: row.id})
+SET m.embedding = row.embedding, m.embedding_model = row.embedding_model, m.embedding_dim = row.embedding_dim
+"""
+
+_EMBEDDING_COUNTS = """
+MATCH (m:Memory)
+RETURN coalesce(m.embedding_model, '') AS model, count(m) AS n
 """
 
 _ONE_MEMORY = """
 MATCH (m:Memory {id: $id})
 OPTIONAL MATCH (m)-[r:IN_BASIN]->(b:AttractorBasin)
 WITH m, collect(CASE WHEN b IS NULL THEN null ELSE {basin_id: b.id, weight: r.weight} END) AS basins
-RETURN properties(m) AS props, basins
+RETURN _PROPS_ AS props, basins
 """
 
 _MEMORY_STATS = """
@@ -51,6 +90,18 @@ _BASIN_MEMORY_COUNTS = """
 MATCH (m:Memory)-[:IN_BASIN]->(b:AttractorBasin)
 RETURN b.id AS basin_id, count(DISTINCT m) AS n
 """
+
+
+_MEMORY_WITH_BASINS, _ONE_MEMORY, _SOME_MEMORIES, _TO_EMBED = (
+    q.replace("_PROPS_", _PROPS) for q in (_MEMORY_WITH_BASINS, _ONE_MEMORY, _SOME_MEMORIES, _TO_EMBED)
+)
+
+
+def vector_params(embedding: Embedding | None) -> dict[str, Any]:
+    if embedding is None:
+        return {"embedding": None, "embedding_model": None, "embedding_dim": None}
+    # float32 values as Python floats: the same numbers SQLite stores, so both stores score alike.
+    return {"embedding": [float(x) for x in embedding.vector], "embedding_model": embedding.model, "embedding_dim": embedding.dim}
 
 
 def _memory(p: dict[str, Any], basins: list[dict[str, Any]]) -> Memory:
@@ -70,8 +121,12 @@ def _memory(p: dict[str, Any], basins: list[dict[str, Any]]) -> Memory:
 
 
 class MemoriesMixin(Neo4jConnection):
-    async def add_memory(self, memory: Memory) -> Memory:
+    async def add_memory(self, memory: Memory, embedding: Embedding | None = None) -> Memory:
+        terms = memory_terms(memory.content, memory.tags)
         params = {
+            "terms": " ".join(terms),
+            "term_count": len(terms),
+            **vector_params(embedding),
             "id": memory.id,
             "kind": memory.kind,
             "content": memory.content,
@@ -98,6 +153,24 @@ class MemoriesMixin(Neo4jConnection):
     async def list_memories(self, kinds: list[str] | None = None) -> list[Memory]:
         rows = await self._read(_MEMORY_WITH_BASINS, {"kinds": None if kinds is None else list(kinds)})
         return [_memory(r["props"], r["basins"]) for r in rows]
+
+    async def get_memories(self, ids: list[str]) -> list[Memory]:
+        if not ids:
+            return []
+        rows = await self._read(_SOME_MEMORIES, {"ids": list(ids)})
+        return [_memory(r["props"], r["basins"]) for r in rows]
+
+    async def embedding_counts(self) -> dict[str, int]:
+        return {r["model"]: int(r["n"]) for r in await self._read(_EMBEDDING_COUNTS)}
+
+    async def memories_to_embed(self, model: str, limit: int) -> list[Memory]:
+        rows = await self._read(_TO_EMBED, {"model": model, "limit": int(limit)})
+        return [_memory(r["props"], r["basins"]) for r in rows]
+
+    async def set_embeddings(self, vectors: dict[str, Embedding]) -> None:
+        rows = [{"id": mid, **vector_params(e)} for mid, e in vectors.items()]
+        if rows:
+            await self._write(_run_consume, _SET_EMBEDDINGS, {"rows": rows})
 
     async def memory_stats(self) -> MemoryStats:
         rows = await self._read(_MEMORY_STATS)

@@ -1,8 +1,8 @@
 """The embedded SQLite backend of the store interface (stdlib `sqlite3`, one file, WAL mode).
 
 Tables mirror the graph model (schema/sqlite/schema.sql). `SQLiteStore` is composed from one
-mixin per aggregate (basins.py, memories.py, wisdom.py, traces.py; trace_lifecycle.py for the
-owners and leases of running traces) over the connection,
+mixin per aggregate (basins.py, memories.py with memory_search.py, wisdom.py, traces.py;
+trace_lifecycle.py for the owners and leases of running traces) over the connection,
 transaction and schema plumbing of connection.py.
 
 Behaviour chosen where the interface leaves room (the contract suite checks it on every
@@ -22,6 +22,7 @@ from __future__ import annotations
 from .basins import BasinsMixin
 from .connection import BUSY_TIMEOUT_MS, SCHEMA_VERSION, SQLiteConnection, parse_sql_script, schema_statements
 from .memories import MemoriesMixin
+from .memory_search import MemorySearchMixin
 from .trace_lifecycle import TraceLifecycleMixin
 from .traces import TracesMixin
 from .wisdom import WisdomMixin
@@ -36,5 +37,7 @@ __all__ = [
 ]
 
 
-class SQLiteStore(BasinsMixin, MemoriesMixin, WisdomMixin, TracesMixin, TraceLifecycleMixin, SQLiteConnection):
+class SQLiteStore(
+    BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceLifecycleMixin, SQLiteConnection
+):
     """The whole store interface on one SQLite file."""

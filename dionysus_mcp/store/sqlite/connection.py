@@ -20,9 +20,11 @@ from typing import TypeVar
 
 from dionysus_mcp.store.base import Store, StoreError, StoreUnavailable
 
+from . import migrations
+
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -133,8 +135,10 @@ class SQLiteConnection(Store):
                     f" version of dionysus-mcp understands ({SCHEMA_VERSION}): upgrade dionysus-mcp"
                     " or point DIONYSUS_DB_PATH at another file"
                 )
+            fill_fts = migrations.before_schema(conn)
             for statement in statements:
                 conn.execute(statement)
+            migrations.after_schema(conn, fill_fts)
 
         self._write(work)
         return statements

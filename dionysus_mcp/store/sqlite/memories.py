@@ -10,21 +10,28 @@ import json
 import sqlite3
 from typing import Any
 
-from schema.models import Memory, MemoryBasin, MemoryStats, from_iso, to_iso
+import anyio
+import numpy as np
 
-from dionysus_mcp.store.base import StoreError
+from schema.models import Memory, MemoryBasin, MemoryStats, from_iso, to_iso
+from schema.text import memory_terms
+
+from dionysus_mcp.store.base import Embedding, StoreError
 from dionysus_mcp.store.records import dumps_sorted
 
 from .connection import SQLiteConnection
 
 
 class MemoriesMixin(SQLiteConnection):
-    async def add_memory(self, memory: Memory) -> Memory:
+    async def add_memory(self, memory: Memory, embedding: Embedding | None = None) -> Memory:
+        terms = " ".join(memory_terms(memory.content, memory.tags))
+        blob, model, dim = _vector_columns(embedding)
+
         def work(conn: sqlite3.Connection) -> Memory:
             try:
                 conn.execute(
-                    "INSERT INTO memories (id, kind, content, tags, importance, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO memories (id, kind, content, tags, importance, created_at, terms,"
+                    " embedding, embedding_model, embedding_dim) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         memory.id,
                         memory.kind,
@@ -32,6 +39,10 @@ class MemoriesMixin(SQLiteConnection):
                         dumps_sorted(list(memory.tags)),
                         float(memory.importance),
                         to_iso(memory.created_at),
+                        terms,
+                        blob,
+                        model,
+                        dim,
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -61,6 +72,48 @@ class MemoriesMixin(SQLiteConnection):
                 conn, "WHERE m.kind IN (SELECT value FROM json_each(?))", [json.dumps(list(kinds))]
             )
         )
+
+    async def get_memories(self, ids: list[str]) -> list[Memory]:
+        if not ids:
+            return []
+        # Recall's second call: in a worker thread like search_memories, so a recall waiting for
+        # the connection lock held by another recall's search never holds the event loop.
+        return await anyio.to_thread.run_sync(
+            self._read,
+            lambda conn: self._memories(conn, "WHERE m.id IN (SELECT value FROM json_each(?))", [json.dumps(list(ids))]),
+        )
+
+    async def embedding_counts(self) -> dict[str, int]:
+        return self._read(
+            lambda conn: {
+                r[0] or "": r[1]
+                for r in conn.execute("SELECT embedding_model, count(*) FROM memories GROUP BY embedding_model")
+            }
+        )
+
+    async def memories_to_embed(self, model: str, limit: int) -> list[Memory]:
+        return self._read(
+            lambda conn: self._memories(
+                conn,
+                "WHERE m.id IN (SELECT id FROM memories WHERE embedding_model IS NOT ?"
+                " ORDER BY created_at, id LIMIT ?)",
+                [model, int(limit)],
+            )
+        )
+
+    async def set_embeddings(self, vectors: dict[str, Embedding]) -> None:
+        rows = [(*_vector_columns(e), mid) for mid, e in vectors.items()]
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany("UPDATE memories SET embedding = ?, embedding_model = ?, embedding_dim = ? WHERE id = ?", rows)
+            # Other processes' vector matrices hold the old vectors: tell them to reload.
+            conn.execute(
+                "INSERT INTO store_meta (key, value) VALUES ('embedding_epoch', '1') ON CONFLICT(key)"
+                " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+            )
+
+        if rows:
+            self._write(work)
 
     @staticmethod
     def _memories(conn: sqlite3.Connection, where: str, params: list[Any]) -> list[Memory]:
@@ -115,3 +168,10 @@ class MemoriesMixin(SQLiteConnection):
                 )
             }
         )
+
+
+def _vector_columns(embedding: Embedding | None) -> tuple[bytes | None, str | None, int | None]:
+    if embedding is None:
+        return None, None, None
+    vector = np.ascontiguousarray(embedding.vector, dtype="<f4")
+    return vector.tobytes(), embedding.model, int(vector.shape[0])

@@ -1,0 +1,71 @@
+"""Fusing lexical and embedding rankings into one (formulas in docs/COGNITION.md, "Recall").
+
+Both inputs are candidate lists, best first: (key, lexical score) from BM25 and (key, cosine)
+from the vectors. Two fusions are implemented; `scripts/benchmark_recall.py` measures both and
+`FUSION` names the one recall uses:
+
+- `rrf`: reciprocal rank fusion, Σ 1 / (RRF_K + rank) over the lists a key appears in. It needs
+  no calibration between BM25 (unbounded, corpus-dependent) and cosine (model-dependent).
+- `weighted`: with lex = min(1, bm25 / query weight),
+  max(lex³, LEXICAL_WEIGHT · lex + (1 − LEXICAL_WEIGHT) · max(0, cosine)), where the query weight is the sum of the query terms' idf (`MemorySearch.query_weight`: what
+  a memory of average length mentioning every query term once scores), so a memory that shares
+  one common word with a long query counts little and one that matches a rare code counts fully.
+  Without a query weight (another lexical formula), bm25 / best bm25 of the query. The lex³
+  floor lets a memory that contains every query term (a ticket code, an invoice number) win
+  over memories that merely sound alike; partial matches barely reach it.
+
+Either is then multiplied by the record's weight (0.5 + 0.5 · importance for memories,
+confidence for wisdom). Ties: newer first, then key, so the order never depends on a backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+RRF_K = 60
+LEXICAL_WEIGHT = 0.2
+FUSION = "weighted"
+FUSIONS = ("rrf", "weighted")
+
+
+@dataclass(frozen=True)
+class Fused:
+    key: str
+    score: float  # fused, times the record's weight
+    lexical: float  # BM25 (0 when the key shares no term with the query)
+    semantic: float | None  # cosine (None when the key was not a semantic candidate)
+    lexical_rank: int | None
+    semantic_rank: int | None
+
+
+def importance_weight(importance: float) -> float:
+    return 0.5 + 0.5 * importance
+
+
+def fuse(
+    lexical: Sequence[tuple[str, float]],
+    semantic: Sequence[tuple[str, float]],
+    weight: Callable[[str], float],
+    newer: Callable[[str], float],
+    method: str = FUSION,
+    query_weight: float | None = None,
+) -> list[Fused]:
+    """All candidates, fused and weighted, best first. `newer(key)` orders ties (larger first)."""
+    if method not in FUSIONS:
+        raise ValueError(f"unknown fusion {method!r}: expected one of {', '.join(FUSIONS)}")
+    lex = {key: (rank, score) for rank, (key, score) in enumerate(lexical, start=1)}
+    sem = {key: (rank, score) for rank, (key, score) in enumerate(semantic, start=1)}
+    scale = query_weight or max((score for _, score in lexical), default=0.0) or 1.0
+    out = []
+    for key in dict.fromkeys([k for k, _ in lexical] + [k for k, _ in semantic]):
+        lex_rank, lex_score = lex.get(key, (None, 0.0))
+        sem_rank, sem_score = sem.get(key, (None, None))
+        if method == "rrf":
+            base = (1.0 / (RRF_K + lex_rank) if lex_rank else 0.0) + (1.0 / (RRF_K + sem_rank) if sem_rank else 0.0)
+        else:
+            part = min(1.0, lex_score / scale)
+            base = max(part**3, LEXICAL_WEIGHT * part + (1.0 - LEXICAL_WEIGHT) * max(0.0, sem_score or 0.0))
+        out.append(Fused(key, round(base * weight(key), 9), lex_score, sem_score, lex_rank, sem_rank))
+    out.sort(key=lambda f: (-f.score, -newer(f.key), f.key))
+    return out

@@ -1,0 +1,47 @@
+"""Re-embedding memories whose vectors came from another model (or from none).
+
+Vectors carry the model name that produced them, and recall compares only vectors of the
+configured model: after DIONYSUS_EMBEDDER changes (or on a file written before vectors existed),
+the memories without a current vector are found by words only until `dionysus-mcp reindex`
+embeds them. It works in batches, each stored in one transaction, so an interrupted reindex
+keeps what it did and a rerun continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel
+
+from dionysus_mcp.cognition.embedding import Embedder
+from dionysus_mcp.cognition.memory import embedding_text
+from dionysus_mcp.store.base import Embedding, Store
+
+BATCH = 1_000
+
+
+class ReindexResult(BaseModel):
+    model: str
+    dim: int
+    embedded: int
+    total: int
+
+
+async def reindex(
+    store: Store, embedder: Embedder, progress: Callable[[int, int], None] | None = None, batch: int = BATCH
+) -> ReindexResult:
+    counts = await store.embedding_counts()
+    total = sum(counts.values())
+    todo = total - counts.get(embedder.name, 0)
+    done = 0
+    if embedder.dim:
+        while True:
+            memories = await store.memories_to_embed(embedder.name, batch)
+            if not memories:
+                break
+            vectors = await embedder.embed_async([embedding_text(m.content, m.tags) for m in memories])
+            await store.set_embeddings({m.id: Embedding(embedder.name, v) for m, v in zip(memories, vectors)})
+            done += len(memories)
+            if progress:
+                progress(done, max(todo, done))
+    return ReindexResult(model=embedder.name, dim=embedder.dim, embedded=done, total=total)

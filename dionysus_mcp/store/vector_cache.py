@@ -1,0 +1,93 @@
+"""An in-process matrix of memory vectors, grown incrementally: the SQLite store's vector search.
+
+Memories are only ever added, so the store keeps (rowid, id, kind, vector) of every memory it has
+seen in numpy arrays and, at each search, appends just the rows past the last rowid it read
+(one indexed range query). A full load happens once per process, at the first search, and again
+only when the vectors' model changes or `set_embeddings` (reindex) bumps the store's embedding
+epoch. A search is one matrix-vector product over all rows, masked to the wanted kinds: exact,
+no approximate index (docs/benchmarks.md has the cost at 100,000 memories).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_GROW = 1.5
+# Rows kept past the cut before sorting by (score, id): a tie at the cut is then resolved by
+# id, as on the other backend, rather than by position.
+_TIE_MARGIN = 16
+
+
+class VectorCache:
+    def __init__(self, model: str | None = None, dim: int = 0, epoch: str | None = None) -> None:
+        self.model, self.dim, self.epoch = model, dim, epoch
+        self.last_rowid = 0
+        self.count = 0
+        self.ids: list[str] = []
+        self._kind_codes: dict[str, int] = {}
+        self._kinds = np.zeros(0, dtype=np.int32)
+        self._has = np.zeros(0, dtype=bool)
+        self._matrix = np.zeros((0, dim), dtype=np.float32)
+
+    def append(self, rows: list[tuple[int, str, str, str | None, bytes | None]]) -> None:
+        """Rows of (rowid, id, kind, vector model, float32 vector bytes), in rowid order."""
+        if not rows:
+            return
+        n, m = self.count, len(rows)
+        self._reserve(n + m)
+        codes = self._kind_codes
+        self._kinds[n : n + m] = [codes.setdefault(r[2], len(codes)) for r in rows]
+        self.ids.extend(r[1] for r in rows)
+        if self.dim:
+            size = 4 * self.dim
+            usable = [i for i, r in enumerate(rows) if r[3] == self.model and r[4] is not None and len(r[4]) == size]
+            if usable:
+                # One buffer for the whole batch: a per-row frombuffer cost 3x more at 100,000.
+                block = np.frombuffer(bytearray().join(rows[i][4] for i in usable), dtype=np.float32)
+                block = block.reshape(-1, self.dim)
+                if len(usable) == m:  # the usual case: every new row has a current vector
+                    self._matrix[n : n + m] = block
+                    self._has[n : n + m] = True
+                else:
+                    where = n + np.asarray(usable)
+                    self._matrix[where] = block
+                    self._has[where] = True
+        self.count = n + m
+        self.last_rowid = rows[-1][0]
+
+    def _reserve(self, size: int) -> None:
+        if size <= self._kinds.shape[0]:
+            return
+        capacity = max(size, int(self._kinds.shape[0] * _GROW), 1024)
+        kinds = np.zeros(capacity, dtype=np.int32)
+        kinds[: self.count] = self._kinds[: self.count]
+        has = np.zeros(capacity, dtype=bool)
+        has[: self.count] = self._has[: self.count]
+        matrix = np.zeros((capacity, self.dim), dtype=np.float32)
+        matrix[: self.count] = self._matrix[: self.count]
+        self._kinds, self._has, self._matrix = kinds, has, matrix
+
+    def kind_mask(self, kinds: list[str] | None) -> np.ndarray:
+        if kinds is None:
+            return np.ones(self.count, dtype=bool)
+        wanted = [self._kind_codes[k] for k in kinds if k in self._kind_codes]
+        return np.isin(self._kinds[: self.count], np.asarray(wanted, dtype=np.int32))
+
+    def search(self, vector: np.ndarray, mask: np.ndarray, limit: int) -> list[tuple[str, float]]:
+        """The `limit` rows most similar to `vector` among `mask`, best first, ties by id."""
+        usable = mask & self._has[: self.count]
+        available = int(usable.sum())
+        if available == 0 or limit <= 0:
+            return []
+        # The product over every row, then the unwanted ones pushed out: cheaper than copying
+        # the wanted rows out of the matrix first.
+        scores = self._matrix[: self.count] @ vector.astype(np.float32, copy=False)
+        if available < self.count:
+            scores[~usable] = -np.inf
+        keep = min(limit + _TIE_MARGIN, available)
+        top = np.argpartition(scores, self.count - keep)[self.count - keep :] if keep < self.count else np.arange(self.count)
+        ranked = sorted(
+            ((self.ids[r], round(float(scores[r]), 6)) for r in top.tolist() if usable[r]),
+            key=lambda p: (-p[1], p[0]),
+        )
+        return ranked[:limit]

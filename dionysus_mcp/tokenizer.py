@@ -1,0 +1,33 @@
+"""The tokenizer token counts use (callbacks/tokens.py), one per process.
+
+Building its vocabulary takes ~0.15 s inside bpe-openai's Rust extension, which holds the GIL
+throughout: built during a request, it stalls the event loop whatever thread builds it. So the
+server builds it in a background thread right after start (`warm_up`), before any agent call
+needs it; this module imports nothing heavy (no smolagents), so that costs start-up nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+ENCODING_NAME = "o200k_base"
+_encoding: Any = None
+_lock = threading.Lock()
+
+
+def encoding() -> Any:
+    global _encoding  # a process-wide cache: the vocabulary is immutable and costly to load
+    with _lock:
+        if _encoding is None:
+            import bpe_openai
+
+            _encoding = bpe_openai.get_encoding(ENCODING_NAME)
+        return _encoding
+
+
+def warm_up() -> threading.Thread:
+    """Build the vocabulary in a daemon thread; a caller of `encoding()` meanwhile waits for it."""
+    thread = threading.Thread(target=encoding, name="tokenizer-warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,129 @@
+"""How long the first agent call stalls the server's event loop.
+
+The first run_ooda_cycle / run_heartbeat loads the agents (smolagents and its dependencies,
+~2-3 s of imports). This starts a fresh server as a stdio subprocess (`python -m dionysus_mcp
+serve`, SQLite file in a temporary directory), pings it every 10 ms (a `tools/list` request: MCP 2026-07-28 removed
+`ping`, and listing tools touches no store), and reports the worst round trip while the
+first agent call runs, against the worst while the server is idle (the reference, measured in
+the same run). The client is this process, so a stalled server loop shows in full:
+
+    .venv/bin/python scripts/benchmark_event_loop.py [--tool run_heartbeat] [--json]
+
+Goal: the worst ping during the first call under 100 ms (it was 2.4-3.6 s when the agents were
+imported on the event loop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mcp import Client, StdioServerParameters  # noqa: E402
+
+PING_EVERY_S = 0.01
+AFTER_START_S = 2.0
+GOAL_MS = 100.0
+
+
+async def pings(client: Client, until: anyio.Event, sent_at: list[float] | None = None) -> list[float]:
+    """Round trips (ms) of pings sent every PING_EVERY_S until `until` is set."""
+    rtts = []
+    while not until.is_set():
+        started = time.perf_counter()
+        await client.list_tools()
+        rtts.append((time.perf_counter() - started) * 1000)
+        if sent_at is not None:
+            sent_at.append(started)
+        await anyio.sleep(PING_EVERY_S)
+    return rtts
+
+
+async def ping_for(client: Client, seconds: float) -> list[float]:
+    done = anyio.Event()
+    rtts: list[float] = []
+    async with anyio.create_task_group() as tg:
+
+        async def run() -> None:
+            rtts.extend(await pings(client, done))
+
+        tg.start_soon(run)
+        await anyio.sleep(seconds)
+        done.set()
+    return rtts
+
+
+async def measure(tool: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "DIONYSUS_DB_PATH": str(Path(tmp) / "loop.db"), "DIONYSUS_LOG_LEVEL": "WARNING"}
+        server = StdioServerParameters(command=sys.executable, args=["-m", "dionysus_mcp", "serve"], env=env, cwd=str(ROOT))
+        async with Client(server) as client:
+            await client.call_tool("upsert_basin", {"name": "attention", "keywords": ["focus"]})
+            # After start: the server builds the tokenizer in a background thread (~0.15 s holding
+            # the GIL); these pings see what that costs. Then an idle second: the reference.
+            start_window = await ping_for(client, AFTER_START_S)
+            idle = await ping_for(client, 1.0)
+
+            done = anyio.Event()
+            during: list[float] = []
+            sent_at: list[float] = []
+            arguments = {"context": "I keep losing focus in the afternoons."} if tool == "run_ooda_cycle" else {}
+            async with anyio.create_task_group() as tg:
+
+                async def busy_pings() -> None:
+                    during.extend(await pings(client, done, sent_at))
+
+                tg.start_soon(busy_pings)
+                started = time.perf_counter()
+                result = await client.call_tool(tool, arguments)
+                call_s = time.perf_counter() - started
+                done.set()
+            if result.is_error:
+                raise SystemExit(f"{tool} failed: {result.content}")
+    worst = max(during)
+    slowest = sorted(zip(during, sent_at), reverse=True)[:3]
+    return {
+        "tool": tool,
+        "first_call_s": round(call_s, 2),
+        "pings_during_call": len(during),
+        "worst_ping_during_first_call_ms": round(worst, 1),
+        "p50_ping_during_first_call_ms": round(sorted(during)[len(during) // 2], 2),
+        "slowest_pings_ms_at_s": [[round(ms, 1), round(at - started, 2)] for ms, at in slowest],
+        "worst_ping_idle_ms": round(max(idle), 2),
+        "worst_ping_first_2s_after_start_ms": round(max(start_window), 1),
+        "ratio_to_idle_worst": round(worst / max(idle), 1),
+        "goal_ms": GOAL_MS,
+        "met": worst < GOAL_MS,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tool", choices=["run_ooda_cycle", "run_heartbeat"], default="run_ooda_cycle")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    figures = anyio.run(measure, args.tool)
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(f"first {figures['tool']}: {figures['first_call_s']} s, {figures['pings_during_call']} pings")
+    print(f"slowest pings (ms, sent at s into the call): {figures['slowest_pings_ms_at_s']}")
+    print(
+        f"worst ping during it: {figures['worst_ping_during_first_call_ms']} ms "
+        f"(p50 {figures['p50_ping_during_first_call_ms']} ms; idle worst {figures['worst_ping_idle_ms']} ms, "
+        f"x{figures['ratio_to_idle_worst']}); goal < {GOAL_MS:.0f} ms: {'met' if figures['met'] else 'NOT met'}"
+    )
+    print(f"worst ping in the {AFTER_START_S:.0f} s after start (tokenizer warm-up): {figures['worst_ping_first_2s_after_start_ms']} ms")
+
+
+if __name__ == "__main__":
+    main()
