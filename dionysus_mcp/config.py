@@ -17,11 +17,13 @@
 | DIONYSUS_HTTP_TOKEN | unset | bearer token; required to bind HTTP to a non-loopback address |
 | DIONYSUS_CODE_STEP_TIMEOUT | 10 | seconds one step of the manager's code may compute (0.1 to 25) |
 | DIONYSUS_EMBEDDER | wordllama | embedding model for recall by meaning: wordllama, or none (lexical only) |
+| DIONYSUS_TRACE_RETENTION_DAYS | unset (keep all) | a server deletes runs older than this at start and daily |
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +64,19 @@ def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> i
     return value
 
 
+NEO4J_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+
+
+def _neo4j_uri(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
+    if scheme not in NEO4J_SCHEMES:
+        shown = re.sub(r"//[^/@]*@", "//", raw)  # never echo user:password@
+        raise ConfigError(f"NEO4J_URI={shown!r} must start with {'://, '.join(NEO4J_SCHEMES)}:// (e.g. bolt://localhost:7687)")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     db_path: Path
@@ -76,6 +91,7 @@ class Settings:
     outbox_path: Path | None = None
     http_token: str | None = field(default=None, repr=False)
     embedder: str = "wordllama"
+    trace_retention_days: float | None = None
     model_timeout_s: float = 60.0
     model_retries: int = 2
     temperature: float | None = None
@@ -98,7 +114,7 @@ class Settings:
             raise ConfigError(f"DIONYSUS_EMBEDDER={embedder!r} must be wordllama or none")
         return cls(
             db_path=db_path.expanduser(),
-            neo4j_uri=env.get("NEO4J_URI") or None,
+            neo4j_uri=_neo4j_uri(env.get("NEO4J_URI")),
             neo4j_username=env.get("NEO4J_USERNAME") or "neo4j",
             neo4j_password=env.get("NEO4J_PASSWORD") or None,
             neo4j_database=env.get("NEO4J_DATABASE") or "neo4j",
@@ -109,6 +125,7 @@ class Settings:
             outbox_path=Path(outbox).expanduser() if outbox else db_path.expanduser().parent / "outbox.db",
             http_token=env.get("DIONYSUS_HTTP_TOKEN") or None,
             embedder=embedder,
+            trace_retention_days=_float(env, "DIONYSUS_TRACE_RETENTION_DAYS", 0.0, 0.0, 36500.0) or None,
             model_timeout_s=_float(env, "DIONYSUS_MODEL_TIMEOUT", 60.0, 0.1, 3600.0),
             model_retries=_int(env, "DIONYSUS_MODEL_RETRIES", 2, 0, 10),
             temperature=_float(env, "DIONYSUS_TEMPERATURE", -1.0, 0.0, 2.0) if env.get("DIONYSUS_TEMPERATURE") else None,

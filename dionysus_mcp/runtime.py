@@ -30,6 +30,7 @@ from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Store, StoreError
 from dionysus_mcp.store.outbox import Outbox
 from dionysus_mcp.traces import TraceService, lifecycle
+from dionysus_mcp.traces.retention import TraceRetention
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,26 +50,29 @@ class Runtime:
         self.environment = EnvironmentService(store, self.basins)
         self.outbox = Outbox(settings.outbox_path or settings.db_path.parent / "outbox.db")
         self.traces = TraceService(store, self.outbox)
+        self.retention = TraceRetention(store)
         self._token: anyio.lowlevel.EventLoopToken | None = None
         self._leases: asyncio.Task | None = None
 
-    async def start(self) -> None:
+    async def start(self, read_only: bool = False) -> None:
         # The embedding model loads in a worker thread while the store opens; the first recall
         # that needs it waits for it there, never on the event loop.
         self.embedder.warm_up_in_background()
         await self.store.open()
         self._token = anyio.lowlevel.current_token()
-        if self.outbox.count():
+        if not read_only and self.outbox.count():
             try:
                 result = await self.traces.flush()
                 log.info("delivered %d queued trace writes (%d pending)", result["delivered"], result["pending"])
             except StoreError as exc:  # a bad queue must not stop the server
                 log.warning("could not deliver queued trace writes: %s", exc)
-        # After the outbox: a dead process's queued writes may have closed its runs already.
-        await lifecycle.reap(self.traces)
-        # A plain task, not a task group: the runtime is opened and closed by context managers
-        # that may run in different tasks (pytest fixtures, server lifespans).
-        self._leases = asyncio.get_running_loop().create_task(lifecycle.keep_leases(self.traces))
+        self.traces.read_only = read_only  # then orphaned runs are shown interrupted, not marked
+        if not read_only:
+            # After the outbox: a dead process's queued writes may have closed its runs already.
+            await lifecycle.reap(self.traces)
+            # A plain task, not a task group: the runtime is opened and closed by context
+            # managers that may run in different tasks (pytest fixtures, server lifespans).
+            self._leases = asyncio.get_running_loop().create_task(lifecycle.keep_leases(self.traces))
         # Everything imported so far lives as long as the process: move it out of the cyclic
         # collector's reach, or every full collection rescans ~100k library objects (measured:
         # tool p99 105 ms -> 20 ms during 4 concurrent OODA cycles, docs/benchmarks.md).
@@ -92,18 +96,22 @@ class Runtime:
         return anyio.from_thread.run(functools.partial(fn, *args, **kwargs), token=self._token)
 
 
-def build_store(settings: Settings) -> Store:
+def build_store(settings: Settings, read_only: bool = False) -> Store:
     from dionysus_mcp.store import create_store
 
-    return create_store(settings)
+    return create_store(settings, read_only=read_only)
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings | None = None, store: Store | None = None) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings | None = None, store: Store | None = None, read_only: bool = False
+) -> AsyncIterator[Runtime]:
+    """`read_only`: for callers that only read: the store's schema is not applied and queued
+    trace writes are not delivered (the outbox file is not even opened)."""
     settings = settings or Settings.from_env()
-    runtime = Runtime(settings, store or build_store(settings))
+    runtime = Runtime(settings, store or build_store(settings, read_only))
     try:
-        await runtime.start()
+        await runtime.start(read_only)
         yield runtime
     finally:
         with anyio.CancelScope(shield=True):

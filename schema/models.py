@@ -93,9 +93,12 @@ class Memory(BaseModel):
 class MemoryStats(BaseModel):
     total: int
     by_kind: dict[str, int]
-    # Changes whenever a memory is added: lets caches (the recall index) notice new writes,
-    # including writes from another process sharing the same database.
+    # Changes whenever a memory is added, updated or deleted: lets caches (the recall index)
+    # notice writes, including writes from another process sharing the same database.
     revision: str
+    # Updates and deletes so far (basin deletions included): while it stays the same, a changed
+    # revision means memories were only added.
+    edits: int = 0
 
 
 class WisdomPrinciple(BaseModel):

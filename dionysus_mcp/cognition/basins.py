@@ -72,6 +72,15 @@ class ActivationResult(BaseModel):
     source: str | None
 
 
+class BasinRemoval(BaseModel):
+    name: str
+    id: str
+    links_removed: int
+    memories_detached: int = Field(description="Memories no longer attached to it (the memories stay).")
+    trace_activations_removed: int
+    message: str
+
+
 class BasinList(BaseModel):
     basins: list[BasinView]
     total: int = Field(description="Basins matching before the limit was applied.")
@@ -128,32 +137,38 @@ class BasinService:
     async def upsert_basin(
         self,
         name: str,
-        description: str = "",
+        description: str | None = None,
         keywords: list[str] | None = None,
         stability: float | None = None,
     ) -> BasinView:
+        """Create the basin, or change only the fields given (None keeps the stored value)."""
         name = _clean_text(name, "name", MAX_NAME, required=True)
-        description = _clean_text(description, "description", MAX_DESCRIPTION)
-        keywords = keywords or []
-        if len(keywords) > MAX_KEYWORDS:
-            raise InvalidInput(f"{len(keywords)} keywords given; the limit is {MAX_KEYWORDS}")
-        cleaned = []
-        for kw in keywords:
-            kw = _clean_text(kw, "each keyword", MAX_KEYWORD, required=True).lower()
-            if kw not in cleaned:
-                cleaned.append(kw)
+        if description is not None:
+            description = _clean_text(description, "description", MAX_DESCRIPTION)
+        cleaned = None if keywords is None else self._keywords(keywords)
         if stability is not None and not 0.0 <= stability <= 1.0:
             raise InvalidInput(f"stability must be between 0 and 1, got {stability}")
         existing = await self.store.get_basin(name)
         basin = Basin(
             id=existing.id if existing else f"basin-{uuid.uuid4().hex[:12]}",
             name=name,
-            description=description,
-            keywords=cleaned,
+            description=description if description is not None else (existing.description if existing else ""),
+            keywords=cleaned if cleaned is not None else (existing.keywords if existing else []),
             stability=stability if stability is not None else (existing.stability if existing else 0.5),
             created_at=existing.created_at if existing else self.clock(),
         )
         return self.view(await self.store.upsert_basin(basin))
+
+    @staticmethod
+    def _keywords(keywords: list[str]) -> list[str]:
+        if len(keywords) > MAX_KEYWORDS:
+            raise InvalidInput(f"{len(keywords)} keywords given; the limit is {MAX_KEYWORDS}")
+        cleaned: list[str] = []
+        for kw in keywords:
+            kw = _clean_text(kw, "each keyword", MAX_KEYWORD, required=True).lower()
+            if kw not in cleaned:
+                cleaned.append(kw)
+        return cleaned
 
     async def resolve(self, name_or_id: str) -> Basin:
         key = (name_or_id or "").strip()
@@ -166,6 +181,26 @@ class BasinService:
             suggestion = f" Did you mean: {', '.join(hint)}?" if hint else ""
             raise NotFound(f"Unknown basin {key[:MAX_NAME]!r}.{suggestion} Create it with upsert_basin.")
         return basin
+
+    async def delete_basin(self, name: str) -> BasinRemoval:
+        key = (name or "").strip()
+        basin = await self.store.get_basin(key) if key else None
+        if basin is None:
+            hint = close_matches(key, [b.name for b in await self.store.list_basins()])
+            suggestion = f" Did you mean: {', '.join(hint)}?" if hint else ""
+            raise NotFound(f"no basin named {key[:MAX_NAME]!r}: nothing deleted.{suggestion}")
+        async with self._activation_lock:
+            removed = await self.store.delete_basin(basin.id)
+        if removed is None:
+            raise NotFound(f"basin {basin.name!r} was deleted meanwhile")
+        self._vectors.pop(basin.id, None)
+        return BasinRemoval(
+            name=basin.name, id=basin.id, links_removed=removed["links"],
+            memories_detached=removed["memories_detached"], trace_activations_removed=removed["trace_activations"],
+            message=(f"deleted basin {basin.name!r}: {removed['links']} links removed, "
+                     f"{removed['memories_detached']} memories detached (kept), "
+                     f"{removed['trace_activations']} trace activations removed"),
+        )
 
     async def link_basins(self, source: str, target: str, weight: float) -> LinkView:
         if not 0.0 <= weight <= 1.0:

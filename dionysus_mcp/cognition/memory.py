@@ -19,7 +19,7 @@ from dionysus_mcp.cognition.basins import BasinService
 from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
 from dionysus_mcp.cognition.ranking import FUSION, fuse, importance_weight
 from dionysus_mcp.cognition.text import tokens
-from dionysus_mcp.errors import InvalidInput
+from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Embedding, Store
 from schema.models import Memory, MemoryBasin, utcnow
@@ -39,6 +39,22 @@ class RememberResult(BaseModel):
     kind: str
     basins: list[str] = Field(description="Names of the basins the memory was attached to.")
     created_at: datetime
+
+
+class MemoryView(BaseModel):
+    memory_id: str
+    kind: str
+    content: str
+    tags: list[str]
+    importance: float
+    basins: list[str] = Field(description="Names of the basins the memory is attached to.")
+    created_at: datetime
+
+
+class ForgetResult(BaseModel):
+    memory_id: str
+    forgotten: bool
+    message: str
 
 
 class RecallHit(BaseModel):
@@ -79,6 +95,28 @@ def validate_tags(tags: list[str] | None) -> list[str]:
     return out
 
 
+def clean_content(content: str) -> str:
+    content = (content or "").strip()
+    if not content:
+        raise InvalidInput("content must not be empty")
+    if len(content) > MAX_CONTENT:
+        raise InvalidInput(f"content is {len(content)} characters; the limit is {MAX_CONTENT}")
+    return content
+
+
+def clean_kind(kind: str) -> str:
+    kind = (kind or "").strip().lower()
+    if not kind or len(kind) > MAX_KIND:
+        raise InvalidInput(f"kind must be 1 to {MAX_KIND} characters (e.g. semantic, episodic)")
+    return kind
+
+
+def check_importance(importance: float) -> float:
+    if not 0.0 <= importance <= 1.0:
+        raise InvalidInput(f"importance must be between 0 and 1, got {importance}")
+    return importance
+
+
 class MemoryService:
     def __init__(
         self,
@@ -98,8 +136,9 @@ class MemoryService:
         self.embedder = embedder or NoEmbedder()
         self.fusion = fusion
         # Basin id -> name for recall hits. Ids and names never change once a basin exists
-        # (upsert keeps both; there is no rename or delete), so the map is refreshed only when
-        # a hit names an id it does not know.
+        # (upsert keeps both; there is no rename), so the map is refreshed only when a hit names
+        # an id it does not know. A deleted basin's id leaves every memory's links with it, so
+        # no hit names it afterwards.
         self._names: dict[str, str] = {}
 
     async def embed(self, text: str) -> Embedding | None:
@@ -116,18 +155,10 @@ class MemoryService:
         importance: float = 0.5,
         basins: list[str] | None = None,
     ) -> RememberResult:
-        content = (content or "").strip()
-        if not content:
-            raise InvalidInput("content must not be empty")
-        if len(content) > MAX_CONTENT:
-            raise InvalidInput(f"content is {len(content)} characters; the limit is {MAX_CONTENT}")
-        kind = (kind or "").strip().lower()
-        if not kind or len(kind) > MAX_KIND:
-            raise InvalidInput(f"kind must be 1 to {MAX_KIND} characters (e.g. semantic, episodic)")
+        content, kind = clean_content(content), clean_kind(kind)
         tags = [self.secrets.mask(t) for t in validate_tags(tags)]
         content = self.secrets.mask(content)
-        if not 0.0 <= importance <= 1.0:
-            raise InvalidInput(f"importance must be between 0 and 1, got {importance}")
+        check_importance(importance)
 
         embedding = await self.embed(embedding_text(content, tags))
         if basins:
@@ -152,6 +183,60 @@ class MemoryService:
         return RememberResult(
             memory_id=stored.id, kind=stored.kind, basins=[name for name, _ in links.values()], created_at=stored.created_at
         )
+
+    async def get(self, memory_id: str) -> Memory:
+        memory = await self.store.get_memory((memory_id or "").strip())
+        if memory is None:
+            raise NotFound(f"no memory has id {memory_id[:100]!r} (recall shows memory ids)")
+        return memory
+
+    async def view(self, memory: Memory) -> MemoryView:
+        names = {b.id: b.name for b in await self.store.list_basins()}
+        return MemoryView(
+            memory_id=memory.id, kind=memory.kind, content=memory.content, tags=memory.tags,
+            importance=memory.importance, created_at=memory.created_at,
+            basins=sorted(names[b.basin_id] for b in memory.basins if b.basin_id in names),
+        )
+
+    async def update_memory(
+        self,
+        memory_id: str,
+        content: str | None = None,
+        kind: str | None = None,
+        tags: list[str] | None = None,
+        importance: float | None = None,
+        basins: list[str] | None = None,
+    ) -> MemoryView:
+        """Change only the fields given; `basins` replaces the attachments ([] detaches all).
+        The store re-indexes the terms, and a new content or tags get a new vector."""
+        memory = await self.get(memory_id)
+        changes: dict = {}
+        if content is not None:
+            changes["content"] = self.secrets.mask(clean_content(content))
+        if kind is not None:
+            changes["kind"] = clean_kind(kind)
+        if tags is not None:
+            changes["tags"] = [self.secrets.mask(t) for t in validate_tags(tags)]
+        if importance is not None:
+            changes["importance"] = check_importance(importance)
+        if basins is not None:
+            resolved = [await self.basins.resolve(name) for name in basins]
+            changes["basins"] = [MemoryBasin(basin_id=b.id, weight=1.0) for b in {b.id: b for b in resolved}.values()]
+        if not changes:
+            raise InvalidInput("nothing to change: give content, kind, tags, importance or basins")
+        updated = memory.model_copy(update=changes)
+        new_text = "content" in changes or "tags" in changes
+        embedding = await self.embed(embedding_text(updated.content, updated.tags)) if new_text else None
+        stored = await self.store.update_memory(updated, embedding, keep_embedding=not new_text)
+        if stored is None:
+            raise NotFound(f"memory {memory_id!r} was forgotten meanwhile; nothing changed")
+        return await self.view(stored)
+
+    async def forget_memory(self, memory_id: str) -> ForgetResult:
+        key = (memory_id or "").strip()
+        if not await self.store.delete_memory(key):
+            raise NotFound(f"no memory has id {key[:100]!r}: nothing was forgotten (recall shows memory ids)")
+        return ForgetResult(memory_id=key, forgotten=True, message=f"memory {key} forgotten, with its basin attachments")
 
     async def semantic_recall(self, query: str, k: int = 5, kinds: list[str] | None = None) -> RecallResult:
         query = (query or "").strip()

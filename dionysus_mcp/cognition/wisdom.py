@@ -19,7 +19,7 @@ from dionysus_mcp.cognition.basins import SEMANTIC_MIN_COSINE
 from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
 from dionysus_mcp.cognition.ranking import FUSION, fuse
 from dionysus_mcp.cognition.text import tokens
-from dionysus_mcp.errors import InvalidInput
+from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Store
 from schema.models import WisdomPrinciple, utcnow
@@ -45,6 +45,12 @@ class WisdomHit(WisdomView):
 class WisdomResult(BaseModel):
     topic: str
     principles: list[WisdomHit]
+
+
+class WisdomRemoval(BaseModel):
+    wisdom_id: str
+    deleted: bool
+    message: str
 
 
 class WisdomService:
@@ -79,6 +85,13 @@ class WisdomService:
         )
         stored = await self.store.add_wisdom(principle)
         return WisdomView(**stored.model_dump())
+
+    async def delete_wisdom(self, wisdom_id: str) -> WisdomRemoval:
+        key = (wisdom_id or "").strip()
+        if not await self.store.delete_wisdom(key):
+            raise NotFound(f"no principle has id {key[:100]!r}: nothing deleted (querying wisdom shows ids)")
+        self._vectors.pop(key, None)
+        return WisdomRemoval(wisdom_id=key, deleted=True, message=f"principle {key} deleted")
 
     async def query_wisdom(self, topic: str, k: int = 3) -> WisdomResult:
         topic = (topic or "").strip()

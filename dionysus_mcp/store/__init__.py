@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 __all__ = ["Store", "StoreError", "StoreUnavailable", "create_store"]
 
 
-def create_store(settings: "Settings") -> Store:
+def create_store(settings: "Settings", read_only: bool = False) -> Store:
+    """`read_only`: the caller only reads (a CLI listing, an export): the store is opened
+    without applying the schema, so a database the user may not write still reads."""
     if settings.neo4j_uri:
         from dionysus_mcp.store.neo4j import Neo4jStore  # noqa: PLC0415
 
@@ -26,7 +28,8 @@ def create_store(settings: "Settings") -> Store:
             settings.neo4j_username,
             settings.neo4j_password,
             settings.neo4j_database,
+            read_only=read_only,
         )
     from dionysus_mcp.store.sqlite import SQLiteStore  # noqa: PLC0415
 
-    return SQLiteStore(settings.db_path)
+    return SQLiteStore(settings.db_path, read_only=read_only)

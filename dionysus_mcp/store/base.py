@@ -127,6 +127,12 @@ class Store(ABC):
     async def list_links(self) -> list[BasinLink]:
         """All links ordered by (source_id, target_id)."""
 
+    @abstractmethod
+    async def delete_basin(self, basin_id: str) -> dict[str, int] | None:
+        """Remove the basin, its RELATED_TO links (both directions), its IN_BASIN attachments
+        and ACTIVATED_BASIN links, atomically; memories stay. Returns counts {links,
+        memories_detached, trace_activations}, or None when no basin has that id."""
+
     # --- memories ----------------------------------------------------------------------------
     @abstractmethod
     async def add_memory(self, memory: Memory, embedding: Embedding | None = None) -> Memory:
@@ -156,6 +162,22 @@ class Store(ABC):
         """Replace the vectors of these memories (by id) atomically."""
 
     @abstractmethod
+    async def get_memory(self, memory_id: str) -> Memory | None: ...
+
+    @abstractmethod
+    async def update_memory(
+        self, memory: Memory, embedding: Embedding | None = None, keep_embedding: bool = False
+    ) -> Memory | None:
+        """Replace kind, content, tags, importance and the basin links of the memory with this
+        id (id and created_at are kept), re-index its terms and, unless `keep_embedding`, set
+        its vector to `embedding` (None: no vector), atomically; None when it does not exist.
+        Strict like add_memory: an unknown basin changes nothing."""
+
+    @abstractmethod
+    async def delete_memory(self, memory_id: str) -> bool:
+        """Remove the memory and its basin links; False when it did not exist."""
+
+    @abstractmethod
     async def list_memories(self, kinds: list[str] | None = None) -> list[Memory]:
         """Memories (with their basin links) ordered by (created_at, id)."""
 
@@ -173,6 +195,10 @@ class Store(ABC):
     @abstractmethod
     async def list_wisdom(self) -> list[WisdomPrinciple]:
         """Ordered by (created_at, id)."""
+
+    @abstractmethod
+    async def delete_wisdom(self, wisdom_id: str) -> bool:
+        """False when no principle has that id."""
 
     # --- coherence snapshots -----------------------------------------------------------------
     @abstractmethod
@@ -239,6 +265,12 @@ class Store(ABC):
 
     @abstractmethod
     async def count_traces(self) -> int: ...
+
+    @abstractmethod
+    async def delete_traces(self, trace_ids: list[str]) -> dict[str, int]:
+        """Delete the traces, every sub-run delegated from them (recursively), their steps and
+        basin activations, atomically. Returns {traces, steps} removed; unknown ids are
+        ignored."""
 
     # --- trace lifecycle: owners, leases, interrupted runs (traces/lifecycle.py) ---------------
     @abstractmethod

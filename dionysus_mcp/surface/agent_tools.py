@@ -20,7 +20,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from dionysus_mcp.runtime import Runtime
-from dionysus_mcp.surface.common import WRITES, explained
+from dionysus_mcp.surface.common import WRITES, tool, whole
 
 if TYPE_CHECKING:
     from agents.background import BackgroundRuns
@@ -63,12 +63,11 @@ def register(server: MCPServer, rt: Callable[[], Runtime], meta: dict[str, Any] 
 
     # The results are plain objects (OodaResult / HeartbeatResult as JSON, or the started run):
     # mcp would wrap a union of models in {"result": …}.
-    @server.tool(annotations=WRITES, meta=meta)
-    @explained
+    @tool(server, "Run an OODA cycle", WRITES, meta)
     async def run_ooda_cycle(
         context: Annotated[str, Field(min_length=1, max_length=8000, description="The situation to observe, orient on and decide about.")],
         ctx: Context,
-        max_steps: Annotated[int | None, Field(ge=1, le=50, description="The manager's step budget (default 15).")] = None,
+        max_steps: whole(optional=True, ge=1, le=50, description="The manager's step budget (default 15).") = None,
         wait: Wait = True,
     ) -> dict[str, Any]:
         """Run one OODA cycle with the agent team: the ConsciousnessManager delegates Observe to
@@ -84,8 +83,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime], meta: dict[str, Any] 
         await background.start(rt(), run_id, runner.run_ooda_cycle(rt(), context, max_steps, run_id=run_id))
         return started(run_id, model)
 
-    @server.tool(annotations=WRITES, meta=meta)
-    @explained
+    @tool(server, "Run a heartbeat", WRITES, meta)
     async def run_heartbeat(ctx: Context, wait: Wait = True) -> dict[str, Any]:
         """Run the HeartbeatAgent: it observes, recalls, assesses coherence, reviews basins and
         remembers what matters, planning every third step. Returns a summary, step counts,
@@ -99,8 +97,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime], meta: dict[str, Any] 
         await background.start(rt(), run_id, runner.run_heartbeat(rt(), run_id=run_id))
         return started(run_id, model)
 
-    @server.tool(annotations=WRITES)
-    @explained
+    @tool(server, "Cancel a background run", WRITES)
     async def cancel_run(
         trace_id: Annotated[str, Field(min_length=1, max_length=200, description="The trace_id a run tool returned.")],
     ) -> dict[str, Any]:

@@ -2,23 +2,32 @@
 
     dionysus-mcp                  run the MCP server on stdio (what MCP clients spawn)
     dionysus-mcp serve            the same; --transport http --port N for streamable HTTP + REST
-    dionysus-mcp demo             one OODA cycle and one heartbeat, offline, on the embedded store
+    dionysus-mcp demo             one OODA cycle and one heartbeat, offline, in a demo database
     dionysus-mcp schema apply     apply the store schema (idempotent)
-    dionysus-mcp traces list|show ID|replay ID|usage|flush
+    dionysus-mcp traces list|show ID|replay ID|usage|flush|delete
+    dionysus-mcp export|import    move everything between stores (JSON Lines)
+    dionysus-mcp memories forget ID | basins delete NAME | wisdom delete ID
     dionysus-mcp reindex          embed memories whose vectors are not from the configured model
 
-Logs go to stderr: on stdio, stdout belongs to the MCP protocol.
+Logs go to stderr: on stdio, stdout belongs to the MCP protocol. Every failure is one line on
+stderr and a non-zero exit.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import ipaddress
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from dionysus_mcp.config import ConfigError, Settings
+from dionysus_mcp.surface import cli_data
 
 ENV_HELP = """\
 environment:
@@ -33,26 +42,69 @@ environment:
   DIONYSUS_BASIN_HALF_LIFE  seconds for a basin's activation to halve (default 3600)
   DIONYSUS_OUTBOX_PATH  queue of trace writes made while the store was unreachable
   DIONYSUS_HTTP_TOKEN   bearer token, required to serve HTTP on a non-loopback address
+  DIONYSUS_TRACE_RETENTION_DAYS  a server deletes runs older than this, at start and daily
   DIONYSUS_EMBEDDER     wordllama (default, offline) | none (recall by words only)
 """
+STATUSES = ["running", "success", "max_steps", "error", "cancelled", "interrupted"]
+# Service messages name MCP tools; on the command line the matching command is named instead.
+CLI_WORDS = {
+    "list_traces": "`dionysus-mcp traces list`",
+    "get_trace": "`dionysus-mcp traces show ID`",
+    "upsert_basin": "an MCP client's upsert_basin tool",
+}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes are one line on stderr (argparse prints the usage block, then the error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def port(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise argparse.ArgumentTypeError(f"{raw!r} must be a whole number from 1 to 65535")
+    return int(raw)
+
+
+def host(raw: str) -> str:
+    try:
+        ipaddress.ip_address(raw.strip("[]"))
+        return raw.strip("[]")
+    except ValueError:
+        pass
+    if len(raw) <= 253 and re.fullmatch(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*", raw):
+        return raw
+    raise argparse.ArgumentTypeError(f"{raw!r} is not an IP address or host name (e.g. 127.0.0.1)")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dionysus-mcp")
+    except PackageNotFoundError:
+        return "0.0.0"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="dionysus-mcp",
         description="An MCP server giving MCP clients a cognitive layer: attractor-basin memory, "
         "IWMT coherence and a smolagents agent team whose runs are persisted as traces.",
         epilog=ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"dionysus-mcp {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the MCP server (default: stdio)")
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
-    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default loopback)")
-    serve.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    serve.add_argument("--host", type=host, default="127.0.0.1", help="HTTP bind address (default loopback)")
+    serve.add_argument("--port", type=port, default=8765, help="HTTP port (default 8765)")
 
-    sub.add_parser("demo", help="run one OODA cycle and one heartbeat offline and print what happened")
+    demo = sub.add_parser("demo", help="run one OODA cycle and one heartbeat offline, in a demo database")
+    demo.add_argument("--db", metavar="FILE", help="SQLite file to use (default: demo.db in the user data dir, never your store)")
 
     schema = sub.add_parser("schema", help="manage the store schema")
     schema_sub = schema.add_subparsers(dest="schema_command", metavar="ACTION", required=True)
@@ -62,11 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         "reindex", help="embed the memories whose vectors are missing or from another model (progress on stderr)"
     )
 
-    traces = sub.add_parser("traces", help="list, open and replay persisted agent runs")
+    traces = sub.add_parser("traces", help="list, open, replay and delete persisted agent runs")
     traces_sub = traces.add_subparsers(dest="traces_command", metavar="ACTION", required=True)
     listing = traces_sub.add_parser("list", help="runs, newest first")
     listing.add_argument("--agent", help="only this agent (e.g. ConsciousnessManager, perception)")
-    listing.add_argument("--status", choices=["running", "success", "max_steps", "error", "cancelled", "interrupted"])
+    listing.add_argument("--status", choices=STATUSES)
     listing.add_argument("--limit", type=int, default=20)
     listing.add_argument("--cursor", help="next_cursor printed by the previous page")
     listing.add_argument("--all", action="store_true", help="include delegated sub-runs")
@@ -86,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     otel.add_argument("trace_id")
     usage = traces_sub.add_parser("usage", help="token totals per agent and model")
     usage.add_argument("--agent")
+    usage.add_argument("--since", type=cli_data.cli_datetime, metavar="DATE", help="only runs started at or after DATE")
     traces_sub.add_parser("flush", help="deliver trace writes queued while the store was unreachable")
+    cli_data.add_parsers(sub, traces_sub)
     return parser
 
 
@@ -94,6 +148,13 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
+
+
+def cli_message(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    for tool, command in CLI_WORDS.items():
+        text = re.sub(rf"\b{tool}\b", command, text)
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,11 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "schema":
             return _run(_schema_apply(settings))
         if command == "demo":
-            return _run(_demo(settings))
-        if command == "traces":
+            return _run(_demo(settings, args.db))
+        if command == "traces" and args.traces_command != "delete":
             return _run(_traces(settings, args))
         if command == "reindex":
             return _run(_reindex(settings))
+        return _run(cli_data.run(settings, args))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -140,10 +202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
             exc = exc.exceptions[0]
         if isinstance(exc, (DionysusError, StoreError, ConfigError)):
-            print(f"dionysus-mcp: {exc}", file=sys.stderr)
+            print(f"dionysus-mcp: {cli_message(exc)}", file=sys.stderr)
+            return 1
+        if isinstance(exc, OSError):  # a port taken, a folder not writable: the system's words
+            print(f"dionysus-mcp: {exc.strerror or exc}", file=sys.stderr)
             return 1
         raise
-    return 2
 
 
 def _run(coro) -> int:
@@ -209,21 +273,36 @@ async def _reindex(settings: Settings) -> int:
     return 0
 
 
-async def _demo(settings: Settings) -> int:
+def demo_path(db: str | None) -> Path:
+    if db:
+        return Path(db).expanduser()
+    from dionysus_mcp.config import _data_dir
+
+    return _data_dir() / "demo.db"
+
+
+async def _demo(settings: Settings, db: str | None) -> int:
     from agents.demo import run_demo
     from dionysus_mcp.runtime import open_runtime
 
-    async with open_runtime(settings) as runtime:
+    # The demo seeds and writes: never into the user's store unless --db names it.
+    path = demo_path(db)
+    demo = dataclasses.replace(settings, neo4j_uri=None, db_path=path, outbox_path=path.with_name(path.stem + "-outbox.db"))
+    print(f"Demo database: {path}\n")
+    async with open_runtime(demo) as runtime:
         await run_demo(runtime, write=print)
+    print(f"\nThe demo's memory and runs are in {path}; look at them with\n"
+          f"  DIONYSUS_DB_PATH={path} dionysus-mcp traces list")
     return 0
 
 
 async def _traces(settings: Settings, args: argparse.Namespace) -> int:
     from dionysus_mcp.runtime import open_runtime
 
-    async with open_runtime(settings) as runtime:
+    action = args.traces_command
+    # Reading commands open the store read-only: they work on a file the user may not write.
+    async with open_runtime(settings, read_only=action != "flush") as runtime:
         traces = runtime.traces
-        action = args.traces_command
         if action == "list":
             page = await traces.list_traces(
                 agent_name=args.agent, status=args.status, limit=args.limit, cursor=args.cursor, roots_only=not args.all
@@ -232,7 +311,7 @@ async def _traces(settings: Settings, args: argparse.Namespace) -> int:
                 print(page.model_dump_json(indent=2))
                 return 0
             if not page.traces:
-                print("no runs stored yet: try `dionysus-mcp demo`")
+                print(await _why_empty(runtime, args))
             for t in page.traces:
                 tokens = t.tokens.input_tokens + t.tokens.output_tokens
                 print(f"{t.id}  {t.started_at:%Y-%m-%d %H:%M:%S}  {t.agent_name:<22} {t.status:<9} "
@@ -260,10 +339,23 @@ async def _traces(settings: Settings, args: argparse.Namespace) -> int:
             spans = await traces.export_otel(args.trace_id)
             print(f"exported {spans} spans of {args.trace_id} over OTLP/HTTP")
         elif action == "usage":
-            print((await traces.token_usage(args.agent)).model_dump_json(indent=2))
+            print((await traces.token_usage(args.agent, args.since)).model_dump_json(indent=2))
         elif action == "flush":
             result = await traces.flush()
             aside = f"; {result['set_aside']} refused by the store, set aside in {runtime.outbox.path}" if result["set_aside"] else ""
             print(f"delivered {result['delivered']} queued trace writes; {result['pending']} still pending{aside}")
             return 0 if result["pending"] == 0 else 1
     return 0
+
+
+async def _why_empty(runtime, args: argparse.Namespace) -> str:
+    """An empty listing says why: nothing stored at all, or nothing matching the filters."""
+    total = await runtime.store.count_traces()
+    if total == 0:
+        return f"no runs stored yet in {await runtime.store.describe()}: agent runs an MCP client starts are stored here"
+    filters = [f"--{name} {value}" for name, value in (("agent", args.agent), ("status", args.status)) if value]
+    if args.cursor:
+        return "no more runs after this cursor"
+    if filters:
+        return f"no runs match {' '.join(filters)} ({total} runs stored; `dionysus-mcp traces list --all` shows every one)"
+    return f"no top-level runs; {total} delegated sub-runs are stored: add --all to list them"

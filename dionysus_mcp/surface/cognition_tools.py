@@ -19,18 +19,17 @@ from dionysus_mcp.cognition.memory import RecallResult, RememberResult
 from dionysus_mcp.cognition.mosaeic import MosaeicResult
 from dionysus_mcp.cognition.wisdom import WisdomResult, WisdomView
 from dionysus_mcp.runtime import Runtime
-from dionysus_mcp.surface.common import READ_ONLY, UPSERT, WRITES, explained
+from dionysus_mcp.surface.common import READ_ONLY, UPSERT, WRITES, number, tool, whole
 
 Name = Annotated[str, Field(min_length=1, max_length=200, description="Basin name (or id).")]
-Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Unit = number(ge=0.0, le=1.0)
 Window = Annotated[str | None, Field(max_length=4000, description="One MOSAEIC window, in free text.")]
 Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=30)]
 
 
 
 def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
-    @server.tool(annotations=WRITES)
-    @explained
+    @tool(server, "Assess coherence", WRITES)
     async def assess_coherence() -> CoherenceAssessment:
         """Score how coherent the active world model is (IWMT-inspired): integration, stability,
         focus, temporal continuity and grounding of the active basins, combined into
@@ -38,47 +37,46 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         Each call records a snapshot used for continuity."""
         return await rt().coherence.assess_coherence()
 
-    @server.tool(annotations=WRITES)
-    @explained
+    @tool(server, "Activate a basin", WRITES)
     async def activate_basin(
         basin: Name,
-        strength: Annotated[float, Field(gt=0.0, le=1.0, description="How strongly to activate, in (0, 1].")] = 0.5,
+        strength: number(gt=0.0, le=1.0, description="How strongly to activate, in (0, 1].") = 0.5,
         source: Annotated[str | None, Field(max_length=200, description="What caused the activation.")] = None,
     ) -> ActivationResult:
         """Activate a basin: its activation saturates toward 1, spreads one hop to related basins
         in proportion to link weight, and strengthens links to basins already active."""
         return await rt().basins.activate_basin(basin, strength, source)
 
-    @server.tool(annotations=UPSERT)
-    @explained
+    @tool(server, "Create or update a basin", UPSERT)
     async def upsert_basin(
         name: Annotated[str, Field(min_length=1, max_length=200, description="Unique basin name.")],
-        description: Annotated[str, Field(max_length=5000)] = "",
-        keywords: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=50)] = [],  # noqa: B006
-        stability: Annotated[float | None, Field(ge=0.0, le=1.0, description="How stable the theme is.")] = None,
+        description: Annotated[str | None, Field(max_length=5000, description="Left as it is when omitted.")] = None,
+        keywords: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=100)]] | None,
+            Field(max_length=50, description="Replace the keywords; left as they are when omitted."),
+        ] = None,
+        stability: number(optional=True, ge=0.0, le=1.0, description="How stable the theme is.") = None,
     ) -> BasinView:
-        """Create a basin, or update the description, keywords and stability of an existing one
-        (activation and history are kept). Keywords and meaning attach memories to the basin."""
+        """Create a basin, or change the fields given of an existing one: description, keywords
+        and stability you leave out keep their values (activation and history are always kept).
+        Keywords and meaning attach memories to the basin."""
         return await rt().basins.upsert_basin(name, description, keywords, stability)
 
-    @server.tool(annotations=UPSERT)
-    @explained
+    @tool(server, "Link two basins", UPSERT)
     async def link_basins(
-        source: Name, target: Name, weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+        source: Name, target: Name, weight: number(ge=0.0, le=1.0) = 0.5
     ) -> LinkView:
         """Set the weight of the RELATED_TO link from source to target (activation spreads along it)."""
         return await rt().basins.link_basins(source, target, weight)
 
-    @server.tool(annotations=READ_ONLY)
-    @explained
+    @tool(server, "List basins", READ_ONLY)
     async def list_basins(
-        active_only: bool = False, limit: Annotated[int, Field(ge=1, le=1000)] = 50
+        active_only: bool = False, limit: whole(ge=1, le=1000) = 50
     ) -> BasinList:
         """List basins with their activation now (after decay), most active first."""
         return await rt().basins.list_basins(active_only, limit)
 
-    @server.tool(annotations=WRITES)
-    @explained
+    @tool(server, "Remember", WRITES)
     async def remember(
         content: Annotated[str, Field(min_length=1, max_length=20000)],
         kind: Annotated[str, Field(min_length=1, max_length=50, description="semantic, episodic, procedural, ...")] = "semantic",
@@ -92,26 +90,23 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         """Store a memory and attach it to the basins it is about."""
         return await rt().memory.remember(content, kind, tags, importance, basins)
 
-    @server.tool(annotations=READ_ONLY)
-    @explained
+    @tool(server, "Recall memories", READ_ONLY)
     async def semantic_recall(
         query: Annotated[str, Field(min_length=1, max_length=2000)],
-        k: Annotated[int, Field(ge=1, le=100)] = 5,
+        k: whole(ge=1, le=100) = 5,
         kinds: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]] | None, Field(max_length=20)] = None,
     ) -> RecallResult:
         """Recall the memories most relevant to the query by words and meaning (BM25 fused with
         embedding similarity, weighted by importance), with the basins they touch."""
         return await rt().memory.semantic_recall(query, k, kinds)
 
-    @server.tool(annotations=READ_ONLY)
-    @explained
+    @tool(server, "Observe the environment", READ_ONLY)
     async def observe_environment() -> EnvironmentSnapshot:
         """A snapshot: time, the most active basins, the latest coherence, memory counts and the
         latest agent runs."""
         return await rt().environment.observe()
 
-    @server.tool(annotations=WRITES)
-    @explained
+    @tool(server, "Capture an experience (MOSAEIC)", WRITES)
     async def mosaeic_capture(
         senses: Window = None,
         actions: Window = None,
@@ -124,8 +119,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         an experiential memory attached to the basins it mentions."""
         return await rt().mosaeic.capture(senses, actions, emotions, impulses, cognitions, context)
 
-    @server.tool(annotations=WRITES)
-    @explained
+    @tool(server, "Add a principle", WRITES)
     async def add_wisdom(
         text: Annotated[str, Field(min_length=1, max_length=5000)],
         domain: Annotated[str, Field(min_length=1, max_length=100)] = "general",
@@ -134,10 +128,9 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
         """Store a strategic principle."""
         return await rt().wisdom.add_wisdom(text, domain, confidence)
 
-    @server.tool(annotations=READ_ONLY)
-    @explained
+    @tool(server, "Query principles", READ_ONLY)
     async def query_wisdom(
-        topic: Annotated[str, Field(min_length=1, max_length=2000)], k: Annotated[int, Field(ge=1, le=50)] = 3
+        topic: Annotated[str, Field(min_length=1, max_length=2000)], k: whole(ge=1, le=50) = 3
     ) -> WisdomResult:
         """The principles most relevant to a topic."""
         return await rt().wisdom.query_wisdom(topic, k)

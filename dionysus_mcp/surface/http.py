@@ -124,7 +124,12 @@ def _datetime(params: Any, name: str) -> datetime | None:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"{name}={raw!r} is not an ISO-8601 date or time (e.g. 2026-11-24T10:00:00Z)") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    from dionysus_mcp.surface.common import plausible_moment
+
+    try:
+        return plausible_moment(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: {exc}") from None
 
 
 def _int(params: Any, name: str, default: int) -> int:
@@ -262,10 +267,55 @@ def create_app(settings: Settings, host: str = "127.0.0.1", runtime: Runtime | N
     )
 
 
+class _Announcing:
+    """Says where the server listens once the socket is bound (stderr: stdout may be piped)."""
+
+    @staticmethod
+    def server(config: Any, host: str, port: int) -> Any:
+        import sys
+
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            async def startup(self, sockets: Any = None) -> None:
+                await super().startup(sockets)
+                if self.started:
+                    shown = f"[{host}]" if ":" in host else host
+                    print(f"dionysus-mcp: serving MCP at http://{shown}:{port}/mcp and REST at "
+                          f"http://{shown}:{port}/api/agents (Ctrl-C stops)", file=sys.stderr, flush=True)
+
+        return Server(config)
+
+
+def _preflight(settings: Settings, host: str, port: int) -> None:
+    """What would fail inside uvicorn as a traceback fails here as one line: the address is
+    taken, or the store cannot be opened."""
+    import socket
+
+    import anyio
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise DionysusError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+    async def store_opens() -> None:
+        async with open_runtime(settings):
+            pass
+
+    anyio.run(store_opens)
+
+
 def serve_http(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
     app = create_app(settings, host)
-    log.info("serving MCP at http://%s:%d/mcp and REST at /api/agents", host, port)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
-    return 0
+    _preflight(settings, host, port)
+    config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower())
+    server = _Announcing.server(config, host, port)
+    server.run()
+    # uvicorn reports a failed start (a port taken) in its log and returns without serving.
+    return 0 if server.started else 1

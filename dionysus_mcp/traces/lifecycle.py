@@ -22,7 +22,7 @@ import anyio
 
 from dionysus_mcp.store.base import StoreError
 from dionysus_mcp.traces.owner import RENEW_EVERY_S, owner_gone
-from schema.models import TraceOwner, TraceRecord
+from schema.models import RunningTrace, TraceOwner, TraceRecord
 
 if TYPE_CHECKING:
     from dionysus_mcp.traces.service import TraceService
@@ -37,6 +37,15 @@ def gone_error(owner: TraceOwner | None) -> str:
     return f"interrupted: the server {who} that ran it is gone; the steps it completed are stored"
 
 
+async def orphans(service: "TraceService", trace_ids: list[str] | None = None) -> list[RunningTrace]:
+    """The running traces (all, or those of `trace_ids`) whose owner is gone."""
+    now = service.clock()
+    return [
+        run for run in await service.store.running_traces(trace_ids)
+        if run.id not in service._open and owner_gone(run.owner, run.started_at, service.identity, now, service.lease_s)
+    ]
+
+
 async def reap(service: "TraceService", trace_ids: list[str] | None = None) -> list[str]:
     """Mark `interrupted` the running traces (all, or those of `trace_ids`) whose owner is gone;
     returns their ids. Never raises for a store error: a read must not fail because of it."""
@@ -45,9 +54,7 @@ async def reap(service: "TraceService", trace_ids: list[str] | None = None) -> l
     marked: list[str] = []
     try:
         now = service.clock()
-        for run in await service.store.running_traces(trace_ids):
-            if run.id in service._open or not owner_gone(run.owner, run.started_at, service.identity, now, service.lease_s):
-                continue
+        for run in await orphans(service, trace_ids):
             totals = step_totals(await service.store.get_steps(run.id))
             token = run.owner.token if run.owner else None
             if await service.store.interrupt_trace(run.id, token, now, gone_error(run.owner), totals):
@@ -77,6 +84,13 @@ async def refresh(service: "TraceService", traces: list[TraceRecord]) -> list[Tr
     running = [t.id for t in traces if t.status == "running"]
     if not running:
         return traces
+    if service.read_only:  # cannot mark them: report them as they are, totals from their steps
+        try:
+            gone = {run.id: run for run in await orphans(service, running)}
+        except StoreError:
+            gone = {}
+        return [t.model_copy(update={"status": "interrupted", "error": gone_error(gone[t.id].owner)}) if t.id in gone else t
+                for t in await with_live_totals(service, traces)]
     marked = set(await reap(service, running))
     if marked:
         fresh = {t.id: t for t in [await service.store.get_trace(i) for i in marked] if t is not None}

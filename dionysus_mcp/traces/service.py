@@ -103,6 +103,7 @@ class TraceService:
         self.store = store
         self.identity = identity or ProcessIdentity.current()  # the owner of the runs it creates
         self.lease_s = lease_s
+        self.read_only = False  # a read-only store: orphaned runs are reported, never marked
         self.outbox = outbox
         self.clock = clock
         self._down_since: float | None = None

@@ -16,3 +16,6 @@ CREATE INDEX memory_embedding_model IF NOT EXISTS FOR (m:Memory) ON (m.embedding
 CREATE CONSTRAINT wisdom_principle_id IF NOT EXISTS FOR (w:WisdomPrinciple) REQUIRE w.id IS UNIQUE;
 CREATE CONSTRAINT coherence_snapshot_id IF NOT EXISTS FOR (s:CoherenceSnapshot) REQUIRE s.id IS UNIQUE;
 CREATE INDEX coherence_snapshot_created_at IF NOT EXISTS FOR (s:CoherenceSnapshot) ON (s.created_at);
+// Edits the memory count does not show (a memory updated or forgotten, a basin deleted): part of
+// memory_stats' revision, so a recall index in another process notices them.
+CREATE CONSTRAINT store_revision_name IF NOT EXISTS FOR (r:StoreRevision) REQUIRE r.name IS UNIQUE;

@@ -189,5 +189,12 @@ CREATE TABLE IF NOT EXISTS trace_owners (
 
 CREATE INDEX IF NOT EXISTS trace_owners_token ON trace_owners(token);
 
+-- Counters of edits the row counts do not show (a memory updated or forgotten, a basin
+-- deleted): part of memory_stats' revision, so a recall index in another process notices them.
+CREATE TABLE IF NOT EXISTS store_revisions (
+    name  TEXT PRIMARY KEY NOT NULL,
+    edits INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
 -- Schema version of this file; the store refuses a database written by a newer version.
 PRAGMA user_version = 2;

@@ -121,3 +121,30 @@ async def test_apply_activation_is_atomic(store: Store):
         )
     assert await store.get_basin("a") == a
     assert await store.list_links() == []
+
+
+async def test_delete_basin_removes_its_links_and_attachments_but_keeps_memories(store: Store):
+    from schema.models import Memory, MemoryBasin, TraceBasinLink
+    from tests.contract.builders import trace
+
+    for name in ("a", "b", "c"):
+        await store.upsert_basin(basin(name))
+    await store.set_link(BasinLink(source_id="b-a", target_id="b-b", weight=0.5))
+    await store.set_link(BasinLink(source_id="b-c", target_id="b-a", weight=0.4))
+    await store.set_link(BasinLink(source_id="b-b", target_id="b-c", weight=0.3))
+    links = [MemoryBasin(basin_id="b-a", weight=1.0), MemoryBasin(basin_id="b-b", weight=1.0)]
+    memory = await store.add_memory(Memory(id="m1", kind="k", content="x", created_at=ts(), basins=links))
+    await store.create_trace(trace("t1", ts()))
+    await store.link_trace_basin(TraceBasinLink(trace_id="t1", basin_id="b-a", basin_name="a", strength=0.5, at_step=1))
+    revision = (await store.memory_stats()).revision
+
+    assert await store.delete_basin("b-a") == {"links": 2, "memories_detached": 1, "trace_activations": 1}
+    assert await store.get_basin("a") is None
+    assert [b.name for b in await store.list_basins()] == ["b", "c"]
+    assert await store.list_links() == [BasinLink(source_id="b-b", target_id="b-c", weight=0.3)]
+    assert await store.list_memories() == [memory.model_copy(update={"basins": links[1:]})]
+    assert await store.get_trace_basins("t1") == []
+    assert (await store.memory_stats()).revision != revision
+    assert await store.delete_basin("b-a") is None
+    # the name is free again
+    await store.upsert_basin(basin("a", bid="b-a2"))

@@ -90,3 +90,57 @@ async def test_memory_stats_revision_and_basin_counts(store: Store, open_store):
     assert (await other.memory_stats()).revision == stats.revision
     await store.add_memory(Memory(id="m-late", kind="episodic", content="late", created_at=ts(-100)))
     assert (await other.memory_stats()).revision != stats.revision
+
+
+# --- update and delete ------------------------------------------------------------------------
+
+
+async def test_update_memory_replaces_fields_and_links_and_changes_the_revision(open_store):
+    store = await open_store()
+    for name in ("x", "y"):
+        await store.upsert_basin(basin(name))
+    original = await store.add_memory(Memory(
+        id="m1", kind="semantic", content="old", tags=["a"], importance=0.5, created_at=ts(),
+        basins=[MemoryBasin(basin_id="b-x", weight=0.5)],
+    ))
+    before = await store.memory_stats()
+    changed = original.model_copy(update={
+        "content": "new", "kind": "episodic", "tags": ["b", "c"], "importance": 0.25,
+        "basins": [MemoryBasin(basin_id="b-y", weight=1.0)],
+    })
+    assert await store.update_memory(changed) == changed
+    assert await store.get_memory("m1") == changed
+    after = await store.memory_stats()
+    assert after.total == before.total and after.revision != before.revision and after.edits == before.edits + 1
+    # another store on the same data sees the same revision
+    assert (await (await open_store()).memory_stats()).revision == after.revision
+    assert await store.basin_memory_counts() == {"b-y": 1}
+    assert await store.update_memory(changed.model_copy(update={"id": "ghost"})) is None
+
+
+async def test_update_memory_with_unknown_basin_changes_nothing(store: Store):
+    await store.upsert_basin(basin("x"))
+    original = await store.add_memory(Memory(
+        id="m1", kind="semantic", content="old", created_at=ts(), basins=[MemoryBasin(basin_id="b-x", weight=1.0)]
+    ))
+    with pytest.raises(StoreError):
+        await store.update_memory(original.model_copy(update={
+            "content": "new", "basins": [MemoryBasin(basin_id="b-missing", weight=1.0)]
+        }))
+    assert await store.get_memory("m1") == original
+
+
+async def test_delete_memory(store: Store):
+    await store.upsert_basin(basin("x"))
+    await store.add_memory(Memory(id="m1", kind="k", content="a", created_at=ts(), basins=[MemoryBasin(basin_id="b-x", weight=1.0)]))
+    keep = await store.add_memory(Memory(id="m2", kind="k", content="b", created_at=ts(1)))
+    before = await store.memory_stats()
+    assert await store.delete_memory("m1") is True
+    assert await store.delete_memory("m1") is False
+    assert await store.list_memories() == [keep]
+    assert await store.get_memory("m1") is None
+    assert await store.basin_memory_counts() == {}
+    after = await store.memory_stats()
+    assert after.total == 1 and after.revision != before.revision
+    # the id is free again
+    await store.add_memory(Memory(id="m1", kind="k", content="again", created_at=ts(2)))

@@ -115,3 +115,27 @@ async def test_neo4j_memories_written_before_terms_are_found_after_open(bolt_ser
         assert await store.embedding_counts() == {"": 1}
     finally:
         await store.close()
+
+
+async def test_updates_and_deletions_reach_both_candidate_lists(open_store, embedder):
+    """After update_memory the old words and vector are gone and the new ones found; kept
+    vectors stay; a deleted memory is no candidate at all. A second store on the same data (a
+    second process, with its own caches) agrees."""
+    store = await open_store()
+    await seed(store, embedder)
+    await store.search_memories(tokens("coffee"), query(embedder, "coffee"), None, 10)  # warm caches
+    m01 = next(m for m in await store.get_memories(["m01"]))
+    changed = m01.model_copy(update={"content": "Tax forms are due in April", "kind": "semantic"})
+    text = "Tax forms are due in April\nhealth"
+    await store.update_memory(changed, Embedding(embedder.name, embedder.embed([text])[0]))
+    await store.update_memory((await store.get_memories(["m05"]))[0].model_copy(update={"importance": 0.9}), keep_embedding=True)
+    assert await store.delete_memory("m07") is True
+    for s in (store, await open_store()):
+        coffee = await s.search_memories(tokens("coffee"), query(embedder, "coffee"), None, 10)
+        assert "m01" not in dict(coffee.lexical) and "m07" not in dict(coffee.lexical)
+        assert "m07" not in dict(coffee.semantic) and coffee.searched == len(CORPUS) - 1
+        tax = await s.search_memories(tokens("tax forms"), query(embedder, "tax forms due in april"), ["semantic"], 3)
+        assert "m01" in dict(tax.lexical) and tax.semantic[0][0] in {"m01", "m03"}
+        assert "m01" in dict(tax.semantic)  # its new kind and new vector
+        walk = await s.search_memories([], query(embedder, "Walked the dog along the river before breakfast"), None, 1)
+        assert walk.semantic[0][0] == "m05"  # its vector was kept

@@ -46,3 +46,13 @@ async def test_snapshots_round_trip_newest_first(store: Store):
     assert await store.recent_snapshots(0) == []
     with pytest.raises(StoreError):
         await store.add_snapshot(snaps[0])
+
+
+async def test_delete_wisdom(store: Store):
+    first = WisdomPrinciple(id="w1", text="rest", domain="health", confidence=0.5, created_at=ts())
+    second = WisdomPrinciple(id="w2", text="plan", domain="work", confidence=0.5, created_at=ts(1))
+    await store.add_wisdom(first)
+    await store.add_wisdom(second)
+    assert await store.delete_wisdom("w1") is True
+    assert await store.delete_wisdom("w1") is False
+    assert await store.list_wisdom() == [second]

@@ -85,6 +85,8 @@ async def test_rest_api_lists_opens_replays_and_counts(tmp_path, http_server):
         assert missing.status_code == 404 and "Unknown trace" in missing.json()["error"]
         bad = await http.get("/api/agents/traces", params={"since": "yesterday"})
         assert bad.status_code == 400 and "since" in bad.json()["error"]
+        old = await http.get("/api/agents/token-usage", params={"since": "1969-12-31T23:59:59Z"})
+        assert old.status_code == 400 and old.json()["error"].startswith("since: must be on or after 2000-01-01")
     async with Client(base + "/mcp") as mcp_client:
         r = await mcp_client.call_tool("get_trace", {"trace_id": root, "detail": "full"})
         assert r.structured_content["sub_runs"][0]["agent_name"] == "perception"
@@ -144,6 +146,7 @@ def test_unreachable_neo4j_is_one_clear_line(tmp_path, command):
     assert proc.returncode == 1
     assert proc.stderr.startswith("dionysus-mcp: Neo4j at bolt://127.0.0.1:") and "unreachable" in proc.stderr
     assert "Traceback" not in proc.stderr and "pw-never-shown" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Resolved" not in proc.stderr  # one line, no driver repr
 
 
 async def test_loopback_rest_refuses_foreign_host_headers(http_server):

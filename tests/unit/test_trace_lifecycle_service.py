@@ -54,3 +54,17 @@ async def test_runs_in_flight_at_stop_are_marked_interrupted(tmp_path):
         trace = await rt.store.get_trace(tid)
         assert (trace.status, trace.step_count) == ("interrupted", 1)
         assert "server stopped" in trace.error
+
+
+async def test_a_read_only_reader_reports_an_orphan_without_marking_it(tmp_path):
+    settings = Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "ro.db")})
+    async with open_runtime(settings) as rt:
+        tid = await rt.traces.create_trace("heartbeat")
+        await rt.traces.add_step(tid, {"step_type": "task", "step_number": 0})
+        gone = ProcessIdentity("elsewhere", 99, "random:x")
+        await rt.store.set_trace_owner(tid, gone.owner(rt.traces.clock() - timedelta(hours=1)))
+        rt.traces._open.pop(tid)  # as if another process had run it
+    async with open_runtime(settings, read_only=True) as rt:
+        [seen] = (await rt.traces.list_traces()).traces
+        assert (seen.status, seen.step_count) == ("interrupted", 1) and "process 99 on elsewhere" in seen.error
+        assert (await rt.store.get_trace(tid)).status == "running"  # nothing written

@@ -37,6 +37,7 @@ from .connection import Neo4jConnection, parse_cypher_script, schema_statements
 from .memories import MemoriesMixin
 from .memory_search import MemorySearchMixin
 from .trace_lifecycle import TraceLifecycleMixin
+from .trace_removal import TraceRemovalMixin
 from .traces import TracesMixin
 from .wisdom import WisdomMixin
 
@@ -44,6 +45,7 @@ __all__ = ["Neo4jConnection", "Neo4jStore", "parse_cypher_script", "schema_state
 
 
 class Neo4jStore(
-    BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceLifecycleMixin, Neo4jConnection
+    BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceRemovalMixin, TraceLifecycleMixin,
+    Neo4jConnection,
 ):
     """The whole `Store` interface on Neo4j: each aggregate's mixin over one connection."""

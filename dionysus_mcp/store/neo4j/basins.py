@@ -11,7 +11,8 @@ from typing import Any
 from schema.models import ActivationUpdate, Basin, BasinLink, from_iso, to_iso
 
 from ..base import StoreError
-from .connection import Neo4jConnection, _fetch
+from .connection import Neo4jConnection, _fetch, _run_consume
+from .memories import BUMP_MEMORY_EDITS
 
 _UPSERT_BASIN = """
 MERGE (b:AttractorBasin {name: $name})
@@ -46,6 +47,20 @@ MATCH (s:AttractorBasin)-[r:RELATED_TO]->(t:AttractorBasin)
 RETURN s.id AS source_id, t.id AS target_id, r.weight AS weight
 ORDER BY source_id, target_id
 """
+
+
+# What deleting a basin takes with it, counted before the DETACH DELETE.
+_BASIN_TIES = """
+MATCH (b:AttractorBasin {id: $id})
+OPTIONAL MATCH (b)-[l:RELATED_TO]-(:AttractorBasin)
+WITH b, count(DISTINCT l) AS links
+OPTIONAL MATCH (:Memory)-[m:IN_BASIN]->(b)
+WITH b, links, count(m) AS memories
+OPTIONAL MATCH (:AgentExecutionTrace)-[a:ACTIVATED_BASIN]->(b)
+RETURN links, memories, count(a) AS activations
+"""
+
+_DELETE_BASIN = "MATCH (b:AttractorBasin {id: $id}) DETACH DELETE b"
 
 
 def _basin(p: dict[str, Any]) -> Basin:
@@ -130,6 +145,21 @@ class BasinsMixin(Neo4jConnection):
                     _raise_missing_link(links, linked)
 
         await self._write_fn(work)
+
+    async def delete_basin(self, basin_id: str) -> dict[str, int] | None:
+        """Remove the basin with its links, memory attachments and trace activations (DETACH
+        DELETE); the memories themselves stay. None when no basin has that id."""
+
+        async def work(tx: Any) -> dict[str, int] | None:
+            rows = await _fetch(tx, _BASIN_TIES, {"id": basin_id})
+            if not rows:
+                return None
+            await _run_consume(tx, _DELETE_BASIN, {"id": basin_id})
+            await _run_consume(tx, BUMP_MEMORY_EDITS, {})  # recall hits name their basins
+            r = rows[0]
+            return {"links": int(r["links"]), "memories_detached": int(r["memories"]), "trace_activations": int(r["activations"])}
+
+        return await self._write_fn(work, merge=True)
 
     async def set_link(self, link: BasinLink) -> BasinLink:
         async def work(tx: Any) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import asyncio
 import importlib.resources
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -77,7 +78,9 @@ class Neo4jConnection(Store):
         connection_timeout: float = 5.0,
         max_transaction_retry_time: float = 15.0,
         transaction_timeout: float = 10.0,
+        read_only: bool = False,
     ) -> None:
+        self._read_only = read_only  # a read-only open leaves the schema alone
         self._uri = uri
         self._username = username
         self._password = password or ""
@@ -120,7 +123,8 @@ class Neo4jConnection(Store):
             raise StoreError(f"cannot use NEO4J_URI {self._safe_uri()!r}: {self._clean(exc)}") from None
         try:
             await self._guard(self._driver.verify_connectivity())
-            await self.apply_schema()
+            if not self._read_only:
+                await self.apply_schema()
         except BaseException:
             await self.close()
             raise
@@ -158,7 +162,10 @@ class Neo4jConnection(Store):
             return "<invalid NEO4J_URI>"
 
     def _clean(self, exc: BaseException) -> str:
-        text = str(exc) or type(exc).__name__
+        # One line: the driver's messages span lines and name its address objects
+        # ("ResolvedIPv4Address(('127.0.0.1', 1))"); a user needs host:port.
+        text = " ".join((str(exc) or type(exc).__name__).split())
+        text = re.sub(r"Resolved(?:IPv[46])?Address\(\('([^']*)', (\d+)[^)]*\)\)", r"\1:\2", text)
         if self._password:
             text = text.replace(self._password, "***")
         if self._uri and self._uri != self._safe_uri():

@@ -86,6 +86,31 @@ MATCH (m:Memory)
 RETURN m.kind AS kind, count(m) AS n, max(m.created_at) AS latest, max(m.id) AS max_id
 """
 
+_MEMORY_EDITS = "MATCH (r:StoreRevision {name: 'memories'}) RETURN r.edits AS edits"
+
+# An update or delete the count would not show: counted, for memory_stats' revision.
+BUMP_MEMORY_EDITS = """
+MERGE (r:StoreRevision {name: 'memories'})
+ON CREATE SET r.edits = 0
+SET r.edits = r.edits + 1
+"""
+
+_UPDATE_MEMORY = """
+MATCH (m:Memory {id: $id})
+SET m.kind = $kind, m.content = $content, m.tags = $tags, m.importance = $importance,
+    m.terms = $terms, m.term_count = $term_count
+WITH m
+OPTIONAL MATCH (m)-[r:IN_BASIN]->()
+DELETE r
+RETURN count(*) AS n
+"""
+
+_DELETE_MEMORY = """
+MATCH (m:Memory {id: $id})
+DETACH DELETE m
+RETURN count(*) AS n
+"""
+
 _BASIN_MEMORY_COUNTS = """
 MATCH (m:Memory)-[:IN_BASIN]->(b:AttractorBasin)
 RETURN b.id AS basin_id, count(DISTINCT m) AS n
@@ -138,17 +163,62 @@ class MemoriesMixin(Neo4jConnection):
 
         async def work(tx: Any) -> dict[str, Any]:
             await _run_consume(tx, _CREATE_MEMORY, params)
-            if links:
-                found = {r["basin_id"] for r in await _fetch(tx, _LINK_MEMORY, {"id": memory.id, "rows": links})}
-                missing = sorted({mb["basin_id"] for mb in links} - found)
-                if missing:
-                    raise StoreError(
-                        f"cannot attach memory {memory.id!r} to basin {missing[0]!r}: no basin has that id"
-                    )
+            await self._link(tx, memory.id, links)
             return (await _fetch(tx, _ONE_MEMORY, {"id": memory.id}))[0]
 
         row = await self._write_fn(work)
         return _memory(row["props"], row["basins"])
+
+    async def get_memory(self, memory_id: str) -> Memory | None:
+        rows = await self._read(_ONE_MEMORY, {"id": memory_id})
+        return _memory(rows[0]["props"], rows[0]["basins"]) if rows else None
+
+    async def update_memory(
+        self, memory: Memory, embedding: Embedding | None = None, keep_embedding: bool = False
+    ) -> Memory | None:
+        terms = memory_terms(memory.content, memory.tags)
+        params = {
+            "terms": " ".join(terms),
+            "term_count": len(terms),
+            "id": memory.id,
+            "kind": memory.kind,
+            "content": memory.content,
+            "tags": list(memory.tags),
+            "importance": float(memory.importance),
+        }
+        links = [{"basin_id": b.basin_id, "weight": float(b.weight)} for b in memory.basins]
+
+        async def work(tx: Any) -> dict[str, Any] | None:
+            if not await _fetch(tx, "MATCH (m:Memory {id: $id}) RETURN m.id AS id", {"id": memory.id}):
+                return None
+            await _run_consume(tx, _UPDATE_MEMORY, params)
+            if not keep_embedding:
+                await _run_consume(tx, _SET_EMBEDDINGS, {"rows": [{"id": memory.id, **vector_params(embedding)}]})
+            await self._link(tx, memory.id, links)
+            await _run_consume(tx, BUMP_MEMORY_EDITS, {})
+            return (await _fetch(tx, _ONE_MEMORY, {"id": memory.id}))[0]
+
+        row = await self._write_fn(work, merge=True)
+        return None if row is None else _memory(row["props"], row["basins"])
+
+    async def delete_memory(self, memory_id: str) -> bool:
+        async def work(tx: Any) -> bool:
+            if not await _fetch(tx, "MATCH (m:Memory {id: $id}) RETURN m.id AS id", {"id": memory_id}):
+                return False
+            await _run_consume(tx, _DELETE_MEMORY, {"id": memory_id})
+            await _run_consume(tx, BUMP_MEMORY_EDITS, {})
+            return True
+
+        return await self._write_fn(work, merge=True)
+
+    @staticmethod
+    async def _link(tx: Any, memory_id: str, links: list[dict[str, Any]]) -> None:
+        if not links:
+            return
+        found = {r["basin_id"] for r in await _fetch(tx, _LINK_MEMORY, {"id": memory_id, "rows": links})}
+        missing = sorted({mb["basin_id"] for mb in links} - found)
+        if missing:
+            raise StoreError(f"cannot attach memory {memory_id!r} to basin {missing[0]!r}: no basin has that id")
 
     async def list_memories(self, kinds: list[str] | None = None) -> list[Memory]:
         rows = await self._read(_MEMORY_WITH_BASINS, {"kinds": None if kinds is None else list(kinds)})
@@ -173,14 +243,19 @@ class MemoriesMixin(Neo4jConnection):
             await self._write(_run_consume, _SET_EMBEDDINGS, {"rows": rows})
 
     async def memory_stats(self) -> MemoryStats:
-        rows = await self._read(_MEMORY_STATS)
+        async def work(tx: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            return await _fetch(tx, _MEMORY_STATS, {}), await _fetch(tx, _MEMORY_EDITS, {})
+
+        rows, edit_rows = await self._read_fn(work)
+        edits = max((int(r["edits"] or 0) for r in edit_rows), default=0)
         by_kind = {r["kind"]: int(r["n"]) for r in rows}
         total = sum(by_kind.values())
         latest = max((r["latest"] for r in rows if r["latest"]), default="")
         max_id = max((r["max_id"] for r in rows if r["max_id"]), default="")
-        # Memories are only ever added, so (count, newest timestamp, largest id) changes with
-        # every write, also writes by another process sharing the database.
-        return MemoryStats(total=total, by_kind=dict(sorted(by_kind.items())), revision=f"{total}:{latest}:{max_id}")
+        # An add changes (count, newest timestamp, largest id); an update or delete changes
+        # `edits`: the revision changes with every write, also another process's.
+        revision = f"{total}:{latest}:{max_id}:{edits}"
+        return MemoryStats(total=total, by_kind=dict(sorted(by_kind.items())), revision=revision, edits=edits)
 
     async def basin_memory_counts(self) -> dict[str, int]:
         return {r["basin_id"]: int(r["n"]) for r in await self._read(_BASIN_MEMORY_COUNTS)}

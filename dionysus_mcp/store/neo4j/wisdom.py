@@ -74,6 +74,15 @@ class WisdomMixin(Neo4jConnection):
     async def list_wisdom(self) -> list[WisdomPrinciple]:
         return [_wisdom(r["props"]) for r in await self._read(_LIST_WISDOM)]
 
+    async def delete_wisdom(self, wisdom_id: str) -> bool:
+        async def work(tx: Any) -> bool:
+            if not await _fetch(tx, "MATCH (w:WisdomPrinciple {id: $id}) RETURN w.id AS id", {"id": wisdom_id}):
+                return False
+            await _run_consume(tx, "MATCH (w:WisdomPrinciple {id: $id}) DETACH DELETE w", {"id": wisdom_id})
+            return True
+
+        return await self._write_fn(work)
+
     # --- coherence snapshots -----------------------------------------------------------------
     async def add_snapshot(self, snapshot: CoherenceSnapshot) -> None:
         params = {

@@ -24,6 +24,7 @@ from .connection import BUSY_TIMEOUT_MS, SCHEMA_VERSION, SQLiteConnection, parse
 from .memories import MemoriesMixin
 from .memory_search import MemorySearchMixin
 from .trace_lifecycle import TraceLifecycleMixin
+from .trace_removal import TraceRemovalMixin
 from .traces import TracesMixin
 from .wisdom import WisdomMixin
 
@@ -38,6 +39,7 @@ __all__ = [
 
 
 class SQLiteStore(
-    BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceLifecycleMixin, SQLiteConnection
+    BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceRemovalMixin, TraceLifecycleMixin,
+    SQLiteConnection,
 ):
     """The whole store interface on one SQLite file."""

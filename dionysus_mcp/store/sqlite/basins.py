@@ -15,6 +15,7 @@ from dionysus_mcp.store.base import StoreError
 from dionysus_mcp.store.records import dumps_sorted
 
 from .connection import SQLiteConnection
+from .memories import bump_memory_edits
 
 _BASIN_COLS = (
     "id, name, description, keywords, activation, stability, depth, last_activated_at, created_at"
@@ -89,6 +90,26 @@ class BasinsMixin(SQLiteConnection):
                 self._set_link(conn, link)
 
         self._write(work)
+
+    async def delete_basin(self, basin_id: str) -> dict[str, int] | None:
+        """Remove the basin with its links, memory attachments and trace activations; the
+        memories themselves stay. None when no basin has that id."""
+
+        def work(conn: sqlite3.Connection) -> dict[str, int] | None:
+            if conn.execute("SELECT 1 FROM basins WHERE id = ?", (basin_id,)).fetchone() is None:
+                return None
+            removed = {
+                "links": conn.execute(
+                    "DELETE FROM basin_links WHERE source_id = ? OR target_id = ?", (basin_id, basin_id)
+                ).rowcount,
+                "memories_detached": conn.execute("DELETE FROM memory_basins WHERE basin_id = ?", (basin_id,)).rowcount,
+                "trace_activations": conn.execute("DELETE FROM trace_basins WHERE basin_id = ?", (basin_id,)).rowcount,
+            }
+            conn.execute("DELETE FROM basins WHERE id = ?", (basin_id,))
+            bump_memory_edits(conn)  # recall hits name their basins
+            return removed
+
+        return self._write(work)
 
     # --- links ---------------------------------------------------------------------------------
     async def set_link(self, link: BasinLink) -> BasinLink:

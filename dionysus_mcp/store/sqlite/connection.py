@@ -76,8 +76,11 @@ class SQLiteConnection(Store):
 
     backend = "sqlite"
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, read_only: bool = False):
         self.path = Path(path).expanduser()
+        # A read-only open (commands that only read) writes nothing: no folder, no schema, no
+        # journal-mode change, so it works on a file the user may not write.
+        self.read_only = read_only
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
@@ -85,6 +88,9 @@ class SQLiteConnection(Store):
     async def open(self) -> None:
         with self._lock:
             if self._conn is not None:
+                return
+            if self.read_only:
+                self._conn = self._open_read_only()
                 return
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +119,39 @@ class SQLiteConnection(Store):
             await self.apply_schema()
         except BaseException:
             await self.close()
+            raise
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise StoreUnavailable(f"no SQLite store at {self.path}: nothing stored yet (set DIONYSUS_DB_PATH to use another file)")
+        uri = self.path.resolve().as_uri()
+        try:
+            try:
+                conn, version = self._connect_read_only(f"{uri}?mode=ro")
+            except sqlite3.OperationalError:
+                # A WAL file on a read-only file system: SQLite cannot create the shared-memory
+                # file it reads through. Nobody can write there either, so the file is
+                # immutable for as long as we read it.
+                conn, version = self._connect_read_only(f"{uri}?mode=ro&immutable=1")
+        except sqlite3.Error as exc:
+            raise self._map(exc) from None
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"the SQLite store {self.path} has schema version {version}, newer than this version of"
+                " dionysus-mcp understands: upgrade dionysus-mcp"
+            )
+        return conn
+
+    @staticmethod
+    def _connect_read_only(uri: str) -> tuple[sqlite3.Connection, int]:
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
+            return conn, conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error:
+            conn.close()
             raise
 
     async def close(self) -> None:

@@ -1,7 +1,8 @@
 """Memories, their basin links and the counts over them, in the SQLite store.
 
 Writes are strict: a memory whose id exists already, or that refers to a basin that does not
-exist, raises `StoreError` and stores nothing.
+exist, raises `StoreError` and stores nothing. Updating or forgetting a memory counts one edit in
+`store_revisions`, part of the revision `memory_stats` reports.
 """
 
 from __future__ import annotations
@@ -20,6 +21,36 @@ from dionysus_mcp.store.base import Embedding, StoreError
 from dionysus_mcp.store.records import dumps_sorted
 
 from .connection import SQLiteConnection
+
+
+def bump_memory_edits(conn: sqlite3.Connection) -> None:
+    """Count an edit the memory count and newest rowid would not show (update, delete)."""
+    conn.execute(
+        "INSERT INTO store_revisions (name, edits) VALUES ('memories', 1)"
+        " ON CONFLICT(name) DO UPDATE SET edits = edits + 1"
+    )
+
+
+def _bump_embedding_epoch(conn: sqlite3.Connection) -> None:
+    """Vectors changed or went: every process's in-memory vector matrix reloads."""
+    conn.execute(
+        "INSERT INTO store_meta (key, value) VALUES ('embedding_epoch', '1') ON CONFLICT(key)"
+        " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+    )
+
+
+def _attach(conn: sqlite3.Connection, memory: Memory) -> None:
+    for link in memory.basins:
+        try:
+            conn.execute(
+                "INSERT INTO memory_basins (memory_id, basin_id, weight) VALUES (?, ?, ?)"
+                " ON CONFLICT(memory_id, basin_id) DO UPDATE SET weight = excluded.weight",
+                (memory.id, link.basin_id, float(link.weight)),
+            )
+        except sqlite3.IntegrityError:
+            raise StoreError(
+                f"cannot attach memory {memory.id!r} to basin {link.basin_id!r}: no basin has that id"
+            ) from None
 
 
 class MemoriesMixin(SQLiteConnection):
@@ -47,18 +78,51 @@ class MemoriesMixin(SQLiteConnection):
                 )
             except sqlite3.IntegrityError:
                 raise StoreError(f"a memory with id {memory.id!r} exists already") from None
-            for link in memory.basins:
-                try:
-                    conn.execute(
-                        "INSERT INTO memory_basins (memory_id, basin_id, weight) VALUES (?, ?, ?)"
-                        " ON CONFLICT(memory_id, basin_id) DO UPDATE SET weight = excluded.weight",
-                        (memory.id, link.basin_id, float(link.weight)),
-                    )
-                except sqlite3.IntegrityError:
-                    raise StoreError(
-                        f"cannot attach memory {memory.id!r} to basin {link.basin_id!r}: no basin has that id"
-                    ) from None
+            _attach(conn, memory)
             return self._memories(conn, "WHERE m.id = ?", [memory.id])[0]
+
+        return self._write(work)
+
+    async def get_memory(self, memory_id: str) -> Memory | None:
+        found = self._read(lambda conn: self._memories(conn, "WHERE m.id = ?", [memory_id]))
+        return found[0] if found else None
+
+    async def update_memory(
+        self, memory: Memory, embedding: Embedding | None = None, keep_embedding: bool = False
+    ) -> Memory | None:
+        terms = " ".join(memory_terms(memory.content, memory.tags))
+        blob, model, dim = _vector_columns(embedding)
+
+        def work(conn: sqlite3.Connection) -> Memory | None:
+            # The terms trigger re-indexes FTS5; the vector is replaced unless kept.
+            cur = conn.execute(
+                "UPDATE memories SET kind = ?, content = ?, tags = ?, importance = ?, terms = ? WHERE id = ?",
+                (memory.kind, memory.content, dumps_sorted(list(memory.tags)), float(memory.importance), terms, memory.id),
+            )
+            if cur.rowcount == 0:
+                return None
+            if not keep_embedding:
+                conn.execute(
+                    "UPDATE memories SET embedding = ?, embedding_model = ?, embedding_dim = ? WHERE id = ?",
+                    (blob, model, dim, memory.id),
+                )
+            conn.execute("DELETE FROM memory_basins WHERE memory_id = ?", (memory.id,))
+            _attach(conn, memory)
+            bump_memory_edits(conn)
+            _bump_embedding_epoch(conn)  # vector matrices hold the old vector and kind
+            return self._memories(conn, "WHERE m.id = ?", [memory.id])[0]
+
+        return self._write(work)
+
+    async def delete_memory(self, memory_id: str) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM memory_basins WHERE memory_id = ?", (memory_id,))
+            if conn.execute("DELETE FROM memories WHERE id = ?", (memory_id,)).rowcount == 0:
+                return False
+            conn.execute("DELETE FROM memories_fts WHERE memory_id = ?", (memory_id,))
+            bump_memory_edits(conn)
+            _bump_embedding_epoch(conn)
+            return True
 
         return self._write(work)
 
@@ -107,10 +171,7 @@ class MemoriesMixin(SQLiteConnection):
         def work(conn: sqlite3.Connection) -> None:
             conn.executemany("UPDATE memories SET embedding = ?, embedding_model = ?, embedding_dim = ? WHERE id = ?", rows)
             # Other processes' vector matrices hold the old vectors: tell them to reload.
-            conn.execute(
-                "INSERT INTO store_meta (key, value) VALUES ('embedding_epoch', '1') ON CONFLICT(key)"
-                " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
-            )
+            _bump_embedding_epoch(conn)
 
         if rows:
             self._write(work)
@@ -153,9 +214,10 @@ class MemoriesMixin(SQLiteConnection):
                 for r in conn.execute("SELECT kind, count(*) AS n FROM memories GROUP BY kind ORDER BY kind")
             }
             total, max_rowid = conn.execute("SELECT count(*), coalesce(max(rowid), 0) FROM memories").fetchone()
-            # Memories are only ever added, so (count, newest rowid) changes with every write,
-            # including writes by another process sharing the file.
-            return MemoryStats(total=total, by_kind=by_kind, revision=f"{total}:{max_rowid}")
+            edits = conn.execute("SELECT coalesce(max(edits), 0) FROM store_revisions WHERE name = 'memories'").fetchone()[0]
+            # An add changes (count, newest rowid); an update or delete changes `edits`: the
+            # revision changes with every write, including another process's.
+            return MemoryStats(total=total, by_kind=by_kind, revision=f"{total}:{max_rowid}:{edits}", edits=edits)
 
         return self._read(work)
 

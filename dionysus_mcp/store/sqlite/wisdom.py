@@ -71,7 +71,11 @@ class WisdomMixin(SQLiteConnection):
             ]
         )
 
+    async def delete_wisdom(self, wisdom_id: str) -> bool:
+        return self._write(lambda conn: conn.execute("DELETE FROM wisdom WHERE id = ?", (wisdom_id,)).rowcount > 0)
+
     # --- coherence snapshots -----------------------------------------------------------------
+
     async def add_snapshot(self, snapshot: CoherenceSnapshot) -> None:
         def work(conn: sqlite3.Connection) -> None:
             try:
