@@ -83,15 +83,17 @@ async def run_ooda_cycle(
     observers: Sequence[RunObserver] = (),
     callbacks: CallbackRegistry | None = None,
     persist: bool = True,
+    run_id: str | None = None,
 ) -> OodaResult:
     """Run the ConsciousnessManager on `context`. `observers` see every agent run (root and
     delegated); `callbacks` are extra step callbacks run after the default ones. With `persist`
     (the default) every run — the manager's and each delegated one — is stored step by step as
-    an execution trace; the result's `trace_id` is the manager's trace."""
+    an execution trace; the result's `trace_id` is the manager's trace (`run_id` when given:
+    a run started in the background announces its id before it starts)."""
     context = validate_context(context)
     steps = validate_max_steps(max_steps)
     spec = parse_model_spec(runtime.settings.model)
-    group, registry = _group(runtime, spec, observers, callbacks, progress, persist)
+    group, registry = _group(runtime, spec, observers, callbacks, progress, persist, run_id)
     started = time.perf_counter()
     # Built in the worker too: building renders every agent's prompt templates (~30-90 ms).
     output = await _run_in_worker(
@@ -100,6 +102,7 @@ async def run_ooda_cycle(
     duration = time.perf_counter() - started
     coherence, coherence_status = await _coherence_after(runtime, group)
     root = _root(group)
+    await _export_otel(runtime, root.trace_id, persist)
     decision, actions, confidence = parse_decision(output)
     phases = [_phase(group, phase, agent) for phase, agent in PHASES]
     return OodaResult(
@@ -127,10 +130,11 @@ async def run_heartbeat(
     observers: Sequence[RunObserver] = (),
     callbacks: CallbackRegistry | None = None,
     persist: bool = True,
+    run_id: str | None = None,
 ) -> HeartbeatResult:
     """Run the HeartbeatAgent; persisted as an execution trace (`trace_id`) unless `persist=False`."""
     spec = parse_model_spec(runtime.settings.model)
-    group, registry = _group(runtime, spec, observers, callbacks, progress, persist)
+    group, registry = _group(runtime, spec, observers, callbacks, progress, persist, run_id)
     started = time.perf_counter()
     output = await _run_in_worker(
         group, lambda: build_heartbeat(runtime, _models(runtime, spec, group)("heartbeat"), group, registry).run(HEARTBEAT_TASK)
@@ -138,6 +142,7 @@ async def run_heartbeat(
     duration = time.perf_counter() - started
     coherence, coherence_status = await _coherence_after(runtime, group)
     root = _root(group)
+    await _export_otel(runtime, root.trace_id, persist)
     return HeartbeatResult(
         trace_id=root.trace_id,
         model=spec.label,
@@ -220,6 +225,19 @@ async def _coherence_after(runtime: "Runtime", group: RunGroup) -> tuple[float, 
     return assessment.consciousness_level, assessment.status
 
 
+async def _export_otel(runtime: "Runtime", trace_id: str, persist: bool) -> None:
+    """With an OTLP endpoint configured, the run goes to it as it ends; never fails the run."""
+    from dionysus_mcp.traces.otel import configured
+
+    if not persist or not configured():
+        return
+    try:
+        spans = await runtime.traces.export_otel(trace_id)
+        log.info("run %s exported to OpenTelemetry: %d spans", trace_id, spans)
+    except Exception as exc:
+        log.warning("run %s not exported to OpenTelemetry: %s", trace_id, exc)
+
+
 def _bridge(runtime: "Runtime", progress: Progress | None) -> Callable[[RunContext, str], None] | None:
     """A synchronous progress reporter for the worker thread, delivering on the event loop."""
     if progress is None:
@@ -241,6 +259,7 @@ def _group(
     callbacks: CallbackRegistry | None,
     progress: Progress | None,
     persist: bool,
+    run_id: str | None = None,
 ) -> tuple[RunGroup, CallbackRegistry]:
     """The run group and the callbacks of one runner call: the defaults, then the caller's, then
     trace persistence (last, so it stores each step as every other callback left it — with its
@@ -253,7 +272,7 @@ def _group(
         registry = registry.merged(tracer.registry())
     # The persistence observes first: a run's trace exists before anything else hears of it.
     group = RunGroup(
-        runtime, spec.label, observers=[*([tracer] if tracer else []), *observers], progress=_bridge(runtime, progress)
+        runtime, spec.label, run_id=run_id, observers=[*([tracer] if tracer else []), *observers], progress=_bridge(runtime, progress)
     )
     return group, registry
 

@@ -6,6 +6,7 @@ through `Runtime.call`, which hops back onto the event loop that owns the store 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
 import logging
@@ -28,7 +29,7 @@ from dionysus_mcp.config import Settings
 from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Store, StoreError
 from dionysus_mcp.store.outbox import Outbox
-from dionysus_mcp.traces import TraceService
+from dionysus_mcp.traces import TraceService, lifecycle
 from dionysus_mcp.traces.retention import TraceRetention
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Runtime:
         self.traces = TraceService(store, self.outbox)
         self.retention = TraceRetention(store)
         self._token: anyio.lowlevel.EventLoopToken | None = None
+        self._leases: asyncio.Task | None = None
 
     async def start(self, read_only: bool = False) -> None:
         await self.store.open()
@@ -65,6 +67,13 @@ class Runtime:
                 log.info("delivered %d queued trace writes (%d pending)", result["delivered"], result["pending"])
             except StoreError as exc:  # a bad queue must not stop the server
                 log.warning("could not deliver queued trace writes: %s", exc)
+        self.traces.read_only = read_only  # then orphaned runs are shown interrupted, not marked
+        if not read_only:
+            # After the outbox: a dead process's queued writes may have closed its runs already.
+            await lifecycle.reap(self.traces)
+            # A plain task, not a task group: the runtime is opened and closed by context
+            # managers that may run in different tasks (pytest fixtures, server lifespans).
+            self._leases = asyncio.get_running_loop().create_task(lifecycle.keep_leases(self.traces))
         # Everything imported so far lives as long as the process: move it out of the cyclic
         # collector's reach, or every full collection rescans ~100k library objects (measured:
         # tool p99 105 ms -> 20 ms during 4 concurrent OODA cycles, docs/benchmarks.md).
@@ -72,6 +81,12 @@ class Runtime:
         log.info("runtime ready on %s (%s)", self.store.backend, await self.store.describe())
 
     async def close(self) -> None:
+        if self._leases is not None:
+            self._leases.cancel()
+        try:
+            await lifecycle.close_in_flight(self.traces)
+        except Exception as exc:  # closing must go on: the next start marks them from their owner
+            log.warning("could not mark in-flight runs at shutdown: %s", exc)
         self.outbox.close()
         await self.store.close()
 

@@ -14,7 +14,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-TraceStatus = Literal["running", "success", "max_steps", "error", "cancelled"]
+# `interrupted`: the process that ran it is gone (killed, crashed, stopped mid-run): see
+# dionysus_mcp/traces/lifecycle.py.
+TraceStatus = Literal["running", "success", "max_steps", "error", "cancelled", "interrupted"]
+TRACE_STATUSES: tuple[str, ...] = ("running", "success", "max_steps", "error", "cancelled", "interrupted")
 StepType = Literal["task", "planning", "action", "final_answer"]
 
 
@@ -177,6 +180,23 @@ class TraceBasinLink(BaseModel):
     basin_name: str = ""
     strength: float
     at_step: int
+
+
+class TraceOwner(BaseModel):
+    """The server process running a trace, and how long its claim holds without renewal."""
+
+    host: str
+    pid: int
+    token: str  # the process's start identity (traces/owner.py): tells a reused pid apart
+    lease_until: datetime
+
+
+class RunningTrace(BaseModel):
+    """A trace stored as `running`, with its owner when one was recorded."""
+
+    id: str
+    started_at: datetime
+    owner: TraceOwner | None = None
 
 
 class TraceFilter(BaseModel):

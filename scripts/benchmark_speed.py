@@ -782,14 +782,15 @@ async def bench_trace_queries(report: Report, stores: Stores, sizes: dict[str, i
             async with mcp_client(runtime) as client:
                 for _ in range(3):
                     await call(client, "list_traces", {})
-                    await call(client, "get_trace", {"trace_id": roots[0]})
+                    await call(client, "get_trace", {"trace_id": roots[0], "detail": "full"})
                 i = 0
 
                 def cycling(tool: str, ids: list[str]) -> Callable[[], Awaitable[Any]]:
                     async def go() -> None:
                         nonlocal i
                         i += 1
-                        await call(client, tool, {"trace_id": ids[i % len(ids)]})
+                        # get_trace measured on its full form (the summary is built from it).
+                        await call(client, tool, {"trace_id": ids[i % len(ids)], **({"detail": "full"} if tool == "get_trace" else {})})
                     return go
 
                 res["list_traces"] = summary_ms(await timed(lambda: call(client, "list_traces", {}), n))
@@ -800,7 +801,7 @@ async def bench_trace_queries(report: Report, stores: Stores, sizes: dict[str, i
                 res["get_trace_child"] = summary_ms(await timed(cycling("get_trace", kids), n))
                 page = await call(client, "list_traces", {"limit": 20})
                 res["list_traces_page_size"] = len(page.structured_content["traces"])
-                detail = await call(client, "get_trace", {"trace_id": roots[0]})
+                detail = await call(client, "get_trace", {"trace_id": roots[0], "detail": "full"})
                 res["get_trace_root_sub_runs"] = len(detail.structured_content["sub_runs"])
         out[backend] = res
         on_target = backend == "sqlite" and count >= TARGET_SIZES["traces_sqlite"]

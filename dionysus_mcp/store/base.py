@@ -24,16 +24,18 @@ from schema.models import (
     CoherenceSnapshot,
     Memory,
     MemoryStats,
+    RunningTrace,
     StepRecord,
     TraceBasinLink,
     TraceFilter,
+    TraceOwner,
     TraceRecord,
     TraceStatus,
     WisdomPrinciple,
 )
 
 
-TRACE_WRITES = ("create_trace", "add_step", "complete_trace", "link_trace_basin")
+TRACE_WRITES = ("create_trace", "add_step", "complete_trace", "link_trace_basin", "set_trace_owner")
 
 
 @dataclass(frozen=True)
@@ -297,3 +299,24 @@ class Store(ABC):
         """Delete the traces, every sub-run delegated from them (recursively), their steps and
         basin activations, atomically. Returns {traces, steps} removed; unknown ids are
         ignored."""
+
+    # --- trace lifecycle: owners, leases, interrupted runs (traces/lifecycle.py) ---------------
+    @abstractmethod
+    async def set_trace_owner(self, trace_id: str, owner: TraceOwner) -> None:
+        """Record the process running the trace and its lease (replaces a previous owner)."""
+
+    @abstractmethod
+    async def renew_trace_leases(self, token: str, lease_until: datetime) -> int:
+        """Extend the lease of every running trace owned by `token`; returns how many."""
+
+    @abstractmethod
+    async def running_traces(self, trace_ids: list[str] | None = None) -> list[RunningTrace]:
+        """Traces whose status is `running` (of `trace_ids` only, when given), with owners."""
+
+    @abstractmethod
+    async def interrupt_trace(
+        self, trace_id: str, owner_token: str | None, completed_at: datetime, error: str, totals: dict[str, int]
+    ) -> bool:
+        """Mark the trace `interrupted` with `totals` (as complete_trace) — only while it is still
+        `running` and still owned by `owner_token` (None: no owner recorded), so a run another
+        process claimed or closed meanwhile is left alone. True when it was marked."""

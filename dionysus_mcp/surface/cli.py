@@ -45,7 +45,7 @@ environment:
   DIONYSUS_TRACE_RETENTION_DAYS  a server deletes runs older than this, at start and daily
   DIONYSUS_EMBEDDER     wordllama (default, offline) | minilm (all-MiniLM-L6-v2) | none (words only)
 """
-STATUSES = ["running", "success", "max_steps", "error", "cancelled"]
+STATUSES = ["running", "success", "max_steps", "error", "cancelled", "interrupted"]
 # Service messages name MCP tools; on the command line the matching command is named instead.
 CLI_WORDS = {
     "list_traces": "`dionysus-mcp traces list`",
@@ -125,8 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print JSON")
     show = traces_sub.add_parser("show", help="one run as JSON: steps, sub-runs, basins, tokens")
     show.add_argument("trace_id")
+    show.add_argument("--detail", choices=["summary", "full"], default="full", help="summary: a few KB (default full)")
+    show.add_argument("--steps-from", type=int, help="full only: index of the first step to print")
+    show.add_argument("--steps-limit", type=int, help="full only: how many steps to print")
     replay = traces_sub.add_parser("replay", help="one run as a readable markdown narrative")
     replay.add_argument("trace_id")
+    diff = traces_sub.add_parser("diff", help="compare two runs: aligned steps, what differs, token and time deltas")
+    diff.add_argument("a")
+    diff.add_argument("b")
+    diff.add_argument("--json", action="store_true", help="print JSON")
+    otel = traces_sub.add_parser("otel", help="export a run as OpenTelemetry spans to OTEL_EXPORTER_OTLP_ENDPOINT")
+    otel.add_argument("trace_id")
     usage = traces_sub.add_parser("usage", help="token totals per agent and model")
     usage.add_argument("--agent")
     usage.add_argument("--since", type=cli_data.cli_datetime, metavar="DATE", help="only runs started at or after DATE")
@@ -310,9 +319,25 @@ async def _traces(settings: Settings, args: argparse.Namespace) -> int:
             if page.next_cursor:
                 print(f"more: dionysus-mcp traces list --cursor {page.next_cursor}")
         elif action == "show":
-            print((await traces.get_trace(args.trace_id)).model_dump_json(indent=2))
+            read = await traces.read_trace(args.trace_id, args.detail, args.steps_from, args.steps_limit)
+            print(read.model_dump_json(indent=2))
         elif action == "replay":
             print(await traces.replay(args.trace_id))
+        elif action == "diff":
+            result = await traces.diff(args.a, args.b)
+            if args.json:
+                print(result.model_dump_json(indent=2))
+                return 0
+            print(f"A {result.a.id} {result.a.status}  ->  B {result.b.id} {result.b.status}")
+            delta = result.duration_delta_s
+            print(f"tokens {result.tokens_delta.total_tokens:+d}, duration {'n/a' if delta is None else f'{delta:+.2f} s'}, "
+                  f"{result.differing_steps} of {len(result.steps)} steps differ")
+            for row in result.steps:
+                if row.change != "same":
+                    print(f"  {row.change:<8} {row.agent_name:<22} {row.step_type} {row.step_number}: {row.note or ''}")
+        elif action == "otel":
+            spans = await traces.export_otel(args.trace_id)
+            print(f"exported {spans} spans of {args.trace_id} over OTLP/HTTP")
         elif action == "usage":
             print((await traces.token_usage(args.agent, args.since)).model_dump_json(indent=2))
         elif action == "flush":

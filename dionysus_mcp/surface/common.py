@@ -195,13 +195,16 @@ class DionysusMCP(MCPServer):
             raise
 
 
-def tool(server: MCPServer, title: str, annotations: ToolAnnotations) -> Callable[[F], F]:
+def tool(
+    server: MCPServer, title: str, annotations: ToolAnnotations, meta: dict[str, Any] | None = None
+) -> Callable[[F], F]:
     """Register `fn` as a tool with a title, its docstring as one paragraph, and errors meant
-    for the caller translated into ToolErrors."""
+    for the caller translated into ToolErrors. `meta` becomes the tool's `_meta` (e.g. the
+    trace viewer's MCP App, `{"ui": {"resourceUri": …}}`)."""
 
     def decorate(fn: F) -> F:
         wrapped = explained(fn)
-        server.tool(title=title, description=one_paragraph(fn.__doc__), annotations=annotations)(wrapped)
+        server.tool(title=title, description=one_paragraph(fn.__doc__), annotations=annotations, meta=meta)(wrapped)
         return wrapped
 
     return decorate

@@ -3,17 +3,25 @@
     GET /health
     GET /api/agents/traces?agent_name=&status=&since=&until=&limit=&cursor=&roots_only=
     GET /api/agents/traces/{id}
+    GET /api/agents/traces/{id}?detail=summary|full&steps_from=&steps_limit=
     GET /api/agents/traces/{id}/replay          (text/markdown)
+    GET /api/agents/traces/diff?a=&b=
     GET /api/agents/token-usage?agent_name=&since=
+    GET /traces, /traces/{id}                   (the trace viewer, HTML; /traces/{a}?diff={b})
 
 Loopback by default. Binding to any other address requires DIONYSUS_HTTP_TOKEN, and when a
-token is set every route (MCP included) requires `Authorization: Bearer <token>`.
+token is set every route (MCP included) requires `Authorization: Bearer <token>`. A browser
+cannot send that header when it opens the viewer, so `/traces?token=<token>` exchanges the token
+once for an HttpOnly, SameSite=Strict cookie (and redirects to drop it from the address bar);
+the cookie is accepted for GET requests to the viewer and the read-only REST API only — never
+for /mcp, where tools write.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+from urllib.parse import urlencode
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,7 +32,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -34,7 +42,7 @@ from dionysus_mcp.runtime import Runtime, open_runtime
 from dionysus_mcp.store.base import StoreError
 
 log = logging.getLogger(__name__)
-STATUSES = {"running", "success", "max_steps", "error", "cancelled"}
+STATUSES = {"running", "success", "max_steps", "error", "cancelled", "interrupted"}
 
 
 def is_loopback(host: str) -> bool:
@@ -46,24 +54,53 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+COOKIE = "dionysus_token"
+
+
+def _viewer_path(path: str) -> bool:
+    return path == "/traces" or path.startswith("/traces/")
+
+
 class BearerAuth:
-    """Every request must carry the token (compared in constant time)."""
+    """Every request must carry the token (compared in constant time); the viewer's browser
+    reads may carry it as a cookie instead (see the module docstring)."""
 
     def __init__(self, app: ASGIApp, token: str):
         self.app = app
+        self.token = token.encode()
         self.expected = f"Bearer {token}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             given = dict(scope.get("headers", [])).get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
-                response = JSONResponse(
-                    {"error": "unauthorized: send Authorization: Bearer <DIONYSUS_HTTP_TOKEN>"},
-                    status_code=401, headers={"WWW-Authenticate": "Bearer"},
-                )
-                await response(scope, receive, send)
-                return
+                response = self._browser(scope)
+                if response is None:
+                    response = JSONResponse(
+                        {"error": "unauthorized: send Authorization: Bearer <DIONYSUS_HTTP_TOKEN>"},
+                        status_code=401, headers={"WWW-Authenticate": "Bearer"},
+                    )
+                if response is not True:
+                    await response(scope, receive, send)
+                    return
         await self.app(scope, receive, send)
+
+    def _browser(self, scope: Scope) -> Response | bool | None:
+        """True: a browser read with the right cookie; a redirect setting the cookie for the right
+        `?token=` on a viewer page; None: unauthorized."""
+        path = scope.get("path", "")
+        if scope.get("method") != "GET" or not (_viewer_path(path) or path.startswith("/api/agents/")):
+            return None
+        request = Request(scope)
+        offered = request.query_params.get("token")
+        if offered is not None and _viewer_path(path):
+            if not hmac.compare_digest(offered.encode(), self.token):
+                return None
+            rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+            response = RedirectResponse(path + (f"?{rest}" if rest else ""), status_code=303)
+            response.set_cookie(COOKIE, self.token.decode(), httponly=True, samesite="strict", path="/")
+            return response
+        return True if hmac.compare_digest(request.cookies.get(COOKIE, "").encode(), self.token) else None
 
 
 def _json(model: Any, status: int = 200) -> Response:
@@ -105,6 +142,10 @@ def _int(params: Any, name: str, default: int) -> int:
         raise InvalidInput(f"{name}={raw!r} is not a whole number") from None
 
 
+def _opt_int(params: Any, name: str) -> int | None:
+    return None if params.get(name) in (None, "") else _int(params, name, 0)
+
+
 def rest_routes(get_runtime) -> list[Route]:
     async def health(request: Request) -> Response:
         rt: Runtime = get_runtime()
@@ -131,7 +172,20 @@ def rest_routes(get_runtime) -> list[Route]:
 
     async def trace(request: Request) -> Response:
         try:
-            return _json(await get_runtime().traces.get_trace(request.path_params["trace_id"]))
+            q = request.query_params
+            return _json(await get_runtime().traces.read_trace(
+                request.path_params["trace_id"], q.get("detail") or "full", _opt_int(q, "steps_from"),
+                _opt_int(q, "steps_limit"),
+            ))
+        except (DionysusError, StoreError) as exc:
+            return _error(exc)
+
+    async def diff(request: Request) -> Response:
+        q = request.query_params
+        try:
+            if not q.get("a") or not q.get("b"):
+                raise InvalidInput("pass the two runs to compare as ?a=<trace id>&b=<trace id>")
+            return _json(await get_runtime().traces.diff(q["a"], q["b"]))
         except (DionysusError, StoreError) as exc:
             return _error(exc)
 
@@ -150,9 +204,22 @@ def rest_routes(get_runtime) -> list[Route]:
             return _error(exc)
         return _json(report)
 
+    async def viewer(request: Request) -> Response:
+        from dionysus_mcp.surface.viewer import viewer_html
+
+        # The page reads everything through the REST API; it only needs to be the page.
+        return HTMLResponse(viewer_html(), headers={
+            "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline';"
+                                       " connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+            "Cache-Control": "no-store",
+        })
+
     return [
         Route("/health", health, methods=["GET"]),
+        Route("/traces", viewer, methods=["GET"]),
+        Route("/traces/{trace_id}", viewer, methods=["GET"]),
         Route("/api/agents/traces", traces, methods=["GET"]),
+        Route("/api/agents/traces/diff", diff, methods=["GET"]),  # before {trace_id}
         Route("/api/agents/traces/{trace_id}", trace, methods=["GET"]),
         Route("/api/agents/traces/{trace_id}/replay", replay, methods=["GET"]),
         Route("/api/agents/token-usage", token_usage, methods=["GET"]),

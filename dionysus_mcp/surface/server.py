@@ -21,6 +21,7 @@ from dionysus_mcp import tokenizer
 from dionysus_mcp.surface import agent_tools, cognition_tools, manage_tools, prompts, resources, trace_tools
 from dionysus_mcp.surface.common import DionysusMCP
 from dionysus_mcp.traces.retention import retained
+from dionysus_mcp.surface.viewer import VIEWER_META, apps_extension
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,14 @@ def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Set
             try:
                 yield {"runtime": runtime}
             finally:
+                # Runs started with wait=false end (cancelled) before the runtime closes.
+                await background.stop()
                 state.pop("runtime", None)
 
     log_level = settings.log_level
     server = DionysusMCP(
-        "dionysus-mcp", instructions=INSTRUCTIONS, version=_version(), lifespan=lifespan, log_level=log_level
+        "dionysus-mcp", instructions=INSTRUCTIONS, version=_version(), lifespan=lifespan, log_level=log_level,
+        extensions=[apps_extension()],  # the trace viewer as an MCP App (ui://), for hosts that render them
     )
 
     def rt() -> Runtime:
@@ -61,8 +65,8 @@ def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Set
 
     cognition_tools.register(server, rt)
     manage_tools.register(server, rt)
-    agent_tools.register(server, rt)
-    trace_tools.register(server, rt)
+    background = agent_tools.register(server, rt, meta=VIEWER_META)
+    trace_tools.register(server, rt, meta=VIEWER_META)
     resources.register(server, rt)
     prompts.register(server, rt)
     return server

@@ -46,6 +46,10 @@ class TraceDetail(TraceSummary):
     sub_runs: list["TraceDetail"]
     activated_basins: list[TraceBasinLink]
     total_tokens: TokenTotals = Field(description="This run and all its sub-runs.")
+    # Paging of `steps` (get_trace detail="full" with steps_from / steps_limit).
+    steps_from: int = 0
+    steps_total: int | None = Field(None, description="How many steps the run has.")
+    next_steps_from: int | None = Field(None, description="Pass as steps_from for the next page; null on the last.")
 
 
 class TracePage(BaseModel):

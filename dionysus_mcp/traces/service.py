@@ -16,11 +16,16 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from pydantic import BaseModel
 
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import Store, StoreError, StoreUnavailable
 from dionysus_mcp.store.outbox import Outbox
+from dionysus_mcp.traces import lifecycle
+from dionysus_mcp.traces.diff import TraceDiff, diff_runs
+from dionysus_mcp.traces.digest import TraceDigest, check_read, digest, page_steps
 from dionysus_mcp.traces.models import (
     TokenUsageReport,
     TraceDetail,
@@ -29,11 +34,13 @@ from dionysus_mcp.traces.models import (
     token_totals,
     summarize,
 )
+from dionysus_mcp.traces.owner import LEASE_S, ProcessIdentity
 from dionysus_mcp.traces.replay import render
 from schema.models import (
     StepRecord,
     TraceBasinLink,
     TraceFilter,
+    TraceOwner,
     TraceRecord,
     TraceStatus,
     from_iso,
@@ -107,13 +114,22 @@ def _store_call(op: str, payload: BaseModel | dict[str, Any]) -> tuple[str, tupl
         )
     if op == "link_trace_basin":
         return op, (_as(TraceBasinLink, payload),)
+    if op == "set_trace_owner":
+        assert isinstance(payload, dict)
+        return op, (payload["trace_id"], TraceOwner.model_validate(payload["owner"]))
     # a queue written by another version: set it aside, do not guess
     raise ValueError(f"unknown outbox operation {op!r}")
 
 
 class TraceService:
-    def __init__(self, store: Store, outbox: Outbox | None = None, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self, store: Store, outbox: Outbox | None = None, clock: Callable[[], datetime] = utcnow,
+        identity: ProcessIdentity | None = None, lease_s: float = LEASE_S,
+    ):
         self.store = store
+        self.identity = identity or ProcessIdentity.current()  # the owner of the runs it creates
+        self.lease_s = lease_s
+        self.read_only = False  # a read-only store: orphaned runs are reported, never marked
         self.outbox = outbox
         self.clock = clock
         self._down_since: float | None = None
@@ -148,6 +164,8 @@ class TraceService:
         )
         self._open[trace.id] = {}
         await self._write("create_trace", trace)
+        owner = self.identity.owner(trace.started_at, self.lease_s)
+        await self._write("set_trace_owner", {"trace_id": trace.id, "owner": owner.model_dump(mode="json")})
         return trace.id
 
     async def add_step(self, trace_id: str, step: StepRecord | dict[str, Any]) -> str:
@@ -300,13 +318,32 @@ class TraceService:
         trace = await self.store.get_trace(trace_id)
         if trace is None:
             raise NotFound(f"Unknown trace {trace_id!r}: list_traces shows the stored runs")
-        return trace
+        return (await lifecycle.refresh(self, [trace]))[0]
 
     async def get_trace(self, trace_id: str) -> TraceDetail:
         return await self._detail(await self._record(trace_id), depth=0)
 
+    async def read_trace(
+        self, trace_id: str, detail: str = "summary", steps_from: int | None = None, steps_limit: int | None = None
+    ) -> TraceDetail | TraceDigest:
+        """get_trace for clients that pay per byte: the summary, or the full form by pages."""
+        check_read(detail, steps_from, steps_limit)
+        run = await self.get_trace(trace_id)
+        return digest(run) if detail == "summary" else page_steps(run, steps_from, steps_limit)
+
+    async def export_otel(self, trace_id: str, exporter: Any = None) -> int:
+        """Export a stored run as OpenTelemetry spans (traces/otel.py); returns how many."""
+        from dionysus_mcp.traces.otel import export_run
+
+        run = await self.get_trace(trace_id)
+        return await anyio.to_thread.run_sync(export_run, run, exporter)
+
+    async def diff(self, a: str, b: str) -> TraceDiff:
+        """Two runs side by side (traces/diff.py)."""
+        return diff_runs(await self.get_trace(a), await self.get_trace(b))
+
     async def _detail(self, trace: TraceRecord, depth: int) -> TraceDetail:
-        children = await self.store.get_children(trace.id) if depth < MAX_DEPTH else []
+        children = await lifecycle.refresh(self, await self.store.get_children(trace.id)) if depth < MAX_DEPTH else []
         sub_runs = [await self._detail(child, depth + 1) for child in children]
         summary = summarize(trace)
         total = summary.tokens
@@ -338,10 +375,12 @@ class TraceService:
         after = decode_cursor(cursor) if cursor else None
         flt = TraceFilter(agent_name=agent_name, status=status, since=since, until=until, roots_only=roots_only)
         rows = await self.store.list_traces(flt, limit + 1, after)
-        page = rows[:limit]
+        page = await lifecycle.refresh(self, rows[:limit])
+        if status is not None:  # a run found orphaned just now is no longer `running`
+            page = [t for t in page if t.status == status]
         return TracePage(
             traces=[summarize(t) for t in page],
-            next_cursor=encode_cursor(page[-1]) if len(rows) > limit else None,
+            next_cursor=encode_cursor(rows[limit - 1]) if len(rows) > limit else None,
         )
 
     async def token_usage(self, agent_name: str | None = None, since: datetime | None = None) -> TokenUsageReport:

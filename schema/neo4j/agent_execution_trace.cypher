@@ -15,6 +15,9 @@ CREATE INDEX agent_execution_trace_started_at IF NOT EXISTS FOR (t:AgentExecutio
 CREATE INDEX agent_execution_trace_parent_id IF NOT EXISTS FOR (t:AgentExecutionTrace) ON (t.parent_id);
 CREATE INDEX agent_execution_trace_run_id IF NOT EXISTS FOR (t:AgentExecutionTrace) ON (t.run_id);
 CREATE INDEX agent_execution_trace_status IF NOT EXISTS FOR (t:AgentExecutionTrace) ON (t.status);
+// The owner of a running trace (owner_host, owner_pid, owner_token, lease_until): leases are
+// renewed by owner token.
+CREATE INDEX agent_execution_trace_owner_token IF NOT EXISTS FOR (t:AgentExecutionTrace) ON (t.owner_token);
 // Step ids are derived from (trace_id, step_type, step_number): writing a step twice stores it once.
 CREATE CONSTRAINT agent_execution_step_id IF NOT EXISTS FOR (s:AgentExecutionStep) REQUIRE s.id IS UNIQUE;
 CREATE INDEX agent_execution_step_trace_id IF NOT EXISTS FOR (s:AgentExecutionStep) ON (s.trace_id);

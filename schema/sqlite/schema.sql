@@ -180,6 +180,18 @@ CREATE TABLE IF NOT EXISTS trace_basins (
 
 CREATE INDEX IF NOT EXISTS trace_basins_basin ON trace_basins(basin_id);
 
+-- The server process running a trace and its lease (owner_* properties of the trace node in
+-- Neo4j). A table of its own, so a database written before owners existed needs no migration.
+CREATE TABLE IF NOT EXISTS trace_owners (
+    trace_id    TEXT PRIMARY KEY NOT NULL,
+    host        TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    token       TEXT NOT NULL,
+    lease_until TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS trace_owners_token ON trace_owners(token);
+
 -- Counters of edits the row counts do not show (a memory updated or forgotten, a basin
 -- deleted): part of memory_stats' revision, so a recall index in another process notices them.
 CREATE TABLE IF NOT EXISTS store_revisions (

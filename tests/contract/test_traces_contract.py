@@ -255,3 +255,67 @@ async def test_token_totals(store: Store):
                                {"input_tokens": 5000, "output_tokens": 1, "pruned_tokens_saved": 9, "step_count": 2})
     row = next(r for r in await store.token_totals(TraceFilter(agent_name="heartbeat")) if r["model"] == "scripted")
     assert row["input_tokens"] == sum(t.input_tokens for t in traces if (t.agent_name, t.model) == ("heartbeat", "scripted")) + 5000
+
+
+# --- trace lifecycle: owners, leases, interrupted runs (issue 12) -------------------------------
+
+from schema.models import TraceOwner  # noqa: E402
+
+
+def owner(token: str, lease_s: float = 60, pid: int = 4242, host: str = "h1") -> TraceOwner:
+    return TraceOwner(host=host, pid=pid, token=token, lease_until=ts(lease_s))
+
+
+async def test_owner_round_trip_and_running_traces(store: Store):
+    await store.create_trace(trace("t-owned", ts()))
+    await store.create_trace(trace("t-orphan", ts(1)))
+    await store.create_trace(trace("t-done", ts(2)))
+    await store.complete_trace("t-done", "success", ts(3), None, None, {})
+    await store.set_trace_owner("t-owned", owner("tok-a", 30))
+    await store.set_trace_owner("t-done", owner("tok-a", 30))
+    running = await store.running_traces()
+    assert [(r.id, r.started_at, r.owner) for r in running] == [
+        ("t-orphan", ts(1), None), ("t-owned", ts(), owner("tok-a", 30))
+    ]
+    assert [r.id for r in await store.running_traces(["t-owned", "t-done", "t-missing"])] == ["t-owned"]
+    assert await store.running_traces([]) == []
+    # A second owner record replaces the first (a trace has one owner).
+    await store.set_trace_owner("t-owned", owner("tok-b", 45, pid=7, host="h2"))
+    assert (await store.running_traces(["t-owned"]))[0].owner == owner("tok-b", 45, pid=7, host="h2")
+
+
+async def test_renew_leases_touches_only_running_traces_of_that_owner(store: Store):
+    for i, tid in enumerate(["a1", "a2", "b1", "a-done"]):
+        await store.create_trace(trace(tid, ts(i)))
+    for tid in ["a1", "a2", "a-done"]:
+        await store.set_trace_owner(tid, owner("tok-a", 10))
+    await store.set_trace_owner("b1", owner("tok-b", 10))
+    await store.complete_trace("a-done", "success", ts(5), None, None, {})
+    assert await store.renew_trace_leases("tok-a", ts(100)) == 2
+    leases = {r.id: r.owner.lease_until for r in await store.running_traces()}
+    assert leases == {"a1": ts(100), "a2": ts(100), "b1": ts(10)}
+
+
+async def test_interrupt_trace_only_while_running_under_the_judged_owner(store: Store):
+    for tid in ["t1", "t2", "t3"]:
+        await store.create_trace(trace(tid, ts()))
+    await store.set_trace_owner("t1", owner("tok-dead"))
+    await store.set_trace_owner("t2", owner("tok-live"))
+    await store.add_step(step("t1", 0, "task"))
+    totals = {"input_tokens": 11, "output_tokens": 4, "pruned_tokens_saved": 2, "step_count": 1}
+    # The owner changed since it was judged (or never matched): left alone.
+    assert not await store.interrupt_trace("t2", "tok-dead", ts(9), "gone", totals)
+    assert not await store.interrupt_trace("t3", "tok-dead", ts(9), "gone", totals)
+    assert await store.interrupt_trace("t1", "tok-dead", ts(9), "gone", totals)
+    # Once marked it is no longer running: a second mark does nothing.
+    assert not await store.interrupt_trace("t1", "tok-dead", ts(10), "again", totals)
+    # No owner recorded: matched by None.
+    assert await store.interrupt_trace("t3", None, ts(11), "gone too", {"step_count": 0})
+    got = await store.get_trace("t1")
+    assert (got.status, got.completed_at, got.error, got.step_count, got.input_tokens, got.output_tokens,
+            got.pruned_tokens_saved) == ("interrupted", ts(9), "gone", 1, 11, 4, 2)
+    assert (await store.get_trace("t2")).status == "running"
+    assert (await store.get_trace("t3")).status == "interrupted"
+    assert [s.step_type for s in await store.get_steps("t1")] == ["task"]
+    # Same start time: newest-first order falls back to id, descending.
+    assert [t.id for t in await store.list_traces(TraceFilter(status="interrupted"), 10)] == ["t3", "t1"]

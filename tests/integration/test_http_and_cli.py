@@ -71,6 +71,12 @@ async def test_rest_api_lists_opens_replays_and_counts(tmp_path, http_server):
         assert len(page["traces"]) == 1 and page["next_cursor"]
         detail = (await http.get(f"/api/agents/traces/{root}")).json()
         assert detail["sub_runs"][0]["id"] == child and detail["total_tokens"]["pruned_tokens_saved"] == 30
+        summary = (await http.get(f"/api/agents/traces/{root}", params={"detail": "summary"})).json()
+        assert summary["phases"][0]["result"] == "saw nothing" and summary["steps"][0]["preview"] == "all quiet"
+        page = (await http.get(f"/api/agents/traces/{root}", params={"detail": "full", "steps_from": 0, "steps_limit": 1})).json()
+        assert (len(page["steps"]), page["steps_total"], page["next_steps_from"], page["sub_runs"]) == (1, 1, None, [])
+        bad = await http.get(f"/api/agents/traces/{root}", params={"detail": "everything"})
+        assert bad.status_code == 400 and "detail" in bad.json()["error"]
         replay = await http.get(f"/api/agents/traces/{root}/replay")
         assert replay.headers["content-type"].startswith("text/markdown") and "all quiet" in replay.text
         usage = (await http.get("/api/agents/token-usage")).json()
@@ -82,7 +88,7 @@ async def test_rest_api_lists_opens_replays_and_counts(tmp_path, http_server):
         old = await http.get("/api/agents/token-usage", params={"since": "1969-12-31T23:59:59Z"})
         assert old.status_code == 400 and old.json()["error"].startswith("since: must be on or after 2000-01-01")
     async with Client(base + "/mcp") as mcp_client:
-        r = await mcp_client.call_tool("get_trace", {"trace_id": root})
+        r = await mcp_client.call_tool("get_trace", {"trace_id": root, "detail": "full"})
         assert r.structured_content["sub_runs"][0]["agent_name"] == "perception"
 
 
@@ -116,6 +122,15 @@ async def test_traces_command_line(tmp_path):
     assert child in cli("list", "--all").stdout
     shown = json.loads(cli("show", root).stdout)
     assert shown["sub_runs"][0]["id"] == child
+    summary = json.loads(cli("show", root, "--detail", "summary").stdout)
+    assert summary["detail"] == "summary" and summary["phases"][0]["trace_id"] == child
+    page = json.loads(cli("show", root, "--steps-from", "1", "--steps-limit", "5").stdout)
+    assert (page["steps"], page["steps_total"], page["next_steps_from"]) == ([], 1, None)
+    mixed = cli("show", root, "--detail", "summary", "--steps-from", "1")
+    assert mixed.returncode == 1 and "detail='full'" in mixed.stderr
+    diffed = cli("diff", root, root)
+    assert diffed.returncode == 0 and "tokens +0" in diffed.stdout and "0 of 1 steps differ" in diffed.stdout
+    assert json.loads(cli("diff", root, child, "--json").stdout)["b"]["id"] == child
     assert "all quiet" in cli("replay", root).stdout
     missing = cli("show", "nope")
     assert missing.returncode == 1 and "Unknown trace 'nope'" in missing.stderr and "Traceback" not in missing.stderr

@@ -131,7 +131,7 @@ async def test_heartbeat_and_ooda_cycle_over_stdio_land_in_the_graph(bolt_server
         # --- the same runs through the MCP trace tools ---------------------------------------
         page = await call(client, "list_traces", {"roots_only": True, "limit": 10})
         assert [t["id"] for t in page["traces"]] == [ooda["trace_id"], heartbeat["trace_id"]]
-        detail = await call(client, "get_trace", {"trace_id": ooda["trace_id"]})
+        detail = await call(client, "get_trace", {"trace_id": ooda["trace_id"], "detail": "full"})
         assert detail["agent_name"] == "ConsciousnessManager" and detail["status"] == "success"
         assert [(s["step_number"], s["step_type"]) for s in detail["steps"]] == ordered(manager_rows)
         assert [s["id"] for s in detail["sub_runs"]] == [s["id"] for s in subs]
@@ -139,7 +139,7 @@ async def test_heartbeat_and_ooda_cycle_over_stdio_land_in_the_graph(bolt_server
             assert sub_detail["parent_step"] == sub["at_step"]
             assert [(s["step_number"], s["step_type"]) for s in sub_detail["steps"]] == ordered(step_rows(cypher, sub["id"]))
         assert detail["total_tokens"]["input_tokens"] == ooda["tokens"]["prompt_tokens"]
-        hb_detail = await call(client, "get_trace", {"trace_id": heartbeat["trace_id"]})
+        hb_detail = await call(client, "get_trace", {"trace_id": heartbeat["trace_id"], "detail": "full"})
         assert [(s["step_number"], s["step_type"]) for s in hb_detail["steps"]] == keys
         tool_calls = [c for s in hb_detail["steps"] for c in s["tool_calls"]]
         assert tool_calls and all(isinstance(c["arguments"], dict) for c in tool_calls)

@@ -54,7 +54,7 @@ async def test_provider_styles_complete_both_runs(tmp_path, monkeypatch, style, 
             assert not ooda.is_error, text(ooda)
             assert not beat.is_error, text(beat)
             cycle, heartbeat = ooda.structured_content, beat.structured_content
-            trace = (await client.call_tool("get_trace", {"trace_id": heartbeat["trace_id"]})).structured_content
+            trace = (await client.call_tool("get_trace", {"trace_id": heartbeat["trace_id"], "detail": "full"})).structured_content
     assert (cycle["status"], heartbeat["status"], cycle["model"]) == ("success", "success", "openai:test-model")
     assert [p["status"] for p in cycle["phases"]] == ["success"] * 3 and cycle["failed_phases"] == []
     assert CONTEXT[:40] in cycle["decision"]  # the policy read the context the manager passed on
@@ -96,7 +96,7 @@ async def test_endpoint_failures_end_in_one_line_and_an_error_trace(tmp_path, mo
                 assert re.search(expected, message) and env["OPENAI_BASE_URL"].rstrip("/") in message, message
                 assert not INTERNAL_NAME.search(message), message
                 trace_id = re.search(r"get_trace\('([^']+)'\)", message).group(1)
-                trace = (await client.call_tool("get_trace", {"trace_id": trace_id})).structured_content
+                trace = (await client.call_tool("get_trace", {"trace_id": trace_id, "detail": "full"})).structured_content
                 assert trace["status"] == "error" and re.search(expected, trace["error"])
                 assert trace["steps"] and trace["steps"][0]["step_type"] == "task"  # the steps so far
             # the server keeps serving
@@ -121,7 +121,7 @@ async def test_a_sub_agent_whose_model_fails_is_reported_and_the_cycle_goes_on(t
             result = await client.call_tool("run_ooda_cycle", {"context": CONTEXT})
             assert not result.is_error, text(result)
             cycle = result.structured_content
-            child = (await client.call_tool("get_trace", {"trace_id": cycle["phases"][0]["trace_id"]})).structured_content
+            child = (await client.call_tool("get_trace", {"trace_id": cycle["phases"][0]["trace_id"], "detail": "full"})).structured_content
     assert broken.hits >= 1
     assert cycle["status"] == "success" and cycle["failed_phases"] == ["observe"]
     observe, orient, decide = cycle["phases"]

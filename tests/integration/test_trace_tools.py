@@ -28,7 +28,7 @@ async def test_trace_tools_and_resources(settings):
         second = (await client.call_tool("list_traces", {"limit": 1, "cursor": first["next_cursor"]})).structured_content
         assert {first["traces"][0]["id"], second["traces"][0]["id"]} == {root, child}
 
-        detail = (await client.call_tool("get_trace", {"trace_id": root})).structured_content
+        detail = (await client.call_tool("get_trace", {"trace_id": root, "detail": "full"})).structured_content
         assert detail["sub_runs"][0]["id"] == child and detail["steps"][0]["observations"] == "all quiet"
         replay = (await client.call_tool("replay_trace", {"trace_id": root})).structured_content
         assert "perception — success" in replay["markdown"]

@@ -9,6 +9,7 @@ One module per aggregate, each a mixin on the shared connection plumbing:
     wisdom.py      (:WisdomPrinciple), (:CoherenceSnapshot)
     traces.py      (:AgentExecutionTrace)-[:HAS_STEP {order}]->(:AgentExecutionStep),
                    -[:DELEGATED_TO {at_step}]-> child traces, -[:ACTIVATED_BASIN]-> basins
+    trace_lifecycle.py  owners and leases of running traces; orphaned runs -> interrupted
 
 Row/record conversion both backends share (JSON of nested values, step order, totals) is in
 `dionysus_mcp.store.records`. Graph model in full: docs/TRACES.md, schema/neo4j/*.cypher.
@@ -35,6 +36,7 @@ from .basins import BasinsMixin
 from .connection import Neo4jConnection, parse_cypher_script, schema_statements
 from .memories import MemoriesMixin
 from .memory_search import MemorySearchMixin
+from .trace_lifecycle import TraceLifecycleMixin
 from .trace_removal import TraceRemovalMixin
 from .traces import TracesMixin
 from .wisdom import WisdomMixin
@@ -42,5 +44,8 @@ from .wisdom import WisdomMixin
 __all__ = ["Neo4jConnection", "Neo4jStore", "parse_cypher_script", "schema_statements"]
 
 
-class Neo4jStore(BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceRemovalMixin, Neo4jConnection):
+class Neo4jStore(
+    BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceRemovalMixin, TraceLifecycleMixin,
+    Neo4jConnection,
+):
     """The whole `Store` interface on Neo4j: each aggregate's mixin over one connection."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from schema.models import StepRecord, TraceBasinLink, TraceRecord, TraceStatus, to_iso
+from schema.models import StepRecord, TraceBasinLink, TraceOwner, TraceRecord, TraceStatus, to_iso
 
 from ..records import dumps_sorted, encode_tool_calls, given_totals
 
@@ -121,9 +121,22 @@ def link_trace_basin_statements(link: TraceBasinLink) -> list[Statement]:
     return [(_LINK_TRACE_BASIN, params)]
 
 
+_SET_OWNER = """
+MATCH (t:AgentExecutionTrace {id: $id})
+SET t.owner_host = $host, t.owner_pid = $pid, t.owner_token = $token, t.lease_until = $lease_until
+"""
+
+
+def set_trace_owner_statements(trace_id: str, owner: TraceOwner) -> list[Statement]:
+    params = {"id": trace_id, "host": owner.host, "pid": owner.pid, "token": owner.token,
+              "lease_until": to_iso(owner.lease_until)}
+    return [(_SET_OWNER, params)]
+
+
 STATEMENTS = {
     "create_trace": create_trace_statements,
     "add_step": add_step_statements,
     "complete_trace": complete_trace_statements,
     "link_trace_basin": link_trace_basin_statements,
+    "set_trace_owner": set_trace_owner_statements,
 }

@@ -1,7 +1,8 @@
 """The embedded SQLite backend of the store interface (stdlib `sqlite3`, one file, WAL mode).
 
 Tables mirror the graph model (schema/sqlite/schema.sql). `SQLiteStore` is composed from one
-mixin per aggregate (basins.py, memories.py with memory_search.py, wisdom.py, traces.py) over the connection,
+mixin per aggregate (basins.py, memories.py with memory_search.py, wisdom.py, traces.py;
+trace_lifecycle.py for the owners and leases of running traces) over the connection,
 transaction and schema plumbing of connection.py.
 
 Behaviour chosen where the interface leaves room (the contract suite checks it on every
@@ -22,6 +23,7 @@ from .basins import BasinsMixin
 from .connection import BUSY_TIMEOUT_MS, SCHEMA_VERSION, SQLiteConnection, parse_sql_script, schema_statements
 from .memories import MemoriesMixin
 from .memory_search import MemorySearchMixin
+from .trace_lifecycle import TraceLifecycleMixin
 from .trace_removal import TraceRemovalMixin
 from .traces import TracesMixin
 from .wisdom import WisdomMixin
@@ -36,5 +38,8 @@ __all__ = [
 ]
 
 
-class SQLiteStore(BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceRemovalMixin, SQLiteConnection):
+class SQLiteStore(
+    BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceRemovalMixin, TraceLifecycleMixin,
+    SQLiteConnection,
+):
     """The whole store interface on one SQLite file."""

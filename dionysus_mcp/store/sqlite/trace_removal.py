@@ -33,6 +33,7 @@ class TraceRemovalMixin(SQLiteConnection):
                 "DELETE FROM trace_steps WHERE trace_id IN (SELECT value FROM json_each(?))", (every,)
             ).rowcount
             conn.execute("DELETE FROM trace_basins WHERE trace_id IN (SELECT value FROM json_each(?))", (every,))
+            conn.execute("DELETE FROM trace_owners WHERE trace_id IN (SELECT value FROM json_each(?))", (every,))
             traces = conn.execute("DELETE FROM traces WHERE id IN (SELECT value FROM json_each(?))", (every,)).rowcount
             return {"traces": traces, "steps": steps}
 

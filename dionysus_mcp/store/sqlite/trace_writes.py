@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from schema.models import StepRecord, TraceBasinLink, TraceRecord, TraceStatus, to_iso
+from schema.models import StepRecord, TraceBasinLink, TraceOwner, TraceRecord, TraceStatus, to_iso
 
 from dionysus_mcp.store.records import TOTAL_KEYS, dumps_sorted, encode_tool_calls, given_totals
 
@@ -99,10 +99,20 @@ def link_trace_basin_sql(link: TraceBasinLink) -> tuple[str, tuple[Any, ...]]:
     )
 
 
+def set_trace_owner_sql(trace_id: str, owner: TraceOwner) -> tuple[str, tuple[Any, ...]]:
+    return (
+        "INSERT INTO trace_owners (trace_id, host, pid, token, lease_until) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT(trace_id) DO UPDATE SET host = excluded.host, pid = excluded.pid,"
+        " token = excluded.token, lease_until = excluded.lease_until",
+        (trace_id, owner.host, int(owner.pid), owner.token, to_iso(owner.lease_until)),
+    )
+
+
 # Each trace write as one statement, so a batch is one transaction (apply_trace_writes).
 STATEMENTS = {
     "create_trace": create_trace_sql,
     "add_step": add_step_sql,
     "complete_trace": complete_trace_sql,
     "link_trace_basin": link_trace_basin_sql,
+    "set_trace_owner": set_trace_owner_sql,
 }

@@ -1,0 +1,130 @@
+"""No stuck runs: owners, leases, and turning the runs of a vanished process into `interrupted`.
+
+Every trace a process creates records that process as its owner (traces/owner.py) with a
+lease; while the process has runs open it renews their leases every RENEW_EVERY_S
+(`keep_leases`, run by the runtime for as long as it is open). A run whose owner is gone —
+killed, crashed, a closed laptop — is marked `interrupted` with the totals of its stored steps
+(`reap`): at start-up for every running trace, and whenever a running trace is read. A run of a
+live process (this one, or a second server on the same file or database) is never touched, and
+the store applies the mark only while the trace is still `running` under the owner that was
+judged gone. While a run is in progress its step count and tokens are computed from its stored
+steps (`with_live_totals`), so readers see them grow.
+
+Kept out of service.py on purpose: the lifecycle is its own concern (and module size).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import anyio
+
+from dionysus_mcp.store.base import StoreError
+from dionysus_mcp.traces.owner import RENEW_EVERY_S, owner_gone
+from schema.models import RunningTrace, TraceOwner, TraceRecord
+
+if TYPE_CHECKING:
+    from dionysus_mcp.traces.service import TraceService
+
+log = logging.getLogger(__name__)
+
+STOPPED_ERROR = "interrupted: the server stopped while this run was in flight; the steps it completed are stored"
+
+
+def gone_error(owner: TraceOwner | None) -> str:
+    who = f"process {owner.pid} on {owner.host}" if owner else "an unrecorded process"
+    return f"interrupted: the server {who} that ran it is gone; the steps it completed are stored"
+
+
+async def orphans(service: "TraceService", trace_ids: list[str] | None = None) -> list[RunningTrace]:
+    """The running traces (all, or those of `trace_ids`) whose owner is gone."""
+    now = service.clock()
+    return [
+        run for run in await service.store.running_traces(trace_ids)
+        if run.id not in service._open and owner_gone(run.owner, run.started_at, service.identity, now, service.lease_s)
+    ]
+
+
+async def reap(service: "TraceService", trace_ids: list[str] | None = None) -> list[str]:
+    """Mark `interrupted` the running traces (all, or those of `trace_ids`) whose owner is gone;
+    returns their ids. Never raises for a store error: a read must not fail because of it."""
+    from dionysus_mcp.traces.service import step_totals
+
+    marked: list[str] = []
+    try:
+        now = service.clock()
+        for run in await orphans(service, trace_ids):
+            totals = step_totals(await service.store.get_steps(run.id))
+            token = run.owner.token if run.owner else None
+            if await service.store.interrupt_trace(run.id, token, now, gone_error(run.owner), totals):
+                marked.append(run.id)
+    except StoreError as exc:
+        log.warning("could not check running traces for vanished owners: %s", exc)
+    if marked:
+        log.warning("marked %d run(s) of vanished server processes as interrupted: %s", len(marked), ", ".join(marked))
+    return marked
+
+
+async def with_live_totals(service: "TraceService", traces: list[TraceRecord]) -> list[TraceRecord]:
+    """Running traces with step_count and tokens from their stored steps (the stored totals
+    are only written when a run ends)."""
+    from dionysus_mcp.traces.service import step_totals
+
+    out = []
+    for trace in traces:
+        if trace.status == "running":
+            trace = trace.model_copy(update=step_totals(await service.store.get_steps(trace.id)))
+        out.append(trace)
+    return out
+
+
+async def refresh(service: "TraceService", traces: list[TraceRecord]) -> list[TraceRecord]:
+    """What a read returns for `traces`: orphaned runs marked first, running ones with live totals."""
+    running = [t.id for t in traces if t.status == "running"]
+    if not running:
+        return traces
+    if service.read_only:  # cannot mark them: report them as they are, totals from their steps
+        try:
+            gone = {run.id: run for run in await orphans(service, running)}
+        except StoreError:
+            gone = {}
+        return [t.model_copy(update={"status": "interrupted", "error": gone_error(gone[t.id].owner)}) if t.id in gone else t
+                for t in await with_live_totals(service, traces)]
+    marked = set(await reap(service, running))
+    if marked:
+        fresh = {t.id: t for t in [await service.store.get_trace(i) for i in marked] if t is not None}
+        traces = [fresh.get(t.id, t) for t in traces]
+    return await with_live_totals(service, traces)
+
+
+async def renew(service: "TraceService") -> int:
+    """Extend the leases of this process's running traces (nothing to do when none is open)."""
+    if not service._open:
+        return 0
+    owner = service.identity.owner(service.clock(), service.lease_s)
+    try:
+        return await service.store.renew_trace_leases(owner.token, owner.lease_until)
+    except StoreError as exc:  # the outbox holds the run's writes; the next renewal tries again
+        log.warning("could not renew the leases of running traces: %s", exc)
+        return 0
+
+
+async def keep_leases(service: "TraceService", every_s: float = RENEW_EVERY_S) -> None:
+    """Renew leases until cancelled (the runtime runs this in its task group)."""
+    while True:
+        await anyio.sleep(every_s)
+        await renew(service)
+
+
+async def close_in_flight(service: "TraceService") -> list[str]:
+    """At shutdown: runs this process still has open are marked `interrupted` (a run that was
+    cancelled in time has closed itself as `cancelled` already)."""
+    closed = []
+    for trace_id in list(service._open):
+        try:
+            await service.complete_trace(trace_id, "interrupted", error=STOPPED_ERROR)
+            closed.append(trace_id)
+        except StoreError as exc:
+            log.warning("could not mark run %s interrupted at shutdown: %s", trace_id, exc)
+    return closed

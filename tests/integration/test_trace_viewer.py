@@ -1,0 +1,211 @@
+"""The trace viewer in a real browser (Debian's chromium, headless), served by a real
+`serve --transport http` process over a store holding real scripted runs; and the same page as
+the MCP App resource the trace and run tools point at.
+
+scripts/test.sh installs chromium when /usr/bin/chromium is missing. Without it the browser
+tests skip locally and fail in CI (a page test must never pass by not running).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import json
+from html import escape, unescape
+
+import httpx
+import pytest
+from mcp import Client
+
+from agents.demo import seed_if_empty
+from agents.runner import run_ooda_cycle
+from dionysus_mcp.config import Settings
+from dionysus_mcp.runtime import open_runtime
+from dionysus_mcp.surface.server import build_server
+from dionysus_mcp.surface.viewer import VIEWER_URI, viewer_html
+from tests.conftest import in_ci
+from tests.integration.test_http_and_cli import env_for, free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CONTEXTS = ("I keep losing focus in the afternoons; notifications make it worse.",
+            "The exam is tomorrow and I have not slept well.")
+
+
+@pytest.fixture(scope="module")
+def browser() -> str:
+    if not os.path.exists(CHROMIUM):
+        if in_ci():
+            pytest.fail("chromium is missing in CI: scripts/test.sh installs it", pytrace=False)
+        pytest.skip("no chromium here: run scripts/test.sh, which installs it")
+    return CHROMIUM
+
+
+def dump_dom(browser: str, url: str) -> str:
+    """The page's DOM after its scripts ran (virtual time lets its fetches finish first)."""
+    with tempfile.TemporaryDirectory() as profile:
+        proc = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+             "--virtual-time-budget=20000", "--dump-dom", url],
+            capture_output=True, text=True, timeout=180,
+        )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def text_of(dom: str, attr: str) -> str:
+    match = re.search(rf'{attr}[^>]*>([^<]*)<', dom)
+    assert match, f"{attr} not rendered"
+    return unescape(match.group(1))
+
+
+@pytest.fixture
+async def stored_runs(tmp_path):
+    """Two scripted OODA cycles in a SQLite file: (db path, [trace ids])."""
+    db = tmp_path / "viewer.db"
+    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(db)})) as runtime:
+        await seed_if_empty(runtime)
+        ids = [(await run_ooda_cycle(runtime, context)).trace_id for context in CONTEXTS]
+    return db, ids
+
+
+def serve(db, token: str | None = None) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    extra = {"DIONYSUS_HTTP_TOKEN": token} if token else {}
+    proc = subprocess.Popen([sys.executable, "-m", "dionysus_mcp", "serve", "--transport", "http", "--port", str(port)],
+                            env=env_for(db, **extra), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(base + "/health", timeout=2).status_code in (200, 401):
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("server did not start: " + proc.stderr.read().decode()[-2000:])
+
+
+async def test_an_ooda_cycle_renders_its_phases_and_numbers(browser, stored_runs):
+    db, (first, second) = stored_runs
+    proc, base = serve(db)
+    try:
+        run = httpx.get(f"{base}/api/agents/traces/{first}").json()
+        dom = dump_dom(browser, f"{base}/traces/{first}")
+        assert 'id="failure"' not in dom
+        assert re.findall(r'data-phase="([a-z]+)"', dom) == ["perception", "reasoning", "metacognition"]
+        assert text_of(dom, 'data-k="total_tokens"') == f"{run['total_tokens']['total_tokens']:,}"
+        assert text_of(dom, 'data-k="saved"') == f"{run['total_tokens']['pruned_tokens_saved']:,}"
+        assert text_of(dom, 'data-k="steps"') == str(run["step_count"])
+        assert 'data-status="success"' in dom and 'id="coherence"' in dom
+        # Sub-runs are nested in the manager's timeline, each under the step that delegated it.
+        timeline = dom[dom.index('id="timeline"'):]
+        assert [a for a in re.findall(r'data-agent="([a-z]+)"', timeline)] == ["perception", "reasoning", "metacognition"]
+        first_step = run["steps"][1]
+        assert f'data-tokens="{first_step["input_tokens"]}+{first_step["output_tokens"]}"' in timeline
+        # Full observations are in the page, folded until asked for.
+        longest = max((s["observations"] or "" for s in run["sub_runs"][0]["steps"]), key=len)
+        assert unescape(longest.splitlines()[0]) in unescape(dom)
+
+        listing = dump_dom(browser, f"{base}/traces")
+        assert re.findall(r'data-trace="([^"]+)"', listing) == [second, first]
+
+        diff = httpx.get(f"{base}/api/agents/traces/diff", params={"a": first, "b": second}).json()
+        compared = dump_dom(browser, f"{base}/traces/{first}?diff={second}")
+        assert text_of(compared, 'data-k="differing"') == str(diff["differing_steps"])
+        assert text_of(compared, 'data-k="tokens_delta"') == f"{diff['tokens_delta']['total_tokens']:+,}"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+async def test_with_a_token_the_viewer_asks_for_it_once(browser, stored_runs):
+    db, (first, _) = stored_runs
+    proc, base = serve(db, token="viewer-s3cret")
+    try:
+        assert httpx.get(f"{base}/traces").status_code == 401
+        assert httpx.get(f"{base}/traces", params={"token": "wrong"}).status_code == 401
+        exchanged = httpx.get(f"{base}/traces/{first}", params={"token": "viewer-s3cret"})
+        assert exchanged.status_code == 303 and exchanged.headers["location"] == f"/traces/{first}"
+        assert "HttpOnly" in exchanged.headers["set-cookie"] and "SameSite=strict" in exchanged.headers["set-cookie"]
+        # The cookie opens the viewer and the read-only API, never /mcp.
+        cookies = {"dionysus_token": "viewer-s3cret"}
+        assert httpx.get(f"{base}/api/agents/traces", cookies=cookies).status_code == 200
+        assert httpx.post(f"{base}/mcp", json={}, cookies=cookies).status_code == 401
+        dom = dump_dom(browser, f"{base}/traces/{first}?token=viewer-s3cret")
+        assert re.findall(r'data-phase="([a-z]+)"', dom) == ["perception", "reasoning", "metacognition"]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+async def test_the_viewer_is_an_mcp_app_of_the_trace_and_run_tools(settings):
+    async with Client(build_server(settings=settings)) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        for name in ("get_trace", "list_traces", "diff_traces", "run_ooda_cycle", "run_heartbeat"):
+            assert tools[name].meta["ui"]["resourceUri"] == VIEWER_URI, name
+        page = await client.read_resource(VIEWER_URI)
+        content = page.contents[0]
+        assert content.mime_type == "text/html;profile=mcp-app" and content.text == viewer_html()
+    # Self-contained: nothing is loaded from anywhere else.
+    assert not re.search(r'(src|href)="(https?:)?//', viewer_html()) and "@import" not in viewer_html()
+
+
+HOST_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>test host</title></head><body>
+<iframe id="view" sandbox="allow-scripts allow-same-origin" srcdoc="{srcdoc}"></iframe>
+<div id="calls"></div><div id="mirror"></div>
+<script>
+// A minimal MCP Apps host: answers ui/initialize, hands the tool result over, serves tools/call
+// from results a real MCP client received, and mirrors the view's DOM so --dump-dom shows it.
+const TOOL_RESULT = {tool_result};
+const TOOLS = {tools};
+const frame = () => document.getElementById("view").contentWindow;
+window.addEventListener("message", ev => {{
+  const m = ev.data || {{}};
+  if (m.method === "ui/initialize") {{
+    frame().postMessage({{jsonrpc: "2.0", id: m.id, result: {{protocolVersion: m.params.protocolVersion,
+      hostInfo: {{name: "test-host", version: "1"}}, hostCapabilities: {{}}, hostContext: {{}}}}}}, "*");
+  }} else if (m.method === "ui/notifications/initialized") {{
+    frame().postMessage({{jsonrpc: "2.0", method: "ui/notifications/tool-result", params: TOOL_RESULT}}, "*");
+  }} else if (m.method === "tools/call") {{
+    const line = document.createElement("p"); line.className = "call";
+    line.textContent = m.params.name + " " + JSON.stringify(m.params.arguments);
+    document.getElementById("calls").appendChild(line);
+    frame().postMessage({{jsonrpc: "2.0", id: m.id, result: TOOLS[m.params.name]}}, "*");
+  }}
+}});
+setInterval(() => {{
+  const doc = document.getElementById("view").contentDocument;
+  if (doc && doc.getElementById("timeline")) document.getElementById("mirror").innerHTML = doc.getElementById("app").innerHTML;
+}}, 50);
+</script></body></html>"""
+
+
+def script_json(value) -> str:
+    return json.dumps(value).replace("</", "<\\/")
+
+
+async def test_the_mcp_app_renders_a_run_tool_result_in_a_host(browser, settings, tmp_path):
+    async with open_runtime(settings) as runtime:
+        await seed_if_empty(runtime)
+    async with Client(build_server(settings=settings)) as client:
+        view = (await client.read_resource(VIEWER_URI)).contents[0].text
+        ran = await client.call_tool("run_ooda_cycle", {"context": CONTEXTS[0]})
+        full = await client.call_tool("get_trace", {"trace_id": ran.structured_content["trace_id"], "detail": "full"})
+    as_wire = lambda r: {"content": [{"type": "text", "text": c.text} for c in r.content],  # noqa: E731
+                         "structuredContent": r.structured_content, "isError": r.is_error}
+    host = tmp_path / "host.html"
+    host.write_text(HOST_PAGE.format(srcdoc=escape(view, quote=True), tool_result=script_json(as_wire(ran)),
+                                     tools=script_json({"get_trace": as_wire(full)})), encoding="utf-8")
+    dom = dump_dom(browser, host.as_uri())
+    calls = [unescape(c) for c in re.findall(r'<p class="call">([^<]*)</p>', dom)]
+    assert calls == [f'get_trace {{"trace_id":"{ran.structured_content["trace_id"]}","detail":"full"}}']
+    mirror = dom[dom.index('id="mirror"'):]
+    assert re.findall(r'data-phase="([a-z]+)"', mirror) == ["perception", "reasoning", "metacognition"]
+    total = full.structured_content["total_tokens"]["total_tokens"]
+    assert text_of(mirror, 'data-k="total_tokens"') == f"{total:,}"
