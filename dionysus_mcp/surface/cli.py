@@ -113,10 +113,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
             exc = exc.exceptions[0]
         if isinstance(exc, (DionysusError, StoreError, ConfigError)):
-            print(f"dionysus-mcp: {exc}", file=sys.stderr)
+            print(f"dionysus-mcp: {one_line(exc)}", file=sys.stderr)
             return 1
         raise
     return 2
+
+
+def one_line(exc: BaseException) -> str:
+    """A user-facing error as exactly one line: driver messages (the Neo4j driver's "Couldn't
+    connect ..." among them) carry newlines, and a second line reads as a second error."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _run(coro) -> int:
