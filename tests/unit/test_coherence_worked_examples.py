@@ -1,0 +1,109 @@
+"""Coherence values pinned for worked examples, computed by hand from docs/COGNITION.md.
+
+The property tests check bounds and monotonicity; these check the numbers, so a swapped weight,
+a wrong pair count or a mis-normalised entropy fails here. Everything goes through the public
+services on a real SQLite store and a clock the test moves (half-life 3600 s, the default).
+
+The story: basins alpha (stability 0.8), beta (0.2), gamma (0.5); one memory attached to alpha.
+  activate alpha 0.6             -> a = 0.6 (nothing else active: no link made)
+  activate beta 0.3              -> a = 0.3; alpha was active at 0.6, so the Hebbian rule makes
+                                    beta->alpha = 0.1 · 0.3 · 0.6 = 0.018
+  (assessment 1)
+  activate gamma 0.5             -> a = 0.5; links gamma->alpha = 0.1 · 0.5 · 0.6 = 0.03 and
+                                    gamma->beta = 0.1 · 0.5 · 0.3 = 0.015 (no spreading: gamma had
+                                    no link before)
+  (assessment 2), one half-life later (assessment 3), two half-lives later (assessment 4)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+W = {"integration": 0.30, "stability": 0.20, "focus": 0.20, "continuity": 0.15, "grounding": 0.15}
+HALF_LIFE = 3600
+
+
+def level(c: dict[str, float]) -> float:
+    return sum(W[k] * c[k] for k in W)
+
+
+async def assess(runtime):
+    return await runtime.coherence.assess_coherence()
+
+
+def assert_components(result, expected: dict[str, float]) -> None:
+    assert result.status == "ok"
+    assert result.components == pytest.approx(expected, abs=1e-6)
+    assert result.consciousness_level == pytest.approx(level(expected), abs=2e-6)
+
+
+@pytest.fixture
+async def story(runtime):
+    await runtime.basins.upsert_basin("alpha", stability=0.8)
+    await runtime.basins.upsert_basin("beta", stability=0.2)
+    await runtime.basins.upsert_basin("gamma", stability=0.5)
+    await runtime.memory.remember("a note about the first basin", basins=["alpha"])
+    await runtime.basins.activate_basin("alpha", 0.6)
+    await runtime.basins.activate_basin("beta", 0.3)
+    return runtime
+
+
+async def test_one_active_basin_is_integrated_and_focused_by_definition(runtime):
+    await runtime.basins.upsert_basin("solo", stability=0.4)
+    await runtime.basins.activate_basin("solo", 0.5)
+    # |B| = 1: integration 1, focus 1; stability 0.4; continuity 0.5 (first); no memory: grounding 0.
+    expected = {"integration": 1.0, "stability": 0.4, "focus": 1.0, "continuity": 0.5, "grounding": 0.0}
+    result = await assess(runtime)
+    assert_components(result, expected)
+    assert result.consciousness_level == pytest.approx(0.30 + 0.08 + 0.20 + 0.075, abs=2e-6)  # 0.655
+
+
+async def test_no_active_basin_is_insufficient_data_at_level_zero(runtime):
+    await runtime.basins.upsert_basin("idle")
+    result = await assess(runtime)
+    assert result.status == "insufficient_data" and result.consciousness_level == 0.0
+
+
+async def test_two_basins_first_assessment(story):
+    # A = 0.9. integration: one pair, weight 0.018. stability: (0.6·0.8 + 0.3·0.2) / 0.9 = 0.6.
+    # focus: p = (2/3, 1/3), H = 0.636514, 1 − H/ln 2 = 0.081704. continuity 0.5 (first).
+    # grounding: only alpha has a memory: 0.6 / 0.9 = 0.666667.
+    expected = {"integration": 0.018, "stability": 0.6, "focus": 0.081704, "continuity": 0.5, "grounding": 0.666667}
+    result = await assess(story)
+    assert_components(result, expected)
+    assert result.consciousness_level == pytest.approx(0.316741, abs=2e-6)
+    assert [(b.name, b.activation) for b in result.active_basins] == [("alpha", 0.6), ("beta", 0.3)]
+
+
+async def test_three_basins_then_decay_across_half_lives(story, clock):
+    await assess(story)  # {alpha, beta}: the previous active set of the next assessment
+    await story.basins.activate_basin("gamma", 0.5)
+
+    # A = 1.4. integration: (0.018 + 0.03 + 0.015) / 3 pairs = 0.021.
+    # stability: (0.48 + 0.06 + 0.25) / 1.4 = 0.564286.
+    # focus: p = (3/7, 3/14, 5/14), H = 1.060944, 1 − H/ln 3 = 0.034287.
+    # continuity: |{a,b}| / |{a,b,g}| = 2/3. grounding: 0.6 / 1.4 = 0.428571.
+    second = await assess(story)
+    assert_components(second, {"integration": 0.021, "stability": 0.564286, "focus": 0.034287,
+                               "continuity": 0.666667, "grounding": 0.428571})
+    assert second.consciousness_level == pytest.approx(0.290300, abs=2e-6)
+    assert second.active_count == 3
+
+    # One half-life: every activation halves (0.3, 0.15, 0.25), all still ≥ 0.1, so the shares —
+    # and stability, focus, grounding — are unchanged; the same set again: continuity 1.
+    clock.advance(HALF_LIFE)
+    third = await assess(story)
+    assert [(b.name, b.activation) for b in third.active_basins] == [("alpha", 0.3), ("gamma", 0.25), ("beta", 0.15)]
+    assert_components(third, {"integration": 0.021, "stability": 0.564286, "focus": 0.034287,
+                              "continuity": 1.0, "grounding": 0.428571})
+    assert third.consciousness_level == pytest.approx(0.340300, abs=2e-6)
+
+    # Two half-lives: alpha 0.15, gamma 0.125, beta 0.075 < 0.1 drops out. A = 0.275.
+    # integration: the one pair gamma–alpha, 0.03. stability: (0.12 + 0.0625) / 0.275 = 0.663636.
+    # focus: p = (6/11, 5/11), 1 − H/ln 2 = 0.005970. continuity: 2/3. grounding: 0.15/0.275 = 0.545455.
+    clock.advance(HALF_LIFE)
+    fourth = await assess(story)
+    assert [b.name for b in fourth.active_basins] == ["alpha", "gamma"]
+    assert_components(fourth, {"integration": 0.03, "stability": 0.663636, "focus": 0.005970,
+                               "continuity": 0.666667, "grounding": 0.545455})
+    assert fourth.consciousness_level == pytest.approx(0.324739, abs=2e-6)
