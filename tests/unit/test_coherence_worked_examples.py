@@ -17,7 +17,14 @@ The story: basins alpha (stability 0.8), beta (0.2), gamma (0.5); one memory att
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
+
+from dionysus_mcp.cognition.basins import BasinView
+from dionysus_mcp.cognition.coherence import combine, interpret, score_components
+from schema.models import BasinLink
 
 W = {"integration": 0.30, "stability": 0.20, "focus": 0.20, "continuity": 0.15, "grounding": 0.15}
 HALF_LIFE = 3600
@@ -35,6 +42,14 @@ def assert_components(result, expected: dict[str, float]) -> None:
     assert result.status == "ok"
     assert result.components == pytest.approx(expected, abs=1e-6)
     assert result.consciousness_level == pytest.approx(level(expected), abs=2e-6)
+
+
+@pytest.fixture(autouse=True)
+def distinct_assessment_times(runtime, clock):
+    """Each assessment a microsecond after the last, while the basins' clock stands still: the
+    store picks "the previous assessment" by time, and equal times would leave the pick to ids."""
+    ticks = iter(range(1, 1_000_000))
+    runtime.coherence.clock = lambda: clock() + timedelta(microseconds=next(ticks))
 
 
 @pytest.fixture
@@ -62,6 +77,8 @@ async def test_no_active_basin_is_insufficient_data_at_level_zero(runtime):
     await runtime.basins.upsert_basin("idle")
     result = await assess(runtime)
     assert result.status == "insufficient_data" and result.consciousness_level == 0.0
+    assert result.components == {k: 0.0 for k in W} and result.active_count == 0
+    assert result.interpretation.startswith("No basin is active")
 
 
 async def test_two_basins_first_assessment(story):
@@ -71,7 +88,9 @@ async def test_two_basins_first_assessment(story):
     expected = {"integration": 0.018, "stability": 0.6, "focus": 0.081704, "continuity": 0.5, "grounding": 0.666667}
     result = await assess(story)
     assert_components(result, expected)
-    assert result.consciousness_level == pytest.approx(0.316741, abs=2e-6)
+    assert result.components == expected  # reported to 6 decimals
+    assert result.consciousness_level == 0.316741
+    assert re.fullmatch(r"coh-[0-9a-f]{12}", result.snapshot_id)
     assert [(b.name, b.activation) for b in result.active_basins] == [("alpha", 0.6), ("beta", 0.3)]
 
 
@@ -107,3 +126,40 @@ async def test_three_basins_then_decay_across_half_lives(story, clock):
     assert_components(fourth, {"integration": 0.03, "stability": 0.663636, "focus": 0.005970,
                                "continuity": 0.666667, "grounding": 0.545455})
     assert fourth.consciousness_level == pytest.approx(0.324739, abs=2e-6)
+
+
+# --- the pure parts, at their edges -------------------------------------------------------------
+
+
+def basin(i: int, activation: float, stability: float = 0.5) -> BasinView:
+    return BasinView(id=f"b{i}", name=f"b{i}", description="", keywords=[], activation=activation,
+                     stability=stability, depth=0.0, last_activated_at=None)
+
+
+def test_no_basins_score_zero_but_continuity_without_history():
+    assert score_components([], [], {}, None) == {"integration": 0.0, "stability": 0.0, "focus": 0.0,
+                                                  "continuity": 0.5, "grounding": 0.0}
+    assert score_components([], [], {}, [])["continuity"] == 0.0  # nothing before, nothing now
+
+
+def test_a_basin_at_zero_activation_adds_no_entropy():
+    # p = (1, 0): the zero share contributes nothing (0 · ln 0 is taken as 0): fully focused.
+    components = score_components([basin(0, 0.5), basin(1, 0.0)], [], {}, None)
+    assert components["focus"] == 1.0
+
+
+def test_out_of_range_inputs_are_clamped_into_the_unit_interval():
+    # A stability above 1 (written by another version, say) cannot push a component past 1.
+    assert score_components([basin(0, 0.5, stability=2.0)], [], {}, None)["stability"] == 1.0
+    assert score_components([basin(0, 0.5), basin(1, 0.5)], [BasinLink(source_id="b0", target_id="b1", weight=3.0)],
+                            {}, None)["integration"] == 1.0
+    assert combine({k: 2.0 for k in W}) == 1.0
+    assert combine({k: 0.5 for k in W}) == 0.5
+
+
+def test_interpretation_bands():
+    assert interpret(0.0, "insufficient_data").startswith("No basin is active")
+    assert interpret(0.75, "ok").startswith("Highly coherent:")
+    assert interpret(0.749999, "ok") == "Moderately coherent."
+    assert interpret(0.5, "ok") == "Moderately coherent."
+    assert interpret(0.499999, "ok").startswith("Low coherence:")
