@@ -255,3 +255,11 @@ async def test_token_totals(store: Store):
                                {"input_tokens": 5000, "output_tokens": 1, "pruned_tokens_saved": 9, "step_count": 2})
     row = next(r for r in await store.token_totals(TraceFilter(agent_name="heartbeat")) if r["model"] == "scripted")
     assert row["input_tokens"] == sum(t.input_tokens for t in traces if (t.agent_name, t.model) == ("heartbeat", "scripted")) + 5000
+
+
+async def test_list_traces_limit_is_exact_at_its_edges(store: Store):
+    for i in range(3):
+        await store.create_trace(trace(f"t{i}", ts(i)))
+    assert [t.id for t in await store.list_traces(TraceFilter(), 1)] == ["t2"]
+    assert [t.id for t in await store.list_traces(TraceFilter(), 2)] == ["t2", "t1"]
+    assert await store.list_traces(TraceFilter(), 0) == []
