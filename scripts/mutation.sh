@@ -4,12 +4,16 @@
 #   scripts/mutation.sh                     every module below
 #   scripts/mutation.sh coherence outbox    only these
 #   MUTATION_JOBS=4 scripts/mutation.sh     parallel mutants (default 2)
+#   MUTATION_TESTS_recall="tests/unit/test_memory_and_wisdom.py" scripts/mutation.sh recall
+#                                           another test selection for one module
 #
 # Each module runs in its own copy of the tree (.mutation/<module>/, mutmut writes its mutated
 # copy to mutants/ inside it) against a FAST test selection: the unit and contract tests that
 # exercise it, on SQLite, so a full run takes minutes, not hours. Per module it prints the kill
-# rate (killed + timed out, over all mutants; "no tests" counts as not killed) and every
-# surviving mutant as a diff. The report is also written to .mutation/report.md.
+# rate (killed + timed out, over all mutants; "no tests" counts as not killed), the same rate
+# once case-only SQL mutants are set apart as equivalent ("judged", see
+# scripts/mutation_report.py), and every other surviving mutant as a diff. The report is also
+# written to .mutation/report.md.
 # docs/mutation.md lists the survivors judged equivalent, with why. Not run in CI (too slow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +41,7 @@ wanted=" $* "
 mkdir -p "$WORK"
 REPORT="$WORK/report.md"
 { echo "# Mutation testing ($(date -u '+%Y-%m-%d %H:%M UTC'), mutmut $(.venv/bin/mutmut --version | awk '{print $NF}'))"; echo; } > "$REPORT"
-printf '%-15s %7s %7s %8s %8s %8s %7s\n' module mutants killed timeout survived no_tests rate | tee -a "$REPORT"
+printf '%-15s %7s %7s %8s %8s %8s %7s %6s %7s\n' module mutants killed timeout survived no_tests rate equiv judged | tee -a "$REPORT"
 
 echo "$MODULES" | while IFS='|' read -r name file tests; do
   [ -n "$name" ] || continue
@@ -48,8 +52,14 @@ echo "$MODULES" | while IFS='|' read -r name file tests; do
   # The tree as it is now, committed or not (new test files included), without docs.
   git ls-files -z --cached --others --exclude-standard | grep -zv '^docs/' \
     | xargs -0 -I{} sh -c 'test -f "{}" && cp --parents "{}" "'"$dir"'"' 
+  override="MUTATION_TESTS_$name"  # e.g. MUTATION_TESTS_secrets="tests/unit/test_x.py" replaces the list
+  tests="${!override:-$tests}"
   selection=""
   for t in $tests; do [ -e "${t%%::*}" ] && selection="$selection\"$t\", "; done
+  if [ -z "$selection" ]; then
+    echo "$name: none of its tests exist here ($tests)" | tee -a "$REPORT"
+    continue
+  fi
   # Point the [tool.mutmut] section of the copy at this module and its tests.
   .venv/bin/python - "$dir/pyproject.toml" "$file" "[${selection%, }]" <<'PY'
 import re, sys
@@ -66,14 +76,7 @@ PY
     echo "$name: mutmut did not finish, see $dir/run.log" | tee -a "$REPORT"
     continue
   fi
-  .venv/bin/python - "$stats" "$name" <<'PY' | tee -a "$REPORT"
-import json, sys
-s = json.load(open(sys.argv[1]))
-killed, timeout = s["killed"], s["timeout"]
-total = s["total"] - s["skipped"]
-rate = 100.0 * (killed + timeout) / total if total else 0.0
-print(f'{sys.argv[2]:<15} {total:>7} {killed:>7} {timeout:>8} {s["survived"]:>8} {s["no_tests"]:>8} {rate:>6.1f}%')
-PY
+  (cd "$dir" && "$ROOT/.venv/bin/python" "$ROOT/scripts/mutation_report.py" "$ROOT/.venv/bin/mutmut" "$stats" "$name") | tee -a "$REPORT"
 done
 
 echo | tee -a "$REPORT"
@@ -82,12 +85,7 @@ for dir in "$WORK"/*/; do
   name=$(basename "$dir")
   [ -d "$dir/mutants" ] || continue
   if [ "$#" -gt 0 ] && [[ "$wanted" != *" $name "* ]]; then continue; fi
-  survivors=$(cd "$dir" && "$ROOT/.venv/bin/mutmut" results 2>/dev/null | awk -F': ' '/: (survived|no tests)$/ {print $1}')
-  [ -n "$survivors" ] || continue
-  echo "### $name" | tee -a "$REPORT"
-  for m in $survivors; do
-    echo "- $m" | tee -a "$REPORT"
-    (cd "$dir" && "$ROOT/.venv/bin/mutmut" show "$m" 2>/dev/null | grep -E '^[-+] ' | sed 's/^/      /') | tee -a "$REPORT"
-  done
+  (cd "$dir" && "$ROOT/.venv/bin/python" "$ROOT/scripts/mutation_report.py" "$ROOT/.venv/bin/mutmut" \
+    "$dir/mutants/mutmut-cicd-stats.json" "$name" --survivors) | tee -a "$REPORT"
 done
 echo "report: $REPORT"
