@@ -51,7 +51,7 @@ echo "$MODULES" | while IFS='|' read -r name file tests; do
   mkdir -p "$dir"
   # The tree as it is now, committed or not (new test files included), without docs.
   git ls-files -z --cached --others --exclude-standard | grep -zv '^docs/' \
-    | xargs -0 -I{} sh -c 'test -f "{}" && cp --parents "{}" "'"$dir"'"' 
+    | xargs -0 sh -c 'for f; do [ -f "$f" ] && cp --parents "$f" "$0"; done; true' "$dir"
   override="MUTATION_TESTS_$name"  # e.g. MUTATION_TESTS_secrets="tests/unit/test_x.py" replaces the list
   tests="${!override:-$tests}"
   selection=""
