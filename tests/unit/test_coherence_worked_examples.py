@@ -153,6 +153,10 @@ def test_out_of_range_inputs_are_clamped_into_the_unit_interval():
     assert score_components([basin(0, 0.5, stability=2.0)], [], {}, None)["stability"] == 1.0
     assert score_components([basin(0, 0.5), basin(1, 0.5)], [BasinLink(source_id="b0", target_id="b1", weight=3.0)],
                             {}, None)["integration"] == 1.0
+    three = [basin(0, 0.5), basin(1, 0.5), basin(2, 0.5)]
+    # Each pair's weight is clamped before the mean: (1 + 0 + 0) / 3 pairs, not 3 / 3.
+    assert score_components(three, [BasinLink(source_id="b0", target_id="b1", weight=3.0)], {}, None)[
+        "integration"] == pytest.approx(1 / 3, abs=1e-6)
     assert combine({k: 2.0 for k in W}) == 1.0
     assert combine({k: 0.5 for k in W}) == 0.5
 
@@ -163,3 +167,12 @@ def test_interpretation_bands():
     assert interpret(0.749999, "ok") == "Moderately coherent."
     assert interpret(0.5, "ok") == "Moderately coherent."
     assert interpret(0.499999, "ok").startswith("Low coherence:")
+
+
+async def test_the_service_keeps_its_own_clock_by_default(runtime):
+    from dionysus_mcp.cognition.coherence import CoherenceService
+
+    await runtime.basins.upsert_basin("solo")
+    await runtime.basins.activate_basin("solo", 0.5)
+    result = await CoherenceService(runtime.store, runtime.basins).assess_coherence()
+    assert result.status == "ok" and result.assessed_at.tzinfo is not None
