@@ -130,3 +130,67 @@ async def test_resolving_names_the_problem(runtime):
     with pytest.raises(NotFound) as plain:
         await runtime.basins.resolve("zzzzzz")
     assert str(plain.value) == "Unknown basin 'zzzzzz'. Create it with upsert_basin."
+
+
+async def fixed(runtime, bid: str, name: str) -> None:
+    """A basin with a chosen id (neighbours are visited in id order)."""
+    from schema.models import Basin
+
+    await runtime.store.upsert_basin(Basin(id=bid, name=name, created_at=runtime.basins.clock()))
+
+
+async def test_spread_threshold_strongest_direction_and_every_neighbour(runtime):
+    await fixed(runtime, "b0", "hub")
+    await fixed(runtime, "b1", "faint")
+    await fixed(runtime, "b2", "edge")
+    await fixed(runtime, "b3", "strong")
+    await runtime.basins.link_basins("hub", "faint", 0.015)  # push 0.5·0.015·0.5 < 0.01: dropped
+    await runtime.basins.link_basins("hub", "edge", 0.04)  # push 0.5·0.04·0.5 = 0.01 exactly: kept
+    await runtime.basins.link_basins("hub", "strong", 0.9)
+    await runtime.basins.link_basins("strong", "hub", 0.2)  # the weaker direction does not count
+    result = await runtime.basins.activate_basin("hub", 0.5, source="recall")
+    assert result.source == "recall"
+    assert [(s.name, s.delta) for s in result.spread] == [("edge", 0.01), ("strong", 0.225)]
+    assert (await stored(runtime, "faint")).activation == 0.0
+
+
+async def test_a_partner_exactly_at_the_threshold_strengthens_its_link(runtime, clock):
+    await runtime.basins.upsert_basin("p")
+    await runtime.basins.upsert_basin("x")
+    await runtime.basins.activate_basin("p", ACTIVE_THRESHOLD)  # a_p = 0.1 exactly
+    [link] = (await runtime.basins.activate_basin("x", 0.5)).strengthened_links
+    assert (link.source, link.target, link.weight) == ("x", "p", round(0.1 * 0.5 * ACTIVE_THRESHOLD, 6))
+    clock.advance(60)  # p decays below the threshold: no longer a partner
+    assert (await runtime.basins.activate_basin("x", 0.5)).strengthened_links == []
+
+
+async def test_reported_numbers_are_rounded_to_six_decimals(runtime, clock):
+    await runtime.basins.upsert_basin("m")
+    await runtime.basins.upsert_basin("n")
+    await runtime.basins.activate_basin("m", 0.3)
+    clock.advance(1000)
+    level = 0.3 * 0.5 ** (1000 / HALF_LIFE)
+    result = await runtime.basins.activate_basin("n", 0.7)
+    [link] = result.strengthened_links
+    assert link.weight == round(0.1 * 0.7 * level, 6)
+    again = await runtime.basins.activate_basin("m", 0.2)
+    assert again.previous_activation == round(level, 6)
+    assert again.basin.last_activated_at == clock.now
+
+
+async def test_edges_of_the_input_rules_are_accepted(runtime):
+    name = "n" * 200
+    view = await runtime.basins.upsert_basin(name, keywords=[f"k{i}" for i in range(50)], stability=0.0)
+    assert view.name == name and len(view.keywords) == 50 and view.stability == 0.0 and view.description == ""
+    assert (await runtime.basins.upsert_basin("top", stability=1.0)).stability == 1.0
+    assert (await runtime.basins.activate_basin("top", 1.0)).basin.activation == 1.0
+    with pytest.raises(InvalidInput, match=r"^strength must be in \(0, 1\], got 0.0$"):
+        await runtime.basins.activate_basin("top", 0.0)
+
+
+async def test_the_service_keeps_its_own_clock_by_default(runtime):
+    from dionysus_mcp.cognition.basins import BasinService
+
+    service = BasinService(runtime.store, HALF_LIFE)
+    await service.upsert_basin("own")
+    assert (await service.activate_basin("own", 0.5)).basin.last_activated_at.tzinfo is not None
