@@ -49,6 +49,12 @@ def test_superseded_plans_become_stubs_and_the_record_says_so(agent_ctx):
     entry = ctx.pruned_plans[1]
     assert (entry.step_number, entry.original, entry.summary) == (1, old_plan, old.plan)
     assert entry.original_tokens > entry.summary_tokens > 0
+    [event] = [e for e in ctx.events if e.kind == "pruned_plan"]
+    assert event.step_number == 1
+    assert event.detail == {"chars": len(old_plan), "summary_chars": len(old.plan),
+                            "tokens_saved": entry.original_tokens - entry.summary_tokens}
+    MemoryPruningCallback(window=3)(planning("again"), agent, ctx)  # already a stub: left alone
+    assert len(ctx.pruned_plans) == 1 and old.plan == entry.summary
     MemoryPruningCallback(window=3, plans=False)(planning("newer"), agent, ctx)  # plans off: untouched
     assert len(ctx.pruned_plans) == 1
     # An action step never prunes plans, and a short plan is left whole.
