@@ -61,3 +61,9 @@ async def test_a_write_refused_then_accepted_is_delivered_not_set_aside(runtime,
     assert await runtime.traces.flush() == {"delivered": 1, "set_aside": 0, "pending": 0}
     assert set_aside_rows(runtime.outbox.path) == []
     assert (await runtime.traces.get_trace("trace-refused")).id == "trace-refused"
+
+
+async def test_a_queued_operation_this_version_does_not_know_is_set_aside_at_once_with_why(runtime):
+    runtime.outbox.put("not_an_operation", {})
+    assert await runtime.traces.flush() == {"delivered": 0, "set_aside": 1, "pending": 0}
+    assert set_aside_rows(runtime.outbox.path) == [("not_an_operation", "unknown outbox operation 'not_an_operation'")]
