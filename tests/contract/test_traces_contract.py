@@ -319,3 +319,11 @@ async def test_interrupt_trace_only_while_running_under_the_judged_owner(store: 
     assert [s.step_type for s in await store.get_steps("t1")] == ["task"]
     # Same start time: newest-first order falls back to id, descending.
     assert [t.id for t in await store.list_traces(TraceFilter(status="interrupted"), 10)] == ["t3", "t1"]
+
+
+async def test_list_traces_limit_is_exact_at_its_edges(store: Store):
+    for i in range(3):
+        await store.create_trace(trace(f"t{i}", ts(i)))
+    assert [t.id for t in await store.list_traces(TraceFilter(), 1)] == ["t2"]
+    assert [t.id for t in await store.list_traces(TraceFilter(), 2)] == ["t2", "t1"]
+    assert await store.list_traces(TraceFilter(), 0) == []

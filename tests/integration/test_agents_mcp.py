@@ -24,6 +24,12 @@ async def connected(tmp_path) -> AsyncIterator[Client]:
         yield c
 
 
+async def heartbeat_status(client: Client) -> str | None:
+    """The status of the stored heartbeat run, None before its trace exists."""
+    page = (await client.call_tool("list_traces", {"agent_name": "HeartbeatAgent"})).structured_content
+    return page["traces"][0]["status"] if page["traces"] else None
+
+
 async def test_heartbeat_over_mcp_reports_progress_and_names_its_model(tmp_path):
     progress = []
 
@@ -63,7 +69,11 @@ async def test_a_cancelled_request_stops_its_run_and_the_server_keeps_serving(tm
 
                 await client.call_tool("run_heartbeat", {}, progress_callback=on_progress)
         assert scope.cancelled_caught
-        await anyio.sleep(0.3)  # a run that kept going would finish well within this
+        # Wait for the run to end (its trace leaves "running"), however long that takes here.
+        with anyio.fail_after(60):
+            while not (status := await heartbeat_status(client)) or status == "running":
+                await anyio.sleep(0.05)
+        assert status == "cancelled"
         after = (await client.call_tool("observe_environment", {})).structured_content["memory_count"]
         assert after == before  # the heartbeat never reached its closing `remember`
         assert not (await client.call_tool("list_basins", {})).is_error

@@ -144,6 +144,7 @@ def test_unreachable_neo4j_is_one_clear_line(tmp_path, command):
     proc = subprocess.run([sys.executable, "-m", "dionysus_mcp", *command], env=env, capture_output=True,
                           text=True, timeout=60, input="")
     assert proc.returncode == 1
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
     assert proc.stderr.startswith("dionysus-mcp: Neo4j at bolt://127.0.0.1:") and "unreachable" in proc.stderr
     assert "Traceback" not in proc.stderr and "pw-never-shown" not in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Resolved" not in proc.stderr  # one line, no driver repr

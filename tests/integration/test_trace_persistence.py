@@ -10,6 +10,7 @@ import json
 import anyio
 import pytest
 from smolagents.models import ChatMessage
+from smolagents.utils import AgentGenerationError
 
 from agents.heartbeat import TASK as HEARTBEAT_TASK
 from agents.heartbeat import TOOLS as HEARTBEAT_TOOLS
@@ -20,6 +21,7 @@ from callbacks import default_registry
 from callbacks.context import RunGroup, RunObserver
 from callbacks.memory import MARK
 from callbacks.trace import TracePersistence, persistence_for
+from dionysus_mcp.errors import NotFound
 from dionysus_mcp.store.sqlite import SQLiteStore
 from dionysus_mcp.traces import TraceService
 from tests.helpers import CONTEXT, Runs
@@ -198,7 +200,7 @@ async def test_a_run_that_errors_is_closed_error_and_keeps_its_completed_steps(r
     tracer, registry = persistence_for(default_registry(rt.settings))
     group = RunGroup(rt, "scripted", observers=[tracer])
     agent = build_heartbeat(rt, ModelEndpointLost("heartbeat", calls=5), group, registry)
-    with pytest.raises(Exception, match="model endpoint went away"):
+    with pytest.raises(AgentGenerationError, match="model endpoint went away"):
         await anyio.to_thread.run_sync(agent.run, HEARTBEAT_TASK)
     trace = await rt.traces.get_trace(group.run_id)
     assert trace.status == "error" and "model endpoint went away" in trace.error and trace.summary is None
@@ -242,7 +244,7 @@ async def test_a_broken_trace_store_never_fails_the_run(rt, tmp_path, caplog):
 
 async def test_persistence_can_be_left_out(rt):
     result = await run_heartbeat(rt, persist=False)
-    with pytest.raises(Exception, match="Unknown trace"):
+    with pytest.raises(NotFound, match="Unknown trace"):
         await rt.traces.get_trace(result.trace_id)
 
 

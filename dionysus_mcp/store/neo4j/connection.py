@@ -122,7 +122,10 @@ class Neo4jConnection(Store):
         except Exception as exc:  # bad scheme / malformed URI / bad options
             raise StoreError(f"cannot use NEO4J_URI {self._safe_uri()!r}: {self._clean(exc)}") from None
         try:
-            await self._guard(self._driver.verify_connectivity())
+            try:
+                await self._guard(self._driver.verify_connectivity())
+            except ValueError as exc:  # an address the resolver refuses, e.g. bolt://host:<not a port>
+                raise StoreError(f"cannot use NEO4J_URI {self._safe_uri()!r}: {self._clean(exc)}") from None
             if not self._read_only:
                 await self.apply_schema()
         except BaseException:

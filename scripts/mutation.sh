@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Mutation testing of the modules where a silent bug hurts most, with mutmut 3.
+#
+#   scripts/mutation.sh                     every module below
+#   scripts/mutation.sh coherence outbox    only these
+#   MUTATION_JOBS=4 scripts/mutation.sh     parallel mutants (default 2)
+#   MUTATION_TESTS_recall="tests/unit/test_memory_and_wisdom.py" scripts/mutation.sh recall
+#                                           another test selection for one module
+#
+# Each module runs in its own copy of the tree (.mutation/<module>/, mutmut writes its mutated
+# copy to mutants/ inside it) against a FAST test selection: the unit and contract tests that
+# exercise it, on SQLite, so a full run takes minutes, not hours. Per module it prints the kill
+# rate (killed + timed out, over all mutants; "no tests" counts as not killed), the same rate
+# once case-only SQL mutants are set apart as equivalent ("judged", see
+# scripts/mutation_report.py), and every other surviving mutant as a diff. The report is also
+# written to .mutation/report.md.
+# docs/mutation.md lists the survivors judged equivalent, with why. Not run in CI (too slow).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS="${MUTATION_JOBS:-2}"
+WORK="${MUTATION_DIR:-$ROOT/.mutation}"
+
+# name | file mutated | tests run against its mutants (paths or node ids, space-separated)
+MODULES="
+secrets|dionysus_mcp/secrets.py|tests/unit/test_secrets.py tests/integration/test_trace_secret_flows.py
+coherence|dionysus_mcp/cognition/coherence.py|tests/unit/test_coherence_worked_examples.py tests/unit/test_coherence_properties.py
+basins|dionysus_mcp/cognition/basins.py|tests/unit/test_basin_rules.py tests/unit/test_basins.py tests/unit/test_coherence_worked_examples.py
+pruning|callbacks/memory.py|tests/unit/test_pruning_rules.py tests/unit/test_callbacks.py tests/integration/test_pruning_window.py
+traces_service|dionysus_mcp/traces/service.py|tests/unit/test_traces.py tests/unit/test_outbox_set_aside.py tests/unit/test_outbox_outage.py tests/unit/test_trace_reads.py
+outbox_queue|dionysus_mcp/store/outbox.py|tests/unit/test_outbox_file.py tests/unit/test_outbox_outage.py tests/unit/test_outbox_set_aside.py tests/unit/test_traces.py
+trace_store|dionysus_mcp/store/sqlite/traces.py|tests/contract/test_traces_contract.py tests/unit/test_trace_reads.py tests/unit/test_traces.py
+recall|dionysus_mcp/cognition/memory.py|tests/unit/test_recall_ranking.py tests/unit/test_memory_and_wisdom.py tests/contract/test_memories_contract.py
+"
+
+if [ ! -x .venv/bin/mutmut ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,mutation]"
+fi
+
+wanted=" $* "
+mkdir -p "$WORK"
+REPORT="$WORK/report.md"
+{ echo "# Mutation testing ($(date -u '+%Y-%m-%d %H:%M UTC'), mutmut $(.venv/bin/mutmut --version | awk '{print $NF}'))"; echo; } > "$REPORT"
+printf '%-15s %7s %7s %8s %8s %8s %7s %6s %7s\n' module mutants killed timeout survived no_tests rate equiv judged | tee -a "$REPORT"
+
+echo "$MODULES" | while IFS='|' read -r name file tests; do
+  [ -n "$name" ] || continue
+  if [ "$#" -gt 0 ] && [[ "$wanted" != *" $name "* ]]; then continue; fi
+  dir="$WORK/$name"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  # The tree as it is now, committed or not (new test files included), without docs.
+  git ls-files -z --cached --others --exclude-standard | grep -zv '^docs/' \
+    | xargs -0 sh -c 'for f; do [ -f "$f" ] && cp --parents "$f" "$0"; done; true' "$dir"
+  override="MUTATION_TESTS_$name"  # e.g. MUTATION_TESTS_secrets="tests/unit/test_x.py" replaces the list
+  tests="${!override:-$tests}"
+  selection=""
+  for t in $tests; do [ -e "${t%%::*}" ] && selection="$selection\"$t\", "; done
+  if [ -z "$selection" ]; then
+    echo "$name: none of its tests exist here ($tests)" | tee -a "$REPORT"
+    continue
+  fi
+  # Point the [tool.mutmut] section of the copy at this module and its tests.
+  .venv/bin/python - "$dir/pyproject.toml" "$file" "[${selection%, }]" <<'PY'
+import re, sys
+path, file, selection = sys.argv[1:]
+text = open(path).read()
+text = re.sub(r'(?m)^only_mutate = .*$', f'only_mutate = ["{file}"]', text)
+text = re.sub(r'(?m)^pytest_add_cli_args_test_selection = .*$', f'pytest_add_cli_args_test_selection = {selection}', text)
+open(path, "w").write(text)
+PY
+  (cd "$dir" && "$ROOT/.venv/bin/mutmut" run --max-children "$JOBS" > run.log 2>&1 || true)
+  (cd "$dir" && "$ROOT/.venv/bin/mutmut" export-cicd-stats > /dev/null 2>&1 || true)
+  stats="$dir/mutants/mutmut-cicd-stats.json"
+  if [ ! -f "$stats" ]; then
+    echo "$name: mutmut did not finish, see $dir/run.log" | tee -a "$REPORT"
+    continue
+  fi
+  (cd "$dir" && "$ROOT/.venv/bin/python" "$ROOT/scripts/mutation_report.py" "$ROOT/.venv/bin/mutmut" "$stats" "$name") | tee -a "$REPORT"
+done
+
+echo | tee -a "$REPORT"
+echo "## Surviving mutants" | tee -a "$REPORT"
+for dir in "$WORK"/*/; do
+  name=$(basename "$dir")
+  [ -d "$dir/mutants" ] || continue
+  if [ "$#" -gt 0 ] && [[ "$wanted" != *" $name "* ]]; then continue; fi
+  (cd "$dir" && "$ROOT/.venv/bin/python" "$ROOT/scripts/mutation_report.py" "$ROOT/.venv/bin/mutmut" \
+    "$dir/mutants/mutmut-cicd-stats.json" "$name" --survivors) | tee -a "$REPORT"
+done
+echo "report: $REPORT"

@@ -1,0 +1,126 @@
+"""The trace service while its store is unavailable, on a real SQLite store made unavailable for
+real: another connection holds the database's write lock, so the store's writes fail at once
+with "database is locked" (StoreUnavailable). The retry interval runs on a clock the test moves.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from types import SimpleNamespace
+
+import pytest
+
+import dionysus_mcp.traces.service as trace_service
+from dionysus_mcp.traces import RETRY_EVERY_S
+
+
+class Monotonic:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def monotonic(monkeypatch):
+    clock = Monotonic()
+    # Only the trace service's view of time: the event loop keeps the real clock.
+    monkeypatch.setattr(trace_service, "time", SimpleNamespace(monotonic=clock))
+    return clock
+
+
+class Lock:
+    """Another writer holding the database: the store's writes fail at once while it is held."""
+
+    def __init__(self, runtime):
+        runtime.store._conn.execute("PRAGMA busy_timeout = 0")  # fail at once instead of waiting
+        self.db = sqlite3.connect(runtime.settings.db_path, isolation_level=None)
+
+    def hold(self):
+        self.db.execute("BEGIN EXCLUSIVE")
+
+    def release(self):
+        self.db.execute("ROLLBACK")
+
+
+def step(n: int, tokens: int = 10) -> dict:
+    return {"step_number": n, "step_type": "action", "observations": f"step {n}", "input_tokens": tokens,
+            "output_tokens": 1, "unpruned_input_tokens": tokens}
+
+
+async def stored_steps(runtime, trace_id):
+    return [s.step_number for s in await runtime.store.get_steps(trace_id)]
+
+
+async def test_writes_queue_in_order_while_the_store_is_locked_and_drain_after_the_interval(runtime, monotonic):
+    traces, lock = runtime.traces, Lock(runtime)
+    trace_id = await traces.create_trace("HeartbeatAgent", model="scripted", task="t")
+    await traces.add_step(trace_id, step(1))
+    assert await stored_steps(runtime, trace_id) == [1] and runtime.outbox.count() == 0
+
+    lock.hold()
+    await traces.add_step(trace_id, step(2))  # refused: queued, the run goes on
+    assert runtime.outbox.count() == 1
+    monotonic.now += RETRY_EVERY_S
+    await traces.add_step(trace_id, step(3))  # the interval has passed: tries, still locked
+    assert runtime.outbox.count() == 2
+    lock.release()
+    await traces.add_step(trace_id, step(4))  # store back, but the retry was just now: queued behind
+    assert runtime.outbox.count() == 3 and await stored_steps(runtime, trace_id) == [1]
+    assert [op for _, op, _ in runtime.outbox.pending()] == ["add_step"] * 3
+
+    monotonic.now += RETRY_EVERY_S - 0.001
+    await traces.add_step(trace_id, step(5))  # not yet a whole interval: still queued
+    assert runtime.outbox.count() == 4
+    monotonic.now += 0.001  # exactly RETRY_EVERY_S since the last try: delivers the queue in order
+    await traces.add_step(trace_id, step(6))
+    assert runtime.outbox.count() == 0 and await stored_steps(runtime, trace_id) == [1, 2, 3, 4, 5, 6]
+    await traces.add_step(trace_id, step(7))  # back to writing straight through
+    assert runtime.outbox.count() == 0 and await stored_steps(runtime, trace_id) == list(range(1, 8))
+
+
+async def test_a_run_closed_while_the_store_is_locked_keeps_its_totals(runtime, monotonic):
+    traces, lock = runtime.traces, Lock(runtime)
+    trace_id = await traces.create_trace("HeartbeatAgent", model="scripted", task="t")
+    lock.hold()
+    for n in (1, 2, 2):  # step 2 written twice counts once
+        await traces.add_step(trace_id, step(n, tokens=10 * n))
+    await traces.complete_trace(trace_id, "success", summary="done", error="none really")
+    lock.release()
+    assert await traces.flush() == {"delivered": 4, "set_aside": 0, "pending": 0}
+    trace = await traces.get_trace(trace_id)
+    assert (trace.status, trace.summary, trace.error) == ("success", "done", "none really")
+    assert trace.step_count == 2 and trace.tokens.input_tokens == 30 and trace.tokens.output_tokens == 2
+
+
+async def test_deliver_pending_delivers_what_is_queued_and_is_quiet_otherwise(runtime, monotonic):
+    traces, lock = runtime.traces, Lock(runtime)
+    await traces.deliver_pending()  # nothing queued, store up: nothing to do
+    trace_id = await traces.create_trace("HeartbeatAgent", model="scripted")
+    lock.hold()
+    await traces.add_step(trace_id, step(1))
+    await traces.deliver_pending()  # still locked: kept, and no error
+    assert runtime.outbox.count() == 1
+    lock.release()
+    await traces.deliver_pending()  # the end of a run: delivered without waiting for the interval
+    assert runtime.outbox.count() == 0 and await stored_steps(runtime, trace_id) == [1]
+    # A queue left by an earlier process (this service never saw the store fail) is delivered too.
+    runtime.outbox.put("add_step", {**step(2), "id": f"{trace_id}:action:2", "trace_id": trace_id})
+    await traces.deliver_pending()
+    assert runtime.outbox.count() == 0 and await stored_steps(runtime, trace_id) == [1, 2]
+
+
+async def test_without_an_outbox_a_failed_write_raises(runtime):
+    from dionysus_mcp.store.base import StoreUnavailable
+    from dionysus_mcp.traces import TraceService
+
+    bare = TraceService(runtime.store)
+    lock = Lock(runtime)
+    lock.hold()
+    try:
+        with pytest.raises(StoreUnavailable):
+            await bare.create_trace("HeartbeatAgent")
+    finally:
+        lock.release()
+    assert await bare.flush() == {"delivered": 0, "set_aside": 0, "pending": 0}

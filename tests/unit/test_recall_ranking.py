@@ -1,0 +1,120 @@
+"""Recall ranking pinned to the formula in docs/COGNITION.md (Okapi BM25, k1 = 1.2, b = 0.75,
+idf = ln(1 + (N − df + 0.5) / (df + 0.5)), score = bm25 · (0.5 + 0.5 · importance)), through the
+memory service on a real SQLite store. The expected numbers are computed here from the doc's
+formula, term by term, not by the code under test."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dionysus_mcp.errors import InvalidInput
+
+K1, B = 1.2, 0.75
+
+
+def bm25_term(tf: int, df: int, n: int, length: int, avg_len: float) -> float:
+    idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    return idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / avg_len))
+
+
+@pytest.fixture
+async def corpus(runtime, clock):
+    memory = runtime.memory
+    ids = {}
+    ids["m1"] = (await memory.remember("sleep sleep nap", importance=0.5)).memory_id
+    clock.advance(1)
+    ids["m2"] = (await memory.remember("nap walk", kind="episodic", importance=1.0)).memory_id
+    clock.advance(1)
+    ids["m3"] = (await memory.remember("coffee walk tea", importance=0.0)).memory_id
+    return ids
+
+
+async def test_bm25_scores_and_relevance_match_the_formula(runtime, corpus):
+    # N = 3 documents, lengths 3, 2, 3: average 8/3. "sleep": df 1; "nap": df 2.
+    n, avg = 3, 8 / 3
+    m1 = (bm25_term(2, 1, n, 3, avg) + bm25_term(1, 2, n, 3, avg)) * (0.5 + 0.5 * 0.5)
+    m2 = bm25_term(1, 2, n, 2, avg) * (0.5 + 0.5 * 1.0)
+    result = await runtime.memory.semantic_recall("sleep nap")
+    assert result.searched == 3
+    assert [(h.memory_id, h.score, h.relevance) for h in result.hits] == [
+        (corpus["m1"], round(m1, 6), 1.0),
+        (corpus["m2"], round(m2, 6), round(m2 / m1, 6)),
+    ]
+    # Only the episodic kind: N = 1, so the numbers change with it.
+    only = await runtime.memory.semantic_recall("nap", kinds=["Episodic "])
+    assert only.searched == 1 and [h.memory_id for h in only.hits] == [corpus["m2"]]
+    assert only.hits[0].score == round(bm25_term(1, 1, 1, 2, 2.0) * 1.0, 6)
+    assert (await runtime.memory.semantic_recall("nap", kinds=["procedural"])).searched == 0
+    assert (await runtime.memory.semantic_recall("lighthouse")).hits == []
+
+
+async def test_k_limits_and_ties_go_to_the_newest(runtime, corpus, clock):
+    first = await runtime.memory.semantic_recall("walk", k=1)
+    # m2 and m3 both hold "walk" once; m2 is shorter and more important, so it leads.
+    assert [h.memory_id for h in first.hits] == [corpus["m2"]]
+    clock.advance(1)
+    twin = (await runtime.memory.remember("walk nap", kind="episodic", importance=1.0)).memory_id  # same text as m2
+    hits = (await runtime.memory.semantic_recall("walk nap", k=100)).hits
+    assert [h.memory_id for h in hits[:2]] == [twin, corpus["m2"]] and hits[0].score == hits[1].score
+    for k in (0, 101):
+        with pytest.raises(InvalidInput, match=f"^k must be between 1 and 100, got {k}$"):
+            await runtime.memory.semantic_recall("walk", k=k)
+
+
+async def test_memories_added_after_a_recall_are_found(runtime, corpus):
+    assert len((await runtime.memory.semantic_recall("walk")).hits) == 2
+    added = (await runtime.memory.remember("a long walk by the sea")).memory_id
+    assert added in [h.memory_id for h in (await runtime.memory.semantic_recall("walk")).hits]
+    # Written by another process (straight to the store): the revision changes, the index follows.
+    from dionysus_mcp.cognition.memory import MemoryService
+
+    other = MemoryService(runtime.store, runtime.basins, clock=runtime.memory.clock)
+    elsewhere = (await other.remember("walk to the harbour")).memory_id
+    found = await runtime.memory.semantic_recall("walk harbour")
+    assert found.hits[0].memory_id == elsewhere and found.searched == 5
+
+
+async def test_remember_rules(runtime):
+    memory = runtime.memory
+    for kwargs, message in [
+        ({"content": "  "}, "^content must not be empty$"),
+        ({"content": "x" * 20_001}, "^content is 20001 characters; the limit is 20000$"),
+        ({"content": "c", "kind": " "}, r"^kind must be 1 to 50 characters \(e.g. semantic, episodic\)$"),
+        ({"content": "c", "kind": "k" * 51}, "^kind must be 1 to 50 characters"),
+        ({"content": "c", "importance": 1.5}, "^importance must be between 0 and 1, got 1.5$"),
+        ({"content": "c", "tags": [f"t{i}" for i in range(31)]}, "^31 tags given; the limit is 30$"),
+        ({"content": "c", "tags": ["x" * 101]}, "^each tag must be 1 to 100 characters$"),
+    ]:
+        with pytest.raises(InvalidInput, match=message):
+            await memory.remember(**kwargs)
+    edge = await memory.remember("x" * 20_000, kind="k" * 50, importance=0.0,
+                                 tags=[f"t{i}" for i in range(29)] + ["x" * 100])
+    assert edge.kind == "k" * 50
+    stored = await runtime.store.list_memories()
+    [kept] = [m for m in stored if m.id == edge.memory_id]
+    assert kept.tags == [f"t{i}" for i in range(29)] + ["x" * 100] and kept.importance == 0.0
+    twice = await memory.remember("tagged", tags=["a", "a", "b"])
+    assert [m.tags for m in await runtime.store.list_memories() if m.id == twice.memory_id] == [["a", "b"]]
+    default = await memory.remember("plain")
+    assert default.kind == "semantic" and default.memory_id.startswith("mem-") and len(default.memory_id) == 20
+    for query, message in [("  ", "^query must not be empty$"), ("q" * 2001, "^query is 2001 characters; the limit is 2000$")]:
+        with pytest.raises(InvalidInput, match=message):
+            await memory.semantic_recall(query)
+    assert (await memory.semantic_recall("q" * 2000)).hits == []
+
+
+async def test_memories_attach_to_the_three_most_related_basins(runtime):
+    for name in ("sleep", "nap", "rest", "walk"):
+        await runtime.basins.upsert_basin(name)
+    result = await runtime.memory.remember("sleep nap rest walk")
+    assert len(result.basins) == 3
+    named = await runtime.memory.remember("anything", basins=["walk"])
+    assert named.basins == ["walk"]
+    [kept] = [m for m in await runtime.store.list_memories() if m.id == named.memory_id]
+    assert [(b.weight) for b in kept.basins] == [1.0]
+    partial = await runtime.memory.remember("we slept: sleep matters", tags=["nap"])
+    [kept] = [m for m in await runtime.store.list_memories() if m.id == partial.memory_id]
+    # relevance 1/min(1 term, n words) = 1.0 for a one-term basin the text names
+    assert sorted(b.weight for b in kept.basins) == [1.0, 1.0]

@@ -1,0 +1,83 @@
+"""The masking rule itself (dionysus_mcp/secrets.py): what counts as a secret, how it is masked
+in text and in tool arguments / answers reduced to JSON. Where secrets really flow through a
+run is checked in tests/integration/test_trace_secret_flows.py."""
+
+from __future__ import annotations
+
+import json
+
+from dionysus_mcp.secrets import MASK, MAX_DEPTH, MIN_SECRET, Redactor, environment_secrets
+
+KEY = "sk-live-0123456789"
+
+
+def test_every_credential_looking_variable_is_a_secret_and_nothing_else(monkeypatch):
+    for name in ("GROQ_API_KEY", "DIONYSUS_HTTP_TOKEN", "APP_SECRET", "NEO4J_PASSWORD"):
+        monkeypatch.setenv(name, f"value-of-{name}")
+    monkeypatch.setenv("DIONYSUS_LOG_LEVEL", "value-of-log-level")
+    monkeypatch.setenv("API_KEY_HINT", "value-of-hint")
+    found = environment_secrets()
+    assert {f"value-of-{n}" for n in ("GROQ_API_KEY", "DIONYSUS_HTTP_TOKEN", "APP_SECRET", "NEO4J_PASSWORD")} <= set(found)
+    assert "value-of-log-level" not in found and "value-of-hint" not in found
+
+
+def test_text_masks_every_occurrence_and_leaves_the_rest():
+    redactor = Redactor([KEY, None, 42])
+    assert redactor.text(f"key={KEY}; again {KEY}.") == f"key={MASK}; again {MASK}."
+    assert redactor.text("nothing to hide") == "nothing to hide"
+    assert redactor.text(None) is None
+
+
+def test_secrets_shorter_than_the_minimum_are_not_masked():
+    six, five = "x" * MIN_SECRET, "y" * (MIN_SECRET - 1)
+    assert MIN_SECRET == 6
+    redactor = Redactor([six, five])
+    assert redactor.text(f"a {six} b {five}") == f"a {MASK} b {five}"
+
+
+def test_a_secret_inside_a_longer_one_does_not_leave_the_rest_behind():
+    # Longest first: masking the inner one first would leave "key-" visible around it.
+    inner, outer = "zzzzzz-12", "key-zzzzzz-12"
+    assert Redactor([inner, outer]).text(f"[{outer}]") == f"[{MASK}]"
+    assert Redactor([outer, inner]).text(f"[{outer}] [{inner}]") == f"[{MASK}] [{MASK}]"
+
+
+def test_plain_keeps_primitives_and_masks_strings_keys_and_nested_values():
+    redactor = Redactor([KEY])
+    assert redactor.plain(None) is None and redactor.plain(True) is True
+    assert redactor.plain(3) == 3 and redactor.plain(2.5) == 2.5
+    assert redactor.plain(KEY) == MASK
+    value = {KEY: [KEY, ("a", KEY)], "n": {"deep": KEY, "k": 1}}
+    assert redactor.plain(value) == {MASK: [MASK, ["a", MASK]], "n": {"deep": MASK, "k": 1}}
+
+
+def test_plain_reduces_other_objects_and_too_deep_nesting_to_a_placeholder():
+    class Handle:
+        def __repr__(self) -> str:
+            return KEY
+
+    redactor = Redactor([KEY])
+    assert redactor.plain(Handle()) == "<Handle>"
+    assert redactor.plain({"h": [Handle()]}) == {"h": ["<Handle>"]}
+
+    def nested(levels: int, leaf):
+        for _ in range(levels):
+            leaf = [leaf]
+        return leaf
+
+    # MAX_DEPTH containers are walked; the one below them becomes a placeholder.
+    assert MAX_DEPTH == 6
+    assert redactor.plain(nested(MAX_DEPTH, KEY)) == nested(MAX_DEPTH, MASK)
+    assert redactor.plain(nested(MAX_DEPTH + 1, KEY)) == nested(MAX_DEPTH, "<list>")
+    deep = {"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}
+    assert redactor.plain(deep) == {"a": {"b": {"c": {"d": {"e": {"f": "<dict>"}}}}}}
+
+
+def test_as_text_keeps_text_and_writes_anything_else_as_sorted_json():
+    redactor = Redactor([KEY])
+    assert redactor.as_text(None) is None
+    assert redactor.as_text(f"café {KEY}") == f"café {MASK}"
+    text = redactor.as_text({"z": KEY, "a": "café", "n": [1, None]})
+    assert text == '{"a": "café", "n": [1, null], "z": "***"}'
+    assert json.loads(text) == {"a": "café", "n": [1, None], "z": MASK}
+    assert redactor.as_text(7) == "7"
