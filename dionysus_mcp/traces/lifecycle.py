@@ -22,6 +22,7 @@ import anyio
 
 from dionysus_mcp.store.base import StoreError
 from dionysus_mcp.traces.owner import RENEW_EVERY_S, owner_gone
+from dionysus_mcp.traces.records import step_totals
 from schema.models import RunningTrace, TraceOwner, TraceRecord
 
 if TYPE_CHECKING:
@@ -49,8 +50,6 @@ async def orphans(service: "TraceService", trace_ids: list[str] | None = None) -
 async def reap(service: "TraceService", trace_ids: list[str] | None = None) -> list[str]:
     """Mark `interrupted` the running traces (all, or those of `trace_ids`) whose owner is gone;
     returns their ids. Never raises for a store error: a read must not fail because of it."""
-    from dionysus_mcp.traces.service import step_totals
-
     marked: list[str] = []
     try:
         now = service.clock()
@@ -69,8 +68,6 @@ async def reap(service: "TraceService", trace_ids: list[str] | None = None) -> l
 async def with_live_totals(service: "TraceService", traces: list[TraceRecord]) -> list[TraceRecord]:
     """Running traces with step_count and tokens from their stored steps (the stored totals
     are only written when a run ends)."""
-    from dionysus_mcp.traces.service import step_totals
-
     out = []
     for trace in traces:
         if trace.status == "running":

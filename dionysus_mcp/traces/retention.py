@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import Store, StoreError
-from dionysus_mcp.traces.service import as_utc
+from dionysus_mcp.traces.records import as_utc
 from schema.models import TraceFilter, utcnow
 
 log = logging.getLogger(__name__)

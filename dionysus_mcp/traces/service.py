@@ -7,14 +7,13 @@ assemble a run with its delegated sub-runs, activated basins and token totals.
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from datetime import datetime, timezone
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -35,15 +34,22 @@ from dionysus_mcp.traces.models import (
     summarize,
 )
 from dionysus_mcp.traces.owner import LEASE_S, ProcessIdentity
+from dionysus_mcp.traces.records import (
+    as_utc,
+    decode_cursor,
+    encode_cursor,
+    jsonable,
+    step_id,
+    step_totals,
+    store_call,
+)
 from dionysus_mcp.traces.replay import render
 from schema.models import (
     StepRecord,
     TraceBasinLink,
     TraceFilter,
-    TraceOwner,
     TraceRecord,
     TraceStatus,
-    from_iso,
     to_iso,
     utcnow,
 )
@@ -55,70 +61,8 @@ SET_ASIDE_AFTER = 3  # refusals of one queued write (tries RETRY_EVERY_S apart) 
 MAX_DEPTH = 5  # sub-runs nest manager → sub-agent; deeper is a bug, not a reason to recurse forever
 
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def _as(model: type[M], payload: BaseModel | dict[str, Any]) -> M:
-    return payload if isinstance(payload, model) else model.model_validate(payload)
-
-
-def _jsonable(payload: BaseModel | dict[str, Any]) -> dict[str, Any]:
-    return payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """A time without a zone is taken as UTC (what the stores keep), so mixed inputs compare."""
-    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
-
-
-def step_totals(steps: list[StepRecord]) -> dict[str, int]:
-    return {
-        "input_tokens": sum(s.input_tokens for s in steps),
-        "output_tokens": sum(s.output_tokens for s in steps),
-        "pruned_tokens_saved": sum(max(0, s.unpruned_input_tokens - s.input_tokens) for s in steps),
-        "step_count": len(steps),
-    }
-
-
-def step_id(trace_id: str, step_type: str, step_number: int) -> str:
-    return f"{trace_id}:{step_type}:{step_number}"
-
-
-def encode_cursor(trace: TraceRecord) -> str:
-    return base64.urlsafe_b64encode(f"{to_iso(trace.started_at)}|{trace.id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        started, trace_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return from_iso(started), trace_id
-    except Exception:
-        raise InvalidInput("cursor is not one this server issued: pass next_cursor from a previous page") from None
-
-
 # The writes of the write_batch running in this task (None: write at once).
 _BATCH: ContextVar[list[tuple[str, Any, int]] | None] = ContextVar("trace_write_batch", default=None)
-
-
-def _store_call(op: str, payload: BaseModel | dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
-    """The store method and arguments of one write (outbox op names are the method names)."""
-    if op == "create_trace":
-        return op, (_as(TraceRecord, payload),)
-    if op == "add_step":
-        return op, (_as(StepRecord, payload),)
-    if op == "complete_trace":
-        assert isinstance(payload, dict)
-        return op, (
-            payload["trace_id"], payload["status"], from_iso(payload["completed_at"]), payload["summary"],
-            payload["error"], payload["totals"],
-        )
-    if op == "link_trace_basin":
-        return op, (_as(TraceBasinLink, payload),)
-    if op == "set_trace_owner":
-        assert isinstance(payload, dict)
-        return op, (payload["trace_id"], TraceOwner.model_validate(payload["owner"]))
-    # a queue written by another version: set it aside, do not guess
-    raise ValueError(f"unknown outbox operation {op!r}")
 
 
 class TraceService:
@@ -216,7 +160,7 @@ class TraceService:
         if not collected:
             return results
         try:
-            await self.store.apply_trace_writes([_store_call(op, payload) for op, payload, _ in collected])
+            await self.store.apply_trace_writes([store_call(op, payload) for op, payload, _ in collected])
         except Exception as exc:
             log.debug("a batch of %d trace writes failed (%s): writing them one by one", len(collected), exc)
             for op, payload, i in collected:
@@ -230,7 +174,7 @@ class TraceService:
         """One write. `payload` is the record itself, or its JSON form read back from the outbox
         (records go through JSON only when they are queued: the common path skips the round
         trip, which was most of persistence's cost per step)."""
-        method, args = _store_call(op, payload)
+        method, args = store_call(op, payload)
         await getattr(self.store, method)(*args)
 
     async def _write(self, op: str, payload: BaseModel | dict[str, Any]) -> None:
@@ -244,7 +188,7 @@ class TraceService:
         if self._down_since is not None:
             # Order matters (a step needs its trace): while anything is queued, queue behind it,
             # then deliver the queue in order when the store may be back.
-            self.outbox.put(op, _jsonable(payload))
+            self.outbox.put(op, jsonable(payload))
             if time.monotonic() - self._down_since >= RETRY_EVERY_S:
                 await self._drain()
             return
@@ -256,7 +200,7 @@ class TraceService:
             # order, and retried; _drain sets aside only what is refused again and again.
             log.warning("store failed a trace write (%s): trace writes go to the outbox %s", exc, self.outbox.path)
             self._down_since = time.monotonic()
-            self.outbox.put(op, _jsonable(payload))
+            self.outbox.put(op, jsonable(payload))
 
     async def _drain(self) -> bool:
         """Deliver queued writes in order; True when the queue is empty."""

@@ -6,9 +6,17 @@ from __future__ import annotations
 import pytest
 
 from dionysus_mcp.cognition.basins import ACTIVE_THRESHOLD
+from dionysus_mcp.config import Settings
 from dionysus_mcp.errors import InvalidInput, NotFound
 
 HALF_LIFE = 3600
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    # These pin the keyword rules value by value; relevance by meaning can only raise a score
+    # (max of the two) and is pinned with the embedders' own tests.
+    return Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "dionysus.db"), "DIONYSUS_EMBEDDER": "none"})
 
 
 async def stored(runtime, name):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from dionysus_mcp.secrets import MASK, MAX_DEPTH, MIN_SECRET, Redactor, environment_secrets
+from dionysus_mcp.secrets import MASK, MAX_DEPTH, MIN_ANYWHERE, MIN_TOKEN, Redactor, environment_secrets
 
 KEY = "sk-live-0123456789"
 
@@ -28,11 +28,16 @@ def test_text_masks_every_occurrence_and_leaves_the_rest():
     assert redactor.text(None) is None
 
 
-def test_secrets_shorter_than_the_minimum_are_not_masked():
-    six, five = "x" * MIN_SECRET, "y" * (MIN_SECRET - 1)
-    assert MIN_SECRET == 6
-    redactor = Redactor([six, five])
-    assert redactor.text(f"a {six} b {five}") == f"a {MASK} b {five}"
+def test_long_secrets_are_masked_anywhere_short_ones_only_as_words_and_tiny_ones_never():
+    assert (MIN_TOKEN, MIN_ANYWHERE) == (4, 8)
+    long_, short, tiny = "x" * MIN_ANYWHERE, "y" * MIN_TOKEN, "z" * (MIN_TOKEN - 1)
+    redactor = Redactor([long_, short, tiny])
+    # A long secret inside a word is still masked; the one below the bound is not a secret at all.
+    assert redactor.text(f"a{long_}b {tiny}") == f"a{MASK}b {tiny}"
+    # A short secret is masked as a whole word, never inside a longer word.
+    assert redactor.text(f"{short} {short}y-{short}") == f"{MASK} {short}y-{MASK}"
+    seven = "w" * (MIN_ANYWHERE - 1)
+    assert Redactor([seven]).text(f"({seven}) {seven}w") == f"({MASK}) {seven}w"
 
 
 def test_a_secret_inside_a_longer_one_does_not_leave_the_rest_behind():
