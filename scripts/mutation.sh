@@ -21,12 +21,12 @@ ROOT=$PWD
 JOBS="${MUTATION_JOBS:-2}"
 WORK="${MUTATION_DIR:-$ROOT/.mutation}"
 
-# name | file mutated | tests run against its mutants (paths or node ids, space-separated)
+# name | files mutated (comma-separated) | tests run against its mutants (paths or node ids, space-separated)
 MODULES="
 secrets|dionysus_mcp/secrets.py|tests/unit/test_secrets.py tests/integration/test_trace_secret_flows.py
 coherence|dionysus_mcp/cognition/coherence.py|tests/unit/test_coherence_worked_examples.py tests/unit/test_coherence_properties.py
 basins|dionysus_mcp/cognition/basins.py|tests/unit/test_basin_rules.py tests/unit/test_basins.py tests/unit/test_coherence_worked_examples.py
-pruning|callbacks/memory.py|tests/unit/test_pruning_rules.py tests/unit/test_callbacks.py tests/integration/test_pruning_window.py
+pruning|callbacks/memory.py,callbacks/digest.py|tests/unit/test_pruning_rules.py tests/unit/test_pruning_mutants.py tests/unit/test_digest.py tests/unit/test_callbacks.py
 traces_service|dionysus_mcp/traces/service.py|tests/unit/test_traces.py tests/unit/test_outbox_set_aside.py tests/unit/test_outbox_outage.py tests/unit/test_trace_reads.py
 outbox_queue|dionysus_mcp/store/outbox.py|tests/unit/test_outbox_file.py tests/unit/test_outbox_outage.py tests/unit/test_outbox_set_aside.py tests/unit/test_traces.py
 trace_store|dionysus_mcp/store/sqlite/traces.py|tests/contract/test_traces_contract.py tests/unit/test_trace_reads.py tests/unit/test_traces.py
@@ -65,7 +65,8 @@ echo "$MODULES" | while IFS='|' read -r name file tests; do
 import re, sys
 path, file, selection = sys.argv[1:]
 text = open(path).read()
-text = re.sub(r'(?m)^only_mutate = .*$', f'only_mutate = ["{file}"]', text)
+files = ", ".join(f'"{f.strip()}"' for f in file.split(",") if f.strip())
+text = re.sub(r'(?m)^only_mutate = .*$', f'only_mutate = [{files}]', text)
 text = re.sub(r'(?m)^pytest_add_cli_args_test_selection = .*$', f'pytest_add_cli_args_test_selection = {selection}', text)
 open(path, "w").write(text)
 PY
