@@ -385,3 +385,91 @@ def test_the_placeholder_policy_clears_and_never_folds(agent_ctx):
     for step in steps:
         pruning(step, agent, ctx)
     assert ctx.folded == {} and [s.observations == PLACEHOLDER for s in steps] == [True] * 6 + [False] * 2
+
+
+# --- boundaries the first mutation run left open ------------------------------------------------
+
+
+def test_cut_edges_of_sentences_heads_and_fact_lines():
+    spaced = "word " * 20
+    assert first_sentence(spaced, limit=11) == "word word…"  # the space before the cut goes
+    exact = "Exactly twenty chars"  # no sentence end: the whole body, which fits the limit exactly
+    assert _head("- " + exact, len(exact)) == "- " + exact
+    ends_in_x = "ABCDEFGHIJKLMNOPQRSX tail words"
+    assert _head(ends_in_x, 25) == "ABCDEFGHIJKLMNOPQRSX…"
+    # A fact line ending in letters is written whole.
+    text = digest_text([FoldedStep(1, [("a", {})], ["Top basin is X"])])
+    assert text.split("\n")[1] == "1. a {}: Top basin is X"
+    # A step without calls but with several facts reads back whole.
+    text = digest_text([FoldedStep(2, [], ["Headline fact.", "- top item."])])
+    assert parse_digest(text) == [(2, "", None, "Headline fact.\n- top item.")]
+    # A hand-written entry with details but no first fact: just the details.
+    assert parse_digest(f"{DIGEST_MARK} Steps 5–5, folded\n5. e {{}}\n   detail") == [(5, "e", {}, "detail")]
+
+
+def test_summary_lines_wrappers_and_single_space_details():
+    assert summarize("Execution logs:   ") == f"{MARK} Execution logs:"
+    assert summarize("Execution logs:\n### 1. Task outcome (short version):") == (
+        f"{MARK} Execution logs:\n### 1. Task outcome (short version):"
+    )
+    headline = "Recall 'q': 2 of 5 memories in basin a."
+    assert summarize(f"{headline}\n one-space indented detail line") == f"{MARK} {headline}"
+    # The top item's sentence is counted from after its marker, not from the line start.
+    item = "1. (0.90) Short one here. Then the rest of it."
+    assert summarize(f"{headline}\n{item}") == f"{MARK} {headline}\n1. (0.90) " + first_sentence(item[len("1. (0.90) "):])
+    assert "1. (0.90) Short one here. Then the rest of it." in summarize(f"{headline}\n{item}")
+
+
+def test_a_plan_is_numbered_by_the_action_that_follows_it_not_the_one_before():
+    first = planning("p1")
+    assert [n for _, n in plans_with_steps([action(2), first, action(7)])] == [7]
+
+
+def test_defaults_and_options_reach_the_policy():
+    assert MemoryPruningCallback().window == 3
+    placeholder = PlaceholderPruningCallback(min_length=50)
+    assert (placeholder.window, placeholder.min_length) == (3, 50)
+
+
+def test_plans_off_leaves_every_plan_whole_whatever_the_step(agent_ctx):
+    agent, ctx = agent_ctx
+    old = planning("1. Recall what is known about focus and afternoons.\n2. Decide.")
+    agent.memory.steps = [old, action(1)]
+    pruning = MemoryPruningCallback(window=3, plans=False)
+    pruning(planning("newer"), agent, ctx)
+    pruning(TaskStep(task="t"), agent, ctx)
+    assert old.plan.startswith("1. Recall") and ctx.pruned_plans == {}
+    MemoryPruningCallback(window=3)(TaskStep(task="t"), agent, ctx)  # a task step prunes no plan
+    assert ctx.pruned_plans == {}
+
+
+def test_equal_length_is_not_shorter_and_pruned_text_is_never_summarised_again(agent_ctx):
+    agent, ctx = agent_ctx
+    pruning = MemoryPruningCallback(window=1, min_length=10)
+    tie = "a" * 25 + ". 12345678"  # the summary drops " 12345678" and adds "[PRUNED] "
+    assert len(summarize(tie)) == len(tie) and pruning.summary_of(tie) is None
+    pruned = MARK + " Headline sentence that is long enough. Rest of the headline goes on and on.\n- a\n- b\n- c"
+    assert len(summarize(pruned)) < len(pruned) and pruning.summary_of(pruned) is None
+    plan = "p" * len(summarize_plan("", 1))  # a stub as long as the plan: left whole
+    step = planning(plan)
+    assert pruning.prune_plan(step, 1, ctx) is None and step.plan == plan
+    assert pruning.planning_view([], ctx) == [] and pruning.planning_view([TaskStep(task="t")], ctx)[0].task == "t"
+
+
+def test_a_short_step_folds_with_its_own_facts(agent_ctx):
+    agent, ctx = agent_ctx
+    short = "Coherence 41.0% (ok): moderately coherent today.\n- integration 0.5"
+    steps = [action(n, observations=short) for n in range(1, 6)]
+    agent.memory.steps = list(steps)
+    pruning = MemoryPruningCallback(window=1, fold_after=1)
+    for step in steps:
+        pruning(step, agent, ctx)
+    assert ctx.pruned == {} and sorted(ctx.folded) == [1, 2, 3, 4]
+    assert all(ctx.folded[n].facts == headline_facts(short) for n in ctx.folded)
+
+
+def test_a_stub_right_before_the_last_folded_step_leaves_the_prompt():
+    stub = planning(summarize_plan("plan zero", 1))
+    a1, a2 = action(1, observations="One."), action(2, observations="Two.")
+    view = fold_view([stub, a1, a2], {1: fold(a1, "One.")})
+    assert isinstance(view[0], DigestStep) and view[1:] == [a2]
