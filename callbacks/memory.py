@@ -62,6 +62,7 @@ MIN_SENTENCE = 20  # "1. " or "e.g. " is not a sentence end
 ITEM_HEAD_CHARS = 40  # of each further item, after its marker
 MAX_ITEMS = 1  # items in a summary: the top one whole (any further ones as heads)
 FOLD_AFTER = 4  # action steps this many steps old fold into the digest (the second horizon)
+FOLD_DEFAULT = -1  # fold_after's default: FOLD_AFTER, or one step past a larger window
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 _ITEM = re.compile(r"^(?:\d+\.|-|\*)\s+(?:\(\d+(?:\.\d+)?\)\s+)?")
@@ -148,13 +149,16 @@ class MemoryPruningCallback:
         *,
         plans: bool = True,
         planning_inputs: bool = True,
-        fold_after: int | None = FOLD_AFTER,
+        fold_after: int | None = FOLD_DEFAULT,
     ):
         """`plans`: prune superseded plans; `planning_inputs`: show planning calls the summaries
         (both on by default; off only to measure what each contributes); `fold_after`: the
-        second horizon, in steps (None: never fold; at least the window)."""
+        second horizon, in steps (None: never fold; at least the window; by default FOLD_AFTER,
+        or one past a larger window, so AGENT_MEMORY_WINDOW alone never makes it invalid)."""
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
+        if fold_after == FOLD_DEFAULT:
+            fold_after = max(FOLD_AFTER, window + 1)
         if fold_after is not None and fold_after < window:
             raise ValueError(f"fold_after must be at least the window ({window}), got {fold_after}")
         self.window = window

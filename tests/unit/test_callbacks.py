@@ -425,3 +425,12 @@ def test_iwmt_warning_only_advises_tools_the_agent_has():
     assert "recalling what matters" in recall_only[1] and "activat" not in recall_only[1]
     assert "recall" not in neither[1] and "activat" not in neither[1]
     assert coherence_lines(0.9, "ok", set()) == ["[IWMT] Coherence: 90.0%"]
+
+
+def test_the_fold_horizon_follows_a_window_larger_than_its_default():
+    # AGENT_MEMORY_WINDOW alone must never make the pruning callback invalid.
+    assert MemoryPruningCallback(window=3).fold_after == 4
+    assert MemoryPruningCallback(window=5).fold_after == 6
+    assert MemoryPruningCallback(window=5, fold_after=None).fold_after is None
+    with pytest.raises(ValueError, match="at least the window"):
+        MemoryPruningCallback(window=5, fold_after=4)
