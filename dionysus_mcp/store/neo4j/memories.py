@@ -153,21 +153,28 @@ def _memory(p: dict[str, Any], basins: list[dict[str, Any]]) -> Memory:
     )
 
 
+def _memory_params(memory: Memory) -> dict[str, Any]:
+    """The properties a memory's write sets, its search terms included."""
+    terms = memory_terms(memory.content, memory.tags)
+    return {
+        "terms": " ".join(terms),
+        "term_count": len(terms),
+        "id": memory.id,
+        "kind": memory.kind,
+        "content": memory.content,
+        "tags": list(memory.tags),
+        "importance": float(memory.importance),
+    }
+
+
+def _link_rows(memory: Memory) -> list[dict[str, Any]]:
+    return [{"basin_id": b.basin_id, "weight": float(b.weight)} for b in memory.basins]
+
+
 class MemoriesMixin(Neo4jConnection):
     async def add_memory(self, memory: Memory, embedding: Embedding | None = None) -> Memory:
-        terms = memory_terms(memory.content, memory.tags)
-        params = {
-            "terms": " ".join(terms),
-            "term_count": len(terms),
-            **vector_params(embedding),
-            "id": memory.id,
-            "kind": memory.kind,
-            "content": memory.content,
-            "tags": list(memory.tags),
-            "importance": float(memory.importance),
-            "created_at": to_iso(memory.created_at),
-        }
-        links = [{"basin_id": b.basin_id, "weight": float(b.weight)} for b in memory.basins]
+        params = {**_memory_params(memory), **vector_params(embedding), "created_at": to_iso(memory.created_at)}
+        links = _link_rows(memory)
 
         async def work(tx: Any) -> dict[str, Any]:
             await _run_consume(tx, _CREATE_MEMORY, params)
@@ -184,17 +191,8 @@ class MemoriesMixin(Neo4jConnection):
     async def update_memory(
         self, memory: Memory, embedding: Embedding | None = None, keep_embedding: bool = False
     ) -> Memory | None:
-        terms = memory_terms(memory.content, memory.tags)
-        params = {
-            "terms": " ".join(terms),
-            "term_count": len(terms),
-            "id": memory.id,
-            "kind": memory.kind,
-            "content": memory.content,
-            "tags": list(memory.tags),
-            "importance": float(memory.importance),
-        }
-        links = [{"basin_id": b.basin_id, "weight": float(b.weight)} for b in memory.basins]
+        params = _memory_params(memory)
+        links = _link_rows(memory)
 
         async def work(tx: Any) -> dict[str, Any] | None:
             if not await _fetch(tx, "MATCH (m:Memory {id: $id}) RETURN m.id AS id", {"id": memory.id}):
