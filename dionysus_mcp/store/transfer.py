@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
 
 from pydantic import BaseModel, ValidationError
@@ -150,8 +150,11 @@ async def import_records(store: Store, records: list[tuple[int, str, BaseModel]]
     added: Counter[str] = Counter()
     present: Counter[str] = Counter()
     basin_ids: dict[str, str] = {}  # exported id -> id in the target
-    known_wisdom = {w.id for w in await store.list_wisdom()}
-    known_snapshots = {s.id for s in await _snapshots(store)}
+    # Records with nothing to map, added once by id: the ids the target holds, and how to add.
+    by_id: dict[type, tuple[set[str], Callable[..., Awaitable[object]]]] = {
+        WisdomPrinciple: ({w.id for w in await store.list_wisdom()}, store.add_wisdom),
+        CoherenceSnapshot: ({s.id for s in await _snapshots(store)}, store.add_snapshot),
+    }
     known_links = {(link.source_id, link.target_id) for link in await store.list_links()}
     new_traces: set[str] = set()
 
@@ -182,19 +185,13 @@ async def import_records(store: Store, records: list[tuple[int, str, BaseModel]]
                 added[kind] += 1
             else:
                 present[kind] += 1
-        elif isinstance(record, WisdomPrinciple):
-            if record.id in known_wisdom:
+        elif isinstance(record, (WisdomPrinciple, CoherenceSnapshot)):
+            known, add = by_id[type(record)]
+            if record.id in known:
                 present[kind] += 1
             else:
-                await store.add_wisdom(record)
-                known_wisdom.add(record.id)
-                added[kind] += 1
-        elif isinstance(record, CoherenceSnapshot):
-            if record.id in known_snapshots:
-                present[kind] += 1
-            else:
-                await store.add_snapshot(record)
-                known_snapshots.add(record.id)
+                await add(record)
+                known.add(record.id)
                 added[kind] += 1
         elif isinstance(record, TraceRecord):
             if await store.get_trace(record.id) is None:
