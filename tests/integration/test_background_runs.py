@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 
 from mcp import Client
 
@@ -82,10 +83,21 @@ async def test_a_server_stopping_mid_run_leaves_nothing_running(settings, monkey
             monkeypatch.setenv(key, value)
         settings = dataclasses.replace(settings, model=llm.env()["DIONYSUS_MODEL"], model_timeout_s=600.0, model_retries=0)
         server = build_server(settings=settings)
-        async with Client(server) as client:
-            trace_id = (await client.call_tool("run_heartbeat", {"wait": False})).structured_content["trace_id"]
-            await asyncio.to_thread(llm.held.wait, WAIT_S)
-            llm.stop()  # from now on the model answers: the stopping run reaches a step boundary
+        stopped = threading.Event()
+        # While the server stops, held model calls answer one at a time, so the stopping run
+        # reaches a step boundary; the endpoint stays up (a refused call would end it as `error`).
+        def keep_releasing():
+            while not stopped.wait(0.05):
+                llm.release()
+
+        releaser = threading.Thread(target=keep_releasing, daemon=True)
+        try:
+            async with Client(server) as client:
+                trace_id = (await client.call_tool("run_heartbeat", {"wait": False})).structured_content["trace_id"]
+                await asyncio.to_thread(llm.held.wait, WAIT_S)
+                releaser.start()
+        finally:
+            stopped.set()
         async with open_runtime(settings) as runtime:
             trace = await runtime.store.get_trace(trace_id)
             assert trace.status in ("cancelled", "interrupted") and trace.step_count >= 1
