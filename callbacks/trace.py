@@ -13,21 +13,15 @@ group (the runner does it by default, see `agents/runner.py`):
   the one in the agent's memory: the original comes from the run context), timing, and the
   step's token figures recorded by the token callback (prompt, completion, prompt without
   pruning). Basin activations recorded so far become ACTIVATED_BASIN links (`link_basin`).
-  Writing as each step completes means a crash leaves the completed steps readable.
+  Each step is stored within 0.1 s of its end (write_behind.LINGER_S), so a crash leaves the
+  completed steps readable, all but those of its last 0.1 s.
 - `run_finished`: remaining activations are linked and the trace is closed with its outcome
   (success, max_steps, error, cancelled), the final answer as summary, or the error.
 
-Writes are write-behind: the agent's worker thread builds each record the moment its step
-completes and appends it to one thread-safe FIFO; while the runner holds `writing_behind()`
-open, ONE drainer task on the event loop stores them in order, woken by a non-blocking
-`call_soon_threadsafe`. So the agent never waits for the store (a blocking thread→loop hop per
-write cost ~0.17 ms on SQLite, ~2 ms on Bolt, ~50 writes per OODA cycle), the order is the
-order the steps happened in (a trace's create before its steps, steps before its completion,
-a child's create after its parent's), and leaving `writing_behind()` — on success, error or
-cancellation alike — waits until every queued write is stored, so the trace is complete when
-the runner returns. Without an open `writing_behind()` (a RunGroup wired by hand, or a worker
-still running after the runner gave up on it) each write drains the FIFO through a blocking
-`Runtime.call`, as before.
+Writes are write-behind (callbacks/write_behind.py): the agent's thread queues each write the
+moment its step completes and goes straight back to the agent; one task on the event loop
+stores the queue in order, in batches (one transaction each), and the runner returns only once
+every write of the run is stored.
 
 A store failure never fails the run: `TraceService` queues writes the store cannot take
 (`StoreUnavailable`) in the durable outbox, and any other exception is logged (with the same
@@ -42,40 +36,36 @@ how short secrets are matched).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
-from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import anyio
 from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 
 from callbacks.context import ModelCall, RunContext, RunObserver
 from callbacks.registry import CallbackRegistry
+from callbacks.write_behind import Write, WriteBehind
 from dionysus_mcp.secrets import Redactor, environment_secrets
 from schema.models import StepRecord, ToolCallRecord
 
-if TYPE_CHECKING:
-    from dionysus_mcp.traces import TraceService
-
 log = logging.getLogger(__name__)
+
 
 def _utc(timestamp: float | None) -> datetime | None:
     return None if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc)
 
 
-def secrets_of(ctx: RunContext) -> list[str | None]:
+def secrets_of(ctx: RunContext, environment: list[str] | None = None) -> list[str | None]:
+    """The secrets a run's text may carry. `environment`: the credential-looking variables
+    (dionysus_mcp/secrets.py), when the caller already read them."""
     settings = ctx.runtime.settings
     found: list[str | None] = [
         getattr(settings, "neo4j_password", None),
         getattr(settings, "http_token", None),
-        # Every credential-looking variable, not only OpenAI's (dionysus_mcp/secrets.py).
-        *environment_secrets(),
+        # Every credential-looking variable, not only OpenAI's.
+        *(environment_secrets() if environment is None else environment),
     ]
     model = getattr(ctx.agent, "model", None)
     if model is not None:
@@ -115,18 +105,6 @@ class _Run:
         self.last_action = 0  # the last action step's number (the final answer belongs to it)
 
 
-@dataclass
-class _Write:
-    """One queued TraceService call; `origin` names the hook it came from, for the failure log."""
-
-    ctx: RunContext
-    method: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    origin: str
-    step_number: int
-
-
 class TracePersistence(RunObserver):
     """Persists the runs of one run group. Register it as an observer of the group AND as a step
     callback (`registry()`); the runner does both."""
@@ -135,14 +113,9 @@ class TracePersistence(RunObserver):
 
     def __init__(self) -> None:
         self._runs: dict[RunContext, _Run] = {}
-        self._lock = threading.Lock()
-        # Write-behind state, all guarded by _lock: the FIFO the worker thread appends to, and
-        # while a drainer runs, its loop and wake-up event (None: no drainer, drain blocking).
-        self._queue: deque[_Write] = deque()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
-        self._closing = False
-        self._draining = False  # touched on the event loop only
+        self._environment: list[str] | None = None  # read once per run group, not per run
+        self._lock = threading.Lock()  # guards _runs: sub-agents may run in other threads
+        self._writes = WriteBehind(self._failed)
 
     def registry(self) -> CallbackRegistry:
         """A registry running this persistence after every planning, action and final-answer step
@@ -265,12 +238,10 @@ class TracePersistence(RunObserver):
         with self._lock:
             run = self._runs.get(ctx)
             if run is None:
-                run = self._runs[ctx] = _Run(Redactor(secrets_of(ctx)))
+                if self._environment is None:
+                    self._environment = environment_secrets()
+                run = self._runs[ctx] = _Run(Redactor(secrets_of(ctx, self._environment)))
             return run
-
-    @staticmethod
-    def _traces(ctx: RunContext) -> "TraceService":
-        return ctx.runtime.traces
 
     def _write(self, ctx: RunContext, origin: str, record: StepRecord) -> None:
         from dionysus_mcp.traces import step_id
@@ -286,106 +257,20 @@ class TracePersistence(RunObserver):
 
     # --- write-behind --------------------------------------------------------------------------
     def _call(self, ctx: RunContext, origin: str, method: str, *args: Any, **kwargs: Any) -> None:
-        """Queue one TraceService call (worker thread). Every argument is already a value built
-        for this write (records, redacted text), so storing it later stores what is true now."""
-        write = _Write(ctx, method, args, kwargs, origin, int(getattr(ctx.agent, "step_number", 0) or 0))
-        with self._lock:
-            self._queue.append(write)
-            loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
-            # Non-blocking hop: the drainer wakes on the loop; this thread goes straight back to
-            # the agent. (Setting an already-set event is a no-op, so bursts cost little.)
-            loop.call_soon_threadsafe(wake.set)
-        else:
-            # No drainer (wired by hand, or a worker outliving its runner): drain here, blocking,
-            # exactly like the synchronous writes this replaced — still in FIFO order.
-            ctx.runtime.call(self._drain)
+        """Queue one TraceService call (worker thread)."""
+        self._writes.put(Write(ctx, method, args, kwargs, origin, int(getattr(ctx.agent, "step_number", 0) or 0)))
 
-    async def _drain(self) -> None:
-        """Store every queued write, oldest first (event loop). Never raises: a failed write is
-        logged and recorded on its run, and the next one is still attempted."""
-        if self._draining:  # the drain already running on this loop will reach what was added
-            return
-        self._draining = True
-        try:
-            while True:
-                # Everything queued so far is one batch: one store transaction (SQLite) for the
-                # lot instead of one per write. The lock is held only to take the batch, never
-                # across the awaits that store it.
-                with self._lock:
-                    if not self._queue:
-                        return
-                    writes = list(self._queue)
-                    self._queue.clear()
-                for traces, group in _by_service(writes, self._traces):
-                    calls = [_bound(traces, w) for w in group]
-                    for write, exc in zip(group, await traces.write_batch(calls)):
-                        if exc is not None:
-                            self._failed(write, exc)
-        finally:
-            self._draining = False
-
-    def _failed(self, write: _Write, exc: Exception) -> None:
+    def _failed(self, write: Write, exc: Exception) -> None:
         log.error(
             "%s failed (trace write %s of %s); the run goes on", write.origin, write.method, write.ctx.agent_name,
             exc_info=exc,
         )
         write.ctx.record("callback_error", write.step_number, callback=self.name, error=f"{type(exc).__name__}: {exc}")
 
-    @asynccontextmanager
-    async def writing_behind(self) -> AsyncIterator[None]:
+    def writing_behind(self) -> AbstractAsyncContextManager[None]:
         """Hold open around a run (the runner does): writes queue and one drainer task stores
-        them. Leaving it — normally, on error or on cancellation — waits (shielded) until the
-        queue is empty, so every write of the run is stored when it returns."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not asyncio: keep the blocking writes
-            yield
-            return
-        wake = asyncio.Event()
-
-        async def drainer() -> None:
-            while True:
-                await wake.wait()
-                wake.clear()
-                await self._drain()
-                with self._lock:
-                    if self._closing and not self._queue:
-                        # From now on a late write drains itself (blocking), still in order.
-                        self._loop = self._wake = None
-                        return
-
-        with self._lock:
-            self._loop, self._wake, self._closing = loop, wake, False
-        # A plain asyncio task, outside the runner's cancel scopes: a cancelled runner still
-        # waits for its agents to stop, and what they write while stopping (the run closed
-        # `cancelled`) must be stored too. (Not a task group: it would wrap the run's own
-        # exception in an ExceptionGroup.)
-        task = loop.create_task(drainer())
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._closing = True
-            wake.set()  # we are on the loop
-            with anyio.CancelScope(shield=True):
-                await task
-
-
-def _bound(traces: Any, write: _Write) -> Any:
-    return lambda: getattr(traces, write.method)(*write.args, **write.kwargs)
-
-
-def _by_service(writes: list[_Write], service_of: Any) -> list[tuple[Any, list[_Write]]]:
-    """Consecutive writes grouped by the TraceService they go to (one per runtime), in order."""
-    groups: list[tuple[Any, list[_Write]]] = []
-    for write in writes:
-        traces = service_of(write.ctx)
-        if groups and groups[-1][0] is traces:
-            groups[-1][1].append(write)
-        else:
-            groups.append((traces, [write]))
-    return groups
+        them; leaving waits until every write of the run is stored (callbacks/write_behind.py)."""
+        return self._writes.open()
 
 
 def persistence_for(registry: CallbackRegistry) -> tuple[TracePersistence, CallbackRegistry]:

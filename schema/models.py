@@ -31,7 +31,9 @@ def to_iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: the C formatter, ~10x faster on the per-step write path. Cut at
+    # the offset ("+00:00") for the fixed 27 characters `from_iso` checks.
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def from_iso(value: str | None) -> datetime | None:

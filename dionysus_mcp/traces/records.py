@@ -4,6 +4,7 @@ store call each queued write stands for. No I/O here."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -28,7 +29,8 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
 
-def step_totals(steps: list[StepRecord]) -> dict[str, int]:
+def step_totals(steps: Sequence[Any]) -> dict[str, int]:
+    """A trace's totals from its steps (StepRecords, or anything with their token fields)."""
     return {
         "input_tokens": sum(s.input_tokens for s in steps),
         "output_tokens": sum(s.output_tokens for s in steps),

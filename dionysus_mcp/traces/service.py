@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 import anyio.to_thread
@@ -61,6 +61,16 @@ SET_ASIDE_AFTER = 3  # refusals of one queued write (tries RETRY_EVERY_S apart) 
 MAX_DEPTH = 5  # sub-runs nest manager → sub-agent; deeper is a bug, not a reason to recurse forever
 
 
+class StepTokens(NamedTuple):
+    """What closing a trace needs of each of its steps (`step_totals`): kept for open traces
+    instead of the whole record, so a run's observations do not live on in the collector's
+    oldest generation until it ends."""
+
+    input_tokens: int
+    output_tokens: int
+    unpruned_input_tokens: int
+
+
 # The writes of the write_batch running in this task (None: write at once).
 _BATCH: ContextVar[list[tuple[str, Any, int]] | None] = ContextVar("trace_write_batch", default=None)
 
@@ -81,7 +91,7 @@ class TraceService:
         self._refusals: dict[int, int] = {}  # outbox seq -> how often the store refused it
         # The steps of open traces by step id (a step written twice counts once), so a run's
         # totals are known even when it is closed while the store is down.
-        self._open: dict[str, dict[str, StepRecord]] = {}
+        self._open: dict[str, dict[str, StepTokens]] = {}
 
     # --- writes ------------------------------------------------------------------------------
     async def create_trace(
@@ -118,7 +128,7 @@ class TraceService:
             **{"id": step_id(trace_id, step["step_type"], step["step_number"]), "trace_id": trace_id, **step}
         )
         if trace_id in self._open:
-            self._open[trace_id][record.id] = record
+            self._open[trace_id][record.id] = StepTokens(record.input_tokens, record.output_tokens, record.unpruned_input_tokens)
         await self._write("add_step", record)
         return record.id
 
@@ -126,7 +136,7 @@ class TraceService:
         self, trace_id: str, status: TraceStatus, summary: str | None = None, error: str | None = None
     ) -> None:
         running = self._open.pop(trace_id, None)
-        steps = list(running.values()) if running is not None else await self.store.get_steps(trace_id)
+        steps: list[Any] = list(running.values()) if running is not None else await self.store.get_steps(trace_id)
         await self._write(
             "complete_trace",
             {"trace_id": trace_id, "status": status, "completed_at": to_iso(self.clock()), "summary": summary,

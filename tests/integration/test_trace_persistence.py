@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 
 import anyio
 import pytest
@@ -21,6 +22,7 @@ from callbacks import default_registry
 from callbacks.context import RunGroup, RunObserver
 from callbacks.memory import MARK
 from callbacks.trace import TracePersistence, persistence_for
+from callbacks.write_behind import LINGER_S
 from dionysus_mcp.errors import NotFound
 from dionysus_mcp.store.sqlite import SQLiteStore
 from dionysus_mcp.traces import TraceService
@@ -290,3 +292,28 @@ async def test_trace_writes_are_written_behind_and_all_stored_when_the_runner_re
     assert [s.agent_name for s in root.sub_runs] == ["perception", "reasoning", "metacognition"]
     for sub in root.sub_runs:
         assert sub.status == "success" and sub.steps[-1].step_type == "final_answer"
+
+
+async def test_a_cycles_writes_are_stored_in_a_few_batches_in_the_order_made(rt):
+    # The drainer stores the first batch at once (the manager's trace, so the run is listed
+    # without delay), then gathers what arrives within LINGER_S into one store call: a cycle's
+    # ~50 writes take a handful of transactions, not one each.
+    batches: list[list[str]] = []
+    apply = rt.store.apply_trace_writes
+
+    async def counted(writes):
+        batches.append([method for method, _ in writes])
+        return await apply(writes)
+
+    rt.store.apply_trace_writes = counted
+    started = time.monotonic()
+    result = await run_ooda_cycle(rt, CONTEXT)
+    elapsed = time.monotonic() - started
+
+    made = [method for batch in batches for method in batch]
+    assert len(made) >= 40 and made[:2] == ["create_trace", "set_trace_owner"]
+    assert len(batches) <= 2 + elapsed / LINGER_S, (len(batches), elapsed)
+    assert made[-1] == "complete_trace"  # the manager closes last, after its sub-runs
+    root = await rt.traces.get_trace(result.trace_id)
+    assert root.status == "success" and root.step_count == len(root.steps)
+    assert_well_formed(root)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from dionysus_mcp.errors import InvalidInput, NotFound
-from schema.models import ToolCallRecord
+from schema.models import ToolCallRecord, from_iso, to_iso
 
 
 async def record_run(runtime, clock):
@@ -111,3 +113,16 @@ async def test_a_write_the_store_refuses_is_set_aside_not_blocking_the_queue(run
 
     with sqlite3.connect(runtime.outbox.path) as db:
         assert db.execute("SELECT op FROM set_aside").fetchall() == [("not_an_operation",)]
+
+
+@pytest.mark.parametrize("value", [
+    datetime(2026, 12, 1, 17, 3, 4, 5, tzinfo=timezone.utc),
+    datetime(2026, 12, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),  # next day in UTC
+    datetime(1999, 1, 2, 3, 4, 5),  # naive: taken as UTC
+    datetime(1000, 1, 1, tzinfo=timezone.utc),
+])
+def test_timestamps_are_fixed_width_utc_and_read_back(value):
+    text = to_iso(value)
+    utc = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    assert len(text) == 27 and text.endswith("Z") and text == utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert from_iso(text) == utc

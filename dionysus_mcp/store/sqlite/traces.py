@@ -133,8 +133,17 @@ class TracesMixin(SQLiteConnection):
         await self._execute_writes(statements)
 
     async def _execute_writes(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
-        if statements:
-            await self._write(lambda conn: [conn.execute(sql, params) for sql, params in statements])
+        if not statements:
+            return
+        # Consecutive statements with the same SQL (a drain is mostly step upserts) go through
+        # one executemany: same order, less per-statement overhead while holding the GIL.
+        runs: list[tuple[str, list[tuple[Any, ...]]]] = []
+        for sql, params in statements:
+            if runs and runs[-1][0] == sql:
+                runs[-1][1].append(params)
+            else:
+                runs.append((sql, [params]))
+        await self._write(lambda conn: [conn.executemany(sql, rows) for sql, rows in runs])
 
     async def get_trace(self, trace_id: str) -> TraceRecord | None:
         def work(conn: sqlite3.Connection) -> TraceRecord | None:
