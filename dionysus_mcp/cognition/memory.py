@@ -185,9 +185,10 @@ class MemoryService:
         )
 
     async def get(self, memory_id: str) -> Memory:
-        memory = await self.store.get_memory((memory_id or "").strip())
+        key = (memory_id or "").strip()
+        memory = await self.store.get_memory(key)
         if memory is None:
-            raise NotFound(f"no memory has id {memory_id[:100]!r} (recall shows memory ids)")
+            raise NotFound(f"no memory has id {key[:100]!r} (recall shows memory ids)")
         return memory
 
     async def view(self, memory: Memory) -> MemoryView:

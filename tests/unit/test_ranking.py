@@ -47,3 +47,27 @@ def test_rrf_and_weights_and_ties():
     assert [f.key for f in tied] == ["y", "x"]  # newer first
     with pytest.raises(ValueError):
         fuse([], [], method="other", **ONE)
+
+
+def test_rrf_counts_a_key_found_by_one_list_only_once():
+    # "sem-only" has no lexical rank: it gets the semantic term alone, not a lexical one too.
+    ranked = fuse([("lex-only", 2.0)], [("sem-only", 0.4)], method="rrf", **ONE)
+    by_key = {f.key: f for f in ranked}
+    assert by_key["sem-only"].score == round(1 / 61, 9) and by_key["lex-only"].score == round(1 / 61, 9)
+    assert (by_key["sem-only"].lexical_rank, by_key["sem-only"].semantic_rank) == (None, 1)
+    assert (by_key["lex-only"].lexical_rank, by_key["lex-only"].semantic_rank) == (1, None)
+    assert by_key["sem-only"].lexical == 0.0 and by_key["lex-only"].semantic is None
+
+
+def test_the_lexical_floor_is_the_cube_and_scores_keep_nine_decimals():
+    # 0.9 of the query weight and no semantic support: the floor 0.9³ beats 0.2 · 0.9.
+    [only] = fuse([("k", 9.0)], [], method="weighted", query_weight=10.0, weight=lambda k: 1 / 3, newer=lambda k: 0.0)
+    assert only.score == round(0.9**3 / 3, 9) and only.lexical_rank == 1
+    # Without a query weight, the best BM25 of the query is the scale.
+    ranked = fuse([("a", 4.0), ("b", 2.0)], [], method="weighted", **ONE)
+    assert [f.score for f in ranked] == [1.0, round(max(0.5**3, 0.2 * 0.5), 9)]
+
+
+def test_an_unknown_fusion_names_the_ones_there_are():
+    with pytest.raises(ValueError, match=r"^unknown fusion 'other': expected one of rrf, weighted$"):
+        fuse([], [], method="other", **ONE)

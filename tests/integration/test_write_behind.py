@@ -1,0 +1,108 @@
+"""The write-behind queue of trace writes (callbacks/write_behind.py) on a real runtime and SQLite
+file: writes are put from a worker thread, as the agents do, and read back from the store. The
+run context is reduced to what a write needs of it (its runtime)."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import anyio
+
+from callbacks.write_behind import LINGER_S, Write, WriteBehind
+
+
+def create(ctx, trace_id: str) -> Write:
+    return Write(ctx, "create_trace", ("Probe",), {"trace_id": trace_id}, "test", 0)
+
+
+def step(ctx, trace_id: str, number: int) -> Write:
+    record = {"step_type": "action", "step_number": number, "observations": f"step {number}"}
+    return Write(ctx, "add_step", (trace_id, record), {}, "test", number)
+
+
+def counting_batches(runtime) -> list[list[str]]:
+    batches: list[list[str]] = []
+    apply = runtime.store.apply_trace_writes
+
+    async def counted(writes):
+        batches.append([method for method, _ in writes])
+        return await apply(writes)
+
+    runtime.store.apply_trace_writes = counted
+    return batches
+
+
+async def until_stored(runtime, trace_id: str, steps: int = 0) -> None:
+    with anyio.fail_after(10):
+        while (await runtime.store.get_trace(trace_id)) is None or len(await runtime.store.get_steps(trace_id)) < steps:
+            await anyio.sleep(0.01)
+
+
+async def test_a_lone_write_is_stored_while_the_queue_is_open(runtime):
+    # Nothing follows it: it must not wait for a later write, or for the run's end, to be stored.
+    failures: list = []
+    queue, ctx = WriteBehind(lambda w, e: failures.append(e)), SimpleNamespace(runtime=runtime)
+    async with queue.open():
+        await anyio.to_thread.run_sync(queue.put, create(ctx, "t-lone"))
+        await until_stored(runtime, "t-lone")
+        await anyio.to_thread.run_sync(queue.put, step(ctx, "t-lone", 1))
+        await until_stored(runtime, "t-lone", steps=1)
+    assert failures == []
+
+
+async def test_writes_made_during_the_linger_are_stored_as_one_batch_in_order(runtime):
+    batches = counting_batches(runtime)
+    queue, ctx = WriteBehind(lambda w, e: None), SimpleNamespace(runtime=runtime)
+    async with queue.open():
+        await anyio.to_thread.run_sync(queue.put, create(ctx, "t-burst"))
+        await until_stored(runtime, "t-burst")  # the first batch goes at once
+
+        def burst():
+            for n in range(1, 21):
+                queue.put(step(ctx, "t-burst", n))
+
+        started = time.monotonic()
+        await anyio.to_thread.run_sync(burst)
+        elapsed = time.monotonic() - started  # a few µs per write: far below one linger, unless starved
+        await until_stored(runtime, "t-burst", steps=20)
+    assert batches[0] == ["create_trace", "set_trace_owner"]
+    assert [m for batch in batches[1:] for m in batch] == ["add_step"] * 20
+    assert len(batches) - 1 <= 1 + int(elapsed / LINGER_S), (batches, elapsed)
+    stored = await runtime.store.get_steps("t-burst")
+    assert [s.step_number for s in stored] == list(range(1, 21))
+
+
+async def test_leaving_stores_what_is_still_queued(runtime):
+    queue, ctx = WriteBehind(lambda w, e: None), SimpleNamespace(runtime=runtime)
+    async with queue.open():
+        await anyio.to_thread.run_sync(queue.put, create(ctx, "t-end"))
+        await until_stored(runtime, "t-end")
+        for n in (1, 2, 3):
+            await anyio.to_thread.run_sync(queue.put, step(ctx, "t-end", n))
+    # Out of the block: no waiting — the lingering batch was stored on the way out.
+    assert [s.step_number for s in await runtime.store.get_steps("t-end")] == [1, 2, 3]
+
+
+async def test_without_an_open_queue_each_write_is_stored_before_put_returns(runtime):
+    # A RunGroup wired by hand: the agent's thread drains through the runtime, blocking.
+    queue, ctx = WriteBehind(lambda w, e: None), SimpleNamespace(runtime=runtime)
+
+    def writes():
+        queue.put(create(ctx, "t-blocking"))
+        queue.put(step(ctx, "t-blocking", 1))
+
+    await anyio.to_thread.run_sync(writes)
+    assert (await runtime.store.get_trace("t-blocking")) is not None
+    assert len(await runtime.store.get_steps("t-blocking")) == 1
+
+
+async def test_a_write_the_service_refuses_is_reported_and_the_next_is_still_stored(runtime):
+    failures: list[tuple[str, str]] = []
+    queue, ctx = WriteBehind(lambda w, e: failures.append((w.method, type(e).__name__))), SimpleNamespace(runtime=runtime)
+    refused = Write(ctx, "add_step", ("t-refused", {"step_type": "no-such-type", "step_number": 1}), {}, "test", 1)
+    async with queue.open():
+        for write in (create(ctx, "t-refused"), refused, step(ctx, "t-refused", 2)):
+            await anyio.to_thread.run_sync(queue.put, write)
+    assert failures == [("add_step", "ValidationError")]
+    assert [s.step_number for s in await runtime.store.get_steps("t-refused")] == [2]
