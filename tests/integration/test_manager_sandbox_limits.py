@@ -1,0 +1,923 @@
+"""The manager's sandbox at its exact limits, through the real executor.
+
+tests/integration/test_manager_sandbox.py shows hostile payloads are stopped; this file pins
+WHERE they are stopped and that ordinary code still runs: an operation producing exactly the
+limit runs, one item more is refused with the guard's own message; augmented assignment is
+guarded like the plain operator; f-strings, `str()`, `format` and `print` are bounded; every
+amplifying str method is checked before it allocates, with the arguments Python itself takes;
+the print buffer, the step limits and the team functions' plumbing behave as documented.
+
+Each code step runs through a real `SafeExecutor` (smolagents' LocalPythonExecutor behind
+`code_guard.guard_code`), fed as smolagents' `run()` feeds it, with a small tool and a small
+agent as its team (no model, no store: the sandbox is what is under test).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from smolagents import FinalAnswerTool, MultiStepAgent, Tool
+from smolagents.local_python_executor import InterpreterError
+
+from agents.code_guard import MAX_INT_BITS, MAX_ITEMS, MAX_RENDER, CodeRefused, guard_code, rendered_size
+from agents import safe_executor
+from agents.safe_executor import (
+    MAX_PLAIN_DEPTH,
+    MAX_PRINT,
+    MEMORY_GROWTH,
+    SafeExecutor,
+    StepLimits,
+    TeamMemberFailed,
+    _BoundedPrint,
+    plain,
+    team_function,
+)
+
+SIZE = "over the sandbox's limit"
+RENDER = f"a value rendering to over {MAX_RENDER:,} characters cannot be printed or formatted"
+
+
+def text(n: int) -> str:
+    """Code for a string of n characters the guards let through (each repeated item renders to 2
+    characters more than its length, so a one-character string may be repeated only ~666,666 times)."""
+    return f"('ab' * {n // 2} + 'a' * {n % 2})"
+
+
+def over(what: str) -> str:
+    """The message a size guard raises for `what`."""
+    return f"{what}: over the sandbox's limit ({MAX_ITEMS:,} items, {MAX_INT_BITS:,}-bit integers)"
+
+
+class Echo(Tool):
+    name = "echo"
+    description = "Returns what it is given."
+    inputs = {"value": {"type": "any", "description": "anything"}}
+    output_type = "any"
+
+    def forward(self, value):
+        return value
+
+
+class Broken(Tool):
+    name = "broken"
+    description = "Always fails."
+    inputs = {"value": {"type": "any", "description": "anything", "nullable": True}}
+    output_type = "any"
+
+    def forward(self, value=None):
+        raise RuntimeError(f"broken by {value}")
+
+
+class Helper(MultiStepAgent):
+    """A team member without a model: answers with what it was asked (and the extra arguments)."""
+
+    def __init__(self):  # noqa: D107 - no model, no tools: only the call protocol is needed
+        self.name = "helper"
+        self.description = "A helper that repeats its task."
+        self.calls: list[tuple[tuple, dict]] = []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append((args, kwargs))
+        return _Report(kwargs.get("task", args[0] if args else None), kwargs.get("additional_args"))
+
+    def initialize_system_prompt(self):  # abstract in MultiStepAgent
+        return ""
+
+    def _step_stream(self, memory_step):  # abstract in MultiStepAgent
+        raise NotImplementedError
+
+
+class _Report:
+    """What an agent returns is not necessarily a str: the team function makes it one."""
+
+    def __init__(self, task, extra):
+        self.task, self.extra = task, extra
+
+    def __str__(self):
+        return f"report on {self.task} with {self.extra}"
+
+
+@pytest.fixture
+def team():
+    return {"final_answer": FinalAnswerTool(), "echo": Echo(), "broken": Broken(), "helper": Helper()}
+
+
+@pytest.fixture
+def executor(team):
+    ex = SafeExecutor(step_seconds=5.0)
+    ex.send_variables(variables={})
+    ex.send_tools(team)
+    return ex
+
+
+def run(executor, code: str):
+    """The step's output; fails the test if the step does not run."""
+    return executor(code).output
+
+
+def refused(executor, code: str) -> str:
+    """The error message of a step that must fail."""
+    with pytest.raises(InterpreterError) as info:
+        executor(code)
+    return str(info.value)
+
+
+# --- plain operators: exact limits ---------------------------------------------------------------
+
+
+def test_operators_the_guard_does_not_bound_still_work(executor):
+    assert run(executor, "[7 - 2, 7 // 2, 7 / 2, 6 & 3, 6 | 1, 6 ^ 3, 256 >> 2]") == [5, 3, 3.5, 2, 7, 5, 64]
+
+
+def test_mixed_float_and_sequence_operands_are_not_mistaken_for_sequences(executor):
+    code = "[2.5 * 2, 2 * 2.5, 0.5 + 1, 1 + 0.5, 'ab' * 2, 2 * [1], (1,) + (2,), 7 % 4]"
+    assert run(executor, code) == [5.0, 5.0, 1.5, 1.5, "abab", [1, 1], [1, 2], 3]
+
+
+def test_integer_multiplication_counts_the_bits_of_both_factors(executor):
+    assert run(executor, f"x = 1 << {MAX_INT_BITS // 2 - 1}\n(x * x).bit_length()") == MAX_INT_BITS - 1
+    assert over("the integer * operation") in refused(executor, f"x = 1 << {MAX_INT_BITS // 2}\nx * x")
+
+
+def test_integer_addition_is_bounded_by_its_largest_operand(executor):
+    code = f"x = 1 << {MAX_INT_BITS - 1}\ny = x + x\n"
+    assert run(executor, code + "y.bit_length()") == MAX_INT_BITS + 1  # operands at the limit: allowed
+    assert over("the integer + operation") in refused(executor, code + "y + 1")
+
+
+def test_small_integer_additions_are_not_priced_like_powers(executor):
+    assert run(executor, "((1 << 1000) + 2000) - (1 << 1000)") == 2000
+    assert run(executor, "[2 ** 10, 2 ** 0, 1 ** 5, (-1) ** 3, 2 ** -1]") == [1024, 1, 1, -1, 0.5]
+
+
+def test_powers_are_priced_by_base_bits_times_exponent(executor):
+    # 2 has 2 bits: 2 ** n is priced at 2n bits, whatever its real size
+    assert run(executor, f"(2 ** {MAX_INT_BITS // 2}).bit_length()") == MAX_INT_BITS // 2 + 1
+    assert over("the integer ** operation") in refused(executor, f"2 ** {MAX_INT_BITS // 2 + 1}")
+    assert over("the integer ** operation") in refused(executor, f"(-2) ** {MAX_INT_BITS // 2 + 1}")
+    # a base of 1, 0 or -1 never grows, whatever the exponent
+    assert run(executor, f"[1 ** {10 * MAX_INT_BITS}, (-1) ** {10 * MAX_INT_BITS + 1}, 0 ** {10 * MAX_INT_BITS}]") == [1, -1, 0]
+
+
+def test_an_operand_already_over_the_limit_is_refused_even_when_the_result_is_small(executor):
+    code = f"x = 1 << {MAX_INT_BITS - 1}\ny = x + x\n"  # 1,000,001 bits
+    assert over("the integer ** operation") in refused(executor, code + "y ** 0")
+    assert over("the integer << operation") in refused(executor, code + "y << 0")
+    assert run(executor, f"((1 << {MAX_INT_BITS - 1}) << 0).bit_length()") == MAX_INT_BITS
+
+
+def test_shift_and_power_limits(executor):
+    assert run(executor, f"(1 << {MAX_INT_BITS - 1}).bit_length()") == MAX_INT_BITS
+    assert over("the integer << operation") in refused(executor, f"1 << {MAX_INT_BITS}")
+    assert over("the integer ** operation") in refused(executor, f"3 ** {MAX_INT_BITS // 2 + 1}")
+
+
+def test_repeating_a_sequence_is_allowed_up_to_the_limit(executor):
+    assert run(executor, f"len('ab' * {MAX_ITEMS // 2})") == MAX_ITEMS
+    assert over("repeating a sequence") in refused(executor, f"'ab' * {MAX_ITEMS // 2 + 1}")
+    assert over("repeating a sequence") in refused(executor, f"{MAX_ITEMS // 2 + 1} * 'ab'")
+
+
+def test_repeating_is_also_bounded_by_what_the_result_renders_to(executor):
+    # ['ab' * n] renders to 2n + 6 characters: twice that is exactly MAX_RENDER for n = 499,997
+    n = (MAX_RENDER // 2 - 6) // 2
+    assert run(executor, f"x = ['ab' * {n}]\nlen(x * 2)") == 2
+    assert over("repeating a sequence") in refused(executor, f"x = ['ab' * {n} + 'a']\nx * 2")
+    assert over("repeating a sequence") in refused(executor, "s = 'a' * 500000\n[s] * 4")
+
+
+def test_repeating_twice_is_checked_once_or_never_is_not(executor):
+    assert over("repeating a sequence") in refused(executor, f"s = 'ab' * {MAX_ITEMS // 4 + 1}\ns * 2")
+    assert over("repeating a sequence") in refused(executor, f"s = 'ab' * {MAX_ITEMS // 4 + 1}\n2 * s")
+    # a value already too large to render may still be repeated once or no time
+    code = "s = 'a' * 500000\nx = [s, s, s, s, s]\n"
+    assert run(executor, code + "[len(x * 1), len(x * 0), len(x * -1)]") == [5, 0, 0]
+
+
+def test_concatenation_is_allowed_up_to_the_limit(executor):
+    assert run(executor, f"s = 'a' * {MAX_ITEMS // 2}\nlen(s + s)") == MAX_ITEMS
+    assert over("concatenating") in refused(executor, f"s = 'a' * {MAX_ITEMS // 2}\ns + s + 'b'")
+
+
+# --- augmented assignment is guarded like the plain operator -------------------------------------
+
+
+def test_augmented_assignment_still_computes(executor):
+    code = "x = 3\nx += 4\nx *= 2\nx -= 1\nx **= 2\nx <<= 1\nx %= 100\nx //= 3\ns = 'a'\ns += 'b'\ns *= 2\nl = [1]\nl += [2]\n[x, s, l]"
+    assert run(executor, code) == [12, "abab", [1, 2]]
+
+
+def test_augmented_assignment_to_items_reads_the_target_back(executor):
+    code = "d = {'k': 1, 'n': [1, 2]}\nd['k'] += 2\nd['n'][0] *= 5\nd['n'][-1] **= 3\nd"
+    assert run(executor, code) == {"k": 3, "n": [5, 8]}
+
+
+def test_augmented_assignment_is_rewritten_into_the_guard():
+    assert guard_code("x += y").strip() == "x = guarded_binop('+', x, y)"
+    assert guard_code("d['k'] **= 2").strip() == "d['k'] = guarded_binop('**', d['k'], 2)"
+    assert guard_code("x -= y").strip() == "x -= y"  # not an allocating operator: left alone
+
+
+def test_augmented_concatenation_is_refused_over_the_limit(executor):
+    assert run(executor, f"s = 'a' * {MAX_ITEMS // 2}\ns += s\nlen(s)") == MAX_ITEMS
+    assert over("concatenating") in refused(executor, f"s = 'a' * {MAX_ITEMS // 2}\ns += s\ns += 'b'")
+
+
+@pytest.mark.parametrize(
+    ("code", "what"),
+    [
+        (f"x = 1 << {MAX_INT_BITS // 2}\nx *= x", "the integer * operation"),
+        (f"x = 3\nx **= {MAX_INT_BITS}", "the integer ** operation"),
+        (f"x = 1\nx <<= {MAX_INT_BITS}", "the integer << operation"),
+        (f"s = 'ab'\ns *= {MAX_ITEMS}", "repeating a sequence"),
+        ("s = '%.*s'\ns %= (10**9, 'ab')", "a %-format width or precision"),
+    ],
+    ids=["*=", "**=", "<<=", "str *=", "%="],
+)
+def test_augmented_operators_are_refused_like_the_plain_ones(executor, code, what):
+    assert over(what) in refused(executor, code)
+
+
+# --- f-strings, str(), print -------------------------------------------------------------------
+
+
+def two_strings(extra: int) -> str:
+    """Code binding x to a list whose rendered size is exactly MAX_RENDER + extra."""
+    # rendered_size([a, b]) = 2 + 2*2 + (len(a) + 2) + (len(b) + 2)
+    second = MAX_RENDER - MAX_ITEMS - 10 + extra
+    return f"a = {text(MAX_ITEMS)}\nb = {text(second)}\nx = [a, b]\n"
+
+
+def test_two_strings_helper_is_exact():
+    for extra in (0, 1):
+        namespace: dict = {}
+        exec(two_strings(extra), namespace)
+        assert rendered_size(namespace["x"]) == MAX_RENDER + extra
+
+
+def test_plain_f_strings_run(executor):
+    assert run(executor, "n = 3\nf'{n} and {n + 1!r} and {n:>4} and {[n]}'") == "3 and 4 and    3 and [3]"
+
+
+def test_an_f_string_renders_a_value_up_to_the_limit(executor):
+    assert run(executor, two_strings(0) + "len(f'{x}')") == MAX_RENDER - 10 + 8
+    assert RENDER in refused(executor, two_strings(1) + "f'{x}'")
+
+
+def test_an_f_string_value_is_checked_by_the_gate_too(executor):
+    assert "attribute '_x' is not accessible (line 1)" in refused(executor, "f'{echo._x}'")
+    assert "attribute 'gi_frame' is not accessible (line 2)" in refused(executor, "n = 1\nf'{n:>3}{echo.gi_frame}'")
+
+
+def test_an_f_string_width_of_six_digits_is_allowed_seven_are_not(executor):
+    assert run(executor, "len(f'{1:>100000}')") == 100000
+    message = refused(executor, "n = 1\nf'{n:>1000000}'")
+    assert over("an f-string width (line 2)") in message
+
+
+def test_str_renders_a_value_up_to_the_limit(executor):
+    assert run(executor, two_strings(0) + "len(str(x))") == MAX_RENDER - 10 + 8
+    assert RENDER in refused(executor, two_strings(1) + "str(x)")
+
+
+def test_str_keeps_its_other_forms(executor):
+    assert run(executor, "[str(), str(5), str(b'ab', 'ascii'), str(b'ab', encoding='ascii'), str(object=7)]") == ["", "5", "ab", "ab", "7"]
+
+
+def test_print_renders_every_argument_through_the_guard(executor):
+    # [s, s, s, s, s] renders to ~2.5 M characters: refused before the print buffer sees it.
+    code = "s = 'a' * 500000\nx = [s, s, s, s, s]\n"
+    assert RENDER in refused(executor, code + "print(x)")
+    assert RENDER in refused(executor, code + "print(*[x])")
+    assert RENDER in refused(executor, code + "print('a', sep=x)")
+
+
+def test_print_keeps_its_arguments_and_keywords(executor):
+    # (smolagents' print joins with a space and ends with a newline whatever the keywords say)
+    result = executor("print('a', 2, *[3, 4], sep='-', end='!')\nprint([1], end='')\nNone")
+    assert result.logs == "a 2 3 4\n[1]\n"
+
+
+# --- the bounded print buffer ----------------------------------------------------------------------
+
+
+def test_print_output_may_fill_the_buffer_exactly(executor):
+    result = executor(f"print('x' * {MAX_PRINT - 1})")  # with its newline: exactly the limit
+    assert result.logs.startswith("xxx")  # (smolagents shortens the logs it returns)
+
+
+def test_print_output_over_the_buffer_is_refused(executor):
+    message = refused(executor, f"print('x' * {MAX_PRINT - 1})\nprint()")
+    assert f"print output over {MAX_PRINT:,} characters in one step" in message
+    assert "print output over" in refused(executor, f"print('x' * {MAX_PRINT // 2})\nprint('y' * {MAX_PRINT // 2})")
+
+
+def test_print_output_accumulates_within_a_step_and_resets_between_steps(executor):
+    assert executor("print('a')\nprint('b')").logs == "a\nb\n"
+    assert executor("print('c')").logs == "c\n"
+
+
+def test_bounded_print_append_adds_text():
+    buffer = _BoundedPrint()
+    assert buffer.append("ab") is buffer
+    buffer.append(3)
+    assert buffer.value == "ab3"
+    with pytest.raises(InterpreterError, match="print output over"):
+        buffer.append("x" * (MAX_PRINT - 2))
+
+
+# --- str methods, checked before they allocate ---------------------------------------------------
+
+
+def test_padding_methods_run_with_their_arguments(executor):
+    code = "['ab'.ljust(4, '*'), 'ab'.rjust(4), 'ab'.center(6, '-'), '7'.zfill(3), b'ab'.ljust(3, b'.'), 'ab'.ljust(-1)]"
+    assert run(executor, code) == ["ab**", "  ab", "--ab--", "007", "<bytes>", "ab"]
+
+
+@pytest.mark.parametrize("name", ["ljust", "rjust", "center", "zfill"])
+def test_padding_methods_are_allowed_up_to_the_limit(executor, name):
+    assert run(executor, f"len('ab'.{name}({MAX_ITEMS}))") == MAX_ITEMS
+    assert over(f"{name} width") in refused(executor, f"'ab'.{name}({MAX_ITEMS + 1})")
+    assert over(f"{name} width") in refused(executor, f"str.{name}('ab', {MAX_ITEMS + 1})")
+
+
+def test_padding_methods_called_wrongly_get_pythons_own_error(executor):
+    assert "expected at least 1 argument" in refused(executor, "'ab'.ljust()")
+    assert "cannot be interpreted as an integer" in refused(executor, "'ab'.center(1e9)")
+
+
+def test_expandtabs_runs_with_and_without_a_tab_size(executor):
+    code = "['a\\tb'.expandtabs(), 'a\\tb'.expandtabs(4), 'a\\tb'.expandtabs(tabsize=2), b'a\\tb'.expandtabs() == b'a       b']"
+    assert run(executor, code) == [
+        "a       b",
+        "a   b",
+        "a b",
+        True,
+    ]
+
+
+def test_expandtabs_is_allowed_up_to_the_limit(executor):
+    # one tab costs at most 8 (the default size) more characters: exactly the limit is allowed
+    assert run(executor, f"len(('\\t' + {text(MAX_ITEMS - 9)}).expandtabs())") == MAX_ITEMS - 1
+    assert over("expandtabs") in refused(executor, f"('\\t' + {text(MAX_ITEMS - 8)}).expandtabs()")
+    # 111,111 tabs at 8 characters each (plus the tabs themselves) fit; at a size of 9 they would not
+    assert run(executor, "len(('\\t' * 111111).expandtabs())") == 888888
+
+
+def test_expandtabs_prices_the_given_tab_size(executor):
+    assert over("expandtabs") in refused(executor, f"'a\\t'.expandtabs({MAX_ITEMS})")
+    assert over("expandtabs") in refused(executor, f"'a\\t'.expandtabs(tabsize={MAX_ITEMS})")
+    assert over("expandtabs") in refused(executor, f"b'a\\t'.expandtabs({MAX_ITEMS})")
+    assert over("expandtabs") in refused(executor, f"str.expandtabs('a\\t', {MAX_ITEMS})")
+
+
+def test_replace_runs(executor):
+    code = "['abca'.replace('a', 'x'), 'abca'.replace('a', 'x', 1), 'ab'.replace('', '-'), b'ab'.replace(b'a', b'c') == b'cb']"
+    assert run(executor, code) == [
+        "xbcx",
+        "xbca",
+        "-a-b-",
+        True,
+    ]
+
+
+def test_replace_counts_the_occurrences(executor):
+    # one occurrence, growing by 10: exactly the limit
+    code = f"t = 'a' + 'b' * {MAX_ITEMS // 2} + 'b' * {MAX_ITEMS // 2 - 11}\nlen(t.replace('a', 'x' * 11))"
+    assert run(executor, code) == MAX_ITEMS
+    code = f"t = 'a' + 'b' * {MAX_ITEMS // 2} + 'b' * {MAX_ITEMS // 2 - 10}\nt.replace('a', 'x' * 11)"
+    assert over("replace") in refused(executor, code)
+
+
+def test_replace_of_the_empty_string_inserts_between_every_character(executor):
+    # 'a'.replace('', s) gives s + 'a' + s
+    assert run(executor, f"len('a'.replace('', 'x' * {(MAX_ITEMS - 1) // 2}))") == MAX_ITEMS - 1
+    assert over("replace") in refused(executor, f"'a'.replace('', 'x' * {(MAX_ITEMS - 1) // 2 + 1})")
+
+
+def test_replace_respects_its_count(executor):
+    code = "t = 'a' * 100\nn = 'x' * 100000\n"
+    assert run(executor, code + "len(t.replace('a', n, 9))") == 100 + 9 * 99999
+    assert run(executor, code + "t.replace('a', n, 0) == t") is True
+    assert over("replace") in refused(executor, code + "t.replace('a', n, 11)")
+    assert over("replace") in refused(executor, code + "t.replace('a', n, -1)")
+
+
+def test_replace_called_wrongly_gets_pythons_own_error(executor):
+    assert "must be str, not int" in refused(executor, "'abc'.replace('a', 5)")
+
+
+def test_join_is_allowed_up_to_the_limit(executor):
+    half = MAX_ITEMS // 2
+    assert run(executor, f"a = 'a' * {half}\nlen(''.join([a, a]))") == MAX_ITEMS
+    assert run(executor, f"a = 'a' * {half}\nlen(str.join('', [a, a]))") == MAX_ITEMS
+    assert over("joining") in refused(executor, f"a = 'a' * {half}\n''.join([a, a, 'b'])")
+    assert over("joining") in refused(executor, f"a = 'a' * {half}\nstr.join('', [a, a, 'b'])")
+
+
+def test_join_counts_the_separator_once_per_item(executor):
+    # 999,998 characters of items + 2 items x 2-character separator = 1,000,002 counted
+    code = f"a = 'a' * {MAX_ITEMS // 2 - 1}\n"
+    assert over("joining") in refused(executor, code + "'--'.join([a, a])")
+    assert run(executor, code + "len('-'.join([a, a]))") == MAX_ITEMS - 1
+
+
+def test_join_counts_empty_items_as_nothing(executor):
+    assert run(executor, f"len(''.join([{text(MAX_ITEMS - 1000)}] + [''] * 1001))") == MAX_ITEMS - 1000
+
+
+def test_join_reads_an_iterator_once_and_keeps_its_own_argument_rules(executor):
+    code = "['-'.join(iter(['a', 'b'])), str.join('+', iter(['c', 'd'])), b','.join([b'x', b'y']) == b'x,y']"
+    assert run(executor, code) == ["a-b", "c+d", True]
+    assert "takes exactly one argument" in refused(executor, "'-'.join(['a'], 'b')")
+
+
+def test_a_join_separator_is_not_a_format_string(executor):
+    assert run(executor, "'1234567{x{'.join(['a', 'b'])") == "a1234567{x{b"
+
+
+def test_format_runs_with_positional_and_keyword_arguments(executor):
+    code = "['{}-{}'.format(1, 'b'), '{a}{b}'.format(a=1, b=2), '{a}'.format_map({'a': 3}), '{{{0}}}'.format(4), '{:>6}'.format(5)]"
+    assert run(executor, code) == ["1-b", "12", "3", "{4}", "     5"]
+
+
+def test_a_format_width_of_six_digits_is_allowed_seven_are_not(executor):
+    assert run(executor, "len('{:>100000}'.format(1))") == 100000
+    assert over("a format width") in refused(executor, "'{:>1000000}'.format(1)")
+    assert over("a format width") in refused(executor, "'{:>1000000}{}'.format('a', 'b')")
+    assert over("a format width") in refused(executor, "'{a:>1000000}'.format_map({'a': 1})")
+
+
+def test_a_computed_format_width_is_refused(executor):
+    message = refused(executor, "'{:>{}}'.format(1, 10)")
+    assert "CodeRefused: a format string with a computed width is not allowed" in message
+    assert "computed width" in refused(executor, "'{a:{w}}'.format_map({'a': 1, 'w': 5})")
+
+
+def test_format_arguments_are_bounded_by_what_they_render_to(executor):
+    assert run(executor, two_strings(0) + "len('{}{}'.format(a, b))") == MAX_RENDER - 10
+    assert over("formatting") in refused(executor, two_strings(1) + "'{}{}'.format(a, b)")
+    assert over("formatting") in refused(executor, two_strings(1) + "'{a}{b}'.format(a=a, b=b)")
+
+
+def test_percent_format_runs(executor):
+    assert run(executor, "['%5d|%s' % (3, 'x'), '%(n)03d' % {'n': 7}, '%.2f' % 1.5, '%%' % (), b'%d' % 4 == b'4']") == [
+        "    3|x",
+        "007",
+        "1.50",
+        "%",
+        True,
+    ]
+
+
+def test_percent_format_width_and_precision_are_allowed_up_to_the_limit(executor):
+    assert run(executor, f"'%.{MAX_ITEMS}s' % 'ab'") == "ab"
+    assert over("a %-format width or precision") in refused(executor, f"'%.{MAX_ITEMS + 1}s' % 'ab'")
+    assert over("a %-format width or precision") in refused(executor, f"'%{MAX_ITEMS + 1}d' % 1")
+    assert over("a %-format width or precision") in refused(executor, "'%.*f' % (3, 1.0)")
+
+
+def test_percent_format_arguments_are_bounded_by_what_they_render_to(executor):
+    # the tuple (a, b) renders like the list [a, b]: exactly MAX_RENDER
+    assert run(executor, two_strings(0) + "len('%s%s' % (a, b))") == MAX_RENDER - 10
+    assert over("formatting") in refused(executor, two_strings(1) + "'%s%s' % (a, b)")
+    assert over("formatting") in refused(executor, two_strings(1) + "'%s' % x")
+
+
+def test_method_names_starting_with_an_underscore_are_refused_by_the_method_guard(executor):
+    from agents.code_guard import guarded_method
+
+    with pytest.raises(CodeRefused, match="attribute '_x' is not accessible"):
+        guarded_method("ab", "_x")
+    assert guarded_method("ab", "ljust", 3) == "ab "
+    assert guarded_method([3, 1], "count", 1) == 1
+
+
+# --- what the gate refuses, and says -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("def f(_x):\n    return 1", "argument name '_x' is not allowed (line 1)"),
+        ("g = lambda f_back: 1", "argument name 'f_back' is not allowed (line 1)"),
+        ("def _f():\n    return 1", "function name '_f' is not allowed (line 1)"),
+        ("x = 1\ndef guarded_str(v):\n    return v", "function name 'guarded_str' is not allowed (line 2)"),
+        ("def guarded_binop(op, a, b):\n    return 0", "function name 'guarded_binop' is not allowed (line 1)"),
+        ("guarded_render = print", "name 'guarded_render' is not accessible (line 1)"),
+        ("f'{1:>{10}}'", "an f-string format spec must be written out, not computed (line 1)"),
+    ],
+)
+def test_the_gate_refuses_and_names_what(executor, code, message):
+    assert message in refused(executor, code)
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("x = 1\nimport os", "imports are not available: call your team members and final_answer (line 2)"),
+        ("x = 1\nfrom os import path", "imports are not available: call your team members and final_answer (line 2)"),
+        ("x = 1\nclass A:\n    pass", "class definitions are not allowed (line 2)"),
+        ("def f():\n    global x", "global statements are not allowed (line 2)"),
+        ("def f():\n    x = 1\n    def g():\n        nonlocal x", "nonlocal statements are not allowed (line 4)"),
+        ("def f():\n    yield 1", "generators are not allowed (line 2)"),
+        ("def f():\n    yield from [1]", "generators are not allowed (line 2)"),
+        ("x = 1\nasync def f():\n    pass", "async code is not allowed (line 2)"),
+        ("x = 1\necho.name = 'x'", "attributes cannot be set or deleted (line 2)"),
+        ("x = 1\ndel echo.name", "attributes cannot be set or deleted (line 2)"),
+        ("x = 1\ny = echo._name", "attribute '_name' is not accessible (line 2)"),
+    ],
+    ids=["import", "from", "class", "global", "nonlocal", "yield", "yield from", "async", "set", "del", "private"],
+)
+def test_the_gate_refuses_statements_with_their_line(executor, code, message):
+    with pytest.raises(CodeRefused) as info:
+        executor(code)
+    assert str(info.value) == message
+
+
+def test_functions_with_ordinary_names_run(executor):
+    code = "def double(v, times=2):\n    return v * times\n[double(3), double('a', times=3), (lambda y: y + 1)(1)]"
+    assert run(executor, code) == [6, "aaa", 2]
+
+
+# --- team functions ----------------------------------------------------------------------------------
+
+
+def test_a_tool_takes_and_returns_plain_data(executor):
+    assert run(executor, "echo({'a': (1, 2), 3: {4}})") == {"a": [1, 2], "3": [4]}
+    assert run(executor, "echo(value=[None, True, 1.5, 'x'])") == [None, True, 1.5, "x"]
+
+
+def test_a_tool_failure_crosses_as_text_only(executor):
+    code = "try:\n    broken('now')\nexcept Exception as e:\n    caught = e\n[str(caught), len(caught.args)]"
+    assert run(executor, code) == ["broken failed: broken by now", 1]
+
+
+def test_a_team_member_gets_its_task_and_extra_arguments_and_returns_text(executor, team):
+    code = "a = helper('first')\nb = helper(task='second', additional_args={'k': [1]})\n[a, b, isinstance(a, str)]"
+    assert run(executor, code) == ["report on first with None", "report on second with {'k': [1]}", True]
+    assert team["helper"].calls == [(("first",), {}), ((), {"task": "second", "additional_args": {"k": [1]}})]
+
+
+@pytest.mark.parametrize("call", ["helper('a', 'b')", "helper(task='a', other=1)", "helper(bogus=1)"])
+def test_a_team_member_takes_only_a_task_and_additional_args(executor, team, call):
+    message = refused(executor, call)
+    assert "helper takes task (text) and optional additional_args (a dict)" in message
+    assert team["helper"].calls == []
+
+
+def test_team_function_unit_plumbing():
+    limits = StepLimits(5.0)
+    echo, helper = team_function("echo", Echo(), limits), team_function("helper", Helper(), limits)
+    assert echo.__name__ == echo.__qualname__ == "echo" and echo.__doc__ == "Returns what it is given."
+    assert helper.__name__ == "helper" and helper.__doc__ == "A helper that repeats its task."
+    assert echo(value=(1, {2})) == [1, [2]]
+    assert helper("t") == "report on t with None"
+    with pytest.raises(TeamMemberFailed) as info:
+        team_function("broken", Broken(), limits)("x")
+    assert str(info.value) == "broken failed: broken by x"
+    assert info.value.__context__ is None and info.value.__cause__ is None
+
+
+def test_the_time_spent_in_a_team_member_is_not_the_codes(team):
+    limits = StepLimits(0.05)
+
+    class Slow(Tool):
+        name = "slow"
+        description = "Takes its time."
+        inputs = {}
+        output_type = "any"
+
+        def forward(self):
+            threading.Event().wait(0.15)  # a team member's own time
+            return 1
+
+    assert team_function("slow", Slow(), limits)() == 1
+    assert limits.outside >= 0.15
+    limits.check()  # the 0.15 s spent outside do not count against the 0.05 s
+
+
+def test_send_tools_refuses_anything_but_agents_and_tools():
+    with pytest.raises(TypeError, match="only agents and tools"):
+        SafeExecutor().send_tools({"f": len})
+
+
+def test_send_variables_keeps_plain_public_values_only(team):
+    ex = SafeExecutor()
+    ex.send_variables(variables={"task": "t", "n": (1, 2), "_hidden": 1, "f_x": 2, "obj": object()})
+    ex.send_tools(team)
+    assert run(ex, "[task, n, obj]") == ["t", [1, 2], "<object>"]
+    assert "_hidden" not in ex.state and "f_x" not in ex.state and ex.state["n"] == [1, 2]
+
+
+# --- plain() -------------------------------------------------------------------------------------
+
+
+def test_plain_keeps_json_like_data_and_names_the_rest():
+    value = {1: (1, 2.5, None, True), "s": {3}, "f": frozenset(), "o": object(), "b": b"x"}
+    assert plain(value) == {"1": [1, 2.5, None, True], "s": [3], "f": [], "o": "<object>", "b": "<bytes>"}
+
+
+def test_plain_stops_at_its_depth():
+    nested: list = []
+    for _ in range(MAX_PLAIN_DEPTH + 1):
+        nested = [nested]
+    flat = plain(nested)
+    for _ in range(MAX_PLAIN_DEPTH):
+        assert isinstance(flat, list) and len(flat) == 1
+        flat = flat[0]
+    assert flat == "<list>"
+    deep_dict: dict = {}
+    for _ in range(MAX_PLAIN_DEPTH + 1):
+        deep_dict = {"k": deep_dict}
+    flat = plain(deep_dict)
+    for _ in range(MAX_PLAIN_DEPTH):
+        flat = flat["k"]
+    assert flat == "<dict>"
+
+
+# --- step limits ---------------------------------------------------------------------------------
+
+
+def test_a_cancelled_step_stops_and_names_why():
+    cancelled = threading.Event()
+    ex = SafeExecutor(step_seconds=30.0, cancelled=cancelled)
+    ex.send_tools({"final_answer": FinalAnswerTool()})
+    assert run(ex, "1 + 1") == 2
+    cancelled.set()
+    assert refused(ex, "1 + 1").endswith("InterpreterError: the run was cancelled")
+
+
+def test_an_over_time_step_names_its_limit():
+    ex = SafeExecutor(step_seconds=0.2)
+    ex.send_tools({"final_answer": FinalAnswerTool()})
+    message = refused(ex, "while True:\n    pass")
+    assert "the code step ran longer than 0.2 s (DIONYSUS_CODE_STEP_TIMEOUT) and was stopped" in message
+    assert run(ex, "3") == 3  # each step has its own time
+
+
+def test_step_limits_count_checks_and_restart():
+    limits = StepLimits(5.0)
+    for _ in range(3):
+        limits.check()
+    assert limits.checks == 3 and limits.outside == 0.0 and not limits.memory_exceeded
+    limits.outside = 1.0
+    limits.start()
+    assert limits.checks == 0 and limits.outside == 0.0 and limits.resident and limits.resident > 0
+
+
+def test_the_operation_counter_cannot_be_reset_by_the_code(executor):
+    assert run(executor, "for i in range(3):\n    pass\ni") == 2
+    counter = executor.state["_operations_count"]
+    before = counter.count
+    counter["counter"] = -(10**12)
+    assert counter.count == before + 1 and counter["counter"] == before + 1
+
+
+def test_the_final_answer_is_marked(executor):
+    result = executor("final_answer({'decision': 'go'})")
+    assert result.is_final_answer and result.output == {"decision": "go"}
+    result = executor("x = 1\nx")
+    assert not result.is_final_answer
+
+
+def test_an_output_too_large_to_show_is_replaced(executor):
+    result = executor("s = 'a' * 500000\n[s, s, s, s, s]")
+    assert result.output == f"<a value of over {MAX_RENDER:,} characters, not shown>"
+    assert run(executor, two_strings(0) + "x") != f"<a value of over {MAX_RENDER:,} characters, not shown>"
+
+
+def test_raising_base_exceptions_is_turned_into_an_error(executor):
+    assert "raising KeyboardInterrupt is not allowed" in refused(executor, "raise KeyboardInterrupt()")
+    assert "division by zero" in refused(executor, "1 / 0")
+    assert run(executor, "7") == 7
+
+
+# --- the built-ins the code gets -------------------------------------------------------------------
+
+
+def test_getattr_and_hasattr_refuse_what_the_gate_refuses(executor):
+    code = "[getattr('ab', 'upper')(), getattr('ab', 'nope', 5), hasattr('ab', 'upper'), hasattr('ab', 'nope')]"
+    assert run(executor, code) == ["AB", 5, True, False]
+    assert run(executor, "[hasattr('ab', '_' + '_class__'), hasattr('ab', 'gi_' + 'frame'), hasattr('ab', 5)]") == [False, False, False]
+    assert "attribute '__class__' is not accessible" in refused(executor, "getattr('ab', '_' + '_class__')")
+    assert "attribute 5 is not accessible" in refused(executor, "getattr('ab', 5)")
+    assert "has no attribute 'nope'" in refused(executor, "getattr('ab', 'nope')")
+
+
+def test_range_is_bounded(executor):
+    code = f"[len(range({MAX_ITEMS})), list(range(3)), list(range(1, 10, 4)), list(range(5, 0, -2))]"
+    assert run(executor, code) == [MAX_ITEMS, [0, 1, 2], [1, 5, 9], [5, 3, 1]]
+    assert f"range of {MAX_ITEMS + 1:,} numbers: the limit is {MAX_ITEMS:,}" in refused(executor, f"range({MAX_ITEMS + 1})")
+    assert "range of" in refused(executor, f"range(-1, {MAX_ITEMS})")
+
+
+def test_iter_map_filter_sum_and_pow_keep_their_meaning(executor):
+    code = (
+        "[list(iter([1, 2])), list(map(lambda a, b: a + b, [1, 2], [10, 20, 30])), list(filter(lambda v: v > 1, [1, 2, 3])),"
+        " list(filter(None, [0, 1, '', 'a'])), sum([1, 2]), sum([1, 2], 3), sum([0.5], 1.5), sum([1j], 0j) == 1j,"
+        " pow(2, 10), pow(2, 10, 1000), pow(3, 4, None)]"
+    )
+    assert run(executor, code) == [[1, 2], [11, 22], [2, 3], [1, "a"], 3, 6, 2.0, True, 1024, 24, 81]
+    assert refused(executor, "sum([[1]], [])").endswith("CodeRefused: sum adds numbers; join text with ''.join(...)")
+    assert "sum adds numbers" in refused(executor, "sum(['a'], '')")
+    assert over("the integer ** operation") in refused(executor, f"pow(3, {MAX_INT_BITS})")
+    assert run(executor, f"pow(3, {10 * MAX_INT_BITS}, 7)") == pow(3, 10 * MAX_INT_BITS, 7)
+
+
+class Stop(Tool):
+    """Cancels the run when called, as the runner would from another thread."""
+
+    name = "stop"
+    description = "Cancels the run."
+    inputs = {"value": {"type": "any", "description": "anything"}}
+    output_type = "any"
+
+    def __init__(self, cancelled: threading.Event):
+        super().__init__()
+        self.cancelled = cancelled
+        self.calls = 0
+
+    def forward(self, value):
+        self.calls += 1
+        self.cancelled.set()
+        return value
+
+
+@pytest.mark.parametrize("call", ["list(map(stop, [1, 2, 3]))", "list(filter(stop, [1, 2, 3]))"])
+def test_map_and_filter_check_the_limits_between_items(call):
+    cancelled = threading.Event()
+    stop = Stop(cancelled)
+    ex = SafeExecutor(step_seconds=30.0, cancelled=cancelled)
+    ex.send_tools({"final_answer": FinalAnswerTool(), "stop": stop})
+    assert refused(ex, call).endswith(": the run was cancelled")
+    assert stop.calls == 1  # the second item never reached the tool
+
+
+class Balloon(Tool):
+    """Makes the step look as if it had grown the process by a terabyte (its memory baseline moves)."""
+
+    name = "balloon"
+    description = "Pretends the step allocated a lot."
+    inputs = {}
+    output_type = "any"
+
+    def __init__(self, executor_ref: list):
+        super().__init__()
+        self.executor_ref = executor_ref
+
+    def forward(self):
+        self.executor_ref[0].limits.resident -= 1 << 40
+        return None
+
+
+def test_a_step_over_its_memory_growth_is_stopped_and_its_variables_dropped():
+    ref: list = []
+    ex = SafeExecutor(step_seconds=2.0)  # (were the memory check broken, the loop would end here)
+    ref.append(ex)
+    ex.send_variables(variables={"task": "t"})
+    ex.send_tools({"final_answer": FinalAnswerTool(), "balloon": Balloon(ref)})
+    assert run(ex, "kept = 1\nkept") == 1
+    message = refused(ex, "big = [1]\nballoon()\nwhile True:\n    pass")
+    assert "the code step allocated over 256 MB and was stopped" in message
+    assert ex.limits.memory_exceeded
+    # task, kept and big are gone; the executor's own entries stay
+    assert sorted(ex.state) == ["__name__", "_operations_count", "_print_outputs"]
+    assert ex.state["__name__"] == "__main__"
+    assert "is not defined" in refused(ex, "kept")
+    assert run(ex, "x = 2\nx") == 2  # the next step runs normally
+    assert ex.limits.memory_exceeded is False
+
+
+def test_other_step_errors_keep_the_variables(executor):
+    assert run(executor, "kept = 1\nkept") == 1
+    assert "division by zero" in refused(executor, "1 / 0")
+    assert run(executor, "kept") == 1
+
+
+def test_memory_is_read_every_64_checks():
+    limits = StepLimits(30.0)
+    limits.resident -= 1 << 40  # as if the step had grown the process by a terabyte
+    for _ in range(63):
+        limits.check()
+    with pytest.raises(InterpreterError, match="the code step allocated over 256 MB and was stopped"):
+        limits.check()
+    assert limits.memory_exceeded and limits.checks == 64
+
+
+def test_memory_growth_is_measured_from_the_steps_start(monkeypatch):
+    readings = iter([1000, 1000 + MEMORY_GROWTH, None, 1000 + MEMORY_GROWTH + 1])
+    monkeypatch.setattr(safe_executor, "_resident_bytes", lambda: next(readings))
+    limits = StepLimits(30.0)  # reads 1000
+    for _ in range(64 * 2):  # exactly MEMORY_GROWTH more, then no reading: both go on
+        limits.check()
+    for _ in range(63):
+        limits.check()
+    with pytest.raises(InterpreterError, match="allocated over 256 MB"):
+        limits.check()  # one byte more
+    assert limits.memory_exceeded is True
+
+
+def test_without_a_memory_reading_the_memory_check_is_off(monkeypatch):
+    monkeypatch.setattr(safe_executor, "_resident_bytes", lambda: None)
+    limits = StepLimits(30.0)
+    for _ in range(200):
+        limits.check()
+    assert limits.resident is None and limits.memory_exceeded is False
+
+
+def test_resident_bytes_is_the_resident_set_size():
+    import re
+    from pathlib import Path
+
+    vm_rss = int(re.search(r"VmRSS:\s+(\d+) kB", Path("/proc/self/status").read_text()).group(1)) * 1024
+    resident = safe_executor._resident_bytes()
+    assert isinstance(resident, int)
+    assert abs(resident - vm_rss) < 4 * 2**20
+
+
+def test_a_fresh_step_state_and_counter():
+    limits = StepLimits(30.0)
+    assert limits.memory_exceeded is False and limits.checks == 0
+    counter = safe_executor._OperationCounter(limits)
+    assert counter.count == 0 and counter["counter"] == 0
+    ex = SafeExecutor()
+    assert dict(ex.state) == {"__name__": "__main__"}
+    assert ex.authorized_imports == []
+
+
+def test_the_code_runs_in_the_calling_thread_under_the_steps_own_limits(team):
+    """smolagents' own timeout would run the code in a pool thread (and still wait for it)."""
+
+    class Where(Tool):
+        name = "where"
+        description = "The thread it runs in."
+        inputs = {}
+        output_type = "any"
+
+        def forward(self):
+            return threading.get_ident()
+
+    ex = SafeExecutor()
+    ex.send_tools({"final_answer": FinalAnswerTool(), "where": Where()})
+    assert run(ex, "where()") == threading.get_ident()
+
+
+def test_final_answer_is_not_wrapped_as_a_team_member(executor):
+    message = refused(executor, "final_answer()")
+    assert "missing 1 required positional argument: 'answer'" in message
+    assert "final_answer failed" not in message
+
+
+def test_a_team_member_without_a_description_has_no_doc():
+    helper = Helper()
+    del helper.description
+    assert team_function("helper", helper, StepLimits(5.0)).__doc__ is None
+
+
+def test_setattr_type_and_two_argument_iter_are_not_available(executor):
+    assert "is not among the explicitly allowed tools" in refused(executor, "setattr(echo, 'name', 'x')")
+    assert "is not among the explicitly allowed tools" in refused(executor, "type(1)")
+    assert "takes 1 positional argument" in refused(executor, "it = iter(int, 1)")  # (never list() it)
+
+
+# --- rendered_size -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        ("abc", 5),
+        (b"ab", 4),
+        (bytearray(b"a"), 3),
+        (None, 5),
+        (True, 5),
+        (1.5, 5),
+        (0, 1),
+        (2**30, 11),  # 31 bits: about 10 digits
+        ([0, 7], 2 + 4 + 1 + 2),
+        ([None, True, 0.5], 2 + 6 + 5 + 5 + 5),
+        ([2**30, 7], 2 + 4 + 11 + 2),
+        ({}, 2),
+        ({"a": 1, "b": 2}, 2 + 8 + 3 + 1 + 3 + 1),
+        ([{"a": 1}], 2 + 2 + 2 + 4 + 3 + 1),
+        ([[1]], 2 + 2 + 2 + 2 + 1),
+        (((), {1}, frozenset()), 2 + 6 + 2 + 4 + 1 + 2),
+        ([object()], 2 + 2 + 40),
+        (object(), 40),
+    ],
+    ids=repr,
+)
+def test_rendered_size_prices_each_kind_of_value(value, size):
+    assert rendered_size(value) == size
+
+
+def test_rendered_size_stops_counting_once_over_its_budget():
+    assert rendered_size(["a", "b"], budget=6) == 9  # 6 is not over 6: one more item is counted
+    assert rendered_size(["a", "b"], budget=5) == 6
+    assert rendered_size("abc", budget=0) == 5  # the value itself is always counted
+    loop: list = [1]
+    loop.append(loop)
+    assert 100 < rendered_size(loop, budget=100) <= 110
+    assert rendered_size(["x" * 10**6] * 10**6) > MAX_RENDER  # cheap: stops after a few items
