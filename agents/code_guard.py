@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
+import string
 from typing import Any
 
 from smolagents.local_python_executor import InterpreterError
@@ -61,15 +62,27 @@ class _Gate(ast.NodeVisitor):
         ast.AsyncFunctionDef: "async code is not allowed",
     }
 
+    def __init__(self) -> None:
+        self._called: set[int] = set()  # the `x.method` nodes that are called right there
+
     def generic_visit(self, node: ast.AST) -> None:
         refused = self.REFUSED.get(type(node))
         if refused:
             raise CodeRefused(f"{refused} (line {getattr(node, 'lineno', '?')})")
         super().generic_visit(node)
 
+    def visit_Call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Attribute):
+            self._called.add(id(node.func))
+        self.generic_visit(node)
+
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if forbidden(node.attr):
             raise CodeRefused(f"attribute {node.attr!r} is not accessible (line {node.lineno})")
+        if node.attr in AMPLIFYING_METHODS and id(node) not in self._called:
+            # Only a direct call is rewritten through its size guard: `m = s.ljust` or
+            # `str.center` kept as a value would later allocate unchecked.
+            raise CodeRefused(f"call .{node.attr}(...) directly, not as a value (line {node.lineno})")
         if not isinstance(node.ctx, ast.Load):
             raise CodeRefused(f"attributes cannot be set or deleted (line {node.lineno})")
         self.generic_visit(node)
@@ -89,11 +102,12 @@ class _Gate(ast.NodeVisitor):
             raise CodeRefused(f"function name {node.name!r} is not allowed (line {node.lineno})")
         self.generic_visit(node)
 
-    def visit_FormattedValue(self, node: ast.FormattedValue) -> None:
-        values = getattr(node.format_spec, "values", [])
-        if not all(isinstance(v, ast.Constant) for v in values):
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        specs = [getattr(v.format_spec, "values", []) for v in node.values if isinstance(v, ast.FormattedValue)]
+        if not all(isinstance(part, ast.Constant) for spec in specs for part in spec):
             raise CodeRefused(f"an f-string format spec must be written out, not computed (line {node.lineno})")
-        if any(len(d) > 6 for v in values for d in _DIGITS.findall(str(v.value))):
+        # Added up over the f-string: it is rendered in one operation.
+        if sum(int(d) for spec in specs for part in spec for d in _DIGITS.findall(str(part.value))) > MAX_ITEMS:
             raise _refuse(f"an f-string width (line {node.lineno})")
         self.generic_visit(node)
 
@@ -195,15 +209,25 @@ _DIGITS = re.compile(r"\d+")
 
 
 def _check_format_string(text: str, percent: bool) -> None:
+    # Widths and precisions are added up over the whole string: one call formats every field,
+    # so thirty fields of 999,999 are thirty million characters from one operation.
     if percent:
+        total = 0
         for match in _PERCENT_SPEC.finditer(text):
             for group in match.groups():
-                if group == "*" or (group and int(group) > MAX_ITEMS):
+                if group == "*":
                     raise _refuse("a %-format width or precision")
+                total += int(group) if group else 0
+        if total > MAX_ITEMS:
+            raise _refuse("a %-format width or precision")
     else:
         if _BRACE_FIELD.search(text.replace("{{", "").replace("}}", "")):
             raise CodeRefused("a format string with a computed width is not allowed")
-        if any(len(d) > 6 for d in _DIGITS.findall(text)):
+        try:  # only the fields' specs count, not numbers in the text around them
+            specs = [spec for _, field, spec, _ in string.Formatter().parse(text) if field is not None and spec]
+        except ValueError:
+            return  # not a valid format string: the call itself says so
+        if sum(int(d) for spec in specs for d in _DIGITS.findall(spec)) > MAX_ITEMS:
             raise _refuse("a format width")
 
 

@@ -40,7 +40,7 @@ from smolagents.local_python_executor import (
     PrintContainer,
 )
 
-from agents.code_guard import GUARDS, MAX_ITEMS, MAX_RENDER, CodeRefused, forbidden, guard_code, guarded_binop, rendered_size
+from agents.code_guard import AMPLIFYING_METHODS, GUARDS, MAX_ITEMS, MAX_RENDER, CodeRefused, forbidden, guard_code, guarded_binop, rendered_size
 
 DEFAULT_STEP_SECONDS = 10.0
 MEMORY_GROWTH = 256 * 1024 * 1024  # bytes of resident memory one step may add
@@ -185,6 +185,8 @@ def safe_builtins(limits: StepLimits) -> dict[str, Any]:
     def safe_getattr(obj: Any, name: str, *default: Any) -> Any:
         if not isinstance(name, str) or forbidden(name):
             raise CodeRefused(f"attribute {name!r} is not accessible")
+        if name in AMPLIFYING_METHODS:  # its size guard applies to direct calls only
+            raise CodeRefused(f"call .{name}(...) directly, not through getattr")
         return getattr(obj, name, *default)
 
     def safe_hasattr(obj: Any, name: str) -> bool:

@@ -270,10 +270,12 @@ def test_an_f_string_value_is_checked_by_the_gate_too(executor):
     assert "attribute 'gi_frame' is not accessible (line 2)" in refused(executor, "n = 1\nf'{n:>3}{echo.gi_frame}'")
 
 
-def test_an_f_string_width_of_six_digits_is_allowed_seven_are_not(executor):
-    assert run(executor, "len(f'{1:>100000}')") == 100000
-    message = refused(executor, "n = 1\nf'{n:>1000000}'")
-    assert over("an f-string width (line 2)") in message
+def test_an_f_strings_widths_add_up_to_at_most_the_limit(executor):
+    # One f-string renders in one operation: its fields' widths count together.
+    assert run(executor, f"len(f'{{1:>{MAX_ITEMS}}}')") == MAX_ITEMS
+    assert over("an f-string width (line 2)") in refused(executor, f"n = 1\nf'{{n:>{MAX_ITEMS + 1}}}'")
+    assert over("an f-string width (line 1)") in refused(executor, "f'{1:>999999}{2:>999999}{3:>999999}'")
+    assert run(executor, "len(f'{1:>500000}{2:>500000}')") == MAX_ITEMS
 
 
 def test_str_renders_a_value_up_to_the_limit(executor):
@@ -442,11 +444,14 @@ def test_format_runs_with_positional_and_keyword_arguments(executor):
     assert run(executor, code) == ["1-b", "12", "3", "{4}", "     5"]
 
 
-def test_a_format_width_of_six_digits_is_allowed_seven_are_not(executor):
-    assert run(executor, "len('{:>100000}'.format(1))") == 100000
-    assert over("a format width") in refused(executor, "'{:>1000000}'.format(1)")
-    assert over("a format width") in refused(executor, "'{:>1000000}{}'.format('a', 'b')")
-    assert over("a format width") in refused(executor, "'{a:>1000000}'.format_map({'a': 1})")
+def test_a_format_strings_widths_add_up_to_at_most_the_limit(executor):
+    assert run(executor, f"len('{{:>{MAX_ITEMS}}}'.format(1))") == MAX_ITEMS
+    assert over("a format width") in refused(executor, f"'{{:>{MAX_ITEMS + 1}}}'.format(1)")
+    assert over("a format width") in refused(executor, f"'{{:>{MAX_ITEMS + 1}}}{{}}'.format('a', 'b')")
+    assert over("a format width") in refused(executor, f"'{{a:>{MAX_ITEMS + 1}}}'.format_map({{'a': 1}})")
+    assert over("a format width") in refused(executor, "'{:>999999}{:>999999}{:>999999}'.format(1, 2, 3)")
+    # Numbers in the text around the fields are not widths.
+    assert run(executor, "'call 1234567: {}'.format(1)") == "call 1234567: 1"
 
 
 def test_a_computed_format_width_is_refused(executor):
@@ -476,6 +481,8 @@ def test_percent_format_width_and_precision_are_allowed_up_to_the_limit(executor
     assert over("a %-format width or precision") in refused(executor, f"'%.{MAX_ITEMS + 1}s' % 'ab'")
     assert over("a %-format width or precision") in refused(executor, f"'%{MAX_ITEMS + 1}d' % 1")
     assert over("a %-format width or precision") in refused(executor, "'%.*f' % (3, 1.0)")
+    # All the fields of one format count together: it is one operation.
+    assert over("a %-format width or precision") in refused(executor, "fmt = '%99999d' * 30\nfmt % tuple(range(30))")
 
 
 def test_percent_format_arguments_are_bounded_by_what_they_render_to(executor):
@@ -921,3 +928,15 @@ def test_rendered_size_stops_counting_once_over_its_budget():
     loop.append(loop)
     assert 100 < rendered_size(loop, budget=100) <= 110
     assert rendered_size(["x" * 10**6] * 10**6) > MAX_RENDER  # cheap: stops after a few items
+
+
+@pytest.mark.parametrize("code", [
+    "m = 'x'.ljust\nresult = len(m(5_000_000))",
+    "f = str.center\nresult = len(f('x', 5_000_000))",
+    "result = len(getattr('x', 'ljust')(5_000_000))",
+    "result = list(map(''.join, [['a'] * 3]))",
+])
+def test_a_growing_text_method_is_only_called_directly(executor, code):
+    # Its size guard is applied where it is called; kept as a value it would allocate unchecked.
+    assert "directly" in refused(executor, code)
+    assert run(executor, "'-'.join(['a', 'b']).center(5)") == " a-b "
