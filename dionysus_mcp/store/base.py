@@ -13,7 +13,8 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -35,7 +36,21 @@ from schema.models import (
 )
 
 
+T = TypeVar("T")
+
 TRACE_WRITES = ("create_trace", "add_step", "complete_trace", "link_trace_basin", "set_trace_owner")
+
+
+def built_trace_writes(writes: list[tuple[str, tuple[Any, ...]]], builders: dict[str, Callable[..., T]]) -> list[T]:
+    """Each write of an `apply_trace_writes` batch built by its backend's statement builder; a
+    method that is not a trace write is refused before anything is written."""
+    built = []
+    for method, args in writes:
+        build = builders.get(method)
+        if build is None:
+            raise StoreError(f"not a trace write: {method!r}")
+        built.append(build(*args))
+    return built
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from schema.models import StepRecord, TraceBasinLink, TraceFilter, TraceRecord, TraceStatus, from_iso, to_iso
 
-from ..base import StoreError
+from ..base import built_trace_writes
 from ..records import decode_tool_calls, json_or_none, step_sort_key
 from .connection import Neo4jConnection, _run_consume
 from .trace_writes import (
@@ -156,13 +156,7 @@ class TracesMixin(Neo4jConnection):
 
     async def apply_trace_writes(self, writes: list[tuple[str, tuple[Any, ...]]]) -> None:
         """The writes in ONE transaction: a drain of an agent's steps is one round of commits."""
-        statements = []
-        for method, args in writes:
-            build = STATEMENTS.get(method)
-            if build is None:
-                raise StoreError(f"not a trace write: {method!r}")
-            statements.extend(build(*args))
-        await self._run_statements(statements)
+        await self._run_statements([s for built in built_trace_writes(writes, STATEMENTS) for s in built])
 
     async def _run_statements(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
         async def work(tx: Any) -> None:

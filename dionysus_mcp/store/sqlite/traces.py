@@ -15,7 +15,7 @@ from typing import Any
 
 from schema.models import StepRecord, TraceBasinLink, TraceFilter, TraceRecord, TraceStatus, from_iso, to_iso
 
-from dionysus_mcp.store.base import StoreError
+from dionysus_mcp.store.base import built_trace_writes
 from dionysus_mcp.store.records import STEP_TYPE_ORDER, UNKNOWN_STEP_TYPE_RANK, decode_tool_calls
 
 from .connection import SQLiteConnection
@@ -124,13 +124,7 @@ class TracesMixin(SQLiteConnection):
 
     async def apply_trace_writes(self, writes: list[tuple[str, tuple[Any, ...]]]) -> None:
         """The writes in ONE transaction: a drain of an agent's steps costs one commit."""
-        statements = []
-        for method, args in writes:
-            build = STATEMENTS.get(method)
-            if build is None:
-                raise StoreError(f"not a trace write: {method!r}")
-            statements.append(build(*args))
-        await self._execute_writes(statements)
+        await self._execute_writes(built_trace_writes(writes, STATEMENTS))
 
     async def _execute_writes(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
         if not statements:
