@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from callbacks.context import RunObserver
@@ -35,3 +37,33 @@ async def seed_traces(db_path: Path) -> tuple[str, str]:
         await rt.traces.complete_trace(child, "success", summary="saw nothing")
         await rt.traces.complete_trace(root, "success", summary="rest")
         return root, child
+
+
+def counting_batches(runtime) -> list[list[str]]:
+    """The methods of each batch of trace writes the runtime's store takes from now on (a
+    wrapper around the real `apply_trace_writes`, which still stores them)."""
+    batches: list[list[str]] = []
+    apply = runtime.store.apply_trace_writes
+
+    async def counted(writes):
+        batches.append([method for method, _ in writes])
+        return await apply(writes)
+
+    runtime.store.apply_trace_writes = counted
+    return batches
+
+
+def embed_with_the_network_cut(imports: str, make_embedder: str) -> list[str]:
+    """In a fresh interpreter whose sockets refuse to connect, run `imports`, build an embedder
+    with the expression `make_embedder` and embed one text: its name, dimension and dtype (an
+    embedder that downloads anything fails here)."""
+    code = (
+        "import socket\n"
+        "def refuse(*a, **k): raise OSError('network used')\n"
+        "socket.socket.connect = refuse\nsocket.create_connection = refuse\n"
+        f"{imports}\n"
+        f"e = {make_embedder}; v = e.embed(['offline'])\n"
+        "print(e.name, v.shape[1], v.dtype)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True).stdout.split()

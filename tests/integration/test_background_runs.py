@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import threading
 
+import pytest
 from mcp import Client
 
 from dionysus_mcp.runtime import open_runtime
@@ -47,59 +48,60 @@ async def test_heartbeat_started_in_the_background_completes(settings):
         assert unknown.is_error and "Unknown run" in unknown.content[0].text
 
 
-async def test_cancel_a_background_cycle_mid_run(settings, monkeypatch):
+@pytest.fixture
+def held(settings, monkeypatch):
+    """A loopback model that answers two calls, then holds the rest; and settings that use it."""
     llm = LoopbackLLM(answer=2).start()
     try:
         for key, value in llm.env().items():
             monkeypatch.setenv(key, value)
-        settings = dataclasses.replace(settings, model=llm.env()["DIONYSUS_MODEL"], model_timeout_s=600.0, model_retries=0)
-        async with Client(build_server(settings=settings)) as client:
-            started = await client.call_tool("run_ooda_cycle", {"context": "Too many tabs open.", "wait": False})
-            trace_id = started.structured_content["trace_id"]
+        yield llm, dataclasses.replace(settings, model=llm.env()["DIONYSUS_MODEL"], model_timeout_s=600.0, model_retries=0)
+    finally:
+        llm.stop()
+
+
+async def test_cancel_a_background_cycle_mid_run(held):
+    llm, settings = held
+    async with Client(build_server(settings=settings)) as client:
+        started = await client.call_tool("run_ooda_cycle", {"context": "Too many tabs open.", "wait": False})
+        trace_id = started.structured_content["trace_id"]
+        await asyncio.to_thread(llm.held.wait, WAIT_S)
+
+        async def three_steps():
+            trace = (await client.call_tool("get_trace", {"trace_id": trace_id})).structured_content
+            return trace["status"] == "running" and trace["step_count"] == 3
+
+        await until(three_steps, "the run's first steps")
+        cancel = asyncio.create_task(client.call_tool("cancel_run", {"trace_id": trace_id}))
+        # The agents stop at a step boundary: let held model calls answer until they reach one.
+        while not cancel.done():
+            llm.release()
+            await asyncio.wait({cancel}, timeout=0.05)
+        result = cancel.result().structured_content
+        assert result["status"] == "cancelled" and result["step_count"] >= 3
+        trace = (await client.call_tool("get_trace", {"trace_id": trace_id, "detail": "full"})).structured_content
+        assert trace["status"] == "cancelled" and [s["step_type"] for s in trace["steps"][:3]] == ["task", "planning", "action"]
+
+
+async def test_a_server_stopping_mid_run_leaves_nothing_running(held):
+    llm, settings = held
+    server = build_server(settings=settings)
+    stopped = threading.Event()
+
+    # While the server stops, held model calls answer one at a time, so the stopping run
+    # reaches a step boundary; the endpoint stays up (a refused call would end it as `error`).
+    def keep_releasing():
+        while not stopped.wait(0.05):
+            llm.release()
+
+    releaser = threading.Thread(target=keep_releasing, daemon=True)
+    try:
+        async with Client(server) as client:
+            trace_id = (await client.call_tool("run_heartbeat", {"wait": False})).structured_content["trace_id"]
             await asyncio.to_thread(llm.held.wait, WAIT_S)
-
-            async def three_steps():
-                trace = (await client.call_tool("get_trace", {"trace_id": trace_id})).structured_content
-                return trace["status"] == "running" and trace["step_count"] == 3
-
-            await until(three_steps, "the run's first steps")
-            cancel = asyncio.create_task(client.call_tool("cancel_run", {"trace_id": trace_id}))
-            # The agents stop at a step boundary: let held model calls answer until they reach one.
-            while not cancel.done():
-                llm.release()
-                await asyncio.wait({cancel}, timeout=0.05)
-            result = cancel.result().structured_content
-            assert result["status"] == "cancelled" and result["step_count"] >= 3
-            trace = (await client.call_tool("get_trace", {"trace_id": trace_id, "detail": "full"})).structured_content
-            assert trace["status"] == "cancelled" and [s["step_type"] for s in trace["steps"][:3]] == ["task", "planning", "action"]
+            releaser.start()
     finally:
-        llm.stop()
-
-
-async def test_a_server_stopping_mid_run_leaves_nothing_running(settings, monkeypatch):
-    llm = LoopbackLLM(answer=2).start()
-    try:
-        for key, value in llm.env().items():
-            monkeypatch.setenv(key, value)
-        settings = dataclasses.replace(settings, model=llm.env()["DIONYSUS_MODEL"], model_timeout_s=600.0, model_retries=0)
-        server = build_server(settings=settings)
-        stopped = threading.Event()
-        # While the server stops, held model calls answer one at a time, so the stopping run
-        # reaches a step boundary; the endpoint stays up (a refused call would end it as `error`).
-        def keep_releasing():
-            while not stopped.wait(0.05):
-                llm.release()
-
-        releaser = threading.Thread(target=keep_releasing, daemon=True)
-        try:
-            async with Client(server) as client:
-                trace_id = (await client.call_tool("run_heartbeat", {"wait": False})).structured_content["trace_id"]
-                await asyncio.to_thread(llm.held.wait, WAIT_S)
-                releaser.start()
-        finally:
-            stopped.set()
-        async with open_runtime(settings) as runtime:
-            trace = await runtime.store.get_trace(trace_id)
-            assert trace.status in ("cancelled", "interrupted") and trace.step_count >= 1
-    finally:
-        llm.stop()
+        stopped.set()
+    async with open_runtime(settings) as runtime:
+        trace = await runtime.store.get_trace(trace_id)
+        assert trace.status in ("cancelled", "interrupted") and trace.step_count >= 1

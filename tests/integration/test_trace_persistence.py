@@ -26,7 +26,7 @@ from callbacks.write_behind import LINGER_S
 from dionysus_mcp.errors import NotFound
 from dionysus_mcp.store.sqlite import SQLiteStore
 from dionysus_mcp.traces import TraceService
-from tests.helpers import CONTEXT, Runs
+from tests.helpers import CONTEXT, Runs, counting_batches
 
 TYPE_ORDER = {"task": 0, "planning": 1, "action": 2, "final_answer": 3}
 
@@ -298,14 +298,7 @@ async def test_a_cycles_writes_are_stored_in_a_few_batches_in_the_order_made(rt)
     # The drainer stores the first batch at once (the manager's trace, so the run is listed
     # without delay), then gathers what arrives within LINGER_S into one store call: a cycle's
     # ~50 writes take a handful of transactions, not one each.
-    batches: list[list[str]] = []
-    apply = rt.store.apply_trace_writes
-
-    async def counted(writes):
-        batches.append([method for method, _ in writes])
-        return await apply(writes)
-
-    rt.store.apply_trace_writes = counted
+    batches = counting_batches(rt)
     started = time.monotonic()
     result = await run_ooda_cycle(rt, CONTEXT)
     elapsed = time.monotonic() - started

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import anyio
 
 from callbacks.write_behind import LINGER_S, Write, WriteBehind
+from tests.helpers import counting_batches
 
 
 def create(ctx, trace_id: str) -> Write:
@@ -19,18 +20,6 @@ def create(ctx, trace_id: str) -> Write:
 def step(ctx, trace_id: str, number: int) -> Write:
     record = {"step_type": "action", "step_number": number, "observations": f"step {number}"}
     return Write(ctx, "add_step", (trace_id, record), {}, "test", number)
-
-
-def counting_batches(runtime) -> list[list[str]]:
-    batches: list[list[str]] = []
-    apply = runtime.store.apply_trace_writes
-
-    async def counted(writes):
-        batches.append([method for method, _ in writes])
-        return await apply(writes)
-
-    runtime.store.apply_trace_writes = counted
-    return batches
 
 
 async def until_stored(runtime, trace_id: str, steps: int = 0) -> None:

