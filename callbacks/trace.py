@@ -57,15 +57,15 @@ def _utc(timestamp: float | None) -> datetime | None:
     return None if timestamp is None else datetime.fromtimestamp(timestamp, timezone.utc)
 
 
-def secrets_of(ctx: RunContext, environment: list[str] | None = None) -> list[str | None]:
+def secrets_of(ctx: RunContext, environment: list[str]) -> list[str | None]:
     """The secrets a run's text may carry. `environment`: the credential-looking variables
-    (dionysus_mcp/secrets.py), when the caller already read them."""
+    (`environment_secrets()`, read once per run group by the caller)."""
     settings = ctx.runtime.settings
     found: list[str | None] = [
         getattr(settings, "neo4j_password", None),
         getattr(settings, "http_token", None),
         # Every credential-looking variable, not only OpenAI's.
-        *(environment_secrets() if environment is None else environment),
+        *environment,
     ]
     model = getattr(ctx.agent, "model", None)
     if model is not None:
