@@ -108,13 +108,17 @@ class SafeExecutor(PythonExecutor):
         deadline = time.monotonic() + BOOT_SECONDS
         while True:
             source, kind, message = self._next(deadline - time.monotonic(), child)
-            if kind == "timeout" or kind != "message" or message.get("t") != "ready":
+            if kind == "cancel":
+                self._end(child)
+                raise InterpreterError("the run was cancelled")
+            if kind != "message" or message.get("t") != "ready":
                 how = "it did not answer in time" if kind == "timeout" else child.ended_how()
                 detail = child.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
                 log.warning("the code's process could not start (%s) %s", how, detail[0])
                 self._end(child, respawn=False)
                 raise InterpreterError(f"the code's process could not start ({how}); try the step again")
             child.confinement = [str(c) for c in message.get("confinement", [])]
+            child.loaded = {"modules": message.get("modules", []), "path": message.get("path", [])}
             log.debug("code child %s ready, confined by %s", child.pid, ", ".join(child.confinement) or "nothing")
             return child
 
@@ -125,7 +129,11 @@ class SafeExecutor(PythonExecutor):
                 source, kind, message = self.inbox.get(timeout=max(timeout, 0.0))
             except queue.Empty:
                 return None, "timeout", None
-            if kind == "cancel" or source is child:
+            if kind == "cancel":
+                if self.cancelled is None or self.cancelled.is_set():
+                    return source, kind, message
+                continue  # not this run's cancellation
+            if source is child:
                 return source, kind, message
             # an event of a child already ended: ignore it
 
@@ -179,8 +187,6 @@ class SafeExecutor(PythonExecutor):
                     f"the code step ran longer than {self.step_seconds:g} s (DIONYSUS_CODE_STEP_TIMEOUT) and was stopped; {LOST}"
                 )
             if kind == "cancel":
-                if self.cancelled is not None and not self.cancelled.is_set():
-                    continue  # not this run's cancellation
                 self._end(child)
                 raise InterpreterError(f"the run was cancelled and the code step stopped; {LOST}")
             if kind != "message":

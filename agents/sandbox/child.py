@@ -99,7 +99,8 @@ def serve(interpreter_module: types.ModuleType, config: dict) -> None:
     channel = Channel()
     applied = confine(int(config["cpu_seconds"]), landlock_on=config["landlock"], drop_user_on=config["drop_user"])
     interpreter = interpreter_module.GuardedInterpreter(channel.call, escape_hatch=config["escape_hatch"])
-    channel.send({"t": "ready", "confinement": applied, "pid": os.getpid()})
+    outside = sorted(m for m in sys.modules if m.split(".")[0] not in sys.stdlib_module_names and m != "__main__")
+    channel.send({"t": "ready", "confinement": applied, "modules": outside, "path": list(sys.path)})
     while True:
         message = channel.receive()
         kind = message["t"]

@@ -87,7 +87,8 @@ class Child:
             shutil.rmtree(self.workdir, ignore_errors=True)
             raise
         self.stderr = b""
-        self.confinement: list[str] | None = None
+        self.confinement: list[str] | None = None  # what it reported, once ready
+        self.loaded: dict[str, list[str]] = {}  # the modules outside the stdlib it loaded, its sys.path
         self._readers = [
             threading.Thread(target=self._read, name=f"code-child-{self.id}", daemon=True),
             threading.Thread(target=self._drain, name=f"code-child-{self.id}-err", daemon=True),

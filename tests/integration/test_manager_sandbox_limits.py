@@ -19,11 +19,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from smolagents import FinalAnswerTool, MultiStepAgent, Tool
+from smolagents import FinalAnswerTool, Tool
 from smolagents.local_python_executor import InterpreterError
 
 from agents.code_guard import MAX_INT_BITS, MAX_ITEMS, MAX_RENDER, CodeRefused, guard_code, rendered_size
 from agents.safe_executor import SafeExecutor
+from tests.sandbox_helpers import Broken, Echo, Helper
 from agents.sandbox.channel import MAX_FINAL, MAX_OBSERVATION, MAX_PLAIN_DEPTH, plain
 from agents.sandbox.interpreter import MAX_PRINT
 
@@ -40,55 +41,6 @@ def text(n: int) -> str:
 def over(what: str) -> str:
     """The message a size guard raises for `what`."""
     return f"{what}: over the sandbox's limit ({MAX_ITEMS:,} items, {MAX_INT_BITS:,}-bit integers)"
-
-
-class Echo(Tool):
-    name = "echo"
-    description = "Returns what it is given."
-    inputs = {"value": {"type": "any", "description": "anything"}}
-    output_type = "any"
-
-    def forward(self, value):
-        return value
-
-
-class Broken(Tool):
-    name = "broken"
-    description = "Always fails."
-    inputs = {"value": {"type": "any", "description": "anything", "nullable": True}}
-    output_type = "any"
-
-    def forward(self, value=None):
-        raise RuntimeError(f"broken by {value}")
-
-
-class Helper(MultiStepAgent):
-    """A team member without a model: answers with what it was asked (and the extra arguments)."""
-
-    def __init__(self):  # noqa: D107 - no model, no tools: only the call protocol is needed
-        self.name = "helper"
-        self.description = "A helper that repeats its task."
-        self.calls: list[tuple[tuple, dict]] = []
-
-    def __call__(self, *args, **kwargs):
-        self.calls.append((args, kwargs))
-        return _Report(kwargs.get("task", args[0] if args else None), kwargs.get("additional_args"))
-
-    def initialize_system_prompt(self):  # abstract in MultiStepAgent
-        return ""
-
-    def _step_stream(self, memory_step):  # abstract in MultiStepAgent
-        raise NotImplementedError
-
-
-class _Report:
-    """What an agent returns is not necessarily a str: the team function makes it one."""
-
-    def __init__(self, task, extra):
-        self.task, self.extra = task, extra
-
-    def __str__(self):
-        return f"report on {self.task} with {self.extra}"
 
 
 @pytest.fixture
