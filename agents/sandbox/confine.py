@@ -27,6 +27,7 @@ MEMORY_BYTES = 512 * 1024 * 1024  # address space of the child
 OPEN_FILES = 16
 
 _PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_DUMPABLE = 4
 _LANDLOCK_CREATE_RULESET, _LANDLOCK_RESTRICT_SELF = 444, 446  # the same on every architecture
 _LANDLOCK_CREATE_RULESET_VERSION = 1
 # handled_access_fs by ABI: 13 rights in ABI 1, REFER in 2, TRUNCATE in 3, IOCTL_DEV in 5
@@ -136,6 +137,19 @@ def landlock(abi: int) -> bool:
         return libc.syscall(_LANDLOCK_RESTRICT_SELF, ctypes.c_int(fd), 0) == 0
     finally:
         os.close(fd)
+
+
+def make_undumpable() -> bool:
+    """For the server process itself, at its entry point: no core dump, and no process of the
+    same user (a child that escaped its other limits included) may read its memory or
+    /proc/<pid>/environ, or attach to it. Linux only; False elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        _, libc = _libc()
+        return libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def confine(cpu_seconds: int, *, landlock_on: bool = True, drop_user_on: bool = True) -> list[str]:

@@ -283,3 +283,18 @@ def test_the_child_is_warm_before_the_first_step():
     finally:
         ex.close()
     assert time.monotonic() - started < 30
+
+
+def test_the_server_entry_point_makes_its_process_undumpable():
+    """`dionysus-mcp serve` calls it first: a same-user process cannot read its /proc/<pid>/environ."""
+    import subprocess
+    import sys
+
+    code = (
+        "import ctypes; from agents.sandbox.confine import make_undumpable; libc = ctypes.CDLL(None);"
+        "before = libc.prctl(3, 0, 0, 0, 0); ok = make_undumpable(); print(before, ok, libc.prctl(3, 0, 0, 0, 0))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2])
+    assert out.stdout.split() == ["1", "True", "0"]  # PR_GET_DUMPABLE before and after
+    cli = (Path(__file__).parents[2] / "dionysus_mcp" / "surface" / "cli.py").read_text()
+    assert "make_undumpable()" in cli
