@@ -53,6 +53,28 @@ def _stop_all(children: list[Child]) -> None:
         children.pop().stop()
 
 
+def serve_call(team: dict[str, MultiStepAgent | Tool], final_answer: Any, name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+    """Run the team member, tool or final_answer the code called: (True, its text or plain
+    data) or (False, the failure's message). Nothing else crosses."""
+    if name == "final_answer":
+        try:
+            value = final_answer(*args, **kwargs) if final_answer is not None else (args[0] if args else None)
+        except Exception as exc:  # noqa: BLE001
+            return False, cut(str(exc))
+        return True, plain(value)
+    target = team.get(name)
+    if target is None:
+        return False, f"{name!r} is not a team member or tool"
+    is_agent = isinstance(target, MultiStepAgent)
+    if is_agent and (len(args) > 1 or set(kwargs) - {"task", "additional_args"}):
+        return False, f"{name} takes task (text) and optional additional_args (a dict)"
+    try:
+        result = target(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - whatever failed, only its message crosses
+        return False, cut(f"{name} failed: {exc}")
+    return True, str(result) if is_agent else plain(result)
+
+
 class SafeExecutor(PythonExecutor):
     """Runs each code step in the current child; see the module's docstring."""
 
@@ -222,28 +244,11 @@ class SafeExecutor(PythonExecutor):
         raise InterpreterError(f"the code step's process sent an unexpected message and was stopped; {LOST}")
 
     def _serve(self, message: dict[str, Any]) -> dict[str, Any]:
-        """Run the team member, tool or final_answer the code called; only text or plain data
-        goes back, and a failure only as its message."""
         name, args, kwargs = message.get("name"), message.get("args"), message.get("kwargs")
-        if not isinstance(args, list) or not isinstance(kwargs, dict):
+        if not isinstance(name, str) or not isinstance(args, list) or not isinstance(kwargs, dict):
             return {"t": "reply", "ok": False, "value": "malformed call"}
-        if name == "final_answer":
-            try:
-                value = self.final_answer(*args, **kwargs) if self.final_answer is not None else (args[0] if args else None)
-            except Exception as exc:  # noqa: BLE001
-                return {"t": "reply", "ok": False, "value": cut(str(exc))}
-            return {"t": "reply", "ok": True, "value": plain(value)}
-        target = self.team.get(name) if isinstance(name, str) else None
-        if target is None:
-            return {"t": "reply", "ok": False, "value": f"{name!r} is not a team member or tool"}
-        is_agent = isinstance(target, MultiStepAgent)
-        if is_agent and (len(args) > 1 or set(kwargs) - {"task", "additional_args"}):
-            return {"t": "reply", "ok": False, "value": f"{name} takes task (text) and optional additional_args (a dict)"}
-        try:
-            result = target(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - whatever failed, only its message crosses
-            return {"t": "reply", "ok": False, "value": cut(f"{name} failed: {exc}")}
-        return {"t": "reply", "ok": True, "value": str(result) if is_agent else plain(result)}
+        ok, value = serve_call(self.team, self.final_answer, name, tuple(args), kwargs)
+        return {"t": "reply", "ok": ok, "value": value}
 
     # --- the end of a run ----------------------------------------------------------------------
     def close(self) -> None:

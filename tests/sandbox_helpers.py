@@ -61,11 +61,14 @@ class _Report:
 
 
 def code_children() -> list[tuple[int, str]]:
-    """(pid, state) of every process this process started to run code (zombies included)."""
+    """(pid, state) of every process running the manager's code that this process started,
+    directly or through the fork server (zygotes excluded; zombies included)."""
+    from agents.sandbox.forkserver import zygote_pid
+
+    parents = {os.getpid(), zygote_pid()} - {None}
     found = []
-    me = os.getpid()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or int(entry.name) in parents:
             continue
         try:
             stat = (entry / "stat").read_text()
@@ -73,6 +76,11 @@ def code_children() -> list[tuple[int, str]]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == me and CHILD_SCRIPT.encode() in cmdline:
+        if int(fields[1]) in parents and CHILD_SCRIPT.encode() in cmdline:
             found.append((int(entry.name), fields[0]))
     return found
+
+
+def stray_children() -> list[tuple[int, str]]:
+    """Code children still alive or unreaped once every run has ended."""
+    return code_children()

@@ -71,7 +71,10 @@ class Channel:
         line = self.inp.readline(self.codec.MAX_MESSAGE + 1)
         if not line:
             raise SystemExit(0)  # the server closed the channel: this run is over
-        return self.codec.decode(line)
+        try:
+            return self.codec.decode(line)
+        except ValueError:
+            raise SystemExit(2) from None
 
     def call(self, name: str, args: tuple, kwargs: dict) -> tuple[bool, object]:
         """A team member, tool or final_answer, run by the server; waits for its reply."""
@@ -124,7 +127,11 @@ def serve(interpreter_module: types.ModuleType, config: dict) -> None:
 
 def main() -> None:
     config = json.loads(sys.argv[1])
-    serve(bootstrap(config["executor"]), config)
+    interpreter = bootstrap(config["executor"])
+    if config.get("zygote"):
+        zygote = _load("agents.sandbox.zygote", os.path.join(HERE, "zygote.py"))
+        zygote.run(serve, interpreter, int(config["control_fd"]))
+    serve(interpreter, config)
 
 
 if __name__ == "__main__":

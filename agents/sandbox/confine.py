@@ -3,6 +3,7 @@
 Applied in the child's own bootstrap, not in a `preexec_fn` (unsafe in a threaded server), in
 this order, each where the platform has it; what was applied is reported to the server:
 
+- `nice`: the lowest scheduling priority (POSIX): code that spins yields the CPU to the server;
 - `rlimits`: address space (a blow-up raises MemoryError), CPU seconds (a backstop for the
   server's wall-clock limit), open files, no core file, no file growth (RLIMIT_FSIZE=0; it does
   not stop overwriting a file in place), POSIX only (macOS does not enforce RLIMIT_AS);
@@ -25,6 +26,7 @@ import sys
 
 MEMORY_BYTES = 512 * 1024 * 1024  # address space of the child
 OPEN_FILES = 16
+NICENESS = 0
 
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_DUMPABLE = 4
@@ -157,6 +159,11 @@ def confine(cpu_seconds: int, *, landlock_on: bool = True, drop_user_on: bool = 
     applied: list[str] = []
     if os.name == "posix":
         applied += set_rlimits(cpu_seconds)
+        try:  # the lowest priority: spinning code yields the CPU to the server and everything else
+            os.nice(NICENESS - os.nice(0))
+            applied.append("nice")
+        except OSError:
+            pass
     if sys.platform.startswith("linux") and no_new_privs():
         applied.append("no_new_privs")
     if drop_user_on and drop_user():

@@ -1,9 +1,11 @@
 """Starting, talking to and ending the child process that runs the manager's code.
 
-The child is started with `subprocess.Popen` (fork-exec in C, no `preexec_fn`: safe in a
-threaded server): an environment built from scratch, `close_fds` with only its stdin, stdout and
-stderr, an empty temporary working directory, `python -I -S` (no environment variable and no
-site-packages read). It confines itself before it reads any code (agents/sandbox/confine.py).
+A child is forked by the fork server (agents/sandbox/forkserver.py: a warm interpreter started
+the same way, ~1 ms per child) or, where there is none, started with `subprocess.Popen`
+(fork-exec in C, no `preexec_fn`: safe in a threaded server). Either way: an environment built
+from scratch, no descriptor but its stdin, stdout and stderr, an empty temporary working
+directory, `python -I -S` (no environment variable and no site-packages read). It confines itself
+before it reads any code (agents/sandbox/confine.py).
 
 One reader thread per child turns its stdout into messages in the owner's inbox (a queue), with
 a cap on the size of a line; another drains stderr, keeping its start for the log. Ending a
@@ -25,6 +27,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from agents.sandbox import forkserver
 from agents.sandbox.channel import MAX_MESSAGE, decode, encode
 
 CHILD_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
@@ -73,16 +76,19 @@ class Child:
             "drop_user": options.drop_user,
             "escape_hatch": options.escape_hatch,
         }
+        argv = [sys.executable, "-I", "-S", "-X", "utf8", CHILD_SCRIPT]
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-X", "utf8", CHILD_SCRIPT, json.dumps(config)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=scratch_environment(),
-                cwd=self.workdir,
-                close_fds=True,
-            )
+            self.process: Any = forkserver.fork(argv, scratch_environment(), {**config, "workdir": self.workdir})
+            if self.process is None:  # no fork server here: a new interpreter
+                self.process = subprocess.Popen(
+                    [*argv, json.dumps(config)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=scratch_environment(),
+                    cwd=self.workdir,
+                    close_fds=True,
+                )
         except BaseException:
             shutil.rmtree(self.workdir, ignore_errors=True)
             raise
@@ -109,17 +115,20 @@ class Child:
             except (OSError, ValueError):
                 line = b""
             if not line:
-                self.inbox.put((self, "eof", None))
+                self._put((self, "eof", None))
                 return
             if not line.endswith(b"\n"):
-                self.inbox.put((self, "oversized" if len(line) > MAX_MESSAGE else "eof", None))
+                self._put((self, "oversized" if len(line) > MAX_MESSAGE else "eof", None))
                 return
             try:
                 message = decode(line)
             except ValueError:
-                self.inbox.put((self, "garbled", None))
+                self._put((self, "garbled", None))
                 return
-            self.inbox.put((self, "message", message))
+            self._put((self, "message", message))
+
+    def _put(self, event: tuple[Any, str, Any]) -> None:
+        self.inbox.put(event)
 
     def _drain(self) -> None:
         stream = self.process.stderr
