@@ -98,8 +98,11 @@ class SafeExecutor(PythonExecutor):
         self.inbox: "queue.Queue[tuple[Any, str, Any]]" = queue.Queue()
         self._children: list[Child] = []  # the current child, when there is one
         self._closed = False
+        self._lock = threading.Lock()  # the current child and what it was sent
+        self._spawning: threading.Thread | None = None
         self._finalizer = weakref.finalize(self, _stop_all, self._children)
-        self._spawn()  # warm: the child boots while the model writes the first step
+        # Warm: the child is forked while the manager is built and the model writes the first step.
+        self._spawn_in_background()
 
     # --- the child ---------------------------------------------------------------------------
     @property
@@ -107,24 +110,45 @@ class SafeExecutor(PythonExecutor):
         return self._children[0] if self._children else None
 
     def _spawn(self) -> Child:
-        self._closed = False
         child = Child(self.inbox, self.cpu_seconds, self.options)
-        self._children.append(child)
-        if self.team or self.final_answer is not None:
-            child.send({"t": "tools", "tools": self._offered()})
-        if self.variables:
-            child.send({"t": "vars", "values": self.variables})
+        with self._lock:  # what send_tools / send_variables stored before it existed
+            self._children.append(child)
+            if self.team or self.final_answer is not None:
+                child.send({"t": "tools", "tools": self._offered()})
+            if self.variables:
+                child.send({"t": "vars", "values": self.variables})
         return child
 
+    def _spawn_in_background(self) -> None:
+        def spawn() -> None:
+            try:
+                self._spawn()
+            except Exception as exc:  # noqa: BLE001 - the step that needs it starts one and says why
+                log.warning("could not start a process for the manager's code: %s", exc)
+
+        self._spawning = threading.Thread(target=spawn, name="code-child-spawn", daemon=True)
+        self._spawning.start()
+
+    def _spawned(self) -> None:
+        if self._spawning is not None:
+            self._spawning.join()
+            self._spawning = None
+
     def _end(self, child: Child, respawn: bool = True) -> None:
-        if child in self._children:
-            self._children.remove(child)
+        with self._lock:
+            if child in self._children:
+                self._children.remove(child)
         child.stop()
         if respawn and not self._closed:
-            self._spawn()
+            self._spawn_in_background()
 
     def _ready(self) -> Child:
-        child = self.child or self._spawn()
+        self._spawned()
+        if self.child is None:
+            self._closed = False
+            self._spawn()
+        child = self.child
+        assert child is not None
         if child.confinement is not None:
             return child
         deadline = time.monotonic() + BOOT_SECONDS
@@ -177,14 +201,16 @@ class SafeExecutor(PythonExecutor):
                 team[name] = target
             else:
                 raise TypeError(f"{name}: only agents and tools can be given to the manager's code")
-        self.team = team
-        if self.child is not None:
-            self.child.send({"t": "tools", "tools": self._offered()})
+        with self._lock:
+            self.team = team
+            if self.child is not None:
+                self.child.send({"t": "tools", "tools": self._offered()})
 
     def send_variables(self, variables: dict[str, Any]) -> None:
-        self.variables.update({str(k): plain(v) for k, v in variables.items() if not forbidden(str(k))})
-        if self.child is not None:
-            self.child.send({"t": "vars", "values": self.variables})
+        with self._lock:
+            self.variables.update({str(k): plain(v) for k, v in variables.items() if not forbidden(str(k))})
+            if self.child is not None:
+                self.child.send({"t": "vars", "values": self.variables})
 
     def interrupt(self) -> None:
         """The run was cancelled: a step in progress ends now, with its child."""
@@ -254,9 +280,14 @@ class SafeExecutor(PythonExecutor):
     def close(self) -> None:
         """End the child and forget the run's variables; used again, the executor starts a
         fresh child (`_ready`)."""
-        self._closed = True
-        self.variables = {}
-        _stop_all(self._children)
+        self._spawned()
+        with self._lock:
+            self._closed = True
+            self.variables = {}
+            children = list(self._children)
+            self._children.clear()
+        if children:  # ended beside the run, not on its way out (terminate, reap: a few ms)
+            threading.Thread(target=_stop_all, args=(children,), name="code-child-stop", daemon=True).start()
 
     def cleanup(self) -> None:  # smolagents' name (CodeAgent.cleanup, called at the end of a run)
         self.close()

@@ -12,7 +12,7 @@ the same run). The client is this process, so a stalled server loop shows in ful
 Goal: the worst ping during the first call under 100 ms (it was 2.4-3.6 s when the agents were
 imported on the event loop).
 
-`--spin`: the manager's code spins (`while True: pass`) for a whole step, written by a loopback
+`--spin`: the manager's code spins (`while True: ...`) for a whole step, written by a loopback
 OpenAI-compatible endpoint (tests/hostile_endpoint.py) playing the model; the code runs in its
 child process while the server answers. Reports the worst `tools/list` round trip during that
 step (after a warm-up cycle), goal under 50 ms:
@@ -122,7 +122,9 @@ class SpinningModel:
     FINAL = 'final_answer({"decision": "wait", "actions": [], "confidence": 0.1})'
 
     def __init__(self) -> None:
-        self.codes = [self.FINAL, "while True:\n    pass", self.FINAL]
+        # (each turn a C call of ~10 ms: smolagents' own cap of 1,000,000 loop turns is never
+        # reached, the step's time limit ends it)
+        self.codes = [self.FINAL, "while True:\n    total = sum(range(1000000))", self.FINAL]
 
     def __call__(self, request: dict) -> dict:
         from tests.hostile_endpoint import message_texts, text_reply, tool_call_reply
@@ -167,6 +169,8 @@ async def measure_spin() -> dict:
             data = result.structured_content or {}
             if result.is_error or data.get("status") != "success":
                 raise SystemExit(f"the spinning cycle did not complete: {result.content}")
+            if call_s < SPIN_STEP_S:
+                raise SystemExit(f"the cycle took {call_s:.1f} s: its code did not spin for the whole {SPIN_STEP_S} s step")
     worst = max(during)
     return {
         "spinning_step_s": SPIN_STEP_S,

@@ -81,6 +81,12 @@ def code_children() -> list[tuple[int, str]]:
     return found
 
 
-def stray_children() -> list[tuple[int, str]]:
-    """Code children still alive or unreaped once every run has ended."""
-    return code_children()
+def stray_children(within_s: float = 15.0) -> list[tuple[int, str]]:
+    """Code children still alive or unreaped once every run has ended (a run's child is ended
+    beside it, after the run returns: given `within_s` to go)."""
+    import time
+
+    deadline = time.monotonic() + within_s
+    while (found := code_children()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return found

@@ -26,7 +26,7 @@ import sys
 
 MEMORY_BYTES = 512 * 1024 * 1024  # address space of the child
 OPEN_FILES = 16
-NICENESS = 0
+NICENESS = 19
 
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_DUMPABLE = 4

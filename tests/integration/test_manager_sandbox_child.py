@@ -21,7 +21,7 @@ from smolagents.local_python_executor import InterpreterError
 from agents.safe_executor import LOST, SafeExecutor
 from agents.sandbox.channel import MAX_MESSAGE
 from agents.sandbox.launcher import SandboxOptions
-from tests.sandbox_helpers import Echo, Helper, code_children
+from tests.sandbox_helpers import Echo, Helper, code_children, stray_children
 
 ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 
@@ -77,12 +77,12 @@ def fails(ex: SafeExecutor, code: str) -> str:
 # --- what the child holds ------------------------------------------------------------------------
 
 
-def test_the_child_has_a_scratch_environment_no_descriptor_but_its_channel_and_an_empty_directory(executor, monkeypatch):
+def test_the_child_has_a_scratch_environment_no_descriptor_but_its_channel_and_an_empty_directory(monkeypatch):
     monkeypatch.setenv("NEO4J_PASSWORD", "server-only-secret-value")
     ex = make()  # started after the secret is in the server's environment
     try:
-        pid = ex.child.pid
         ex.confinement  # ready
+        pid = ex.child.pid
         proc = Path(f"/proc/{pid}")
         assert (proc / "environ").read_bytes() == b""
         assert sorted(int(fd) for fd in os.listdir(proc / "fd")) == [0, 1, 2]
@@ -91,7 +91,11 @@ def test_the_child_has_a_scratch_environment_no_descriptor_but_its_channel_and_a
         assert b"-I\x00-S\x00" in (proc / "cmdline").read_bytes()
     finally:
         ex.close()
-    assert not Path(workdir).exists()  # removed with its child
+    assert stray_children() == []
+    deadline = time.monotonic() + 15
+    while Path(workdir).exists() and time.monotonic() < deadline:  # removed with its child, beside the run
+        time.sleep(0.02)
+    assert not Path(workdir).exists()
 
 
 def test_the_child_confines_itself_as_far_as_the_platform_allows(executor):
@@ -135,8 +139,9 @@ def test_a_spinning_step_ends_at_its_limit_and_the_run_goes_on_in_a_fresh_child(
         message = fails(ex, "while True:\n    pass")
         assert time.monotonic() - started < 0.5 + 5  # its limit, plus the time to end the process
         assert message == f"the code step ran longer than 0.5 s (DIONYSUS_CODE_STEP_TIMEOUT) and was stopped; {LOST}"
-        assert ex.child.pid != first and first not in [pid for pid, _ in code_children()]
+        assert first not in [pid for pid, _ in code_children()]  # ended before the step returned
         assert "is not defined" in fails(ex, "kept")  # its variables went with it
+        assert ex.child.pid != first
         assert ex("task").output == "the task"  # the run's own inputs are given to the fresh child
     finally:
         ex.close()
@@ -267,7 +272,8 @@ def test_a_closed_executor_leaves_no_process_and_starts_fresh_when_used_again():
         assert ex("kept = 5\nkept").output == 5
         pid = ex.child.pid
         ex.close()
-        assert pid not in [p for p, _ in code_children()]
+        assert ex.child is None
+        assert pid not in [p for p, _ in stray_children()]  # ended beside the run, at once
         assert "is not defined" in fails(ex, "kept")  # nothing of the last run's variables
         assert ex.child.pid != pid
     finally:
@@ -277,7 +283,10 @@ def test_a_closed_executor_leaves_no_process_and_starts_fresh_when_used_again():
 def test_the_child_is_warm_before_the_first_step():
     ex = make()
     try:
-        # It booted while nothing waited for it: the first step finds it ready.
+        # Started when the executor was built (the manager is built before its first model
+        # call), with nobody waiting for it: the first step finds it there.
+        assert ex._spawning is not None
+        ex._spawning.join(30)
         assert ex.child is not None and ex.child.process.poll() is None
         started = time.monotonic()
         assert ex("1").output == 1
