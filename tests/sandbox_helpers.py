@@ -81,12 +81,18 @@ def code_children() -> list[tuple[int, str]]:
     return found
 
 
-def stray_children(within_s: float = 15.0) -> list[tuple[int, str]]:
-    """Code children still alive or unreaped once every run has ended (a run's child is ended
-    beside it, after the run returns: given `within_s` to go)."""
+def stray_children(before: "set[int] | None" = None, within_s: float = 15.0) -> list[tuple[int, str]]:
+    """Code children still alive or unreaped once every run has ended, but those in `before`
+    (started by an earlier test that built a manager and never ran it). A run's child is ended
+    beside it, after the run returns: given `within_s` to go."""
     import time
 
+    old = before or set()
     deadline = time.monotonic() + within_s
-    while (found := code_children()) and time.monotonic() < deadline:
+    while (found := [c for c in code_children() if c[0] not in old]) and time.monotonic() < deadline:
         time.sleep(0.02)
     return found
+
+
+def children_now() -> set[int]:
+    return {pid for pid, _ in code_children()}

@@ -113,7 +113,11 @@ class ForkServer:
                 self.control.sendall((json.dumps({"t": "spawn", "config": config}) + "\n").encode())
             except OSError:
                 return None
-            reply = self._replies.get(timeout=READY_S) if self.alive else None
+            try:
+                reply = self._replies.get(timeout=READY_S) if self.alive else None
+            except queue.Empty:  # a zygote that does not answer is no longer used
+                self.alive = False
+                reply = None
         if reply is None:
             return None
         return ForkedProcess(self, *reply)

@@ -14,7 +14,7 @@ from mcp import Client
 from dionysus_mcp.config import ConfigError, Settings
 from dionysus_mcp.surface.server import build_server
 from tests.openai_endpoint import serving
-from tests.sandbox_helpers import code_children, stray_children
+from tests.sandbox_helpers import children_now, code_children, stray_children
 
 CONTEXT = "I lose focus when notifications are on."
 TEAM = ["perception", "reasoning", "metacognition"]
@@ -41,6 +41,7 @@ def model(kind: str):
 @pytest.mark.parametrize("model_kind", ["scripted", "loopback"])
 @pytest.mark.parametrize("manager", [None, "code", "tool-calling"])
 async def test_both_managers_run_the_same_ooda_cycle(tmp_path, monkeypatch, manager, model_kind):
+    before = children_now()
     with model(model_kind) as env:
         for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
             monkeypatch.delenv(name, raising=False)  # read from the settings, not the process
@@ -60,7 +61,7 @@ async def test_both_managers_run_the_same_ooda_cycle(tmp_path, monkeypatch, mana
         assert calls[:3] == TEAM and calls[-1] == "final_answer"  # the team called as tools: no code
     else:
         assert set(calls) == {"python_interpreter"}
-    assert stray_children() == []  # no child process outlives its run
+    assert stray_children(before) == []  # no child process outlives its run
 
 
 def test_an_unknown_manager_kind_is_one_clear_line():

@@ -144,7 +144,10 @@ async def manager(tmp_path, monkeypatch):
         agent = build_manager(runtime, lambda role: create_model(spec, role), group, registry)
         agent.python_executor.send_variables(variables=agent.state)
         agent.python_executor.send_tools({**agent.tools, **agent.managed_agents})
-        yield agent, db
+        try:
+            yield agent, db
+        finally:
+            agent.cleanup()  # what the end of a run does: its child goes
 
 
 def outcome(executor, code: str) -> tuple[str, object]:

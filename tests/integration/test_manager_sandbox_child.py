@@ -21,7 +21,7 @@ from smolagents.local_python_executor import InterpreterError
 from agents.safe_executor import LOST, SafeExecutor
 from agents.sandbox.channel import MAX_MESSAGE
 from agents.sandbox.launcher import SandboxOptions
-from tests.sandbox_helpers import Echo, Helper, code_children, stray_children
+from tests.sandbox_helpers import Echo, Helper, children_now, code_children, stray_children
 
 ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
 
@@ -79,6 +79,7 @@ def fails(ex: SafeExecutor, code: str) -> str:
 
 def test_the_child_has_a_scratch_environment_no_descriptor_but_its_channel_and_an_empty_directory(monkeypatch):
     monkeypatch.setenv("NEO4J_PASSWORD", "server-only-secret-value")
+    before = children_now()
     ex = make()  # started after the secret is in the server's environment
     try:
         ex.confinement  # ready
@@ -91,7 +92,7 @@ def test_the_child_has_a_scratch_environment_no_descriptor_but_its_channel_and_a
         assert b"-I\x00-S\x00" in (proc / "cmdline").read_bytes()
     finally:
         ex.close()
-    assert stray_children() == []
+    assert stray_children(before) == []
     deadline = time.monotonic() + 15
     while Path(workdir).exists() and time.monotonic() < deadline:  # removed with its child, beside the run
         time.sleep(0.02)
@@ -273,7 +274,7 @@ def test_a_closed_executor_leaves_no_process_and_starts_fresh_when_used_again():
         pid = ex.child.pid
         ex.close()
         assert ex.child is None
-        assert pid not in [p for p, _ in stray_children()]  # ended beside the run, at once
+        assert pid not in [p for p, _ in stray_children(children_now() - {pid})]  # ended beside the run
         assert "is not defined" in fails(ex, "kept")  # nothing of the last run's variables
         assert ex.child.pid != pid
     finally:
