@@ -128,6 +128,22 @@ class GroupToolCallingAgent(GroupAgent, ToolCallingAgent):
 class GroupCodeAgent(GroupAgent, CodeAgent):
     default_templates = staticmethod(code_templates)
 
+    def interrupt(self) -> None:
+        # The run group cancels every agent this way: a code step in progress ends at once
+        # (agents/safe_executor.py ends its child process), not at the next step boundary.
+        super().interrupt()
+        stop = getattr(self.python_executor, "interrupt", None)
+        if stop is not None:
+            stop()
+
+    def run(self, task: str, *args: Any, **kwargs: Any) -> Any:
+        # A run's variables live in its executor's child process: it ends with the run, so no
+        # run ever sees another's and no process outlives its run.
+        try:
+            return super().run(task, *args, **kwargs)
+        finally:
+            self.cleanup()
+
 
 def build_tool_agent(
     runtime: Any,

@@ -13,7 +13,9 @@ through. Before a code step runs, `guard_code`:
 2. rewrites the operations that can allocate without bound in ONE built-in call (where no step
    limit can interrupt them) into calls to the guards below: `+ * ** << %` (also augmented),
    the str methods that pad, repeat, join or format, and every value rendered by `print`,
-   `str()` or an f-string. Each guard checks the size the result would have before computing it.
+   `str()` or an f-string. Each guard checks the size the result would have before computing it,
+   and a format string (`str.format`, `format_map`, built at run time or not) is checked where it
+   is used: a field may not walk attributes or items (`{0.__globals__}`, `{0[key]}`).
 
 The rewritten code is still run by smolagents' own executor (see agents/safe_executor.py).
 """
@@ -224,9 +226,18 @@ def _check_format_string(text: str, percent: bool) -> None:
         if _BRACE_FIELD.search(text.replace("{{", "").replace("}}", "")):
             raise CodeRefused("a format string with a computed width is not allowed")
         try:  # only the fields' specs count, not numbers in the text around them
-            specs = [spec for _, field, spec, _ in string.Formatter().parse(text) if field is not None and spec]
+            fields = [(field, spec) for _, field, spec, _ in string.Formatter().parse(text) if field is not None]
         except ValueError:
             return  # not a valid format string: the call itself says so
+        for field, _ in fields:
+            # `{0.attr}` and `{0[key]}` are walked inside C, where neither the gate nor smolagents
+            # looks: '{0.__globals__[os].environ}'.format(f) read the process's secrets.
+            if "." in field or "[" in field:
+                raise CodeRefused(
+                    f"format field {field[:40]!r}: a field may name a position or a keyword ('{{0}}', '{{name}}'), "
+                    "not an attribute or an item; compute the value first"
+                )
+        specs = [spec for _, spec in fields if spec]
         if sum(int(d) for spec in specs for d in _DIGITS.findall(spec)) > MAX_ITEMS:
             raise _refuse("a format width")
 

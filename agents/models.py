@@ -46,6 +46,9 @@ def create_model(
     """A fresh model for one agent. `role` picks the scripted policy; LLMs ignore it (the agent's
     prompt carries the role). `cancelled` (the run group's flag) stops a model call in flight."""
     env = os.environ if env is None else env
+    key = getattr(settings, "openai_api_key", None)
+    if key is not None:  # the settings' copy, read once at start (never printed: a SecretStr)
+        env = {**env, "OPENAI_API_KEY": key.get_secret_value(), "OPENAI_BASE_URL": getattr(settings, "openai_base_url", None) or ""}
     parsed = check_model(spec.label if isinstance(spec, ModelSpec) else spec, env)
     if parsed.kind == "scripted":
         from agents.scripted import ScriptedModel

@@ -1,284 +1,293 @@
-"""The executor the ConsciousnessManager's code runs in: smolagents' local executor, made
-capability-safe and bounded.
+"""The executor the ConsciousnessManager's code runs through: a child process of its own, driven
+from the server like smolagents' remote executors drive theirs (`send_tools`, `send_variables`,
+`__call__(code) -> CodeOutput`), done locally.
 
-smolagents hands a CodeAgent's code its managed agents and tools as the live objects, so one
-attribute chain led from `perception` to the runtime, its settings and the raw database
-connection. Here the code's namespace holds only:
+The server process holds the credentials, the settings and the store; the child holds none of
+them (agents/sandbox/: a scratch environment, no inherited descriptor but its channel, OS limits
+it sets on itself before reading code, and the guard of agents/code_guard.py inside). What
+crosses is plain data: the code, the step's printed output and value, and each call the code
+makes to a team member, a tool or `final_answer` — which the server runs here, with the real
+agent, and answers with text (or plain data for a tool).
 
-- one plain function per team member and tool (`team_function`): it takes text (and plain
-  data), runs the real agent or tool, and returns a `str` (or plain data). A function object
-  has no public attribute; its closure, globals and code are dunders, which the executor and
-  `code_guard` refuse; a failure comes back as a fresh `TeamMemberFailed` carrying only text;
-- smolagents' safe built-ins, minus `setattr` and `type`, with `getattr`/`hasattr` refusing the
-  names `code_guard` refuses, `iter` with one argument only (`iter(int, 1)` never ends inside
-  C), a bounded `range`, and `map`/`filter`/`sum`/`pow` that check the step's limits;
-- no module at all: no import is authorized (the manager orchestrates; it computes nothing).
-
-Every step is checked and rewritten by `code_guard.guard_code` first, then runs under
-`StepLimits`: its own wall time (time spent inside team members is not the code's, they have
-their own budgets), the run's cancellation and the process's memory growth are checked at
-every evaluated node (through the per-step operation counter smolagents reads at each node),
-and the print buffer is bounded. A step over a limit fails with an `InterpreterError`, which
-smolagents records as the step's error observation; the run goes on.
+The limits are held here, out of the code's reach:
+- time: each step has `step_seconds` of its own; time spent in team members is not the code's
+  (they have their own budgets). Past it the child is ended (terminate, then kill);
+- cancellation: `interrupt()` (the run group's cancel) ends a child mid-step at once;
+- memory: the child's address space is capped; a step that runs out ends its child;
+- a child that crashes (a segfault in the interpreter, a CPU limit) costs only itself.
+A stopped step is an error observation saying why and that the code's variables were lost with
+the process; the next step runs on a fresh child, started at once so it is warm when needed.
+The waiting thread blocks on a queue: the server's event loop and the GIL stay free meanwhile.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
+import logging
+import math
+import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+import weakref
 from typing import Any
 
 from smolagents import MultiStepAgent, Tool
-from smolagents.local_python_executor import (
-    BASE_PYTHON_TOOLS,
-    CodeOutput,
-    InterpreterError,
-    LocalPythonExecutor,
-    PrintContainer,
-)
+from smolagents.local_python_executor import CodeOutput, InterpreterError, PythonExecutor
 
-from agents.code_guard import AMPLIFYING_METHODS, GUARDS, MAX_ITEMS, MAX_RENDER, CodeRefused, forbidden, guard_code, guarded_binop, rendered_size
+from agents.code_guard import CodeRefused, forbidden
+from agents.sandbox.channel import MAX_MESSAGE, bounded, cut, plain
+from agents.sandbox.confine import MEMORY_BYTES
+from agents.sandbox.launcher import Child, SandboxOptions
+
+log = logging.getLogger(__name__)
 
 DEFAULT_STEP_SECONDS = 10.0
-MEMORY_GROWTH = 256 * 1024 * 1024  # bytes of resident memory one step may add
-MEMORY_CHECK_EVERY = 64  # evaluated nodes between two resident-memory reads
-MAX_PRINT = 200_000  # characters of print output per step
-MAX_PLAIN_DEPTH = 8
+BOOT_SECONDS = 30.0  # a child answers "ready" in ~0.05 s; this bounds a machine under heavy load
+DEFAULT_MAX_STEPS = 50
+LOST = "the code's variables were lost with its process; the next step starts in a fresh one"
+
+__all__ = ["DEFAULT_STEP_SECONDS", "SafeExecutor", "SandboxOptions"]
 
 
-class TeamMemberFailed(Exception):
-    """A team member or tool the code called failed; the message says which and why."""
+def _stop_all(children: list[Child]) -> None:
+    while children:
+        children.pop().stop()
 
 
-def _resident_bytes() -> int | None:
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None  # not Linux: the memory check is off, the size guards still apply
-
-
-class StepLimits:
-    """The bounds of one code step, checked at every node the executor evaluates."""
-
-    def __init__(self, seconds: float, cancelled: threading.Event | None = None):
-        self.seconds = seconds
-        self.cancelled = cancelled
-        self.start()
-
-    def start(self) -> None:
-        self.started = time.monotonic()
-        self.outside = 0.0  # seconds spent in team members and tools, which have their own bounds
-        self.checks = 0
-        self.resident = _resident_bytes()
-        self.memory_exceeded = False
-
-    def check(self) -> None:
-        if self.cancelled is not None and self.cancelled.is_set():
-            raise InterpreterError("the run was cancelled")
-        if time.monotonic() - self.started - self.outside > self.seconds:
-            raise InterpreterError(
-                f"the code step ran longer than {self.seconds:g} s (DIONYSUS_CODE_STEP_TIMEOUT) and was stopped"
-            )
-        self.checks += 1
-        if self.resident is not None and self.checks % MEMORY_CHECK_EVERY == 0:
-            now = _resident_bytes()
-            if now is not None and now - self.resident > MEMORY_GROWTH:
-                self.memory_exceeded = True
-                raise InterpreterError(f"the code step allocated over {MEMORY_GROWTH // 2**20} MB and was stopped")
-
-    @contextlib.contextmanager
-    def outside_code(self) -> Iterator[None]:
-        entered = time.monotonic()
+def serve_call(team: dict[str, MultiStepAgent | Tool], final_answer: Any, name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+    """Run the team member, tool or final_answer the code called: (True, its text or plain
+    data) or (False, the failure's message). Nothing else crosses."""
+    if name == "final_answer":
         try:
-            yield
-        finally:
-            self.outside += time.monotonic() - entered
-
-
-class _OperationCounter:
-    """Stands in for smolagents' per-step `{"counter": n}`, which the executor reads at every
-    node it evaluates: reading it checks the step's limits. Writes only count (code that
-    reaches it through the executor's fuzzy name lookup cannot reset it)."""
-
-    __slots__ = ("count", "limits")
-
-    def __init__(self, limits: StepLimits):
-        self.limits = limits
-        self.count = 0
-
-    def __getitem__(self, key: str) -> int:
-        self.limits.check()
-        return self.count
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.count += 1
-
-
-class _BoundedPrint(PrintContainer):
-    def append(self, text: str) -> "_BoundedPrint":
-        return self.__iadd__(text)
-
-    def __iadd__(self, other: Any) -> "_BoundedPrint":
-        text = str(other)
-        if len(self.value) + len(text) > MAX_PRINT:
-            raise InterpreterError(f"print output over {MAX_PRINT:,} characters in one step")
-        self.value += text
-        return self
-
-
-class _GuardedState(dict):
-    """The executor's variables. smolagents resets the counter and print buffer per step by
-    assigning them here; this swaps in the bounded versions."""
-
-    def __init__(self, limits: StepLimits):
-        super().__init__(__name__="__main__")
-        self.limits = limits
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        if key == "_operations_count":
-            value = _OperationCounter(self.limits)
-        elif key == "_print_outputs" and not isinstance(value, _BoundedPrint):
-            value = _BoundedPrint()
-        super().__setitem__(key, value)
-
-
-def plain(value: Any, depth: int = 0) -> Any:
-    """JSON-like data only: anything else becomes a placeholder naming its type."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if depth < MAX_PLAIN_DEPTH and isinstance(value, dict):
-        return {str(k): plain(v, depth + 1) for k, v in value.items()}
-    if depth < MAX_PLAIN_DEPTH and isinstance(value, (list, tuple, set, frozenset)):
-        return [plain(v, depth + 1) for v in value]
-    return f"<{type(value).__name__}>"
-
-
-def team_function(name: str, target: MultiStepAgent | Tool, limits: StepLimits) -> Callable[..., Any]:
-    """The plain function the code calls for a team member (returns its report as text) or a
-    tool (returns plain data). Only text and plain data cross in either direction."""
+            value = final_answer(*args, **kwargs) if final_answer is not None else (args[0] if args else None)
+        except Exception as exc:  # noqa: BLE001
+            return False, cut(str(exc))
+        return True, plain(value)
+    target = team.get(name)
+    if target is None:
+        return False, f"{name!r} is not a team member or tool"
     is_agent = isinstance(target, MultiStepAgent)
+    if is_agent and (len(args) > 1 or set(kwargs) - {"task", "additional_args"}):
+        return False, f"{name} takes task (text) and optional additional_args (a dict)"
+    try:
+        result = target(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - whatever failed, only its message crosses
+        return False, cut(f"{name} failed: {exc}")
+    return True, str(result) if is_agent else plain(result)
 
-    def call(*args: Any, **kwargs: Any) -> Any:
-        args, kwargs = tuple(plain(a) for a in args), {str(k): plain(v) for k, v in kwargs.items()}
-        if is_agent and (len(args) > 1 or set(kwargs) - {"task", "additional_args"}):
-            raise TypeError(f"{name} takes task (text) and optional additional_args (a dict)")
-        failure = None
-        with limits.outside_code():
+
+class SafeExecutor(PythonExecutor):
+    """Runs each code step in the current child; see the module's docstring."""
+
+    def __init__(
+        self,
+        step_seconds: float = DEFAULT_STEP_SECONDS,
+        cancelled: threading.Event | None = None,
+        *,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        options: SandboxOptions | None = None,
+    ):
+        self.step_seconds = step_seconds
+        self.cancelled = cancelled
+        self.options = options or SandboxOptions()
+        # RLIMIT_CPU, a backstop behind the wall clock here: the run's whole code budget.
+        self.cpu_seconds = math.ceil(step_seconds * max_steps) + 5
+        self.team: dict[str, MultiStepAgent | Tool] = {}
+        self.final_answer: Any = None
+        self.variables: dict[str, Any] = {}
+        self.state: dict[str, Any] = {"_print_outputs": ""}  # smolagents reads a failed step's output here
+        self.inbox: "queue.Queue[tuple[Any, str, Any]]" = queue.Queue()
+        self._children: list[Child] = []  # the current child, when there is one
+        self._closed = False
+        self._lock = threading.Lock()  # the current child and what it was sent
+        self._spawning: threading.Thread | None = None
+        self._finalizer = weakref.finalize(self, _stop_all, self._children)
+        # Warm: the child is forked while the manager is built and the model writes the first step.
+        self._spawn_in_background()
+
+    # --- the child ---------------------------------------------------------------------------
+    @property
+    def child(self) -> Child | None:
+        return self._children[0] if self._children else None
+
+    def _spawn(self) -> Child:
+        child = Child(self.inbox, self.cpu_seconds, self.options)
+        with self._lock:  # what send_tools / send_variables stored before it existed
+            self._children.append(child)
+            if self.team or self.final_answer is not None:
+                child.send({"t": "tools", "tools": self._offered()})
+            if self.variables:
+                child.send({"t": "vars", "values": self.variables})
+        return child
+
+    def _spawn_in_background(self) -> None:
+        def spawn() -> None:
             try:
-                result = target(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - whatever failed, only its message crosses
-                failure = f"{name} failed: {exc}"
-        if failure is not None:
-            raise TeamMemberFailed(failure)  # raised outside the except: no __context__ chain
-        return str(result) if is_agent else plain(result)
+                self._spawn()
+            except Exception as exc:  # noqa: BLE001 - the step that needs it starts one and says why
+                log.warning("could not start a process for the manager's code: %s", exc)
 
-    call.__name__ = call.__qualname__ = name
-    call.__doc__ = getattr(target, "description", None)
-    return call
+        self._spawning = threading.Thread(target=spawn, name="code-child-spawn", daemon=True)
+        self._spawning.start()
 
+    def _spawned(self) -> None:
+        if self._spawning is not None:
+            self._spawning.join()
+            self._spawning = None
 
-def safe_builtins(limits: StepLimits) -> dict[str, Any]:
-    def safe_getattr(obj: Any, name: str, *default: Any) -> Any:
-        if not isinstance(name, str) or forbidden(name):
-            raise CodeRefused(f"attribute {name!r} is not accessible")
-        if name in AMPLIFYING_METHODS:  # its size guard applies to direct calls only
-            raise CodeRefused(f"call .{name}(...) directly, not through getattr")
-        return getattr(obj, name, *default)
+    def _end(self, child: Child, respawn: bool = True) -> None:
+        with self._lock:
+            if child in self._children:
+                self._children.remove(child)
+        child.stop()
+        if respawn and not self._closed:
+            self._spawn_in_background()
 
-    def safe_hasattr(obj: Any, name: str) -> bool:
-        return isinstance(name, str) and not forbidden(name) and hasattr(obj, name)
+    def _ready(self) -> Child:
+        self._spawned()
+        if self.child is None:
+            self._closed = False
+            self._spawn()
+        child = self.child
+        assert child is not None
+        if child.confinement is not None:
+            return child
+        deadline = time.monotonic() + BOOT_SECONDS
+        while True:
+            source, kind, message = self._next(deadline - time.monotonic(), child)
+            if kind == "cancel":
+                self._end(child)
+                raise InterpreterError("the run was cancelled")
+            if kind != "message" or message.get("t") != "ready":
+                how = "it did not answer in time" if kind == "timeout" else child.ended_how()
+                detail = child.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+                log.warning("the code's process could not start (%s) %s", how, detail[0])
+                self._end(child, respawn=False)
+                raise InterpreterError(f"the code's process could not start ({how}); try the step again")
+            child.confinement = [str(c) for c in message.get("confinement", [])]
+            child.loaded = {"modules": message.get("modules", []), "path": message.get("path", [])}
+            log.debug("code child %s ready, confined by %s", child.pid, ", ".join(child.confinement) or "nothing")
+            return child
 
-    def one_argument_iter(obj: Any) -> Iterator[Any]:
-        return iter(obj)
+    def _next(self, timeout: float, child: Child) -> tuple[Any, str, Any]:
+        """The next event of `child` (or a cancellation); ("timeout") when none came in time."""
+        while True:
+            try:
+                source, kind, message = self.inbox.get(timeout=max(timeout, 0.0))
+            except queue.Empty:
+                return None, "timeout", None
+            if kind == "cancel":
+                if self.cancelled is None or self.cancelled.is_set():
+                    return source, kind, message
+                continue  # not this run's cancellation
+            if source is child:
+                return source, kind, message
+            # an event of a child already ended: ignore it
 
-    def bounded_range(*args: int) -> range:
-        r = range(*args)
-        if len(r) > MAX_ITEMS:
-            raise CodeRefused(f"range of {len(r):,} numbers: the limit is {MAX_ITEMS:,}")
-        return r
+    @property
+    def confinement(self) -> list[str]:
+        """What the current child reported it is confined by (waits until it is ready)."""
+        return list(self._ready().confinement or [])
 
-    def checked_map(fn: Callable[..., Any], *iterables: Any) -> Iterator[Any]:
-        for items in zip(*iterables):
-            limits.check()
-            yield fn(*items)
-
-    def checked_filter(fn: Callable[[Any], Any] | None, iterable: Any) -> Iterator[Any]:
-        for item in iterable:
-            limits.check()
-            if (fn(item) if fn is not None else item):
-                yield item
-
-    def numeric_sum(iterable: Any, start: int | float = 0) -> Any:
-        if not isinstance(start, (int, float, complex)):
-            raise CodeRefused("sum adds numbers; join text with ''.join(...)")
-        return sum(iterable, start)
-
-    def guarded_pow(base: Any, exp: Any, mod: Any = None) -> Any:
-        return pow(base, exp, mod) if mod is not None else guarded_binop("**", base, exp)
-
-    tools = {k: v for k, v in BASE_PYTHON_TOOLS.items() if k not in ("setattr", "type")}
-    tools.update(
-        getattr=safe_getattr,
-        hasattr=safe_hasattr,
-        iter=one_argument_iter,
-        range=bounded_range,
-        map=checked_map,
-        filter=checked_filter,
-        sum=numeric_sum,
-        pow=guarded_pow,
-    )
-    return {**tools, **GUARDS}
-
-
-class SafeExecutor(LocalPythonExecutor):
-    """smolagents' local executor with the namespace, checks and limits above."""
-
-    def __init__(self, step_seconds: float = DEFAULT_STEP_SECONDS, cancelled: threading.Event | None = None):
-        # timeout_seconds=None: smolagents' own timeout runs the code in a pool thread and, on
-        # timeout, still waits for it to finish; StepLimits stops the code itself instead.
-        super().__init__(additional_authorized_imports=[], timeout_seconds=None)
-        self.authorized_imports: list[str] = []  # smolagents always adds its base modules; none here
-        self.limits = StepLimits(step_seconds, cancelled)
-        self.state = _GuardedState(self.limits)
+    # --- smolagents' PythonExecutor interface ------------------------------------------------
+    def _offered(self) -> dict[str, str | None]:
+        return {name: getattr(target, "description", None) for name, target in self.team.items()}
 
     def send_tools(self, tools: dict[str, Any]) -> None:
-        namespace: dict[str, Any] = {}
+        team: dict[str, MultiStepAgent | Tool] = {}
         for name, target in tools.items():
             if name == "final_answer":
-                namespace[name] = target  # smolagents wraps it in a plain closure of its own
+                self.final_answer = target
             elif isinstance(target, (MultiStepAgent, Tool)):
-                namespace[name] = team_function(name, target, self.limits)
+                team[name] = target
             else:
                 raise TypeError(f"{name}: only agents and tools can be given to the manager's code")
-        self.static_tools = {**namespace, **safe_builtins(self.limits)}
+        with self._lock:
+            self.team = team
+            if self.child is not None:
+                self.child.send({"t": "tools", "tools": self._offered()})
 
     def send_variables(self, variables: dict[str, Any]) -> None:
-        self.state.update({k: plain(v) for k, v in variables.items() if not forbidden(str(k))})
+        with self._lock:
+            self.variables.update({str(k): plain(v) for k, v in variables.items() if not forbidden(str(k))})
+            if self.child is not None:
+                self.child.send({"t": "vars", "values": self.variables})
+
+    def interrupt(self) -> None:
+        """The run was cancelled: a step in progress ends now, with its child."""
+        self.inbox.put((None, "cancel", None))
 
     def __call__(self, code_action: str) -> CodeOutput:
-        code = guard_code(code_action)
-        self.limits.start()
-        try:
-            result = super().__call__(code)
-        except InterpreterError:
-            if self.limits.memory_exceeded:
-                # What the step built stays in the variables; drop them, or each step adds its share.
-                for name in [k for k in self.state if not k.startswith("_")]:
-                    del self.state[name]
-                self.state["__name__"] = "__main__"
-            raise
-        except Exception:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - SystemExit & co. raised by the code itself
-            # `raise SystemExit` is allowed Python; out of the worker it would end the run (or the
-            # server). smolagents' executor catches only Exception.
-            raise InterpreterError(f"raising {type(exc).__name__} is not allowed") from None
-        output = plain(result.output)
-        if rendered_size(output) > MAX_RENDER:
-            output = f"<a value of over {MAX_RENDER:,} characters, not shown>"
-        return CodeOutput(output=output, logs=result.logs, is_final_answer=result.is_final_answer)
+        self.state["_print_outputs"] = ""
+        if self.cancelled is not None and self.cancelled.is_set():
+            raise InterpreterError("the run was cancelled")
+        child = self._ready()
+        if not child.send({"t": "run", "code": code_action}):
+            self._end(child)
+            raise InterpreterError(f"the code's process ended before the step ran ({child.ended_how()}); {LOST}")
+        budget = self.step_seconds
+        while True:
+            waited = time.monotonic()
+            source, kind, message = self._next(budget, child)
+            budget -= time.monotonic() - waited
+            if kind == "timeout":
+                self._end(child)
+                raise InterpreterError(
+                    f"the code step ran longer than {self.step_seconds:g} s (DIONYSUS_CODE_STEP_TIMEOUT) and was stopped; {LOST}"
+                )
+            if kind == "cancel":
+                self._end(child)
+                raise InterpreterError(f"the run was cancelled and the code step stopped; {LOST}")
+            if kind != "message":
+                how = {"oversized": f"it sent a message over {MAX_MESSAGE:,} bytes", "garbled": "it sent garbled data"}
+                reason = how.get(kind) or child.ended_how()
+                log.warning("the code's process ended (%s)", reason)
+                self._end(child)
+                raise InterpreterError(f"the code step's process ended unexpectedly ({reason}) and the step was stopped; {LOST}")
+            reply = self._handle(child, message)
+            if reply is not None:
+                return reply
 
+    def _handle(self, child: Child, message: dict[str, Any]) -> CodeOutput | None:
+        kind = message.get("t")
+        if kind == "call":
+            child.send(self._serve(message))  # the code waits; its clock does not run meanwhile
+            return None
+        if kind == "done":
+            output = message.get("output")
+            if not message.get("final"):
+                output = output if not isinstance(output, str) else bounded(output)
+            return CodeOutput(output=output, logs=bounded(str(message.get("logs", ""))), is_final_answer=bool(message.get("final")))
+        if kind == "error":
+            self.state["_print_outputs"] = bounded(str(message.get("logs", "")))
+            if message.get("memory"):
+                self._end(child)
+                raise InterpreterError(
+                    f"the code step allocated over the {MEMORY_BYTES // 2**20} MB its process may use and was stopped; {LOST}"
+                )
+            error = bounded(str(message.get("error", "")))
+            raise CodeRefused(error) if message.get("refused") else InterpreterError(error)
+        self._end(child)
+        raise InterpreterError(f"the code step's process sent an unexpected message and was stopped; {LOST}")
+
+    def _serve(self, message: dict[str, Any]) -> dict[str, Any]:
+        name, args, kwargs = message.get("name"), message.get("args"), message.get("kwargs")
+        if not isinstance(name, str) or not isinstance(args, list) or not isinstance(kwargs, dict):
+            return {"t": "reply", "ok": False, "value": "malformed call"}
+        ok, value = serve_call(self.team, self.final_answer, name, tuple(args), kwargs)
+        return {"t": "reply", "ok": ok, "value": value}
+
+    # --- the end of a run ----------------------------------------------------------------------
+    def close(self) -> None:
+        """End the child and forget the run's variables; used again, the executor starts a
+        fresh child (`_ready`)."""
+        self._spawned()
+        with self._lock:
+            self._closed = True
+            self.variables = {}
+            children = list(self._children)
+            self._children.clear()
+        if children:  # ended beside the run, not on its way out (terminate, reap: a few ms)
+            threading.Thread(target=_stop_all, args=(children,), name="code-child-stop", daemon=True).start()
+
+    def cleanup(self) -> None:  # smolagents' name (CodeAgent.cleanup, called at the end of a run)
+        self.close()

@@ -60,6 +60,7 @@ class ScriptedModel(Model):
         **kwargs: Any,
     ) -> ChatMessage:
         t = Transcript.from_messages(messages)
+        t.tool_calling = bool(tools_to_call_from)
         available = {tool.name for tool in tools_to_call_from} if tools_to_call_from else None
         tool_calls = None
         if stop_sequences and PLAN_STOP in stop_sequences:

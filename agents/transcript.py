@@ -40,6 +40,7 @@ class Transcript:
     task: str
     exchanges: list[Exchange] = field(default_factory=list)
     plans: list[str] = field(default_factory=list)
+    tool_calling: bool = False  # the agent calls its team as tools (else it writes code)
 
     @property
     def context(self) -> str:
@@ -51,7 +52,7 @@ class Transcript:
         return "Task outcome (short version)" in self.task
 
     def upto(self, n: int) -> "Transcript":
-        return Transcript(self.task, self.exchanges[:n], self.plans)
+        return Transcript(self.task, self.exchanges[:n], self.plans, self.tool_calling)
 
     def last(self, tool: str) -> Exchange | None:
         for exchange in reversed(self.exchanges):

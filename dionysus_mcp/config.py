@@ -18,6 +18,12 @@
 | DIONYSUS_CODE_STEP_TIMEOUT | 10 | seconds one step of the manager's code may compute (0.1 to 25) |
 | DIONYSUS_EMBEDDER | wordllama | embedding model for recall by meaning: wordllama, minilm (all-MiniLM-L6-v2, the `minilm` extra), or none (lexical only) |
 | DIONYSUS_TRACE_RETENTION_DAYS | unset (keep all) | a server deletes runs older than this at start and daily |
+| DIONYSUS_MANAGER | code | the ConsciousnessManager: code (a CodeAgent; its code runs in a child process) or tool-calling (writes no code) |
+| OPENAI_API_KEY / OPENAI_BASE_URL | unset | the key and endpoint of DIONYSUS_MODEL=openai:<model> |
+
+The secrets (NEO4J_PASSWORD, DIONYSUS_HTTP_TOKEN, OPENAI_API_KEY) are held as pydantic
+`SecretStr`: read once here, never shown by a repr or a log line, unwrapped only where a client
+needs them (the neo4j driver, the OpenAI client, the HTTP bearer check, the masking of traces).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import SecretStr
 
 
 def _data_dir() -> Path:
@@ -64,6 +72,15 @@ def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> i
     return value
 
 
+def _secret(raw: str | None) -> SecretStr | None:
+    return SecretStr(raw) if raw else None
+
+
+def reveal(secret: SecretStr | str | None) -> str | None:
+    """The value, for the one client that needs it."""
+    return secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+
+
 NEO4J_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 
 
@@ -82,20 +99,23 @@ class Settings:
     db_path: Path
     neo4j_uri: str | None = None
     neo4j_username: str = "neo4j"
-    neo4j_password: str | None = field(default=None, repr=False)
+    neo4j_password: SecretStr | None = field(default=None, repr=False)
     neo4j_database: str = "neo4j"
     log_level: str = "WARNING"
     model: str = "scripted"
     basin_half_life_s: float = 3600.0
     memory_window: int = 3
     outbox_path: Path | None = None
-    http_token: str | None = field(default=None, repr=False)
+    http_token: SecretStr | None = field(default=None, repr=False)
     embedder: str = "wordllama"
     trace_retention_days: float | None = None
     model_timeout_s: float = 60.0
     model_retries: int = 2
     temperature: float | None = None
     code_step_timeout_s: float = 10.0  # below the runner's 30 s cancellation wait
+    manager: str = "code"  # code | tool-calling
+    openai_api_key: SecretStr | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
 
     @property
     def backend(self) -> str:
@@ -112,22 +132,28 @@ class Settings:
         embedder = (env.get("DIONYSUS_EMBEDDER") or "wordllama").strip().lower()
         if embedder not in ("wordllama", "minilm", "none"):
             raise ConfigError(f"DIONYSUS_EMBEDDER={embedder!r} must be wordllama, minilm or none")
+        manager = (env.get("DIONYSUS_MANAGER") or "code").strip().lower()
+        if manager not in ("code", "tool-calling"):
+            raise ConfigError(f"DIONYSUS_MANAGER={manager!r} must be code or tool-calling")
         return cls(
             db_path=db_path.expanduser(),
             neo4j_uri=_neo4j_uri(env.get("NEO4J_URI")),
             neo4j_username=env.get("NEO4J_USERNAME") or "neo4j",
-            neo4j_password=env.get("NEO4J_PASSWORD") or None,
+            neo4j_password=_secret(env.get("NEO4J_PASSWORD")),
             neo4j_database=env.get("NEO4J_DATABASE") or "neo4j",
             log_level=log_level,
             model=env.get("DIONYSUS_MODEL") or "scripted",
             basin_half_life_s=_float(env, "DIONYSUS_BASIN_HALF_LIFE", 3600.0, 1.0, 10 * 365 * 86400.0),
             memory_window=int(_float(env, "AGENT_MEMORY_WINDOW", 3, 1, 1000)),
             outbox_path=Path(outbox).expanduser() if outbox else db_path.expanduser().parent / "outbox.db",
-            http_token=env.get("DIONYSUS_HTTP_TOKEN") or None,
+            http_token=_secret(env.get("DIONYSUS_HTTP_TOKEN")),
             embedder=embedder,
             trace_retention_days=_float(env, "DIONYSUS_TRACE_RETENTION_DAYS", 0.0, 0.0, 36500.0) or None,
             model_timeout_s=_float(env, "DIONYSUS_MODEL_TIMEOUT", 60.0, 0.1, 3600.0),
             model_retries=_int(env, "DIONYSUS_MODEL_RETRIES", 2, 0, 10),
             temperature=_float(env, "DIONYSUS_TEMPERATURE", -1.0, 0.0, 2.0) if env.get("DIONYSUS_TEMPERATURE") else None,
             code_step_timeout_s=_float(env, "DIONYSUS_CODE_STEP_TIMEOUT", 10.0, 0.1, 25.0),
+            manager=manager,
+            openai_api_key=_secret(env.get("OPENAI_API_KEY")),
+            openai_base_url=env.get("OPENAI_BASE_URL") or None,
         )

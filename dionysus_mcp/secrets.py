@@ -21,6 +21,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pydantic import SecretStr
+
 MASK = "***"
 MIN_ANYWHERE = 8
 MIN_TOKEN = 4
@@ -36,8 +38,9 @@ def environment_secrets(env: Mapping[str, str] | None = None) -> list[str]:
 class Redactor:
     """Masks known secret values in text (see the module's rule for short ones)."""
 
-    def __init__(self, secrets: Iterable[str | None]):
-        known = sorted({s for s in secrets if isinstance(s, str) and len(s) >= MIN_TOKEN}, key=len, reverse=True)
+    def __init__(self, secrets: Iterable[SecretStr | str | None]):
+        values = [s.get_secret_value() if isinstance(s, SecretStr) else s for s in secrets]
+        known = sorted({s for s in values if isinstance(s, str) and len(s) >= MIN_TOKEN}, key=len, reverse=True)
         self.secrets = known
         parts = [re.escape(s) if len(s) >= MIN_ANYWHERE else rf"(?<!\w){re.escape(s)}(?!\w)" for s in known]
         self._pattern = re.compile("|".join(parts)) if parts else None
@@ -73,8 +76,8 @@ class ProcessSecrets:
     """The secrets of this process, for the services: the fixed ones given at start plus the
     environment's credential variables, re-read at each use (a key set after start counts)."""
 
-    def __init__(self, fixed: Iterable[str | None] = (), env: Mapping[str, str] | None = None):
-        self.fixed = [s for s in fixed if s]
+    def __init__(self, fixed: Iterable[SecretStr | str | None] = (), env: Mapping[str, str] | None = None):
+        self.fixed = [s.get_secret_value() if isinstance(s, SecretStr) else s for s in fixed if s]
         self.env = env
         self._key: tuple[str, ...] | None = None
         self._redactor = Redactor([])

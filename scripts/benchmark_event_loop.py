@@ -11,6 +11,13 @@ the same run). The client is this process, so a stalled server loop shows in ful
 
 Goal: the worst ping during the first call under 100 ms (it was 2.4-3.6 s when the agents were
 imported on the event loop).
+
+`--spin`: the manager's code spins (`while True: ...`) for a whole step, written by a loopback
+OpenAI-compatible endpoint (tests/hostile_endpoint.py) playing the model; the code runs in its
+child process while the server answers. Reports the worst `tools/list` round trip during that
+step (after a warm-up cycle), goal under 50 ms:
+
+    .venv/bin/python scripts/benchmark_event_loop.py --spin [--json]
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ from mcp import Client, StdioServerParameters  # noqa: E402
 PING_EVERY_S = 0.01
 AFTER_START_S = 2.0
 GOAL_MS = 100.0
+SPIN_GOAL_MS = 50.0
+SPIN_STEP_S = 5
 
 
 async def pings(client: Client, until: anyio.Event, sent_at: list[float] | None = None) -> list[float]:
@@ -106,11 +115,93 @@ async def measure(tool: str) -> dict:
     }
 
 
+class SpinningModel:
+    """The manager's code: a final answer (the warm-up cycle), then a step that spins, then the
+    final answer; team members answer at once."""
+
+    FINAL = 'final_answer({"decision": "wait", "actions": [], "confidence": 0.1})'
+
+    def __init__(self) -> None:
+        # (each turn a C call of ~10 ms: smolagents' own cap of 1,000,000 loop turns is never
+        # reached, the step's time limit ends it)
+        self.codes = [self.FINAL, "while True:\n    total = sum(range(1000000))", self.FINAL]
+
+    def __call__(self, request: dict) -> dict:
+        from tests.hostile_endpoint import message_texts, text_reply, tool_call_reply
+
+        if request.get("tools"):
+            return tool_call_reply("final_answer", {"answer": "nothing to report"})
+        last = message_texts(request)[-1]
+        if "Survey the facts" in last or "Update the facts survey" in last:
+            return text_reply("## 1. Facts survey\nA situation.\n## 2. Plan\n1. Think.\n<end_plan>")
+        code = self.codes.pop(0) if self.codes else self.FINAL
+        return text_reply(f"Thought: go.\n<code>\n{code}\n</code>")
+
+
+async def measure_spin() -> dict:
+    from tests.hostile_endpoint import HostileEndpoint
+
+    with tempfile.TemporaryDirectory() as tmp, HostileEndpoint(SpinningModel()) as endpoint:
+        env = {
+            **os.environ, "DIONYSUS_DB_PATH": str(Path(tmp) / "spin.db"), "DIONYSUS_LOG_LEVEL": "WARNING",
+            "DIONYSUS_MODEL": "openai:spinner", "OPENAI_BASE_URL": endpoint.base_url, "OPENAI_API_KEY": "benchmark",
+            "DIONYSUS_CODE_STEP_TIMEOUT": str(SPIN_STEP_S), "DIONYSUS_EMBEDDER": "none",
+        }
+        server = StdioServerParameters(command=sys.executable, args=["-m", "dionysus_mcp", "serve"], env=env, cwd=str(ROOT))
+        async with Client(server) as client:
+            arguments = {"context": "I keep losing focus in the afternoons."}
+            warm = await client.call_tool("run_ooda_cycle", arguments)  # imports, first model calls
+            if warm.is_error:
+                raise SystemExit(f"warm-up failed: {warm.content}")
+            idle = await ping_for(client, 1.0)
+            done = anyio.Event()
+            during: list[float] = []
+            async with anyio.create_task_group() as tg:
+
+                async def busy_pings() -> None:
+                    during.extend(await pings(client, done))
+
+                tg.start_soon(busy_pings)
+                started = time.perf_counter()
+                result = await client.call_tool("run_ooda_cycle", arguments)
+                call_s = time.perf_counter() - started
+                done.set()
+            data = result.structured_content or {}
+            if result.is_error or data.get("status") != "success":
+                raise SystemExit(f"the spinning cycle did not complete: {result.content}")
+            if call_s < SPIN_STEP_S:
+                raise SystemExit(f"the cycle took {call_s:.1f} s: its code did not spin for the whole {SPIN_STEP_S} s step")
+    worst = max(during)
+    return {
+        "spinning_step_s": SPIN_STEP_S,
+        "cycle_s": round(call_s, 2),
+        "pings_during_cycle": len(during),
+        "worst_ping_during_spin_ms": round(worst, 1),
+        "p50_ping_during_spin_ms": round(sorted(during)[len(during) // 2], 2),
+        "p99_ping_during_spin_ms": round(sorted(during)[int(len(during) * 0.99)], 2),
+        "worst_ping_idle_ms": round(max(idle), 2),
+        "goal_ms": SPIN_GOAL_MS,
+        "met": worst < SPIN_GOAL_MS,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tool", choices=["run_ooda_cycle", "run_heartbeat"], default="run_ooda_cycle")
+    parser.add_argument("--spin", action="store_true", help="the worst ping while the manager's code spins for a whole step")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
+    if args.spin:
+        figures = anyio.run(measure_spin)
+        if args.json:
+            print(json.dumps(figures))
+            return
+        print(
+            f"a cycle whose code spins for {figures['spinning_step_s']} s: {figures['cycle_s']} s, {figures['pings_during_cycle']} pings; "
+            f"worst {figures['worst_ping_during_spin_ms']} ms (p50 {figures['p50_ping_during_spin_ms']}, p99 {figures['p99_ping_during_spin_ms']}; "
+            f"idle worst {figures['worst_ping_idle_ms']} ms); goal < {SPIN_GOAL_MS:.0f} ms: {'met' if figures['met'] else 'NOT met'}"
+        )
+        return
     figures = anyio.run(measure, args.tool)
     if args.json:
         print(json.dumps(figures))

@@ -16,6 +16,8 @@ Benchmarks (names for --only):
                     `persist` switch), and the trace writes one cycle makes
     trace_queries   list_traces / get_trace with 100,000 stored traces (SQLite; fewer on Neo4j)
     concurrent      tool latency while 4 OODA cycles run at once
+    isolation       an OODA cycle with the manager's code in its child process / with the same
+                    interpreter in the server process (a benchmark-only reference), scripts/speed_isolation.py
 
 Every figure is labelled with its store, its size and the model (`scripted`: the deterministic
 offline policy, no LLM). The machine is shared and noisy: figures are medians / percentiles of
@@ -60,12 +62,13 @@ from speed_corpus import Corpus  # noqa: E402
 
 # speed_ratios imports its helpers from this module by name: run as a script, it is __main__.
 sys.modules.setdefault("benchmark_speed", sys.modules[__name__])
+import speed_isolation  # noqa: E402
 import speed_ratios  # noqa: E402
 
 MODEL = "scripted"
 BENCHMARKS = (
     "cold_start", "tool_latency", "trace_writes", "ooda_overhead", "trace_queries", "concurrent",
-    "coherence_scaling", "free_loop",
+    "coherence_scaling", "free_loop", "isolation",
 )
 
 FULL = {
@@ -961,6 +964,7 @@ RUNNERS: dict[str, Callable[[Report, Stores, dict[str, int]], Awaitable[None]]] 
     "concurrent": bench_concurrent,
     "coherence_scaling": speed_ratios.bench_coherence_scaling,
     "free_loop": speed_ratios.bench_free_loop,
+    "isolation": speed_isolation.bench_isolation,
 }
 
 

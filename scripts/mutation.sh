@@ -32,7 +32,7 @@ outbox_queue|dionysus_mcp/store/outbox.py|tests/unit/test_outbox_file.py tests/u
 trace_store|dionysus_mcp/store/sqlite/traces.py|tests/contract/test_traces_contract.py tests/unit/test_trace_reads.py tests/unit/test_traces.py
 recall|dionysus_mcp/cognition/memory.py|tests/unit/test_recall_mutants.py tests/unit/test_recall_ranking.py tests/unit/test_recall_by_meaning.py tests/unit/test_memory_and_wisdom.py tests/contract/test_memories_contract.py tests/contract/test_recall_contract.py tests/integration/test_update_and_forget.py::test_update_memory_changes_what_recall_finds tests/integration/test_update_and_forget.py::test_forgetting_tools_are_destructive_and_explain_missing_targets tests/integration/test_update_and_forget.py::test_delete_basin_detaches_memories_and_says_what_it_removed
 ranking|dionysus_mcp/cognition/ranking.py|tests/unit/test_ranking.py tests/unit/test_recall_ranking.py tests/unit/test_recall_by_meaning.py
-sandbox|agents/code_guard.py,agents/safe_executor.py|tests/integration/test_manager_sandbox_limits.py tests/integration/test_manager_sandbox.py
+sandbox|agents/code_guard.py,agents/safe_executor.py,agents/sandbox/interpreter.py|tests/integration/test_manager_sandbox_limits.py tests/integration/test_manager_sandbox.py tests/integration/test_manager_sandbox_child.py
 write_behind|callbacks/write_behind.py|tests/integration/test_write_behind.py tests/integration/test_trace_persistence.py tests/integration/test_outage.py tests/integration/test_background_runs.py
 "
 

@@ -33,10 +33,19 @@ PHASES = (
 
 
 def _phase_code(index: int) -> Args:
+    """A CodeAgent's step (code passing the last report on through its variable), or a
+    ToolCallingAgent's call (the report's text written into the task)."""
     agent, var, instruction = PHASES[index]
 
-    def code(t: Transcript) -> str:
+    def code(t: Transcript) -> str | dict[str, str]:
         head = f"{instruction}\nContext: {t.context}"
+        if t.tool_calling:
+            if index == 0:
+                return {"task": head}
+            prev_agent = PHASES[index - 1][0]
+            prev = t.exchanges[index - 1] if len(t.exchanges) >= index else None
+            said = prev.observation if prev is not None and prev.ok else f"({prev_agent} failed: {clip(prev.error if prev else 'it did not run', 300)})"
+            return {"task": f"{head}\n{prev_agent.capitalize()} reported:\n{said}"}
         if index == 0:
             expr = repr(head)
         else:
@@ -57,7 +66,8 @@ def _phase_reports(t: Transcript) -> dict[str, str]:
     reports = {}
     for e in t.exchanges:
         for agent, _, _ in PHASES:
-            if isinstance(e.arguments, str) and f"{agent}(task=" in e.arguments and e.ok:
+            called = e.tool == agent or isinstance(e.arguments, str) and f"{agent}(task=" in e.arguments
+            if called and e.ok:
                 reports[agent] = e.observation or ""
     return reports
 

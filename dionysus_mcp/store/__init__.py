@@ -21,12 +21,13 @@ def create_store(settings: "Settings", read_only: bool = False) -> Store:
     """`read_only`: the caller only reads (a CLI listing, an export): the store is opened
     without applying the schema, so a database the user may not write still reads."""
     if settings.neo4j_uri:
+        from dionysus_mcp.config import reveal  # noqa: PLC0415
         from dionysus_mcp.store.neo4j import Neo4jStore  # noqa: PLC0415
 
         return Neo4jStore(
             settings.neo4j_uri,
             settings.neo4j_username,
-            settings.neo4j_password,
+            reveal(settings.neo4j_password),
             settings.neo4j_database,
             read_only=read_only,
         )

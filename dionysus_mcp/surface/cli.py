@@ -167,6 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level)
     command = args.command or "serve"
     if command in ("serve", "demo"):
+        # This process holds the credentials: a same-user process (the manager's code, had it
+        # escaped its child's limits) may not read its environment or memory.
+        from agents.sandbox.confine import make_undumpable
+
+        make_undumpable()
         # The model is checked before anything starts: an unusable DIONYSUS_MODEL (form, provider,
         # API key, base URL) is one line and exit 1 here, not a surprise at the first agent call.
         from agents.spec import check_model

@@ -255,7 +255,7 @@ def create_app(settings: Settings, host: str = "127.0.0.1", runtime: Runtime | N
             yield
 
     if settings.http_token:
-        middleware = [Middleware(BearerAuth, token=settings.http_token)]
+        middleware = [Middleware(BearerAuth, token=settings.http_token.get_secret_value())]
     else:
         # Loopback without a token: refuse other Host headers, so a web page cannot reach the
         # REST routes through DNS rebinding (the MCP app guards /mcp the same way itself).

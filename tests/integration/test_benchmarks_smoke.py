@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "benchmark_speed.py"
 BENCHMARKS = {
     "cold_start", "tool_latency", "trace_writes", "ooda_overhead", "trace_queries", "concurrent",
-    "coherence_scaling", "free_loop",
+    "coherence_scaling", "free_loop", "isolation",
 }
 
 pytestmark = pytest.mark.slow  # runs OODA cycles and spawns stdio servers

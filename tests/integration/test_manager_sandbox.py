@@ -35,6 +35,7 @@ RENDER = "cannot be printed or formatted"
 TIME = "ran longer than"
 MEMORY = "allocated over"
 RECURSION = "maximum recursion depth"
+FORMAT = "not an attribute or an item"
 
 LONG_TEXT = 's = "a" * 500000\n'
 
@@ -58,6 +59,16 @@ PAYLOADS: list[tuple[str, str, str]] = [
     ("traceback frame", "try:\n    perception(bogus=1)\nexcept Exception as e:\n    e.__traceback__.tb_frame", NOT_ACCESSIBLE),
     ("executor counter", "_operations_count['counter'] = -10**12", NOT_ACCESSIBLE),
     ("guard by name", "guarded_method(perception, '__globals__')", NOT_ACCESSIBLE),
+    # the format mini-language walks attributes and items inside C: refused where it is used
+    ("format exploit", "'{0.__globals__[inspect].os.environ[NEO4J_PASSWORD]}'.format(perception)", FORMAT),
+    ("format_map walk", "'{p.__globals__}'.format_map({'p': reasoning})", FORMAT),
+    ("unbound str.format", "str.format('{0.__globals__}', metacognition)", FORMAT),
+    ("format index walk", "'{0[0]}'.format([perception])", FORMAT),
+    ("format built at run time", "('{0.' + '__glob' + 'als__}').format(perception)", FORMAT),
+    ("format joined at run time", "''.join(['{0.', '__globals__', '}']).format(final_answer)", FORMAT),
+    ("format from an f-string", "f'{{0.{\"__globals__\"}}}'.format(perception)", FORMAT),
+    ("f-string nested spec", "s = '0.__globals__'\nf'{perception:{s}}'", "must be written out"),
+    ("format() built-in", "format(perception, '')", NOT_AVAILABLE),
     # module attribute chains: nothing is importable
     ("random._os", "import random\nrandom._os.system('id')", NO_IMPORT),
     ("statistics.sys", "import statistics\nstatistics.sys.modules", NO_IMPORT),
@@ -133,7 +144,10 @@ async def manager(tmp_path, monkeypatch):
         agent = build_manager(runtime, lambda role: create_model(spec, role), group, registry)
         agent.python_executor.send_variables(variables=agent.state)
         agent.python_executor.send_tools({**agent.tools, **agent.managed_agents})
-        yield agent, db
+        try:
+            yield agent, db
+        finally:
+            agent.cleanup()  # what the end of a run does: its child goes
 
 
 def outcome(executor, code: str) -> tuple[str, object]:
@@ -145,7 +159,7 @@ def outcome(executor, code: str) -> tuple[str, object]:
 
 
 def test_payload_table_is_large_enough():
-    assert len(PAYLOADS) >= 35
+    assert len(PAYLOADS) >= 70
     assert len({name for name, _, _ in PAYLOADS}) == len(PAYLOADS)
 
 
@@ -155,6 +169,9 @@ async def test_hostile_payload_is_blocked_or_bounded(manager, name, code, blocke
     executor = agent.python_executor
     assert isinstance(executor, SafeExecutor)
     before = dump(db)
+    if blocked_by == MEMORY:
+        # What must stop it is its memory: with time to spare even on a loaded machine.
+        executor.step_seconds = 25.0
     kind, detail = await anyio.to_thread.run_sync(outcome, executor, code)
     assert kind == "error", f"{name} ran: {detail!r}"
     assert blocked_by in detail, detail
@@ -175,10 +192,14 @@ async def test_team_members_are_plain_functions_returning_text(manager):
     kind, result = await anyio.to_thread.run_sync(outcome, executor, code)
     assert kind == "ran", result
     assert result.output == [True, True, False, False]
-    members = {name: executor.static_tools[name] for name in ("perception", "reasoning", "metacognition")}
-    for name, member in members.items():
-        assert type(member).__name__ == "function" and member.__name__ == name
-        assert not [a for a in dir(member) if not a.startswith("_")]  # nothing but dunders hangs off it
+    # In the child, a team member is a plain function: no public attribute hangs off it.
+    public = ["tools", "model", "memory", "run", "name", "description", "managed_agents", "python_executor", "state"]
+    code = f"[hasattr(m, a) for m in (perception, reasoning, metacognition, final_answer) for a in {public!r}]"
+    kind, result = await anyio.to_thread.run_sync(outcome, executor, code)
+    assert kind == "ran" and result.output == [False] * (4 * len(public)), result
+    # What the server offered the child is the team's names and descriptions, nothing else.
+    assert sorted(executor.team) == ["metacognition", "perception", "reasoning"]
+    assert all(isinstance(doc, str) for doc in executor._offered().values())
 
 
 async def test_a_team_member_failure_crosses_as_text_only(manager):

@@ -1,11 +1,14 @@
 """End to end: an OpenAI-compatible endpoint answers the manager with hostile code.
 
 A loopback server speaking the chat-completions protocol (tests/hostile_endpoint.py) plays the
-model behind `DIONYSUS_MODEL=openai:hostile`; as the manager it writes the issue's exploit, an
-import, a generator-frame walk, an endless loop and a dunder getattr, then a final answer. The
+model behind `DIONYSUS_MODEL=openai:hostile`; as the manager it writes the issue's format-string
+exploit (literal and built at run time), an attribute walk, an import, a generator-frame walk, an
+endless loop, a read of a variable the stopped step's process took with it and a dunder getattr,
+then a final answer. The
 cycle runs through `run_ooda_cycle` on a real SQLite store: it must succeed with that answer,
 each hostile step must come back to the model as an error observation naming how it was
-stopped, and neither secret may reach the model, the result or the store.
+stopped, and neither secret may reach anything the model was sent (every request body), the
+result, the trace or the store.
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from tests.integration.test_manager_sandbox import API_KEY, SECRET, dump
 COGNITION_TABLES = ("basins", "basin_links", "memories", "memory_basins", "wisdom")
 
 HOSTILE_STEPS = [
-    ("print(perception.tools['semantic_recall'].runtime.settings.neo4j_password)", "has no attribute 'tools'"),
+    ("'{0.__globals__[inspect].os.environ[NEO4J_PASSWORD]}'.format(perception)", "not an attribute or an item"),
+    ("print(('{0.' + '__glob' + 'als__}').format(reasoning))", "not an attribute or an item"),
+    ("kept = 1\nprint(perception.tools['semantic_recall'].runtime.settings.neo4j_password)", "has no attribute 'tools'"),
     ("import os\nprint(os.environ)", "imports are not available"),
     ("g = (x for x in [1])\nprint(g.gi_frame.f_globals)", "attribute 'f_globals' is not accessible"),
     ("while True:\n    pass", "ran longer than 0.5 s"),
+    ("print(kept)", "is not defined"),  # the spinning step's process took the variables with it
     ("print(getattr(reasoning, '__globals__'))", "attribute '__globals__' is not accessible"),
 ]
 FINAL = 'final_answer({"decision": "hold", "actions": ["stay put"], "confidence": 0.2})'
@@ -59,6 +65,7 @@ async def test_hostile_manager_code_from_an_openai_endpoint_ends_in_a_clean_run(
     with HostileEndpoint(HostileManager()) as endpoint:
         monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
         monkeypatch.setenv("OPENAI_BASE_URL", endpoint.base_url)
+        monkeypatch.setenv("NEO4J_PASSWORD", SECRET)  # where the issue's exploit looked
         settings = Settings.from_env(
             {
                 "DIONYSUS_DB_PATH": str(db),

@@ -5,11 +5,13 @@ WHERE they are stopped and that ordinary code still runs: an operation producing
 limit runs, one item more is refused with the guard's own message; augmented assignment is
 guarded like the plain operator; f-strings, `str()`, `format` and `print` are bounded; every
 amplifying str method is checked before it allocates, with the arguments Python itself takes;
-the print buffer, the step limits and the team functions' plumbing behave as documented.
+the print buffer and the team members' plumbing behave as documented.
 
-Each code step runs through a real `SafeExecutor` (smolagents' LocalPythonExecutor behind
-`code_guard.guard_code`), fed as smolagents' `run()` feeds it, with a small tool and a small
-agent as its team (no model, no store: the sandbox is what is under test).
+Each code step runs through a real `SafeExecutor`: in its child process, smolagents'
+LocalPythonExecutor behind `code_guard.guard_code`, fed as smolagents' `run()` feeds it, with a
+small tool and a small agent as its team, run by the server side (no model, no store: the
+sandbox is what is under test). tests/integration/test_manager_sandbox_child.py tests the
+process around it: limits held from outside, crashes, stray processes.
 """
 
 from __future__ import annotations
@@ -17,22 +19,14 @@ from __future__ import annotations
 import threading
 
 import pytest
-from smolagents import FinalAnswerTool, MultiStepAgent, Tool
+from smolagents import FinalAnswerTool, Tool
 from smolagents.local_python_executor import InterpreterError
 
 from agents.code_guard import MAX_INT_BITS, MAX_ITEMS, MAX_RENDER, CodeRefused, guard_code, rendered_size
-from agents import safe_executor
-from agents.safe_executor import (
-    MAX_PLAIN_DEPTH,
-    MAX_PRINT,
-    MEMORY_GROWTH,
-    SafeExecutor,
-    StepLimits,
-    TeamMemberFailed,
-    _BoundedPrint,
-    plain,
-    team_function,
-)
+from agents.safe_executor import SafeExecutor
+from tests.sandbox_helpers import Broken, Echo, Helper
+from agents.sandbox.channel import MAX_FINAL, MAX_OBSERVATION, MAX_PLAIN_DEPTH, plain
+from agents.sandbox.interpreter import MAX_PRINT
 
 SIZE = "over the sandbox's limit"
 RENDER = f"a value rendering to over {MAX_RENDER:,} characters cannot be printed or formatted"
@@ -49,55 +43,6 @@ def over(what: str) -> str:
     return f"{what}: over the sandbox's limit ({MAX_ITEMS:,} items, {MAX_INT_BITS:,}-bit integers)"
 
 
-class Echo(Tool):
-    name = "echo"
-    description = "Returns what it is given."
-    inputs = {"value": {"type": "any", "description": "anything"}}
-    output_type = "any"
-
-    def forward(self, value):
-        return value
-
-
-class Broken(Tool):
-    name = "broken"
-    description = "Always fails."
-    inputs = {"value": {"type": "any", "description": "anything", "nullable": True}}
-    output_type = "any"
-
-    def forward(self, value=None):
-        raise RuntimeError(f"broken by {value}")
-
-
-class Helper(MultiStepAgent):
-    """A team member without a model: answers with what it was asked (and the extra arguments)."""
-
-    def __init__(self):  # noqa: D107 - no model, no tools: only the call protocol is needed
-        self.name = "helper"
-        self.description = "A helper that repeats its task."
-        self.calls: list[tuple[tuple, dict]] = []
-
-    def __call__(self, *args, **kwargs):
-        self.calls.append((args, kwargs))
-        return _Report(kwargs.get("task", args[0] if args else None), kwargs.get("additional_args"))
-
-    def initialize_system_prompt(self):  # abstract in MultiStepAgent
-        return ""
-
-    def _step_stream(self, memory_step):  # abstract in MultiStepAgent
-        raise NotImplementedError
-
-
-class _Report:
-    """What an agent returns is not necessarily a str: the team function makes it one."""
-
-    def __init__(self, task, extra):
-        self.task, self.extra = task, extra
-
-    def __str__(self):
-        return f"report on {self.task} with {self.extra}"
-
-
 @pytest.fixture
 def team():
     return {"final_answer": FinalAnswerTool(), "echo": Echo(), "broken": Broken(), "helper": Helper()}
@@ -105,10 +50,12 @@ def team():
 
 @pytest.fixture
 def executor(team):
-    ex = SafeExecutor(step_seconds=5.0)
+    # Generous: these steps compute up to a million items, on a machine maybe under load.
+    ex = SafeExecutor(step_seconds=20.0)
     ex.send_variables(variables={})
     ex.send_tools(team)
-    return ex
+    yield ex
+    ex.close()
 
 
 def run(executor, code: str):
@@ -320,15 +267,6 @@ def test_print_output_accumulates_within_a_step_and_resets_between_steps(executo
     assert executor("print('c')").logs == "c\n"
 
 
-def test_bounded_print_append_adds_text():
-    buffer = _BoundedPrint()
-    assert buffer.append("ab") is buffer
-    buffer.append(3)
-    assert buffer.value == "ab3"
-    with pytest.raises(InterpreterError, match="print output over"):
-        buffer.append("x" * (MAX_PRINT - 2))
-
-
 # --- str methods, checked before they allocate ---------------------------------------------------
 
 
@@ -460,6 +398,44 @@ def test_a_computed_format_width_is_refused(executor):
     assert "computed width" in refused(executor, "'{a:{w}}'.format_map({'a': 1, 'w': 5})")
 
 
+FIELD = "a field may name a position or a keyword"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "'{0.__globals__[inspect].os.environ[NEO4J_PASSWORD]}'.format(echo)",
+        "'{0.name}'.format(echo)",
+        "'{0[0]}'.format(['a'])",
+        "'{a[k]}'.format(a={'k': 1})",
+        "'{p.__globals__}'.format_map({'p': echo})",
+        "str.format('{0.__globals__}', echo)",
+        "str.format_map('{p.real}', {'p': 1})",
+        "('{0.' + '__glob' + 'als__}').format(echo)",
+        "''.join(['{0', '.__globals__}']).format(echo)",
+        "f'{{0.{\"real\"}}}'.format(1)",
+        "'{0!r:>3}{1.real}'.format(1, 2)",
+    ],
+)
+def test_format_fields_may_not_walk_attributes_or_items(executor, code):
+    # str.format walks `.attr` and `[key]` inside C, where neither the gate nor smolagents looks:
+    # checked where the format string is used, however it was built.
+    message = refused(executor, code)
+    assert FIELD in message and "not an attribute or an item" in message
+
+
+def test_format_fields_by_position_name_and_conversion_still_work(executor):
+    code = "['{0}{1!r}{x:>3}'.format(1, 'a', x=2), '{k}'.format_map({'k': 'v'}), str.format('{}-{}', 1, 2), '{{0.x}}'.format()]"
+    assert run(executor, code) == ["1'a'  2", "v", "1-2", "{0.x}"]
+
+
+def test_no_other_way_to_a_format_mini_language(executor):
+    assert "is not among the explicitly allowed tools" in refused(executor, "format(echo, '')")
+    assert "directly, not as a value" in refused(executor, "f = '{0.real}'.format\nf(1)")
+    assert "directly, not through getattr" in refused(executor, "getattr('{0.real}', 'format')(1)")
+    assert "must be written out, not computed" in refused(executor, "s = '0.real'\nf'{1:{s}}'")
+
+
 def test_format_arguments_are_bounded_by_what_they_render_to(executor):
     assert run(executor, two_strings(0) + "len('{}{}'.format(a, b))") == MAX_RENDER - 10
     assert over("formatting") in refused(executor, two_strings(1) + "'{}{}'.format(a, b)")
@@ -574,48 +550,20 @@ def test_a_team_member_takes_only_a_task_and_additional_args(executor, team, cal
     assert team["helper"].calls == []
 
 
-def test_team_function_unit_plumbing():
-    limits = StepLimits(5.0)
-    echo, helper = team_function("echo", Echo(), limits), team_function("helper", Helper(), limits)
-    assert echo.__name__ == echo.__qualname__ == "echo" and echo.__doc__ == "Returns what it is given."
-    assert helper.__name__ == "helper" and helper.__doc__ == "A helper that repeats its task."
-    assert echo(value=(1, {2})) == [1, [2]]
-    assert helper("t") == "report on t with None"
-    with pytest.raises(TeamMemberFailed) as info:
-        team_function("broken", Broken(), limits)("x")
-    assert str(info.value) == "broken failed: broken by x"
-    assert info.value.__context__ is None and info.value.__cause__ is None
-
-
-def test_the_time_spent_in_a_team_member_is_not_the_codes(team):
-    limits = StepLimits(0.05)
-
-    class Slow(Tool):
-        name = "slow"
-        description = "Takes its time."
-        inputs = {}
-        output_type = "any"
-
-        def forward(self):
-            threading.Event().wait(0.15)  # a team member's own time
-            return 1
-
-    assert team_function("slow", Slow(), limits)() == 1
-    assert limits.outside >= 0.15
-    limits.check()  # the 0.15 s spent outside do not count against the 0.05 s
-
-
-def test_send_tools_refuses_anything_but_agents_and_tools():
+def test_send_tools_refuses_anything_but_agents_and_tools(executor):
     with pytest.raises(TypeError, match="only agents and tools"):
-        SafeExecutor().send_tools({"f": len})
+        executor.send_tools({"f": len})
 
 
 def test_send_variables_keeps_plain_public_values_only(team):
     ex = SafeExecutor()
-    ex.send_variables(variables={"task": "t", "n": (1, 2), "_hidden": 1, "f_x": 2, "obj": object()})
-    ex.send_tools(team)
-    assert run(ex, "[task, n, obj]") == ["t", [1, 2], "<object>"]
-    assert "_hidden" not in ex.state and "f_x" not in ex.state and ex.state["n"] == [1, 2]
+    try:
+        ex.send_variables(variables={"task": "t", "n": (1, 2), "_hidden": 1, "f_x": 2, "obj": object()})
+        ex.send_tools(team)
+        assert run(ex, "[task, n, obj]") == ["t", [1, 2], "<object>"]
+        assert "_hidden" not in ex.variables and "f_x" not in ex.variables and ex.variables["n"] == [1, 2]
+    finally:
+        ex.close()
 
 
 # --- plain() -------------------------------------------------------------------------------------
@@ -647,41 +595,6 @@ def test_plain_stops_at_its_depth():
 # --- step limits ---------------------------------------------------------------------------------
 
 
-def test_a_cancelled_step_stops_and_names_why():
-    cancelled = threading.Event()
-    ex = SafeExecutor(step_seconds=30.0, cancelled=cancelled)
-    ex.send_tools({"final_answer": FinalAnswerTool()})
-    assert run(ex, "1 + 1") == 2
-    cancelled.set()
-    assert refused(ex, "1 + 1").endswith("InterpreterError: the run was cancelled")
-
-
-def test_an_over_time_step_names_its_limit():
-    ex = SafeExecutor(step_seconds=0.2)
-    ex.send_tools({"final_answer": FinalAnswerTool()})
-    message = refused(ex, "while True:\n    pass")
-    assert "the code step ran longer than 0.2 s (DIONYSUS_CODE_STEP_TIMEOUT) and was stopped" in message
-    assert run(ex, "3") == 3  # each step has its own time
-
-
-def test_step_limits_count_checks_and_restart():
-    limits = StepLimits(5.0)
-    for _ in range(3):
-        limits.check()
-    assert limits.checks == 3 and limits.outside == 0.0 and not limits.memory_exceeded
-    limits.outside = 1.0
-    limits.start()
-    assert limits.checks == 0 and limits.outside == 0.0 and limits.resident and limits.resident > 0
-
-
-def test_the_operation_counter_cannot_be_reset_by_the_code(executor):
-    assert run(executor, "for i in range(3):\n    pass\ni") == 2
-    counter = executor.state["_operations_count"]
-    before = counter.count
-    counter["counter"] = -(10**12)
-    assert counter.count == before + 1 and counter["counter"] == before + 1
-
-
 def test_the_final_answer_is_marked(executor):
     result = executor("final_answer({'decision': 'go'})")
     assert result.is_final_answer and result.output == {"decision": "go"}
@@ -689,10 +602,24 @@ def test_the_final_answer_is_marked(executor):
     assert not result.is_final_answer
 
 
-def test_an_output_too_large_to_show_is_replaced(executor):
+def test_an_output_too_large_to_show_is_shortened_with_a_note(executor):
     result = executor("s = 'a' * 500000\n[s, s, s, s, s]")
-    assert result.output == f"<a value of over {MAX_RENDER:,} characters, not shown>"
-    assert run(executor, two_strings(0) + "x") != f"<a value of over {MAX_RENDER:,} characters, not shown>"
+    assert isinstance(result.output, str) and len(result.output) < MAX_OBSERVATION + 200
+    assert result.output.startswith("['aaaa")
+    assert "more characters cut]" in result.output
+    assert result.output.endswith(f"[a value rendering to over {MAX_OBSERVATION:,} characters, shortened]")
+    # at the limit a value comes back whole (a 19,996-character string renders to 19,998)
+    assert run(executor, f"{text(MAX_OBSERVATION - 4)}") == "ab" * ((MAX_OBSERVATION - 4) // 2)
+    # a final answer may be larger: it goes to the caller, not back to the model
+    assert executor(f"final_answer([{text(MAX_OBSERVATION)}])").output == ["ab" * (MAX_OBSERVATION // 2)]
+    assert "shortened" in executor(f"final_answer([{text(MAX_FINAL)}])").output
+
+
+def test_printed_output_and_error_texts_are_cut_with_a_note(executor):
+    result = executor(f"print('x' * {MAX_OBSERVATION + 5000})")
+    assert result.logs.startswith("x" * 100) and "[... 5,001 more characters cut]" in result.logs
+    message = refused(executor, "big = list(range(100000))\nraise ValueError(big)")
+    assert len(message) < MAX_OBSERVATION + 200 and "more characters cut]" in message
 
 
 def test_raising_base_exceptions_is_turned_into_an_error(executor):
@@ -733,129 +660,14 @@ def test_iter_map_filter_sum_and_pow_keep_their_meaning(executor):
     assert run(executor, f"pow(3, {10 * MAX_INT_BITS}, 7)") == pow(3, 10 * MAX_INT_BITS, 7)
 
 
-class Stop(Tool):
-    """Cancels the run when called, as the runner would from another thread."""
-
-    name = "stop"
-    description = "Cancels the run."
-    inputs = {"value": {"type": "any", "description": "anything"}}
-    output_type = "any"
-
-    def __init__(self, cancelled: threading.Event):
-        super().__init__()
-        self.cancelled = cancelled
-        self.calls = 0
-
-    def forward(self, value):
-        self.calls += 1
-        self.cancelled.set()
-        return value
-
-
-@pytest.mark.parametrize("call", ["list(map(stop, [1, 2, 3]))", "list(filter(stop, [1, 2, 3]))"])
-def test_map_and_filter_check_the_limits_between_items(call):
-    cancelled = threading.Event()
-    stop = Stop(cancelled)
-    ex = SafeExecutor(step_seconds=30.0, cancelled=cancelled)
-    ex.send_tools({"final_answer": FinalAnswerTool(), "stop": stop})
-    assert refused(ex, call).endswith(": the run was cancelled")
-    assert stop.calls == 1  # the second item never reached the tool
-
-
-class Balloon(Tool):
-    """Makes the step look as if it had grown the process by a terabyte (its memory baseline moves)."""
-
-    name = "balloon"
-    description = "Pretends the step allocated a lot."
-    inputs = {}
-    output_type = "any"
-
-    def __init__(self, executor_ref: list):
-        super().__init__()
-        self.executor_ref = executor_ref
-
-    def forward(self):
-        self.executor_ref[0].limits.resident -= 1 << 40
-        return None
-
-
-def test_a_step_over_its_memory_growth_is_stopped_and_its_variables_dropped():
-    ref: list = []
-    ex = SafeExecutor(step_seconds=2.0)  # (were the memory check broken, the loop would end here)
-    ref.append(ex)
-    ex.send_variables(variables={"task": "t"})
-    ex.send_tools({"final_answer": FinalAnswerTool(), "balloon": Balloon(ref)})
-    assert run(ex, "kept = 1\nkept") == 1
-    message = refused(ex, "big = [1]\nballoon()\nwhile True:\n    pass")
-    assert "the code step allocated over 256 MB and was stopped" in message
-    assert ex.limits.memory_exceeded
-    # task, kept and big are gone; the executor's own entries stay
-    assert sorted(ex.state) == ["__name__", "_operations_count", "_print_outputs"]
-    assert ex.state["__name__"] == "__main__"
-    assert "is not defined" in refused(ex, "kept")
-    assert run(ex, "x = 2\nx") == 2  # the next step runs normally
-    assert ex.limits.memory_exceeded is False
-
-
 def test_other_step_errors_keep_the_variables(executor):
     assert run(executor, "kept = 1\nkept") == 1
     assert "division by zero" in refused(executor, "1 / 0")
     assert run(executor, "kept") == 1
 
 
-def test_memory_is_read_every_64_checks():
-    limits = StepLimits(30.0)
-    limits.resident -= 1 << 40  # as if the step had grown the process by a terabyte
-    for _ in range(63):
-        limits.check()
-    with pytest.raises(InterpreterError, match="the code step allocated over 256 MB and was stopped"):
-        limits.check()
-    assert limits.memory_exceeded and limits.checks == 64
-
-
-def test_memory_growth_is_measured_from_the_steps_start(monkeypatch):
-    readings = iter([1000, 1000 + MEMORY_GROWTH, None, 1000 + MEMORY_GROWTH + 1])
-    monkeypatch.setattr(safe_executor, "_resident_bytes", lambda: next(readings))
-    limits = StepLimits(30.0)  # reads 1000
-    for _ in range(64 * 2):  # exactly MEMORY_GROWTH more, then no reading: both go on
-        limits.check()
-    for _ in range(63):
-        limits.check()
-    with pytest.raises(InterpreterError, match="allocated over 256 MB"):
-        limits.check()  # one byte more
-    assert limits.memory_exceeded is True
-
-
-def test_without_a_memory_reading_the_memory_check_is_off(monkeypatch):
-    monkeypatch.setattr(safe_executor, "_resident_bytes", lambda: None)
-    limits = StepLimits(30.0)
-    for _ in range(200):
-        limits.check()
-    assert limits.resident is None and limits.memory_exceeded is False
-
-
-def test_resident_bytes_is_the_resident_set_size():
-    import re
-    from pathlib import Path
-
-    vm_rss = int(re.search(r"VmRSS:\s+(\d+) kB", Path("/proc/self/status").read_text()).group(1)) * 1024
-    resident = safe_executor._resident_bytes()
-    assert isinstance(resident, int)
-    assert abs(resident - vm_rss) < 4 * 2**20
-
-
-def test_a_fresh_step_state_and_counter():
-    limits = StepLimits(30.0)
-    assert limits.memory_exceeded is False and limits.checks == 0
-    counter = safe_executor._OperationCounter(limits)
-    assert counter.count == 0 and counter["counter"] == 0
-    ex = SafeExecutor()
-    assert dict(ex.state) == {"__name__": "__main__"}
-    assert ex.authorized_imports == []
-
-
-def test_the_code_runs_in_the_calling_thread_under_the_steps_own_limits(team):
-    """smolagents' own timeout would run the code in a pool thread (and still wait for it)."""
+def test_team_members_run_in_the_server_in_the_thread_that_runs_the_step(team):
+    """The code is in another process; what it calls runs here, where the step was called."""
 
     class Where(Tool):
         name = "where"
@@ -867,20 +679,17 @@ def test_the_code_runs_in_the_calling_thread_under_the_steps_own_limits(team):
             return threading.get_ident()
 
     ex = SafeExecutor()
-    ex.send_tools({"final_answer": FinalAnswerTool(), "where": Where()})
-    assert run(ex, "where()") == threading.get_ident()
+    try:
+        ex.send_tools({"final_answer": FinalAnswerTool(), "where": Where()})
+        assert run(ex, "where()") == threading.get_ident()
+    finally:
+        ex.close()
 
 
 def test_final_answer_is_not_wrapped_as_a_team_member(executor):
     message = refused(executor, "final_answer()")
     assert "missing 1 required positional argument: 'answer'" in message
     assert "final_answer failed" not in message
-
-
-def test_a_team_member_without_a_description_has_no_doc():
-    helper = Helper()
-    del helper.description
-    assert team_function("helper", helper, StepLimits(5.0)).__doc__ is None
 
 
 def test_setattr_type_and_two_argument_iter_are_not_available(executor):

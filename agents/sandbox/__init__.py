@@ -1,0 +1,10 @@
+"""The child process the ConsciousnessManager's code runs in (driven by agents/safe_executor.py).
+
+- launcher.py — starts, talks to and ends a child (server side);
+- channel.py — the JSON-lines channel and the caps on what crosses it (both sides);
+- child.py — the child's entry point and bootstrap (child side);
+- confine.py — the OS limits the child sets on itself before it reads code (child side);
+- interpreter.py — smolagents' local executor behind the guard of agents/code_guard.py (child side).
+The child-side modules import only the standard library, smolagents' local_python_executor and
+each other: the child loads them by file path, never through this package.
+"""

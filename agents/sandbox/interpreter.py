@@ -1,0 +1,161 @@
+"""Inside the child: smolagents' local executor with the guard in front and a namespace that
+holds nothing but plain functions.
+
+This is the first layer (defence in depth); the boundary is the process around it. The code's
+namespace holds only:
+- one plain function per team member, tool and `final_answer` (`remote`): it sends the call as
+  plain data over the channel and returns the server's reply (text or plain data); a failure
+  comes back as a fresh `TeamMemberFailed` carrying only text;
+- smolagents' safe built-ins, minus `setattr` and `type`, with `getattr`/`hasattr` refusing the
+  names `code_guard` refuses, `iter` with one argument only (`iter(int, 1)` never ends inside
+  C), a bounded `range`, and `sum`/`pow` through the size guards;
+- no module at all: no import is authorized.
+Every step is checked and rewritten by `code_guard.guard_code` first. Time, memory and
+cancellation are not checked here: the server holds them, from outside (agents/safe_executor.py).
+"""
+
+from __future__ import annotations
+
+import os
+import reprlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from smolagents.local_python_executor import BASE_PYTHON_TOOLS, CodeOutput, InterpreterError, LocalPythonExecutor, PrintContainer
+
+from agents.code_guard import AMPLIFYING_METHODS, GUARDS, MAX_ITEMS, CodeRefused, forbidden, guard_code, guarded_binop, rendered_size
+from agents.sandbox.channel import MAX_FINAL, MAX_OBSERVATION, bounded, cut, plain
+
+MAX_PRINT = 200_000  # characters of print output per step (the server shows at most MAX_OBSERVATION)
+
+Call = Callable[[str, tuple, dict], Any]  # (name, args, kwargs) -> the server's reply
+
+
+class TeamMemberFailed(Exception):
+    """A team member or tool the code called failed; the message says which and why."""
+
+
+class _BoundedPrint(PrintContainer):
+    def append(self, text: str) -> "_BoundedPrint":
+        return self.__iadd__(text)
+
+    def __iadd__(self, other: Any) -> "_BoundedPrint":
+        text = str(other)
+        if len(self.value) + len(text) > MAX_PRINT:
+            raise InterpreterError(f"print output over {MAX_PRINT:,} characters in one step")
+        self.value += text
+        return self
+
+
+class _GuardedState(dict):
+    """The executor's variables. smolagents resets the print buffer per step by assigning it
+    here; this swaps in the bounded version."""
+
+    def __init__(self) -> None:
+        super().__init__(__name__="__main__")
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key == "_print_outputs" and not isinstance(value, _BoundedPrint):
+            value = _BoundedPrint()
+        super().__setitem__(key, value)
+
+
+def remote(name: str, call: Call, doc: str | None = None) -> Callable[..., Any]:
+    """The plain function the code calls for a team member, a tool or final_answer."""
+
+    def member(*args: Any, **kwargs: Any) -> Any:
+        ok, value = call(name, tuple(plain(a) for a in args), {str(k): plain(v) for k, v in kwargs.items()})
+        if not ok:
+            raise TeamMemberFailed(value)
+        return value
+
+    member.__name__ = member.__qualname__ = name
+    member.__doc__ = doc
+    return member
+
+
+def safe_builtins() -> dict[str, Any]:
+    def safe_getattr(obj: Any, name: str, *default: Any) -> Any:
+        if not isinstance(name, str) or forbidden(name):
+            raise CodeRefused(f"attribute {name!r} is not accessible")
+        if name in AMPLIFYING_METHODS:  # its size guard applies to direct calls only
+            raise CodeRefused(f"call .{name}(...) directly, not through getattr")
+        return getattr(obj, name, *default)
+
+    def safe_hasattr(obj: Any, name: str) -> bool:
+        return isinstance(name, str) and not forbidden(name) and hasattr(obj, name)
+
+    def one_argument_iter(obj: Any) -> Iterator[Any]:
+        return iter(obj)
+
+    def bounded_range(*args: int) -> range:
+        r = range(*args)
+        if len(r) > MAX_ITEMS:
+            raise CodeRefused(f"range of {len(r):,} numbers: the limit is {MAX_ITEMS:,}")
+        return r
+
+    def numeric_sum(iterable: Any, start: int | float = 0) -> Any:
+        if not isinstance(start, (int, float, complex)):
+            raise CodeRefused("sum adds numbers; join text with ''.join(...)")
+        return sum(iterable, start)
+
+    def guarded_pow(base: Any, exp: Any, mod: Any = None) -> Any:
+        return pow(base, exp, mod) if mod is not None else guarded_binop("**", base, exp)
+
+    tools = {k: v for k, v in BASE_PYTHON_TOOLS.items() if k not in ("setattr", "type")}
+    tools.update(getattr=safe_getattr, hasattr=safe_hasattr, iter=one_argument_iter, range=bounded_range, sum=numeric_sum, pow=guarded_pow)
+    return {**tools, **GUARDS}
+
+
+def shown(value: Any, limit: int) -> Any:
+    """A step's value as the server may receive it: plain data, or a cut text when it renders
+    to more than `limit` characters."""
+    value = plain(value)
+    if rendered_size(value, limit) > limit:
+        short = reprlib.Repr()  # bounded at every level: never renders the whole value
+        short.maxstring, short.maxother, short.maxlevel = limit, 200, 4
+        short.maxlist = short.maxdict = short.maxtuple = 1_000
+        return f"{cut(short.repr(value), limit)}\n[a value rendering to over {limit:,} characters, shortened]"
+    return value
+
+
+class GuardedInterpreter(LocalPythonExecutor):
+    """smolagents' local executor with the namespace and guards above."""
+
+    def __init__(self, call: Call, escape_hatch: bool = False):
+        # timeout_seconds=None: smolagents' own timeout runs the code in a pool thread; the
+        # server ends this whole process instead.
+        super().__init__(additional_authorized_imports=[], timeout_seconds=None, max_print_outputs_length=MAX_OBSERVATION)
+        self.authorized_imports: list[str] = []  # smolagents always adds its base modules; none here
+        self.call = call
+        self.state = _GuardedState()
+        # Test-only (tests/integration/test_manager_sandbox_escape.py): hands the code `os` and
+        # `open`, to show the process boundary holds without this layer.
+        self.escape_hatch = escape_hatch
+        self.static_tools = self._namespace({})
+
+    def _namespace(self, team: dict[str, str | None]) -> dict[str, Any]:
+        names = {name: remote(name, self.call, doc) for name, doc in team.items() if not forbidden(name)}
+        names["final_answer"] = remote("final_answer", self.call)
+        extra = {"os": os, "open": open} if self.escape_hatch else {}
+        return {**names, **safe_builtins(), **extra}
+
+    def send_tools(self, tools: dict[str, Any]) -> None:
+        """`tools`: name -> description of what the server offers (plain data)."""
+        self.static_tools = self._namespace({str(k): (str(v) if v is not None else None) for k, v in tools.items()})
+
+    def send_variables(self, variables: dict[str, Any]) -> None:
+        self.state.update({k: plain(v) for k, v in variables.items() if not forbidden(str(k))})
+
+    def __call__(self, code_action: str) -> CodeOutput:
+        code = guard_code(code_action)
+        try:
+            result = super().__call__(code)
+        except Exception:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - SystemExit & co. raised by the code itself
+            # smolagents' executor catches only Exception; out of it, `raise SystemExit` would end
+            # the step's process rather than the step.
+            raise InterpreterError(f"raising {type(exc).__name__} is not allowed") from None
+        limit = MAX_FINAL if result.is_final_answer else MAX_OBSERVATION
+        return CodeOutput(output=shown(result.output, limit), logs=bounded(result.logs), is_final_answer=result.is_final_answer)

@@ -1,0 +1,98 @@
+"""Shared by the sandbox tests: a small team (a tool, a failing tool, a model-less agent) and a
+look at the processes this test process started."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from smolagents import MultiStepAgent, Tool
+
+from agents.sandbox.launcher import CHILD_SCRIPT
+
+
+class Echo(Tool):
+    name = "echo"
+    description = "Returns what it is given."
+    inputs = {"value": {"type": "any", "description": "anything"}}
+    output_type = "any"
+
+    def forward(self, value):
+        return value
+
+
+class Broken(Tool):
+    name = "broken"
+    description = "Always fails."
+    inputs = {"value": {"type": "any", "description": "anything", "nullable": True}}
+    output_type = "any"
+
+    def forward(self, value=None):
+        raise RuntimeError(f"broken by {value}")
+
+
+class Helper(MultiStepAgent):
+    """A team member without a model: answers with what it was asked (and the extra arguments)."""
+
+    def __init__(self):  # noqa: D107 - no model, no tools: only the call protocol is needed
+        self.name = "helper"
+        self.description = "A helper that repeats its task."
+        self.calls: list[tuple[tuple, dict]] = []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append((args, kwargs))
+        return _Report(kwargs.get("task", args[0] if args else None), kwargs.get("additional_args"))
+
+    def initialize_system_prompt(self):  # abstract in MultiStepAgent
+        return ""
+
+    def _step_stream(self, memory_step):  # abstract in MultiStepAgent
+        raise NotImplementedError
+
+
+class _Report:
+    """What an agent returns is not necessarily a str: the server makes it one."""
+
+    def __init__(self, task, extra):
+        self.task, self.extra = task, extra
+
+    def __str__(self):
+        return f"report on {self.task} with {self.extra}"
+
+
+def code_children() -> list[tuple[int, str]]:
+    """(pid, state) of every process running the manager's code that this process started,
+    directly or through the fork server (zygotes excluded; zombies included)."""
+    from agents.sandbox.forkserver import zygote_pid
+
+    parents = {os.getpid(), zygote_pid()} - {None}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in parents:
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) in parents and CHILD_SCRIPT.encode() in cmdline:
+            found.append((int(entry.name), fields[0]))
+    return found
+
+
+def stray_children(before: "set[int] | None" = None, within_s: float = 15.0) -> list[tuple[int, str]]:
+    """Code children still alive or unreaped once every run has ended, but those in `before`
+    (started by an earlier test that built a manager and never ran it). A run's child is ended
+    beside it, after the run returns: given `within_s` to go."""
+    import time
+
+    old = before or set()
+    deadline = time.monotonic() + within_s
+    while (found := [c for c in code_children() if c[0] not in old]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return found
+
+
+def children_now() -> set[int]:
+    return {pid for pid, _ in code_children()}
