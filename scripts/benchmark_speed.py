@@ -585,32 +585,27 @@ async def bench_trace_writes(report: Report, stores: Stores, sizes: dict[str, in
 
 
 class WriteMeter:
-    """Counts the trace-service writes of persisted runs and the time the event loop spends in
-    them (wraps the runtime's TraceService methods while active)."""
-
-    METHODS = ("create_trace", "add_step", "complete_trace", "link_basin")
+    """Counts the trace writes of persisted runs by kind (schema.trace_writes) and the time the
+    event loop spends storing them (wraps the runtime's TraceService.write_batch while active)."""
 
     def __init__(self, traces: Any):
-        self.traces = traces
-        self.calls = {m: 0 for m in self.METHODS}
+        self.calls: dict[str, int] = {}
         self.seconds = 0.0
         self.active = False
-        for name in self.METHODS:
-            original = getattr(traces, name)
-            setattr(traces, name, self._wrap(name, original))
+        original = traces.write_batch
 
-    def _wrap(self, name: str, original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        async def wrapper(writes: Any) -> Any:
             if not self.active:
-                return await original(*args, **kwargs)
+                return await original(writes)
             t = time.perf_counter()
             try:
-                return await original(*args, **kwargs)
+                return await original(writes)
             finally:
                 self.seconds += time.perf_counter() - t
-                self.calls[name] += 1
+                for write in writes:
+                    self.calls[write.kind] = self.calls.get(write.kind, 0) + 1
 
-        return wrapper
+        traces.write_batch = wrapper
 
 
 def persistence_switch() -> tuple[str, str] | None:

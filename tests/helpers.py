@@ -40,17 +40,31 @@ async def seed_traces(db_path: Path) -> tuple[str, str]:
 
 
 def counting_batches(runtime) -> list[list[str]]:
-    """The methods of each batch of trace writes the runtime's store takes from now on (a
-    wrapper around the real `apply_trace_writes`, which still stores them)."""
+    """The kinds of the writes of each batch of trace writes the runtime's store takes from now
+    on (a wrapper around the real `apply_trace_writes`, which still stores them)."""
     batches: list[list[str]] = []
     apply = runtime.store.apply_trace_writes
 
     async def counted(writes):
-        batches.append([method for method, _ in writes])
+        batches.append([write.kind for write in writes])
         return await apply(writes)
 
     runtime.store.apply_trace_writes = counted
     return batches
+
+
+def queue_old_outbox_row(outbox, op: str, payload: dict) -> None:
+    """An outbox row as versions before typed trace writes wrote it: the name of the store
+    method and its arguments as JSON (what a queue left by an older server holds)."""
+    import json
+    import sqlite3
+
+    from dionysus_mcp.store.outbox import DDL
+
+    outbox.path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(outbox.path) as db:
+        db.executescript(DDL)
+        db.execute("INSERT INTO outbox (op, payload) VALUES (?, ?)", (op, json.dumps(payload)))
 
 
 def embed_with_the_network_cut(imports: str, make_embedder: str) -> list[str]:

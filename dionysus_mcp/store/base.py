@@ -13,8 +13,7 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -34,24 +33,10 @@ from schema.models import (
     TraceStatus,
     WisdomPrinciple,
 )
+from schema.trace_writes import TraceWrite
 
 
 T = TypeVar("T")
-
-TRACE_WRITES = ("create_trace", "add_step", "complete_trace", "link_trace_basin", "set_trace_owner")
-
-
-def built_trace_writes(writes: list[tuple[str, tuple[Any, ...]]], builders: dict[str, Callable[..., T]]) -> list[T]:
-    """Each write of an `apply_trace_writes` batch built by its backend's statement builder; a
-    method that is not a trace write is refused before anything is written."""
-    built = []
-    for method, args in writes:
-        build = builders.get(method)
-        if build is None:
-            raise StoreError(f"not a trace write: {method!r}")
-        built.append(build(*args))
-    return built
-
 
 @dataclass(frozen=True)
 class Embedding:
@@ -264,15 +249,11 @@ class Store(ABC):
         """Close the trace; `totals` holds input_tokens, output_tokens, pruned_tokens_saved,
         step_count."""
 
-    async def apply_trace_writes(self, writes: list[tuple[str, tuple[Any, ...]]]) -> None:
-        """Several trace writes, in order: each is (method name, positional arguments) of
-        create_trace, add_step, complete_trace or link_trace_basin. A backend that can stores
-        them in one transaction (SQLite: one commit instead of one per step); this default makes
-        the calls one by one. Trace writes are idempotent, so repeating a batch is harmless."""
-        for method, args in writes:
-            if method not in TRACE_WRITES:
-                raise StoreError(f"not a trace write: {method!r}")
-            await getattr(self, method)(*args)
+    @abstractmethod
+    async def apply_trace_writes(self, writes: list[TraceWrite]) -> None:
+        """Several trace writes (`schema.trace_writes`), in order, in ONE transaction; anything
+        that is not a trace write is refused before anything is written. Trace writes are
+        idempotent, so repeating a batch is harmless."""
 
     @abstractmethod
     async def link_trace_basin(self, link: TraceBasinLink) -> None:

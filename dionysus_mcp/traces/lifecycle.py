@@ -43,7 +43,7 @@ async def orphans(service: "TraceService", trace_ids: list[str] | None = None) -
     now = service.clock()
     return [
         run for run in await service.store.running_traces(trace_ids)
-        if run.id not in service._open and owner_gone(run.owner, run.started_at, service.identity, now, service.lease_s)
+        if not service.is_open(run.id) and owner_gone(run.owner, run.started_at, service.identity, now, service.lease_s)
     ]
 
 
@@ -97,7 +97,7 @@ async def refresh(service: "TraceService", traces: list[TraceRecord]) -> list[Tr
 
 async def renew(service: "TraceService") -> int:
     """Extend the leases of this process's running traces (nothing to do when none is open)."""
-    if not service._open:
+    if not service.open_traces():
         return 0
     owner = service.identity.owner(service.clock(), service.lease_s)
     try:
@@ -118,7 +118,7 @@ async def close_in_flight(service: "TraceService") -> list[str]:
     """At shutdown: runs this process still has open are marked `interrupted` (a run that was
     cancelled in time has closed itself as `cancelled` already)."""
     closed = []
-    for trace_id in list(service._open):
+    for trace_id in service.open_traces():
         try:
             await service.complete_trace(trace_id, "interrupted", error=STOPPED_ERROR)
             closed.append(trace_id)

@@ -3,24 +3,28 @@ write-behind queue) stores exactly what the same writes made one by one store.""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from dionysus_mcp.store.base import Store, StoreError
 from schema.models import TraceBasinLink
+from schema.trace_writes import AddStep, CompleteTrace, CreateTrace, LinkTraceBasin, TraceWrite
 from tests.contract.builders import basin, step, trace, ts
 
 
-def writes(prefix: str) -> list[tuple[str, tuple]]:
+def writes(prefix: str) -> list[TraceWrite]:
     parent, child = f"{prefix}-root", f"{prefix}-child"
     return [
         # The child first: a replayed queue may deliver it before its parent.
-        ("create_trace", (trace(child, ts(2), parent_id=parent, parent_step=1),)),
-        ("create_trace", (trace(parent, ts(1)),)),
-        *[("add_step", (step(parent, n, observations=f"seen {n}"),)) for n in (1, 2)],
-        ("add_step", (step(child, 1),)),
-        ("link_trace_basin", (TraceBasinLink(trace_id=parent, basin_id="b-focus", basin_name="focus", strength=0.5, at_step=1),)),
-        ("complete_trace", (child, "success", ts(3), "child done", None, {"step_count": 1})),
-        ("complete_trace", (parent, "success", ts(4), "done", None, {"step_count": 2, "input_tokens": 7})),
+        CreateTrace(trace=trace(child, ts(2), parent_id=parent, parent_step=1)),
+        CreateTrace(trace=trace(parent, ts(1))),
+        *[AddStep(step=step(parent, n, observations=f"seen {n}")) for n in (1, 2)],
+        AddStep(step=step(child, 1)),
+        LinkTraceBasin(link=TraceBasinLink(trace_id=parent, basin_id="b-focus", basin_name="focus", strength=0.5, at_step=1)),
+        CompleteTrace(trace_id=child, status="success", completed_at=ts(3), summary="child done", totals={"step_count": 1}),
+        CompleteTrace(trace_id=parent, status="success", completed_at=ts(4), summary="done",
+                      totals={"step_count": 2, "input_tokens": 7}),
     ]
 
 
@@ -36,8 +40,8 @@ async def stored(store: Store, prefix: str) -> tuple:
 async def test_a_batch_stores_what_single_writes_store(store: Store):
     await store.upsert_basin(basin("focus"))
     await store.apply_trace_writes(writes("batch"))
-    for method, args in writes("single"):
-        await getattr(store, method)(*args)
+    for write in writes("single"):
+        await store.apply_trace_writes([write])
     batch, single = await stored(store, "batch"), await stored(store, "single")
     assert batch == single
     assert batch[0]["status"] == "success" and batch[0]["step_count"] == 2 and len(batch[1]) == 1
@@ -48,4 +52,4 @@ async def test_a_batch_stores_what_single_writes_store(store: Store):
 
 async def test_a_batch_refuses_an_unknown_write(store: Store):
     with pytest.raises(StoreError):
-        await store.apply_trace_writes([("drop_everything", ())])
+        await store.apply_trace_writes([SimpleNamespace(kind="drop_everything")])

@@ -24,6 +24,7 @@ from agents.runner import run_heartbeat
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
 from dionysus_mcp.traces import RETRY_EVERY_S
+from schema.trace_writes import from_outbox
 from tests.helpers import Runs
 
 PROGRESS = re.compile(r"^HeartbeatAgent(?:: plan before step (?P<plan>\d+)| step (?P<action>\d+): .*|(?P<final>: final answer))$")
@@ -118,8 +119,8 @@ async def test_a_stopped_store_mid_run_loses_no_step_and_duplicates_none(setting
         trace_id = result.trace_id
         assert trace_id == runs.started[0].trace_id
         queued = runtime.outbox.pending()
-        assert queued and queued[-1][1] == "complete_trace"
-        assert {op for _, op, _ in queued} <= {"add_step", "complete_trace", "link_trace_basin"}
+        assert queued and queued[-1][1] == "complete"
+        assert {op for _, op, _ in queued} <= {"step", "complete", "link_basin"}
         # The outage is visible in the run's own record: its tools failed.
         actions = [s for s in runs.started[0].agent.memory.steps if isinstance(s, ActionStep)]
         assert any("unreachable" in f"{s.observations} {s.error}" for s in actions)
@@ -132,7 +133,7 @@ async def test_a_stopped_store_mid_run_loses_no_step_and_duplicates_none(setting
 
         # Delivered again (a crash between a write and its removal from the queue): still once.
         for _, op, payload in queued:
-            runtime.outbox.put(op, payload)
+            runtime.outbox.put(from_outbox(op, payload))
         assert (await runtime.traces.flush())["pending"] == 0
         assert_exactly_once(cypher, trace_id, steps.keys, result.status)
 

@@ -304,9 +304,9 @@ async def test_a_cycles_writes_are_stored_in_a_few_batches_in_the_order_made(rt)
     elapsed = time.monotonic() - started
 
     made = [method for batch in batches for method in batch]
-    assert len(made) >= 40 and made[:2] == ["create_trace", "set_trace_owner"]
+    assert len(made) >= 40 and made[:2] == ["create", "set_owner"]
     assert len(batches) <= 2 + elapsed / LINGER_S, (len(batches), elapsed)
-    assert made[-1] == "complete_trace"  # the manager closes last, after its sub-runs
+    assert made[-1] == "complete"  # the manager closes last, after its sub-runs
     root = await rt.traces.get_trace(result.trace_id)
     assert root.status == "success" and root.step_count == len(root.steps)
     assert_well_formed(root)

@@ -5,6 +5,7 @@ ran each statement, and how many write transactions began."""
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from datetime import datetime, timezone
 
 import pytest
@@ -13,6 +14,7 @@ from dionysus_mcp.store.base import StoreError
 from dionysus_mcp.store.sqlite import SQLiteStore
 from dionysus_mcp.traces import TraceService
 from schema.models import Basin, Memory, MemoryBasin, StepRecord, TraceRecord
+from schema.trace_writes import AddStep, CompleteTrace, CreateTrace
 
 T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
 
@@ -69,31 +71,36 @@ async def test_a_batch_of_trace_writes_is_one_transaction(store):
     log = StatementLog(store)
     trace = TraceRecord(id="t1", run_id="r1", agent_name="a", started_at=T0)
     steps = [StepRecord(id=f"t1:action:{n}", trace_id="t1", step_number=n, step_type="action") for n in range(1, 6)]
-    await store.apply_trace_writes([("create_trace", (trace,)), *[("add_step", (s,)) for s in steps],
-                                    ("complete_trace", ("t1", "success", T0, "done", None, {"step_count": 5}))])
+    await store.apply_trace_writes([CreateTrace(trace=trace), *[AddStep(step=s) for s in steps],
+                                    CompleteTrace(trace_id="t1", status="success", completed_at=T0, summary="done",
+                                                  totals={"step_count": 5})])
     assert log.begins() == 1
     assert [s.step_number for s in await store.get_steps("t1")] == [1, 2, 3, 4, 5]
     assert (await store.get_trace("t1")).status == "success"
     with pytest.raises(StoreError):
-        await store.apply_trace_writes([("drop_everything", ())])
+        await store.apply_trace_writes([SimpleNamespace(kind="drop_everything")])
 
 
-async def test_write_batch_stores_a_drain_in_one_transaction_and_charges_a_failure_to_its_call(store):
+async def test_write_batch_stores_a_drain_in_one_transaction_and_charges_a_failure_to_its_write(store):
     traces = TraceService(store)
     log = StatementLog(store)
     trace_id = "t-batch"
-
-    async def broken() -> None:
-        raise ValueError("this call fails before it writes")
-
-    calls = [
-        lambda: traces.create_trace("heartbeat", trace_id=trace_id),
-        *[lambda n=n: traces.add_step(trace_id, {"step_number": n, "step_type": "action"}) for n in (1, 2, 3)],
-        broken,
-        lambda: traces.complete_trace(trace_id, "success", summary="ok"),
+    writes = [
+        *traces.opening("heartbeat", trace_id=trace_id),
+        *[traces.step(trace_id, {"step_number": n, "step_type": "action"}) for n in (1, 2, 3)],
+        traces.completion(trace_id, "success", summary="ok"),
     ]
-    results = await traces.write_batch(calls)
-    assert [type(r).__name__ if r else None for r in results] == [None, None, None, None, "ValueError", None]
+    assert await traces.write_batch(writes) == [None] * len(writes)
     assert log.begins() == 1
     stored = await store.get_trace(trace_id)
     assert stored.status == "success" and stored.step_count == 3
+
+    # A batch the store refuses is written one by one: the refusal is charged to its write.
+    store._conn.execute(
+        "CREATE TRIGGER refuse_one_step BEFORE INSERT ON trace_steps WHEN NEW.id = 't-two:action:2'"
+        " BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END"
+    )
+    writes = [*traces.opening("heartbeat", trace_id="t-two"), *[traces.step("t-two", {"step_number": n, "step_type": "action"}) for n in (1, 2, 3)]]
+    results = await traces.write_batch(writes)
+    assert [type(r).__name__ if r else None for r in results] == [None, None, None, "StoreError", None]
+    assert [s.step_number for s in await store.get_steps("t-two")] == [1, 3]

@@ -17,15 +17,16 @@ from typing import Any
 
 from schema.models import StepRecord, TraceBasinLink, TraceFilter, TraceRecord, TraceStatus, from_iso, to_iso
 
-from ..base import built_trace_writes
+from schema.trace_writes import TraceWrite
+
 from ..records import decode_tool_calls, json_or_none, step_sort_key
 from .connection import Neo4jConnection, _run_consume
 from .trace_writes import (
-    STATEMENTS,
     add_step_statements,
     complete_trace_statements,
     create_trace_statements,
     link_trace_basin_statements,
+    statements,
 )
 
 _GET_TRACE = "MATCH (t:AgentExecutionTrace {id: $id}) RETURN properties(t) AS props"
@@ -154,9 +155,9 @@ class TracesMixin(Neo4jConnection):
     async def link_trace_basin(self, link: TraceBasinLink) -> None:
         await self._run_statements(link_trace_basin_statements(link))
 
-    async def apply_trace_writes(self, writes: list[tuple[str, tuple[Any, ...]]]) -> None:
+    async def apply_trace_writes(self, writes: list[TraceWrite]) -> None:
         """The writes in ONE transaction: a drain of an agent's steps is one round of commits."""
-        await self._run_statements([s for built in built_trace_writes(writes, STATEMENTS) for s in built])
+        await self._run_statements([s for write in writes for s in statements(write)])
 
     async def _run_statements(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
         async def work(tx: Any) -> None:

@@ -15,12 +15,13 @@ from typing import Any
 
 from schema.models import StepRecord, TraceBasinLink, TraceFilter, TraceRecord, TraceStatus, from_iso, to_iso
 
-from dionysus_mcp.store.base import built_trace_writes
+from schema.trace_writes import TraceWrite
+
 from dionysus_mcp.store.records import STEP_TYPE_ORDER, UNKNOWN_STEP_TYPE_RANK, decode_tool_calls
 
 from .connection import SQLiteConnection
 from .trace_writes import (
-    STATEMENTS, STEP_COLS, TRACE_COLS, add_step_sql, complete_trace_sql, create_trace_sql, link_trace_basin_sql,
+    STEP_COLS, TRACE_COLS, add_step_sql, complete_trace_sql, create_trace_sql, link_trace_basin_sql, statements,
 )
 
 # `records.STEP_TYPE_ORDER` as an ORDER BY expression (built from constants, never from input).
@@ -122,9 +123,9 @@ class TracesMixin(SQLiteConnection):
     async def link_trace_basin(self, link: TraceBasinLink) -> None:
         await self._execute_writes([link_trace_basin_sql(link)])
 
-    async def apply_trace_writes(self, writes: list[tuple[str, tuple[Any, ...]]]) -> None:
+    async def apply_trace_writes(self, writes: list[TraceWrite]) -> None:
         """The writes in ONE transaction: a drain of an agent's steps costs one commit."""
-        await self._execute_writes(built_trace_writes(writes, STATEMENTS))
+        await self._execute_writes([s for write in writes for s in statements(write)])
 
     async def _execute_writes(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
         if not statements:
