@@ -51,7 +51,7 @@ class BackgroundRuns:
         self._tasks[run_id] = task
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STARTED_WAIT_S
-        while await runtime.store.get_trace(run_id) is None:
+        while await runtime.store.traces.get(run_id) is None:
             if task.done():
                 task.result()  # re-raises what stopped the run before its trace was written
                 break
@@ -97,7 +97,7 @@ class BackgroundRuns:
 
 async def explain_not_cancellable(runtime: "Runtime", trace_id: str) -> DionysusError:
     """Why `cancel_run(trace_id)` cannot cancel: the error to give the caller."""
-    trace = await runtime.store.get_trace(trace_id)
+    trace = await runtime.store.traces.get(trace_id)
     if trace is None:
         return NotFound(f"Unknown run {trace_id!r}: list_traces shows the stored runs")
     if trace.status != "running":

@@ -42,15 +42,16 @@ class Runtime:
         self.store = store
         self.embedder = create_embedder(settings.embedder)
         self.secrets = ProcessSecrets([settings.neo4j_password, settings.http_token])
-        self.basins = BasinService(store, settings.basin_half_life_s, embedder=self.embedder)
-        self.memory = MemoryService(store, self.basins, embedder=self.embedder, secrets=self.secrets)
-        self.coherence = CoherenceService(store, self.basins)
-        self.wisdom = WisdomService(store, embedder=self.embedder, secrets=self.secrets)
+        # Each service gets the store aggregates it uses (and only those).
+        self.basins = BasinService(store.basins, settings.basin_half_life_s, embedder=self.embedder)
+        self.memory = MemoryService(store.memories, self.basins, embedder=self.embedder, secrets=self.secrets)
+        self.coherence = CoherenceService(store.snapshots, self.basins, store.memories)
+        self.wisdom = WisdomService(store.wisdom, embedder=self.embedder, secrets=self.secrets)
         self.mosaeic = MosaeicService(self.memory)
         self.environment = EnvironmentService(store, self.basins)
         self.outbox = Outbox(settings.outbox_path or settings.db_path.parent / "outbox.db")
-        self.traces = TraceService(store, self.outbox)
-        self.retention = TraceRetention(store)
+        self.traces = TraceService(store.traces, store.lifecycle, self.outbox)
+        self.retention = TraceRetention(store.traces)
         self._token: anyio.lowlevel.EventLoopToken | None = None
         self._leases: asyncio.Task | None = None
 

@@ -46,6 +46,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from schema.trace_writes import AddStep, CreateTrace
 
 ROOT = Path(__file__).resolve().parent.parent
 for _p in (str(ROOT), str(ROOT / "scripts")):
@@ -353,7 +354,7 @@ async def seed_cognition(runtime: Any, sizes: dict[str, int], store: str) -> dic
     def adder(m):
         async def add() -> None:
             nonlocal done
-            await runtime.store.add_memory(m)
+            await runtime.store.memories.add(m)
             done += 1
             if done % step == 0:
                 progress(f"  {store}: {done}/{len(memories)} memories ({time.perf_counter() - started:.1f}s)")
@@ -374,7 +375,7 @@ async def seed_cognition(runtime: Any, sizes: dict[str, int], store: str) -> dic
             "basins_and_links_s": round(basins_s, 2),
             "memories_s": round(memories_s, 2),
             "memories_per_s": round(len(memories) / memories_s, 1) if memories_s else None,
-            "memories_via": f"store.add_memory (links computed as remember() does), concurrency {concurrency}",
+            "memories_via": f"store.memories.add (links computed as remember() does), concurrency {concurrency}",
             "activations_s": round(activate_s, 2),
         },
     }
@@ -514,7 +515,7 @@ async def bench_tool_latency(report: Report, stores: Stores, sizes: dict[str, in
         report.figure("tool_latency", "MCP floor: no-op tool p50 (in-memory)", res["mcp_noop"]["p50_ms"], "ms", store=backend, size=size)
         report.figure("tool_latency", "semantic_recall first call (index build)", res["semantic_recall_first_call_ms"], "ms", store=backend, size=size)
         report.figure("tool_latency", "seeding: memories", seeded["seeding"]["memories_s"], "s", store=backend, size=size,
-                      note=f"{seeded['seeding']['memories_per_s']}/s via store.add_memory")
+                      note=f"{seeded['seeding']['memories_per_s']}/s via store.memories.add")
     report.results["tool_latency"] = out
 
 
@@ -562,7 +563,7 @@ async def bench_trace_writes(report: Report, stores: Stores, sizes: dict[str, in
                 return times
 
             threaded = await anyio.to_thread.run_sync(from_thread)
-            stored = await runtime.store.count_traces()
+            stored = await runtime.store.traces.count()
         per_step = statistics.median(totals) / len(payloads)
         res = {
             "status": "ok", "size": size, "traces_stored": stored,
@@ -637,9 +638,9 @@ async def bench_ooda_overhead(report: Report, stores: Stores, sizes: dict[str, i
         progress(f"ooda_overhead on {backend}: {reps} cycles per mode")
         async with open_runtime(stores.settings(backend, "ooda")) as runtime:
             await seed_if_empty(runtime)
-            before = await runtime.store.count_traces()
+            before = await runtime.store.traces.count()
             await run_ooda_cycle(runtime, DEMO_CONTEXT)  # warm-up (imports, first model calls)
-            project_persists = await runtime.store.count_traces() > before
+            project_persists = await runtime.store.traces.count() > before
             switch = persistence_switch()
             meter = WriteMeter(runtime.traces)
 
@@ -735,9 +736,9 @@ async def seed_traces(runtime: Any, count: int, steps: int, backend: str) -> dic
             nonlocal done, middle
             run = corpus.trace_run(base + spacing * r, steps, 400)
             for trace, step_records in run:
-                await store.create_trace(trace)
+                await store.traces.write([CreateTrace(trace=trace)])
                 for s in step_records:
-                    await store.add_step(s)
+                    await store.traces.write([AddStep(step=s)])
             if r % 97 == 0:
                 roots.append(run[0][0].id)
                 children.append(run[1][0].id)
@@ -754,7 +755,7 @@ async def seed_traces(runtime: Any, count: int, steps: int, backend: str) -> dic
     return {"roots": roots, "children": children, "middle": middle,
             "seeding": {"traces": runs * 4, "steps": runs * 4 * steps, "seconds": round(seconds, 1),
                         "traces_per_s": round(runs * 4 / seconds, 1),
-                        "via": "store.create_trace/add_step (completed traces: root + 3 delegated sub-runs per run)"
+                        "via": "store.traces.write (create and step records; completed traces: root + 3 delegated sub-runs per run)"
                                + (", concurrency 8" if backend == "neo4j" else "")}}
 
 
@@ -775,7 +776,7 @@ async def bench_trace_queries(report: Report, stores: Stores, sizes: dict[str, i
         progress(f"trace_queries on {backend}: seeding {size}")
         async with open_runtime(stores.settings(backend, "trace_queries")) as runtime:
             seeded = await seed_traces(runtime, count, sizes["steps_per_stored_trace"], backend)
-            stored = await runtime.store.count_traces()
+            stored = await runtime.store.traces.count()
             progress(f"  seeded {stored} traces in {seeded['seeding']['seconds']}s; measuring")
             roots, kids = seeded["roots"], seeded["children"]
             cursor = encode_cursor(seeded["middle"])

@@ -41,15 +41,15 @@ async def seed_traces(db_path: Path) -> tuple[str, str]:
 
 def counting_batches(runtime) -> list[list[str]]:
     """The kinds of the writes of each batch of trace writes the runtime's store takes from now
-    on (a wrapper around the real `apply_trace_writes`, which still stores them)."""
+    on (a wrapper around the real `store.traces.write`, which still stores them)."""
     batches: list[list[str]] = []
-    apply = runtime.store.apply_trace_writes
+    apply = runtime.store.traces.write
 
     async def counted(writes):
         batches.append([write.kind for write in writes])
         return await apply(writes)
 
-    runtime.store.apply_trace_writes = counted
+    runtime.store.traces.write = counted
     return batches
 
 

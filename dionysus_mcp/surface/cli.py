@@ -268,7 +268,7 @@ async def _reindex(settings: Settings) -> int:
         def progress(done: int, todo: int) -> None:
             print(f"reindex: {done}/{todo} memories embedded with {runtime.embedder.name}", file=sys.stderr, flush=True)
 
-        result = await reindex(runtime.store, runtime.embedder, progress)
+        result = await reindex(runtime.store.memories, runtime.embedder, progress)
     print(f"{result.embedded} of {result.total} memories embedded with {result.model} ({result.dim} dimensions)")
     return 0
 
@@ -350,7 +350,7 @@ async def _traces(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _why_empty(runtime, args: argparse.Namespace) -> str:
     """An empty listing says why: nothing stored at all, or nothing matching the filters."""
-    total = await runtime.store.count_traces()
+    total = await runtime.store.traces.count()
     if total == 0:
         return f"no runs stored yet in {await runtime.store.describe()}: agent runs an MCP client starts are stored here"
     filters = [f"--{name} {value}" for name, value in (("agent", args.agent), ("status", args.status)) if value]

@@ -16,7 +16,7 @@ import anyio.to_thread
 
 from dionysus_mcp.clock import SYSTEM_CLOCK, Clock
 from dionysus_mcp.errors import InvalidInput, NotFound
-from dionysus_mcp.store.base import Store
+from dionysus_mcp.store.base import TraceLifecycle, Traces
 from dionysus_mcp.store.outbox import Outbox
 from dionysus_mcp.traces import lifecycle
 from dionysus_mcp.traces.diff import TraceDiff, diff_runs
@@ -46,10 +46,10 @@ class TraceService(TraceWriter):
     """Writes (traces/writer.py) and reads of execution traces."""
 
     def __init__(
-        self, store: Store, outbox: Outbox | None = None, clock: Clock = SYSTEM_CLOCK,
-        identity: ProcessIdentity | None = None, lease_s: float = LEASE_S,
+        self, traces: Traces, lifecycle: TraceLifecycle | None = None, outbox: Outbox | None = None,
+        clock: Clock = SYSTEM_CLOCK, identity: ProcessIdentity | None = None, lease_s: float = LEASE_S,
     ):
-        super().__init__(store, outbox, clock, identity, lease_s)
+        super().__init__(traces, lifecycle, outbox, clock, identity, lease_s)
         self.read_only = False  # a read-only store: orphaned runs are reported, never marked
 
     # --- reads -------------------------------------------------------------------------------
@@ -57,7 +57,7 @@ class TraceService(TraceWriter):
         trace_id = (trace_id or "").strip()
         if not trace_id or len(trace_id) > 200:
             raise InvalidInput("trace_id must be 1 to 200 characters: use an id from list_traces")
-        trace = await self.store.get_trace(trace_id)
+        trace = await self.stored.get(trace_id)
         if trace is None:
             raise NotFound(f"Unknown trace {trace_id!r}: list_traces shows the stored runs")
         return (await lifecycle.refresh(self, [trace]))[0]
@@ -85,7 +85,7 @@ class TraceService(TraceWriter):
         return diff_runs(await self.get_trace(a), await self.get_trace(b))
 
     async def _detail(self, trace: TraceRecord, depth: int) -> TraceDetail:
-        children = await lifecycle.refresh(self, await self.store.get_children(trace.id)) if depth < MAX_DEPTH else []
+        children = await lifecycle.refresh(self, await self.stored.children(trace.id)) if depth < MAX_DEPTH else []
         sub_runs = [await self._detail(child, depth + 1) for child in children]
         summary = summarize(trace)
         total = summary.tokens
@@ -93,9 +93,9 @@ class TraceService(TraceWriter):
             total = total.add(sub.total_tokens)
         return TraceDetail(
             **summary.model_dump(),
-            steps=await self.store.get_steps(trace.id),
+            steps=await self.stored.steps(trace.id),
             sub_runs=sub_runs,
-            activated_basins=await self.store.get_trace_basins(trace.id),
+            activated_basins=await self.stored.basins(trace.id),
             total_tokens=total,
         )
 
@@ -116,7 +116,7 @@ class TraceService(TraceWriter):
             raise InvalidInput("since is after until: nothing can match")
         after = decode_cursor(cursor) if cursor else None
         flt = TraceFilter(agent_name=agent_name, status=status, since=since, until=until, roots_only=roots_only)
-        rows = await self.store.list_traces(flt, limit + 1, after)
+        rows = await self.stored.list(flt, limit + 1, after)
         page = await lifecycle.refresh(self, rows[:limit])
         if status is not None:  # a run found orphaned just now is no longer `running`
             page = [t for t in page if t.status == status]
@@ -127,7 +127,7 @@ class TraceService(TraceWriter):
 
     async def token_usage(self, agent_name: str | None = None, since: datetime | None = None) -> TokenUsageReport:
         since = as_utc(since)
-        rows = await self.store.token_totals(TraceFilter(agent_name=agent_name, since=since))
+        rows = await self.stored.token_totals(TraceFilter(agent_name=agent_name, since=since))
 
         def group(key: str) -> list[UsageRow]:
             acc: dict[str, UsageRow] = {}

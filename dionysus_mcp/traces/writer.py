@@ -3,7 +3,7 @@
 A trace is written only through the records of `schema.trace_writes` (a discriminated union).
 `TraceWriter` builds them (`opening`, `step`, `completion`, `basin_link`: plain methods, safe to
 call from an agent's worker thread) and stores a list of them with `write_batch` — one store
-call, one transaction (`Store.apply_trace_writes`). The async shorthands `create_trace`,
+call, one transaction (`Traces.write`, the store's traces aggregate). The async shorthands `create_trace`,
 `add_step`, `complete_trace` and `link_basin` build and write at once.
 
 Writes are idempotent and, when the store is unreachable, go to the durable outbox
@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from dionysus_mcp.clock import SYSTEM_CLOCK, Clock
-from dionysus_mcp.store.base import Store, StoreError, StoreUnavailable
+from dionysus_mcp.store.base import StoreError, StoreUnavailable, TraceLifecycle, Traces
 from dionysus_mcp.store.outbox import Outbox
 from dionysus_mcp.traces.owner import LEASE_S, ProcessIdentity
 from dionysus_mcp.traces.records import step_id, step_totals
@@ -48,10 +48,11 @@ class StepTokens(NamedTuple):
 
 class TraceWriter:
     def __init__(
-        self, store: Store, outbox: Outbox | None = None, clock: Clock = SYSTEM_CLOCK,
-        identity: ProcessIdentity | None = None, lease_s: float = LEASE_S,
+        self, traces: Traces, lifecycle: TraceLifecycle | None = None, outbox: Outbox | None = None,
+        clock: Clock = SYSTEM_CLOCK, identity: ProcessIdentity | None = None, lease_s: float = LEASE_S,
     ):
-        self.store = store
+        self.stored = traces  # the store's traces aggregate
+        self.leases = lifecycle  # the store's trace-lifecycle aggregate (None: nothing to reap)
         self.identity = identity or ProcessIdentity.current()  # the owner of the runs it creates
         self.lease_s = lease_s
         self.outbox = outbox
@@ -147,7 +148,7 @@ class TraceWriter:
     async def complete_trace(
         self, trace_id: str, status: TraceStatus, summary: str | None = None, error: str | None = None
     ) -> None:
-        steps = None if self.is_open(trace_id) else await self.store.get_steps(trace_id)
+        steps = None if self.is_open(trace_id) else await self.stored.steps(trace_id)
         await self._write_all([self.completion(trace_id, status, summary, error, steps=steps)])
 
     async def link_basin(self, trace_id: str, basin_id: str, strength: float, at_step: int, basin_name: str = "") -> None:
@@ -169,7 +170,7 @@ class TraceWriter:
             return results
         if self._down_since is None:
             try:
-                await self.store.apply_trace_writes(list(writes))
+                await self.stored.write(list(writes))
                 return results
             except Exception as exc:
                 log.debug("a batch of %d trace writes failed (%s): writing them one by one", len(writes), exc)
@@ -182,7 +183,7 @@ class TraceWriter:
 
     async def _write(self, write: TraceWrite) -> None:
         if self.outbox is None:
-            await self.store.apply_trace_writes([write])
+            await self.stored.write([write])
             return
         if self._down_since is not None:
             # Order matters (a step needs its trace): while anything is queued, queue behind it,
@@ -192,7 +193,7 @@ class TraceWriter:
                 await self._drain()
             return
         try:
-            await self.store.apply_trace_writes([write])
+            await self.stored.write([write])
         except StoreError as exc:
             # Unreachable, or refusing while it goes down or comes up (ArcadeDB answers a write
             # cut by its own shutdown with a DatabaseError): either way the write is kept, in
@@ -211,7 +212,7 @@ class TraceWriter:
                 self._set_aside_write(seq, op, exc)
                 continue
             try:
-                await self.store.apply_trace_writes([write])
+                await self.stored.write([write])
             except StoreUnavailable:
                 self._down_since = self.clock.monotonic()
                 return False

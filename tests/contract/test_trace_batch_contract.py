@@ -30,26 +30,26 @@ def writes(prefix: str) -> list[TraceWrite]:
 
 async def stored(store: Store, prefix: str) -> tuple:
     root = f"{prefix}-root"
-    parent = (await store.get_trace(root)).model_copy(update={"id": "root"})
-    children = [c.model_copy(update={"id": "child", "parent_id": "root"}) for c in await store.get_children(root)]
-    steps = [s.model_dump(exclude={"id", "trace_id"}) for s in await store.get_steps(root)]
-    basins = [(b.basin_id, b.strength, b.at_step) for b in await store.get_trace_basins(root)]
+    parent = (await store.traces.get(root)).model_copy(update={"id": "root"})
+    children = [c.model_copy(update={"id": "child", "parent_id": "root"}) for c in await store.traces.children(root)]
+    steps = [s.model_dump(exclude={"id", "trace_id"}) for s in await store.traces.steps(root)]
+    basins = [(b.basin_id, b.strength, b.at_step) for b in await store.traces.basins(root)]
     return parent.model_dump(exclude={"run_id"}), [c.model_dump(exclude={"run_id"}) for c in children], steps, basins
 
 
 async def test_a_batch_stores_what_single_writes_store(store: Store):
-    await store.upsert_basin(basin("focus"))
-    await store.apply_trace_writes(writes("batch"))
+    await store.basins.upsert(basin("focus"))
+    await store.traces.write(writes("batch"))
     for write in writes("single"):
-        await store.apply_trace_writes([write])
+        await store.traces.write([write])
     batch, single = await stored(store, "batch"), await stored(store, "single")
     assert batch == single
     assert batch[0]["status"] == "success" and batch[0]["step_count"] == 2 and len(batch[1]) == 1
     assert [s["observations"] for s in batch[2]] == ["seen 1", "seen 2"] and batch[3] == [("b-focus", 0.5, 1)]
-    await store.apply_trace_writes(writes("batch"))  # idempotent, like every trace write
+    await store.traces.write(writes("batch"))  # idempotent, like every trace write
     assert await stored(store, "batch") == batch
 
 
 async def test_a_batch_refuses_an_unknown_write(store: Store):
     with pytest.raises(StoreError):
-        await store.apply_trace_writes([SimpleNamespace(kind="drop_everything")])
+        await store.traces.write([SimpleNamespace(kind="drop_everything")])

@@ -194,7 +194,7 @@ async def test_a_frozen_store_is_reported_unavailable_within_the_timeout(bolt_se
     from dionysus_mcp.store.base import StoreUnavailable
 
     store = await neo4j_store_factory(transaction_timeout=1.0)
-    await store.list_basins()  # a pooled connection now exists
+    await store.basins.list()  # a pooled connection now exists
     os.kill(bolt_server.pid, signal.SIGSTOP)
     try:
         # On a loaded machine the stop lands a moment later: wait until every JVM thread is.
@@ -206,10 +206,10 @@ async def test_a_frozen_store_is_reported_unavailable_within_the_timeout(bolt_se
         # what matters is that the call ends, reported as unavailable, instead of hanging (the
         # outer limit is generous: it only turns a hang into a failure).
         with anyio.fail_after(60), pytest.raises(StoreUnavailable):
-            await store.list_basins()
+            await store.basins.list()
     finally:
         os.kill(bolt_server.pid, signal.SIGCONT)
-    assert await store.list_basins() == []  # and it recovers once the server answers again
+    assert await store.basins.list() == []  # and it recovers once the server answers again
 
 
 def all_threads_stopped(pid: int) -> bool:

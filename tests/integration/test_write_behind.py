@@ -28,7 +28,7 @@ def put_all(queue, writes) -> None:
 
 async def until_stored(runtime, trace_id: str, steps: int = 0) -> None:
     with anyio.fail_after(10):
-        while (await runtime.store.get_trace(trace_id)) is None or len(await runtime.store.get_steps(trace_id)) < steps:
+        while (await runtime.store.traces.get(trace_id)) is None or len(await runtime.store.traces.steps(trace_id)) < steps:
             await anyio.sleep(0.01)
 
 
@@ -62,7 +62,7 @@ async def test_writes_made_during_the_linger_are_stored_as_one_batch_in_order(ru
     assert batches[0] == ["create", "set_owner"]
     assert [m for batch in batches[1:] for m in batch] == ["step"] * 20
     assert len(batches) - 1 <= 1 + int(elapsed / LINGER_S), (batches, elapsed)
-    stored = await runtime.store.get_steps("t-burst")
+    stored = await runtime.store.traces.steps("t-burst")
     assert [s.step_number for s in stored] == list(range(1, 21))
 
 
@@ -74,7 +74,7 @@ async def test_leaving_stores_what_is_still_queued(runtime):
         for n in (1, 2, 3):
             await anyio.to_thread.run_sync(queue.put, step(ctx, "t-end", n))
     # Out of the block: no waiting — the lingering batch was stored on the way out.
-    assert [s.step_number for s in await runtime.store.get_steps("t-end")] == [1, 2, 3]
+    assert [s.step_number for s in await runtime.store.traces.steps("t-end")] == [1, 2, 3]
 
 
 async def test_without_an_open_queue_each_write_is_stored_before_put_returns(runtime):
@@ -86,8 +86,8 @@ async def test_without_an_open_queue_each_write_is_stored_before_put_returns(run
         queue.put(step(ctx, "t-blocking", 1))
 
     await anyio.to_thread.run_sync(writes)
-    assert (await runtime.store.get_trace("t-blocking")) is not None
-    assert len(await runtime.store.get_steps("t-blocking")) == 1
+    assert (await runtime.store.traces.get("t-blocking")) is not None
+    assert len(await runtime.store.traces.steps("t-blocking")) == 1
 
 
 async def test_a_write_the_store_refuses_is_reported_and_the_next_is_still_stored(runtime):
@@ -102,10 +102,10 @@ async def test_a_write_the_store_refuses_is_reported_and_the_next_is_still_store
             " BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END"
         )
     failures: list[tuple[str, str]] = []
-    bare = SimpleNamespace(traces=TraceService(runtime.store), call=runtime.call)
+    bare = SimpleNamespace(traces=TraceService(runtime.store.traces, runtime.store.lifecycle), call=runtime.call)
     queue, ctx = WriteBehind(lambda w, e: failures.append((w.write.kind, type(e).__name__))), SimpleNamespace(runtime=bare)
     async with queue.open():
         for writes in (create(ctx, "t-refused"), [step(ctx, "t-refused", 1)], [step(ctx, "t-refused", 2)]):
             await anyio.to_thread.run_sync(put_all, queue, writes)
     assert failures == [("step", "StoreError")]
-    assert [s.step_number for s in await runtime.store.get_steps("t-refused")] == [2]
+    assert [s.step_number for s in await runtime.store.traces.steps("t-refused")] == [2]

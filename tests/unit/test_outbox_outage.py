@@ -18,7 +18,7 @@ class Lock:
     """Another writer holding the database: the store's writes fail at once while it is held."""
 
     def __init__(self, runtime):
-        runtime.store._conn.execute("PRAGMA busy_timeout = 0")  # fail at once instead of waiting
+        runtime.store.db._conn.execute("PRAGMA busy_timeout = 0")  # fail at once instead of waiting
         self.db = sqlite3.connect(runtime.settings.db_path, isolation_level=None)
 
     def hold(self):
@@ -34,7 +34,7 @@ def step(n: int, tokens: int = 10) -> dict:
 
 
 async def stored_steps(runtime, trace_id):
-    return [s.step_number for s in await runtime.store.get_steps(trace_id)]
+    return [s.step_number for s in await runtime.store.traces.steps(trace_id)]
 
 
 async def test_writes_queue_in_order_while_the_store_is_locked_and_drain_after_the_interval(runtime, clock):
@@ -100,7 +100,7 @@ async def test_without_an_outbox_a_failed_write_raises(runtime):
     from dionysus_mcp.store.base import StoreUnavailable
     from dionysus_mcp.traces import TraceService
 
-    bare = TraceService(runtime.store)
+    bare = TraceService(runtime.store.traces, runtime.store.lifecycle)
     lock = Lock(runtime)
     lock.hold()
     try:
@@ -115,7 +115,7 @@ async def test_an_outbox_left_by_an_older_version_drains_every_kind_of_write(run
     """Rows as versions before typed trace writes queued them: the store method's name and its
     arguments as JSON. Delivered as the records they stand for, in order."""
     await runtime.basins.upsert_basin("focus")
-    basin = await runtime.store.get_basin("focus")
+    basin = await runtime.store.basins.get("focus")
     at = clock.now.isoformat(timespec="microseconds").replace("+00:00", "Z")
     lease = (clock.now.replace(year=2030)).isoformat(timespec="microseconds").replace("+00:00", "Z")
     rows = [

@@ -43,14 +43,14 @@ async def test_a_refused_write_is_set_aside_on_its_third_refusal_not_before(runt
     for _ in range(2):
         assert await runtime.traces.flush() == {"delivered": 0, "set_aside": 0, "pending": 2}
         assert set_aside_rows(runtime.outbox.path) == []
-        assert await runtime.store.get_trace("trace-behind") is None
+        assert await runtime.store.traces.get("trace-behind") is None
 
     # Refusal three: set aside with the store's reason, and the queue moves on.
     assert await runtime.traces.flush() == {"delivered": 1, "set_aside": 1, "pending": 0}
     [(op, error)] = set_aside_rows(runtime.outbox.path)
     assert op == "create" and "refused by a test trigger" in error
     assert (await runtime.traces.get_trace("trace-behind")).agent_name == "HeartbeatAgent"
-    assert await runtime.store.get_trace("trace-refused") is None
+    assert await runtime.store.traces.get("trace-refused") is None
 
 
 async def test_a_write_refused_then_accepted_is_delivered_not_set_aside(runtime, settings):
