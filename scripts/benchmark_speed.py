@@ -456,7 +456,7 @@ async def bench_cold_start(report: Report, stores: Stores, sizes: dict[str, int]
 
 
 async def bench_tool_latency(report: Report, stores: Stores, sizes: dict[str, int]) -> None:
-    from dionysus_mcp.runtime import open_runtime
+    from dionysus_mcp.runtime import freeze_startup_objects, open_runtime
 
     out: dict[str, Any] = {}
     n = sizes["latency_calls"]
@@ -465,6 +465,7 @@ async def bench_tool_latency(report: Report, stores: Stores, sizes: dict[str, in
         progress(f"tool_latency on {backend}: seeding {size}")
         settings = stores.settings(backend, "tool_latency")
         async with open_runtime(settings) as runtime:
+            freeze_startup_objects()  # as `dionysus-mcp serve` does once its runtime is open
             seeded = await seed_cognition(runtime, sizes, backend)
             corpus = seeded["corpus"]
             queries = corpus.recall_queries(64)
@@ -824,7 +825,7 @@ async def bench_trace_queries(report: Report, stores: Stores, sizes: dict[str, i
 async def bench_concurrent(report: Report, stores: Stores, sizes: dict[str, int]) -> None:
     from agents.runner import run_ooda_cycle
 
-    from dionysus_mcp.runtime import open_runtime
+    from dionysus_mcp.runtime import freeze_startup_objects, open_runtime
 
     backend = "sqlite"
     cycles_at_once = sizes["concurrent_cycles"]
@@ -832,6 +833,7 @@ async def bench_concurrent(report: Report, stores: Stores, sizes: dict[str, int]
     size = f"{sizes['basins']} basins, {sizes['memories']} memories, {cycles_at_once} OODA cycles at once"
     progress(f"concurrent on {backend}: seeding {sizes['memories']} memories")
     async with open_runtime(stores.settings(backend, "concurrent")) as runtime:
+        freeze_startup_objects()  # as `dionysus-mcp serve` does once its runtime is open
         seeded = await seed_cognition(runtime, sizes, backend)
         corpus = seeded["corpus"]
         queries = corpus.recall_queries(64)

@@ -199,9 +199,7 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture
 async def runtime(settings, clock):
     """A real runtime on a real SQLite file, with every service on the fake clock."""
-    async with open_runtime(settings) as rt:
-        for service in (rt.basins, rt.memory, rt.coherence, rt.wisdom, rt.environment, rt.traces):
-            service.clock = clock
+    async with open_runtime(settings, clock=clock) as rt:
         yield rt
 
 

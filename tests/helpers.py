@@ -53,6 +53,29 @@ def counting_batches(runtime) -> list[list[str]]:
     return batches
 
 
+class SteppedClock:
+    """The system clock, whose monotonic time a test can move ahead (`skip`) instead of
+    sleeping through an interval (dionysus_mcp/clock.py)."""
+
+    def __init__(self) -> None:
+        from dionysus_mcp.clock import SYSTEM_CLOCK
+
+        self._system = SYSTEM_CLOCK
+        self.offset = 0.0
+
+    def __call__(self):
+        return self._system()
+
+    def monotonic(self) -> float:
+        return self._system.monotonic() + self.offset
+
+    async def sleep(self, seconds: float) -> None:
+        await self._system.sleep(seconds)
+
+    def skip(self, seconds: float) -> None:
+        self.offset += seconds
+
+
 def queue_old_outbox_row(outbox, op: str, payload: dict) -> None:
     """An outbox row as versions before typed trace writes wrote it: the name of the store
     method and its arguments as JSON (what a queue left by an older server holds)."""

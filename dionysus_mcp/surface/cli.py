@@ -229,9 +229,10 @@ def _serve(settings: Settings, transport: str, host: str, port: int) -> int:
         # stderr at start-up rather than a failure inside the protocol session.
         from contextlib import asynccontextmanager
 
-        from dionysus_mcp.runtime import open_runtime
+        from dionysus_mcp.runtime import freeze_startup_objects, open_runtime
 
         async with open_runtime(settings) as runtime:
+            freeze_startup_objects()  # this process is the server: see runtime.py
 
             @asynccontextmanager
             async def shared():
@@ -289,7 +290,7 @@ async def _demo(settings: Settings, db: str | None) -> int:
     path = demo_path(db)
     demo = dataclasses.replace(settings, neo4j_uri=None, db_path=path, outbox_path=path.with_name(path.stem + "-outbox.db"))
     print(f"Demo database: {path}\n")
-    async with open_runtime(demo) as runtime:
+    async with open_runtime(demo) as runtime, runtime.timers():
         await run_demo(runtime, write=print)
     print(f"\nThe demo's memory and runs are in {path}; look at them with\n"
           f"  DIONYSUS_DB_PATH={path} dionysus-mcp traces list")

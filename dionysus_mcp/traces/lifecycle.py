@@ -110,9 +110,10 @@ async def renew(service: "TraceService") -> int:
 
 
 async def keep_leases(service: "TraceService", every_s: float = RENEW_EVERY_S) -> None:
-    """Renew leases until cancelled (the runtime runs this in its task group)."""
+    """Renew leases until cancelled (the runtime runs this in its task group), on the
+    service's clock."""
     while True:
-        await anyio.sleep(every_s)
+        await service.clock.sleep(every_s)
         await renew(service)
 
 

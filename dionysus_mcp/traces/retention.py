@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import anyio
 from pydantic import BaseModel, Field
 
+from dionysus_mcp.clock import SYSTEM_CLOCK, Clock
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import StoreError, Traces
 from dionysus_mcp.traces.records import as_utc
@@ -35,7 +36,7 @@ class TraceDeletion(BaseModel):
 
 
 class TraceRetention:
-    def __init__(self, traces: Traces, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, traces: Traces, clock: Clock = SYSTEM_CLOCK):
         self.stored = traces  # the store's traces aggregate
         self.clock = clock
 
@@ -115,7 +116,7 @@ async def retained(retention: TraceRetention, days: float | None, every_s: float
 
     async def daily() -> None:
         while True:
-            await anyio.sleep(every_s)
+            await retention.clock.sleep(every_s)
             await once()
 
     async with anyio.create_task_group() as tg:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import threading
+
+import anyio
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -65,6 +67,24 @@ class TraceWriter:
         # agents' worker threads: guarded.
         self._open: dict[str, dict[str, StepTokens]] = {}
         self._open_lock = threading.Lock()
+        self._created: dict[str, anyio.Event] = {}  # trace id -> set once its creation is stored
+
+    def created(self, trace_id: str) -> anyio.Event:
+        """An event set once the creation of this trace is stored (or queued in the outbox):
+        what a caller that announces a run's id waits for (event loop)."""
+        return self._created.setdefault(trace_id, anyio.Event())
+
+    def forget_created(self, trace_id: str) -> None:
+        self._created.pop(trace_id, None)
+
+    def _announce(self, writes: Sequence[TraceWrite], results: list[Exception | None]) -> None:
+        if not self._created:
+            return
+        for write, failure in zip(writes, results):
+            if failure is None and isinstance(write, CreateTrace):
+                event = self._created.pop(write.trace.id, None)
+                if event is not None:
+                    event.set()
 
     # --- building write records (any thread) ---------------------------------------------------
     def opening(
@@ -171,6 +191,7 @@ class TraceWriter:
         if self._down_since is None:
             try:
                 await self.stored.write(list(writes))
+                self._announce(writes, results)
                 return results
             except Exception as exc:
                 log.debug("a batch of %d trace writes failed (%s): writing them one by one", len(writes), exc)
@@ -179,6 +200,7 @@ class TraceWriter:
                 await self._write(write)
             except Exception as exc:
                 results[i] = exc
+        self._announce(writes, results)
         return results
 
     async def _write(self, write: TraceWrite) -> None:

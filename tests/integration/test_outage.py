@@ -25,7 +25,7 @@ from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
 from dionysus_mcp.traces import RETRY_EVERY_S
 from schema.trace_writes import from_outbox
-from tests.helpers import Runs
+from tests.helpers import Runs, SteppedClock
 
 PROGRESS = re.compile(r"^HeartbeatAgent(?:: plan before step (?P<plan>\d+)| step (?P<action>\d+): .*|(?P<final>: final answer))$")
 
@@ -170,12 +170,17 @@ async def test_a_store_back_mid_run_gets_the_queue_from_the_run_itself(settings,
     queued_while_down: list[int] = []
 
     async def back():
+        # The writes of the steps since the stop reach the outbox once their (refused) store
+        # call has failed; under load that can lag the agent by a few steps.
+        with anyio.fail_after(60):
+            while not runtime.outbox.count():
+                await anyio.sleep(0.05)
         queued_while_down.append(runtime.outbox.count())
         await anyio.to_thread.run_sync(bolt_server.start)
-        await anyio.sleep(RETRY_EVERY_S + 0.2)  # past the retry interval: the next write retries
+        clock.skip(RETRY_EVERY_S)  # past the retry interval: the next write retries
 
-    runs, steps = Runs(), Steps({3: stop, 8: back})
-    async with open_runtime(settings) as runtime:
+    runs, steps, clock = Runs(), Steps({3: stop, 8: back}), SteppedClock()
+    async with open_runtime(settings, clock=clock) as runtime:
         await seed_if_empty(runtime)
         with anyio.fail_after(120):
             result = await run_heartbeat(runtime, steps, observers=[runs])
