@@ -1,4 +1,4 @@
-"""Contract: a batch of trace writes (`apply_trace_writes`, one transaction per drain of the
+"""Contract: a batch of trace writes (`store.traces.write`, one transaction per drain of the
 write-behind queue) stores exactly what the same writes made one by one store."""
 
 from __future__ import annotations
