@@ -1,13 +1,14 @@
 """Runs started now and read later: `run_ooda_cycle` / `run_heartbeat` with `wait=false`.
 
 With a real model an OODA cycle takes minutes, longer than clients wait for one tool call. A
-background run is an asyncio task on the server's event loop (the agents themselves run in a
-worker thread, as always); the caller gets the run's trace id at once and follows it with
-`get_trace`, whose step count grows as steps are stored. `cancel` cancels the task: the runner
-stops the agents at their next step boundary and the trace closes as `cancelled`. `stop` (the
-server shutting down) cancels every run still going, so none is left `running`; a run that
-does not stop in time is marked `interrupted` when the runtime closes
-(dionysus_mcp/traces/lifecycle.py).
+background run is a task in the server's task group (`serving()`, held by the server's
+lifespan; the agents themselves run in a worker thread, as always); the caller gets the run's
+trace id at once and follows it with `get_trace`, whose step count grows as steps are stored.
+`start` returns when the trace service reports the run's trace stored (an event, no polling).
+`cancel` cancels the run's scope: the runner stops the agents at their next step boundary and
+the trace closes as `cancelled`. `stop` (the server shutting down) cancels every run still
+going, so none is left `running`; a run that does not stop in time is marked `interrupted`
+when the runtime closes (dionysus_mcp/traces/lifecycle.py).
 
 The MCP Tasks extension (`io.modelcontextprotocol/tasks`) would be the protocol's own way to
 do this; the mcp 2.3 SDK does not ship it (only `mcp.server.apps`), so `wait=false` it is.
@@ -15,12 +16,17 @@ do this; the mcp 2.3 SDK does not ship it (only `mcp.server.apps`), so `wait=fal
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
+import anyio.abc
+
+from dionysus_mcp.config import BACKGROUND_STOP_WAIT_S, STARTED_WAIT_S
 from dionysus_mcp.errors import DionysusError, InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -28,15 +34,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STARTED_WAIT_S = 30.0  # how long `start` waits for the run's trace to be stored
-STOP_WAIT_S = 45.0  # a cancelled run gets this long to reach a step boundary (runner: 30 s)
+STOP_WAIT_S = BACKGROUND_STOP_WAIT_S  # a cancelled run gets this long to reach a step boundary
+
+
+@dataclass
+class _Run:
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    done: anyio.Event = field(default_factory=anyio.Event)
+    error: BaseException | None = None
 
 
 class BackgroundRuns:
     """The background runs of one server, by root trace id."""
 
     def __init__(self) -> None:
-        self._tasks: dict[str, asyncio.Task] = {}
+        self._runs: dict[str, _Run] = {}
+        self._tasks: anyio.abc.TaskGroup | None = None
 
     @staticmethod
     def new_run_id() -> str:
@@ -44,60 +57,92 @@ class BackgroundRuns:
         # with the server, and callbacks pull in smolagents (kept off start-up).
         return f"run-{uuid.uuid4().hex[:16]}"
 
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """Hold open while the server runs (its lifespan): background runs live in this task
+        group; leaving stops them (`stop`) first."""
+        async with anyio.create_task_group() as tasks:
+            self._tasks = tasks
+            try:
+                yield
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self.stop()
+                self._tasks = None
+
     async def start(self, runtime: "Runtime", run_id: str, run: Coroutine[Any, Any, Any]) -> str:
         """Start `run` (a runner call made with `run_id`) and return once its trace is stored,
         so the id can be read at once; an error before that is raised here."""
-        task = asyncio.get_running_loop().create_task(self._guard(run_id, run), name=f"dionysus-run-{run_id}")
-        self._tasks[run_id] = task
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + STARTED_WAIT_S
-        while await runtime.store.get_trace(run_id) is None:
-            if task.done():
-                task.result()  # re-raises what stopped the run before its trace was written
-                break
-            if loop.time() > deadline:
-                log.warning("background run %s: its trace is not stored yet; returning its id anyway", run_id)
-                break
-            await asyncio.sleep(0.01)
+        if self._tasks is None:
+            run.close()
+            raise RuntimeError("background runs need BackgroundRuns.serving() held open (the server's lifespan)")
+        entry = self._runs[run_id] = _Run()
+        stored = runtime.traces.created(run_id)
+        ready = anyio.Event()
+
+        async def relay() -> None:
+            await stored.wait()
+            ready.set()
+
+        self._tasks.start_soon(self._guard, run_id, run, entry, ready, name=f"dionysus-run-{run_id}")
+        async with anyio.create_task_group() as waiting:
+            waiting.start_soon(relay)
+            with anyio.move_on_after(STARTED_WAIT_S) as timer:
+                await ready.wait()
+            waiting.cancel_scope.cancel()
+        runtime.traces.forget_created(run_id)
+        if entry.done.is_set() and entry.error is not None and not stored.is_set():
+            raise entry.error  # what stopped the run before its trace was written
+        if timer.cancelled_caught:
+            log.warning("background run %s: its trace is not stored yet; returning its id anyway", run_id)
         return run_id
 
-    async def _guard(self, run_id: str, run: Coroutine[Any, Any, Any]) -> None:
+    async def _guard(self, run_id: str, run: Coroutine[Any, Any, Any], entry: _Run, ready: anyio.Event) -> None:
         try:
-            await run
-        except asyncio.CancelledError:
-            log.info("background run %s cancelled", run_id)
+            with entry.scope:
+                await run
+            if entry.scope.cancelled_caught:
+                log.info("background run %s cancelled", run_id)
         except DionysusError as exc:  # the trace holds the error; nobody awaits this task
+            entry.error = exc
             log.warning("background run %s failed: %s", run_id, exc)
-        except Exception:
+        except Exception as exc:
+            entry.error = exc
             log.exception("background run %s failed", run_id)
         finally:
-            self._tasks.pop(run_id, None)
+            self._runs.pop(run_id, None)
+            entry.done.set()
+            ready.set()
 
     def is_running(self, run_id: str) -> bool:
-        return run_id in self._tasks
+        return run_id in self._runs
 
     async def cancel(self, run_id: str) -> bool:
         """Cancel a background run and wait for it to stop; False when it is not one of ours."""
-        task = self._tasks.get(run_id)
-        if task is None:
+        entry = self._runs.get(run_id)
+        if entry is None:
             return False
-        task.cancel()
-        await asyncio.wait({task}, timeout=STOP_WAIT_S)
+        entry.scope.cancel()
+        with anyio.move_on_after(STOP_WAIT_S):
+            await entry.done.wait()
         return True
 
     async def stop(self) -> None:
         """The server is stopping: cancel every background run, wait for them to close."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            log.info("stopping %d background run(s)", len(tasks))
-            await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+        entries = list(self._runs.values())
+        if not entries:
+            return
+        log.info("stopping %d background run(s)", len(entries))
+        for entry in entries:
+            entry.scope.cancel()
+        with anyio.move_on_after(STOP_WAIT_S):
+            for entry in entries:
+                await entry.done.wait()
 
 
 async def explain_not_cancellable(runtime: "Runtime", trace_id: str) -> DionysusError:
     """Why `cancel_run(trace_id)` cannot cancel: the error to give the caller."""
-    trace = await runtime.store.get_trace(trace_id)
+    trace = await runtime.store.traces.get(trace_id)
     if trace is None:
         return NotFound(f"Unknown run {trace_id!r}: list_traces shows the stored runs")
     if trace.status != "running":

@@ -2,9 +2,10 @@
 
 The only behaviour added to smolagents' own classes:
   - compact prompt templates (agents/prompts.py) instead of smolagents' long defaults;
-  - prompts show memory through the registry's `memory_pruning` callback: steps past its second
-    horizon folded into one digest, and planning calls see older observations as their
-    summaries (without the callback, prompts are smolagents' own);
+  - prompts show memory through the registry's prompt view (`CallbackRegistry.prompt_view`,
+    handed over by the memory-pruning callback): steps past its second horizon folded into one
+    digest, and planning calls see older observations as their summaries (without a view,
+    prompts are smolagents' own);
   - `run()` opens a `RunContext` for each run (including a managed agent's run under the
     manager) and closes it with the outcome, so callbacks and observers see whole runs;
   - a run refuses to start once its group is cancelled, or once the delegating parent has spent
@@ -26,7 +27,7 @@ from smolagents.utils import AgentError, AgentMaxStepsError, AgentToolExecutionE
 from agents.prompts import code_templates, tool_calling_templates
 from agents.provider import provider_failure
 from callbacks.context import RunGroup, RunStatus
-from callbacks.registry import CallbackRegistry, callback_name
+from callbacks.registry import CallbackRegistry
 
 BUDGET_SPENT = "call final_answer now"  # the scripted policy answers when it reads this
 BUDGET_SPENT_MESSAGE = (
@@ -64,21 +65,18 @@ class GroupAgent:
         name = kwargs.get("name") or type(self).__name__
         super().__init__(*args, step_callbacks=registry.get_registry(name), **kwargs)
         self.run_group = run_group
-        self.memory_pruning = next(
-            (cb for cb in registry.get_callbacks(ActionStep, name) if callback_name(cb) == "memory_pruning" and hasattr(cb, "prompt_view")),
-            None,
-        )
+        self.prompt_view = registry.prompt_view
         # River may lower max_steps during a run; each new run starts from the configured budget.
         self.configured_max_steps = self.max_steps
         run_group.register_agent(self)
 
     def write_memory_to_messages(self, summary_mode: bool = False) -> list[Any]:
-        if self.memory_pruning is None:
+        if self.prompt_view is None:
             return super().write_memory_to_messages(summary_mode=summary_mode)
         # The pruning callback's view: old steps folded into the digest, and in summary_mode
         # (how smolagents writes a plan update's history) older observations summarised.
         messages = self.memory.system_prompt.to_messages(summary_mode=summary_mode)
-        for step in self.memory_pruning.prompt_view(self.memory.steps, self.run_group.current(self), summary_mode):
+        for step in self.prompt_view.prompt_view(self.memory.steps, self.run_group.current(self), summary_mode):
             messages.extend(step.to_messages(summary_mode=summary_mode))
         return messages
 

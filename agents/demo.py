@@ -54,7 +54,7 @@ WISDOM = [
 
 async def seed_if_empty(runtime: "Runtime") -> bool:
     """Seed the example memory when the store holds no basins and no memories."""
-    if await runtime.store.list_basins() or (await runtime.store.memory_stats()).total:
+    if await runtime.store.basins.list() or (await runtime.store.memories.stats()).total:
         return False
     for name, description, keywords, stability in BASINS:
         await runtime.basins.upsert_basin(name, description, keywords, stability)

@@ -12,8 +12,9 @@ of sleep, and keeps the SDK's 600 s timeout. `ProviderModel` keeps smolagents' r
   times, waiting what the provider's `Retry-After` asks (else 0.5 s, 1 s, 2 s, ...) — but never
   past the wait budget: a Retry-After beyond it fails at once rather than sleeping;
 - a timeout is not retried: the configured timeout bounds a hung endpoint;
-- the request runs in a helper thread the agent's thread waits on, so cancelling the run
-  (`RunGroup.cancel`) stops waiting at once; the abandoned request ends at its timeout;
+- the request runs in a helper thread the agent's thread waits on; the run's cancellation
+  signal (`RunGroup.cancelled`) is linked to that wait, so cancelling stops waiting at once (no
+  polling); the abandoned request ends at its timeout;
 - a response without `usage` gets `token_usage=None`, which smolagents accepts and the token
   callback (callbacks/tokens.py) then counts with the tokenizer, marking the call as estimated;
 - every failure becomes a `ProviderError`: one line naming the endpoint and the problem.
@@ -31,6 +32,7 @@ from typing import Any
 from smolagents import OpenAIServerModel
 from smolagents.models import ChatMessage, TokenUsage, remove_content_after_stop_sequences
 
+from callbacks.context import CancelSignal
 from dionysus_mcp.errors import DionysusError
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,6 @@ log = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "https://api.openai.com/v1"
 RETRYABLE_STATUS = {408, 409, 429}
 MAX_WAIT_S = 60.0  # the most one Retry-After may make us wait, whatever the budget
-POLL_S = 0.05  # how often a waiting agent thread looks at the cancellation flag
 
 
 class ProviderError(DionysusError):
@@ -107,7 +108,7 @@ class ProviderModel(OpenAIServerModel):
         api_base: str | None,
         api_key: str,
         options: ProviderOptions | None = None,
-        cancelled: threading.Event | None = None,
+        cancelled: CancelSignal | None = None,
     ):
         self.options = options or ProviderOptions()
         extra = {} if self.options.temperature is None else {"temperature": self.options.temperature}
@@ -120,7 +121,7 @@ class ProviderModel(OpenAIServerModel):
             **extra,
         )
         self.endpoint = (api_base or DEFAULT_ENDPOINT).rstrip("/")
-        self.cancelled = cancelled or threading.Event()
+        self.cancelled = cancelled or CancelSignal()
         self.requests = 0  # HTTP requests made, retries included
 
     # --- the call ------------------------------------------------------------------------
@@ -216,10 +217,14 @@ class ProviderModel(OpenAIServerModel):
                 done.set()
 
         self.requests += 1
-        threading.Thread(target=call, name="model-request", daemon=True).start()
-        while not done.wait(POLL_S):
-            if self.cancelled.is_set():
-                raise ProviderCancelled("the run was cancelled during a model call")
+        self.cancelled.link(done)  # a cancel wakes the wait below as the answer would
+        try:
+            threading.Thread(target=call, name="model-request", daemon=True).start()
+            done.wait()
+        finally:
+            self.cancelled.unlink(done)
+        if "error" not in outcome and "value" not in outcome:
+            raise ProviderCancelled("the run was cancelled during a model call")
         if "error" in outcome:
             raise outcome["error"]
         return outcome["value"]

@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 
 from agents.heartbeat import TASK as HEARTBEAT_TASK
@@ -32,6 +33,7 @@ from callbacks.context import RunContext, RunGroup, RunObserver
 from callbacks.registry import CallbackRegistry
 from callbacks.tokens import ENCODING_NAME
 from callbacks.trace import TracePersistence
+from dionysus_mcp.config import RUN_STOP_WAIT_S
 from dionysus_mcp.errors import DionysusError, InvalidInput
 from dionysus_mcp.store.base import StoreUnavailable
 
@@ -43,7 +45,7 @@ T = TypeVar("T")
 
 MAX_CONTEXT = 8_000
 MAX_STEPS_LIMIT = 50
-STOP_WAIT_S = 30.0  # how long a cancelled call waits for its agents to reach a step boundary
+STOP_WAIT_S = RUN_STOP_WAIT_S  # how long a cancelled call waits for its agents to reach a step boundary
 PHASES = (("observe", "perception"), ("orient", "reasoning"), ("decide", "metacognition"))
 
 Progress = Callable[[float, "float | None", str], Awaitable[Any]]
@@ -181,13 +183,17 @@ async def _run_in_worker(group: RunGroup, work: Callable[[], T]) -> T:
 
 
 async def _run_agents(group: RunGroup, work: Callable[[], T]) -> T:
-    stopped = threading.Event()
+    stopped = anyio.Event()
+    token = anyio.lowlevel.current_token()
 
     def run() -> T:
         try:
             return work()
         finally:
-            stopped.set()
+            try:  # wakes the cancelled caller below, if it is waiting
+                anyio.from_thread.run_sync(stopped.set, token=token)
+            except RuntimeError:  # the event loop is gone: nobody is waiting
+                pass
 
     try:
         return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
@@ -195,8 +201,7 @@ async def _run_agents(group: RunGroup, work: Callable[[], T]) -> T:
         group.cancel()
         # Shielded, so the agents can still reach the loop (tools, callbacks) while they stop.
         with anyio.CancelScope(shield=True), anyio.move_on_after(STOP_WAIT_S):
-            while not stopped.is_set():
-                await anyio.sleep(0.01)
+            await stopped.wait()
         if not stopped.is_set():
             log.warning("run %s did not stop within %.0f s of its cancellation", group.run_id, STOP_WAIT_S)
         raise

@@ -34,16 +34,20 @@ def default_registry(settings: "Settings") -> CallbackRegistry:
     registry = CallbackRegistry()
     cancellation, river, tokens, progress = CancellationCheck(), RiverFlowCallback(), TokenUsageCallback(), ProgressCallback()
     pruning = MemoryPruningCallback(window=settings.memory_window)
-    for callback in (cancellation, IwmtCoherenceCallback(), river, pruning, tokens, progress):
-        registry.register(PlanningStep, callback)
-    for callback in (
-        cancellation,
-        BasinActivationCallback(),
-        river,
-        pruning,
-        tokens,
-        progress,
-    ):
-        registry.register(ActionStep, callback)
+    plan = PlanningStep
+    registry.register(plan, cancellation)
+    registry.register(plan, IwmtCoherenceCallback(), after=["cancellation"])
+    registry.register(plan, river, after=["iwmt"])  # river reads the coherence iwmt just computed
+    registry.register(plan, pruning, after=["iwmt", "river"])  # a superseded plan keeps their lines
+    registry.register(plan, tokens, after=["memory_pruning"])  # counts what pruning saved
+    registry.register(plan, progress, after=["tokens"])
+    registry.register(ActionStep, cancellation)
+    registry.register(ActionStep, BasinActivationCallback(), after=["cancellation"])
+    registry.register(ActionStep, river, after=["basin_activation"])
+    registry.register(ActionStep, pruning, after=["river"])
+    registry.register(ActionStep, tokens, after=["memory_pruning"])
+    registry.register(ActionStep, progress, after=["tokens"])
     registry.register(FinalAnswerStep, progress)
+    # The agents render prompts through the pruning callback's view (folding, planning summaries).
+    registry.set_prompt_view(pruning)
     return registry

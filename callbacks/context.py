@@ -172,6 +172,33 @@ class RunContext:
         return event
 
 
+class CancelSignal(threading.Event):
+    """A run group's cancellation flag that also sets the events linked to it, so a thread
+    waiting for something else (a model request) wakes at once on cancel: no polling."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._linked: set[threading.Event] = set()
+        self._links = threading.Lock()
+
+    def set(self) -> None:
+        super().set()
+        with self._links:
+            linked = list(self._linked)
+        for event in linked:
+            event.set()
+
+    def link(self, event: threading.Event) -> None:
+        with self._links:
+            self._linked.add(event)
+        if self.is_set():
+            event.set()
+
+    def unlink(self, event: threading.Event) -> None:
+        with self._links:
+            self._linked.discard(event)
+
+
 class RunObserver:
     """Sees whole agent runs (the trace store persists them). Methods run in the agent's worker
     thread; an exception is logged and never stops the run."""
@@ -203,7 +230,7 @@ class RunGroup:
         self.observers = list(observers or [])
         self.progress = progress
         self.contexts: list[RunContext] = []
-        self.cancelled = threading.Event()
+        self.cancelled = CancelSignal()
         self._stack: list[RunContext] = []
         self._agents: list[Any] = []
         self._lock = threading.Lock()

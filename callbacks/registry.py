@@ -2,7 +2,13 @@
 callback from stopping a run.
 
 A callback is any callable `callback(step, agent, ctx)`: the smolagents memory step just
-finished, the agent that ran it, and that agent's `RunContext`. `get_registry(agent_name)`
+finished, the agent that ran it, and that agent's `RunContext`. Order is declared, not implied:
+a callback is registered with the names of the callbacks it runs after (`after=`), each of which
+must be registered for that step type already — a missing one, or a callback after itself, is
+an error at registration — so registration order is always an order that honours them.
+
+The prompt view (how the agent renders memory into a prompt: memory pruning's folding and
+planning summaries) is handed over explicitly (`set_prompt_view`), never looked up by name. `get_registry(agent_name)`
 returns the `step_callbacks` dict smolagents 1.26 accepts ({PlanningStep: [...], ActionStep:
 [...], FinalAnswerStep: [...]}), each callback wrapped so an exception is logged, recorded on
 the run context, and swallowed.
@@ -33,6 +39,11 @@ class _Entry:
     step_type: type[MemoryStep]
     callback: StepCallback
     agents: frozenset[str] | None  # None: every agent
+    after: tuple[str, ...] = ()  # names of the callbacks it runs after (registered before it)
+
+
+class PromptView(Protocol):
+    def prompt_view(self, steps: list[Any], ctx: RunContext | None, summary_mode: bool = False) -> list[Any]: ...
 
 
 def context_of(agent: Any) -> RunContext | None:
@@ -48,15 +59,32 @@ def callback_name(callback: Any) -> str:
 class CallbackRegistry:
     def __init__(self) -> None:
         self._entries: list[_Entry] = []
+        self.prompt_view: PromptView | None = None  # None: smolagents renders prompts itself
 
-    def register(self, step_type: type[MemoryStep], callback: StepCallback, agents: Iterable[str] | None = None) -> None:
-        """Run `callback` after every step of `step_type` (for the named agents only, if given).
-        Callbacks of one step type run in registration order."""
+    def set_prompt_view(self, view: PromptView | None) -> None:
+        """What the agents render their prompts through (memory pruning hands itself over)."""
+        self.prompt_view = view
+
+    def register(
+        self, step_type: type[MemoryStep], callback: StepCallback, agents: Iterable[str] | None = None,
+        after: Iterable[str] = (),
+    ) -> None:
+        """Run `callback` after every step of `step_type` (for the named agents only, if given),
+        after the callbacks named in `after`, which must be registered for `step_type` already."""
         if step_type not in STEP_TYPES:
             raise ValueError(f"step_type must be one of {', '.join(t.__name__ for t in STEP_TYPES)}, got {step_type!r}")
         if not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
-        self._entries.append(_Entry(step_type, callback, frozenset(agents) if agents is not None else None))
+        name, after = callback_name(callback), tuple(after)
+        if name in after:
+            raise ValueError(f"callback {name} cannot run after itself (a cycle)")
+        known = {callback_name(e.callback) for e in self._entries if e.step_type is step_type}
+        missing = [dep for dep in after if dep not in known]
+        if missing:
+            raise ValueError(
+                f"callback {name} runs after {', '.join(missing)}, not registered for {step_type.__name__}: register it first"
+            )
+        self._entries.append(_Entry(step_type, callback, frozenset(agents) if agents is not None else None, after))
 
     def get_callbacks(self, step_type: type[MemoryStep], agent_name: str | None = None) -> list[StepCallback]:
         return [
@@ -77,8 +105,14 @@ class CallbackRegistry:
     def merged(self, other: "CallbackRegistry") -> "CallbackRegistry":
         """A registry running this one's callbacks, then `other`'s (extra callbacks a caller adds)."""
         combined = CallbackRegistry()
-        combined._entries = [*self._entries, *other._entries]
+        for entry in [*self._entries, *other._entries]:  # each declared order checked again
+            combined.register(entry.step_type, entry.callback, entry.agents, entry.after)
+        combined.prompt_view = self.prompt_view if self.prompt_view is not None else other.prompt_view
         return combined
+
+    def entries(self) -> list[_Entry]:
+        """The registrations in order (step type, callback, agents, after)."""
+        return list(self._entries)
 
 
 def guarded(callback: StepCallback, step_type: type[MemoryStep]) -> Callable[..., None]:

@@ -46,9 +46,10 @@ from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 
 from callbacks.context import ModelCall, RunContext, RunObserver
 from callbacks.registry import CallbackRegistry
-from callbacks.write_behind import Write, WriteBehind
+from callbacks.write_behind import Queued, WriteBehind
 from dionysus_mcp.secrets import Redactor, environment_secrets
 from schema.models import StepRecord, ToolCallRecord
+from schema.trace_writes import TraceWrite
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +137,8 @@ class TracePersistence(RunObserver):
             "tools": sorted(name for name in (getattr(agent, "tools", None) or {}) if name != "final_answer"),
             "managed_agents": sorted(getattr(agent, "managed_agents", None) or {}),
         }
-        origin = STARTED
-        self._call(
-            ctx, origin, "create_trace",
+        traces = ctx.runtime.traces
+        self._queue(ctx, STARTED, *traces.opening(
             ctx.agent_name,
             run_id=ctx.group.run_id,
             parent_id=ctx.parent.trace_id if ctx.parent is not None else None,
@@ -147,9 +147,9 @@ class TracePersistence(RunObserver):
             task=run.redactor.text(ctx.task) or "",
             trace_id=ctx.trace_id,
             metadata=run.redactor.plain(metadata),
-        )
+        ))
         started = ctx.started_at
-        self._write(ctx, origin, StepRecord(
+        self._write(ctx, STARTED, StepRecord(
             id="", trace_id=ctx.trace_id, step_number=0, step_type="task",
             started_at=started, completed_at=started, duration_ms=0.0,
             observations=run.redactor.text(ctx.task),
@@ -161,7 +161,8 @@ class TracePersistence(RunObserver):
             self._link_activations(ctx, FINISHED, run)
         finally:  # the outcome is recorded even if a link failed
             summary = run.redactor.as_text(ctx.output) if ctx.status in ("success", "max_steps") else None
-            self._call(ctx, FINISHED, "complete_trace", ctx.trace_id, ctx.status, summary, run.redactor.text(ctx.error))
+            closing = ctx.runtime.traces.completion(ctx.trace_id, ctx.status, summary, run.redactor.text(ctx.error))
+            self._queue(ctx, FINISHED, closing)
             with self._lock:
                 self._runs.pop(ctx, None)
 
@@ -247,22 +248,23 @@ class TracePersistence(RunObserver):
         from dionysus_mcp.traces import step_id
 
         record.id = step_id(record.trace_id, record.step_type, record.step_number)
-        self._call(ctx, origin, "add_step", ctx.trace_id, record)
+        self._queue(ctx, origin, ctx.runtime.traces.step(ctx.trace_id, record))
 
     def _link_activations(self, ctx: RunContext, origin: str, run: _Run) -> None:
         while run.linked < len(ctx.activations):
             a = ctx.activations[run.linked]
-            self._call(ctx, origin, "link_basin", ctx.trace_id, a.basin_id, a.strength, a.step_number, a.name)
+            self._queue(ctx, origin, ctx.runtime.traces.basin_link(ctx.trace_id, a.basin_id, a.strength, a.step_number, a.name))
             run.linked += 1
 
     # --- write-behind --------------------------------------------------------------------------
-    def _call(self, ctx: RunContext, origin: str, method: str, *args: Any, **kwargs: Any) -> None:
-        """Queue one TraceService call (worker thread)."""
-        self._writes.put(Write(ctx, method, args, kwargs, origin, int(getattr(ctx.agent, "step_number", 0) or 0)))
+    def _queue(self, ctx: RunContext, origin: str, *writes: TraceWrite) -> None:
+        """Queue trace write records, built by the TraceService (worker thread)."""
+        step_number = int(getattr(ctx.agent, "step_number", 0) or 0)
+        self._writes.put(*(Queued(ctx, write, origin, step_number) for write in writes))
 
-    def _failed(self, write: Write, exc: Exception) -> None:
+    def _failed(self, write: Queued, exc: Exception) -> None:
         log.error(
-            "%s failed (trace write %s of %s); the run goes on", write.origin, write.method, write.ctx.agent_name,
+            "%s failed (trace write %s of %s); the run goes on", write.origin, write.write.kind, write.ctx.agent_name,
             exc_info=exc,
         )
         write.ctx.record("callback_error", write.step_number, callback=self.name, error=f"{type(exc).__name__}: {exc}")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -34,46 +33,44 @@ from typing import Any
 import anyio
 
 from callbacks.context import RunContext
+from schema.trace_writes import TraceWrite
 
 LINGER_S = 0.1  # how long the drainer gathers writes before storing them
 
 
 @dataclass
-class Write:
-    """One queued TraceService call; `origin` names the hook it came from, for the failure log."""
+class Queued:
+    """One trace write record of a run; `origin` names the hook it came from, for the failure log."""
 
     ctx: RunContext
-    method: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
+    write: TraceWrite
     origin: str
     step_number: int
-
-    def call(self, traces: Any) -> Any:
-        return getattr(traces, self.method)(*self.args, **self.kwargs)
 
 
 class WriteBehind:
     """The queue of one run group's trace writes. `on_failure(write, exc)` hears of each write
     the store did not take (the drain never raises)."""
 
-    def __init__(self, on_failure: Callable[[Write, Exception], None]):
+    def __init__(self, on_failure: Callable[[Queued, Exception], None]):
         self._on_failure = on_failure
         # All guarded by _lock: the FIFO the worker thread appends to, and while a drainer runs,
         # its loop and wake-up event (None: no drainer, drain blocking).
         self._lock = threading.Lock()
-        self._queue: deque[Write] = deque()
+        self._queue: deque[Queued] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._closing = False
         self._woken = False  # a wake-up is on its way to the drainer: later writes need none
         self._draining = False  # touched on the event loop only
 
-    def put(self, write: Write) -> None:
-        """Queue one write (worker thread). Its arguments must already be values built for it
-        (records, redacted text), so storing it later stores what is true now."""
+    def put(self, *writes: Queued) -> None:
+        """Queue writes, together (worker thread): records built for them (redacted text), so
+        storing them later stores what is true now."""
+        if not writes:
+            return
         with self._lock:
-            self._queue.append(write)
+            self._queue.extend(writes)
             loop, wake = self._loop, self._wake
             woken, self._woken = self._woken, True
         if loop is not None and wake is not None:
@@ -81,7 +78,7 @@ class WriteBehind:
                 loop.call_soon_threadsafe(wake.set)
         else:
             # No drainer: drain here, blocking, still in FIFO order.
-            write.ctx.runtime.call(self.drain)
+            writes[0].ctx.runtime.call(self.drain)
 
     async def drain(self) -> None:
         """Store every queued write, oldest first (event loop)."""
@@ -94,7 +91,7 @@ class WriteBehind:
         finally:
             self._draining = False
 
-    def _take(self) -> list[Write]:
+    def _take(self) -> list[Queued]:
         # The lock is held only to take the batch, never across the awaits storing it.
         with self._lock:
             writes = list(self._queue)
@@ -102,9 +99,9 @@ class WriteBehind:
             self._woken = False  # the next write wakes the drainer again
         return writes
 
-    async def _store(self, writes: list[Write]) -> None:
+    async def _store(self, writes: list[Queued]) -> None:
         for traces, group in _by_service(writes):
-            results = await traces.write_batch([functools.partial(w.call, traces) for w in group])
+            results = await traces.write_batch([w.write for w in group])
             for write, exc in zip(group, results):
                 if exc is not None:
                     self._on_failure(write, exc)
@@ -159,9 +156,9 @@ class WriteBehind:
                 await task
 
 
-def _by_service(writes: list[Write]) -> list[tuple[Any, list[Write]]]:
+def _by_service(writes: list[Queued]) -> list[tuple[Any, list[Queued]]]:
     """Consecutive writes grouped by the TraceService they go to (one per runtime), in order."""
-    groups: list[tuple[Any, list[Write]]] = []
+    groups: list[tuple[Any, list[Queued]]] = []
     for write in writes:
         traces = write.ctx.runtime.traces
         if groups and groups[-1][0] is traces:

@@ -81,6 +81,13 @@ def reveal(secret: SecretStr | str | None) -> str | None:
     return secret.get_secret_value() if isinstance(secret, SecretStr) else secret
 
 
+# How long things wait for a cancelled or starting run, derived from one another here only.
+RUN_STOP_WAIT_S = 30.0  # a cancelled run's agents get this long to reach a step boundary
+CODE_STEP_TIMEOUT_MAX_S = RUN_STOP_WAIT_S - 5.0  # one step of the manager's code ends within that wait
+BACKGROUND_STOP_WAIT_S = RUN_STOP_WAIT_S * 1.5  # a background run: the runner's wait, then its trace closing
+STARTED_WAIT_S = RUN_STOP_WAIT_S  # how long a background start waits for the run's trace to be stored
+
+
 NEO4J_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 
 
@@ -112,7 +119,7 @@ class Settings:
     model_timeout_s: float = 60.0
     model_retries: int = 2
     temperature: float | None = None
-    code_step_timeout_s: float = 10.0  # below the runner's 30 s cancellation wait
+    code_step_timeout_s: float = 10.0  # at most CODE_STEP_TIMEOUT_MAX_S, below the runner's stop wait
     manager: str = "code"  # code | tool-calling
     openai_api_key: SecretStr | None = field(default=None, repr=False)
     openai_base_url: str | None = None
@@ -152,7 +159,7 @@ class Settings:
             model_timeout_s=_float(env, "DIONYSUS_MODEL_TIMEOUT", 60.0, 0.1, 3600.0),
             model_retries=_int(env, "DIONYSUS_MODEL_RETRIES", 2, 0, 10),
             temperature=_float(env, "DIONYSUS_TEMPERATURE", -1.0, 0.0, 2.0) if env.get("DIONYSUS_TEMPERATURE") else None,
-            code_step_timeout_s=_float(env, "DIONYSUS_CODE_STEP_TIMEOUT", 10.0, 0.1, 25.0),
+            code_step_timeout_s=_float(env, "DIONYSUS_CODE_STEP_TIMEOUT", 10.0, 0.1, CODE_STEP_TIMEOUT_MAX_S),
             manager=manager,
             openai_api_key=_secret(env.get("OPENAI_API_KEY")),
             openai_base_url=env.get("OPENAI_BASE_URL") or None,

@@ -6,7 +6,6 @@ through `Runtime.call`, which hops back onto the event loop that owns the store 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import gc
 import logging
@@ -25,6 +24,7 @@ from dionysus_mcp.cognition.environment import EnvironmentService
 from dionysus_mcp.cognition.memory import MemoryService
 from dionysus_mcp.cognition.mosaeic import MosaeicService
 from dionysus_mcp.cognition.wisdom import WisdomService
+from dionysus_mcp.clock import SYSTEM_CLOCK, Clock
 from dionysus_mcp.config import Settings
 from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Store, StoreError
@@ -37,22 +37,24 @@ T = TypeVar("T")
 
 
 class Runtime:
-    def __init__(self, settings: Settings, store: Store):
+    def __init__(self, settings: Settings, store: Store, clock: Clock | None = None):
         self.settings = settings
         self.store = store
+        self.clock = clock or SYSTEM_CLOCK  # the one clock of every service and timer
         self.embedder = create_embedder(settings.embedder)
         self.secrets = ProcessSecrets([settings.neo4j_password, settings.http_token])
-        self.basins = BasinService(store, settings.basin_half_life_s, embedder=self.embedder)
-        self.memory = MemoryService(store, self.basins, embedder=self.embedder, secrets=self.secrets)
-        self.coherence = CoherenceService(store, self.basins)
-        self.wisdom = WisdomService(store, embedder=self.embedder, secrets=self.secrets)
+        # Each service gets the store aggregates it uses (and only those).
+        clock = self.clock
+        self.basins = BasinService(store.basins, settings.basin_half_life_s, clock, embedder=self.embedder)
+        self.memory = MemoryService(store.memories, self.basins, clock, embedder=self.embedder, secrets=self.secrets)
+        self.coherence = CoherenceService(store.snapshots, self.basins, store.memories, clock)
+        self.wisdom = WisdomService(store.wisdom, clock, embedder=self.embedder, secrets=self.secrets)
         self.mosaeic = MosaeicService(self.memory)
-        self.environment = EnvironmentService(store, self.basins)
+        self.environment = EnvironmentService(store, self.basins, clock)
         self.outbox = Outbox(settings.outbox_path or settings.db_path.parent / "outbox.db")
-        self.traces = TraceService(store, self.outbox)
-        self.retention = TraceRetention(store)
+        self.traces = TraceService(store.traces, store.lifecycle, self.outbox, clock)
+        self.retention = TraceRetention(store.traces, clock)
         self._token: anyio.lowlevel.EventLoopToken | None = None
-        self._leases: asyncio.Task | None = None
 
     async def start(self, read_only: bool = False) -> None:
         await self.store.open()
@@ -71,18 +73,24 @@ class Runtime:
         if not read_only:
             # After the outbox: a dead process's queued writes may have closed its runs already.
             await lifecycle.reap(self.traces)
-            # A plain task, not a task group: the runtime is opened and closed by context
-            # managers that may run in different tasks (pytest fixtures, server lifespans).
-            self._leases = asyncio.get_running_loop().create_task(lifecycle.keep_leases(self.traces))
-        # Everything imported so far lives as long as the process: move it out of the cyclic
-        # collector's reach, or every full collection rescans ~100k library objects (measured:
-        # tool p99 105 ms -> 20 ms during 4 concurrent OODA cycles, docs/benchmarks.md).
-        gc.freeze()
         log.info("runtime ready on %s (%s)", self.store.backend, await self.store.describe())
 
+    @asynccontextmanager
+    async def timers(self) -> AsyncIterator[None]:
+        """While held: the runtime's periodic work in a task group on its clock — renewing the
+        leases of this process's running traces. Held by whoever runs agents for long (the
+        server's lifespan, a CLI run), entered and left in one task."""
+        if self.traces.read_only:
+            yield
+            return
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(lifecycle.keep_leases, self.traces)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+
     async def close(self) -> None:
-        if self._leases is not None:
-            self._leases.cancel()
         try:
             await lifecycle.close_in_flight(self.traces)
         except Exception as exc:  # closing must go on: the next start marks them from their owner
@@ -97,6 +105,15 @@ class Runtime:
         return anyio.from_thread.run(functools.partial(fn, *args, **kwargs), token=self._token)
 
 
+def freeze_startup_objects() -> None:
+    """For a process entry point (the CLI's `serve`), once the server is started: everything
+    imported so far lives as long as the process, so move it out of the cyclic collector's
+    reach, or every full collection rescans ~100k library objects (measured: tool p99 105 ms ->
+    20 ms during 4 concurrent OODA cycles, docs/benchmarks.md). Process-global: never called by
+    the runtime itself."""
+    gc.freeze()
+
+
 def build_store(settings: Settings, read_only: bool = False) -> Store:
     from dionysus_mcp.store import create_store
 
@@ -105,12 +122,16 @@ def build_store(settings: Settings, read_only: bool = False) -> Store:
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings | None = None, store: Store | None = None, read_only: bool = False
+    settings: Settings | None = None, store: Store | None = None, read_only: bool = False,
+    clock: Clock | None = None,
 ) -> AsyncIterator[Runtime]:
     """`read_only`: for callers that only read: the store's schema is not applied and queued
-    trace writes are not delivered (the outbox file is not even opened)."""
+    trace writes are not delivered (the outbox file is not even opened). `clock`: the one clock
+    every service and timer uses. Its timers run while `Runtime.timers()` is held (the server's
+    lifespan, a CLI run): this context holds no task group, so it may be entered and left in
+    different tasks (pytest fixtures do)."""
     settings = settings or Settings.from_env()
-    runtime = Runtime(settings, store or build_store(settings, read_only))
+    runtime = Runtime(settings, store or build_store(settings, read_only), clock=clock)
     try:
         await runtime.start(read_only)
         yield runtime

@@ -97,7 +97,7 @@ async def seed(db: Path, size: int, embedder_name: str) -> None:
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     for i, ((mid, text), vector) in enumerate(zip(rows, vectors)):
         memory = Memory(id=mid, kind="semantic", content=text, importance=0.5, created_at=t0 + timedelta(seconds=i))
-        await store.add_memory(memory, Embedding(embedder.name, vector))
+        await store.memories.add(memory, Embedding(embedder.name, vector))
         if i % 10_000 == 0:
             print(f"  seeded {i}/{len(rows)}", file=sys.stderr, flush=True)
     await store.close()
@@ -125,7 +125,7 @@ async def quality(rt: Any, pairs: list[tuple[str, str]], prefix: str) -> dict[st
     for i, (_, query) in enumerate(pairs):
         target = f"{prefix}-{i:03d}"
         vector = await memory.embed(query)
-        found = await store.search_memories([], vector, None, TOP)
+        found = await store.memories.search([], vector, None, TOP)
         ranks["embedding"].append(rank_of([mid for mid, _ in found.semantic], target))
         for mode, fusion in (("hybrid-rrf", "rrf"), ("hybrid-weighted", "weighted")):
             memory.fusion = fusion

@@ -48,6 +48,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from schema.trace_writes import AddStep, CreateTrace
 
 ROOT = Path(__file__).resolve().parent.parent
 for _p in (str(ROOT), str(ROOT / "scripts")):
@@ -356,7 +357,7 @@ async def seed_cognition(runtime: Any, sizes: dict[str, int], store: str) -> dic
     def adder(m):
         async def add() -> None:
             nonlocal done
-            await runtime.store.add_memory(m)
+            await runtime.store.memories.add(m)
             done += 1
             if done % step == 0:
                 progress(f"  {store}: {done}/{len(memories)} memories ({time.perf_counter() - started:.1f}s)")
@@ -377,7 +378,7 @@ async def seed_cognition(runtime: Any, sizes: dict[str, int], store: str) -> dic
             "basins_and_links_s": round(basins_s, 2),
             "memories_s": round(memories_s, 2),
             "memories_per_s": round(len(memories) / memories_s, 1) if memories_s else None,
-            "memories_via": f"store.add_memory (links computed as remember() does), concurrency {concurrency}",
+            "memories_via": f"store.memories.add (links computed as remember() does), concurrency {concurrency}",
             "activations_s": round(activate_s, 2),
         },
     }
@@ -458,7 +459,7 @@ async def bench_cold_start(report: Report, stores: Stores, sizes: dict[str, int]
 
 
 async def bench_tool_latency(report: Report, stores: Stores, sizes: dict[str, int]) -> None:
-    from dionysus_mcp.runtime import open_runtime
+    from dionysus_mcp.runtime import freeze_startup_objects, open_runtime
 
     out: dict[str, Any] = {}
     n = sizes["latency_calls"]
@@ -467,6 +468,7 @@ async def bench_tool_latency(report: Report, stores: Stores, sizes: dict[str, in
         progress(f"tool_latency on {backend}: seeding {size}")
         settings = stores.settings(backend, "tool_latency")
         async with open_runtime(settings) as runtime:
+            freeze_startup_objects()  # as `dionysus-mcp serve` does once its runtime is open
             seeded = await seed_cognition(runtime, sizes, backend)
             corpus = seeded["corpus"]
             queries = corpus.recall_queries(64)
@@ -517,7 +519,7 @@ async def bench_tool_latency(report: Report, stores: Stores, sizes: dict[str, in
         report.figure("tool_latency", "MCP floor: no-op tool p50 (in-memory)", res["mcp_noop"]["p50_ms"], "ms", store=backend, size=size)
         report.figure("tool_latency", "semantic_recall first call (index build)", res["semantic_recall_first_call_ms"], "ms", store=backend, size=size)
         report.figure("tool_latency", "seeding: memories", seeded["seeding"]["memories_s"], "s", store=backend, size=size,
-                      note=f"{seeded['seeding']['memories_per_s']}/s via store.add_memory")
+                      note=f"{seeded['seeding']['memories_per_s']}/s via store.memories.add")
     report.results["tool_latency"] = out
 
 
@@ -565,7 +567,7 @@ async def bench_trace_writes(report: Report, stores: Stores, sizes: dict[str, in
                 return times
 
             threaded = await anyio.to_thread.run_sync(from_thread)
-            stored = await runtime.store.count_traces()
+            stored = await runtime.store.traces.count()
         per_step = statistics.median(totals) / len(payloads)
         res = {
             "status": "ok", "size": size, "traces_stored": stored,
@@ -588,32 +590,27 @@ async def bench_trace_writes(report: Report, stores: Stores, sizes: dict[str, in
 
 
 class WriteMeter:
-    """Counts the trace-service writes of persisted runs and the time the event loop spends in
-    them (wraps the runtime's TraceService methods while active)."""
-
-    METHODS = ("create_trace", "add_step", "complete_trace", "link_basin")
+    """Counts the trace writes of persisted runs by kind (schema.trace_writes) and the time the
+    event loop spends storing them (wraps the runtime's TraceService.write_batch while active)."""
 
     def __init__(self, traces: Any):
-        self.traces = traces
-        self.calls = {m: 0 for m in self.METHODS}
+        self.calls: dict[str, int] = {}
         self.seconds = 0.0
         self.active = False
-        for name in self.METHODS:
-            original = getattr(traces, name)
-            setattr(traces, name, self._wrap(name, original))
+        original = traces.write_batch
 
-    def _wrap(self, name: str, original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        async def wrapper(writes: Any) -> Any:
             if not self.active:
-                return await original(*args, **kwargs)
+                return await original(writes)
             t = time.perf_counter()
             try:
-                return await original(*args, **kwargs)
+                return await original(writes)
             finally:
                 self.seconds += time.perf_counter() - t
-                self.calls[name] += 1
+                for write in writes:
+                    self.calls[write.kind] = self.calls.get(write.kind, 0) + 1
 
-        return wrapper
+        traces.write_batch = wrapper
 
 
 def persistence_switch() -> tuple[str, str] | None:
@@ -645,9 +642,9 @@ async def bench_ooda_overhead(report: Report, stores: Stores, sizes: dict[str, i
         progress(f"ooda_overhead on {backend}: {reps} cycles per mode")
         async with open_runtime(stores.settings(backend, "ooda")) as runtime:
             await seed_if_empty(runtime)
-            before = await runtime.store.count_traces()
+            before = await runtime.store.traces.count()
             await run_ooda_cycle(runtime, DEMO_CONTEXT)  # warm-up (imports, first model calls)
-            project_persists = await runtime.store.count_traces() > before
+            project_persists = await runtime.store.traces.count() > before
             switch = persistence_switch()
             meter = WriteMeter(runtime.traces)
 
@@ -743,9 +740,9 @@ async def seed_traces(runtime: Any, count: int, steps: int, backend: str) -> dic
             nonlocal done, middle
             run = corpus.trace_run(base + spacing * r, steps, 400)
             for trace, step_records in run:
-                await store.create_trace(trace)
+                await store.traces.write([CreateTrace(trace=trace)])
                 for s in step_records:
-                    await store.add_step(s)
+                    await store.traces.write([AddStep(step=s)])
             if r % 97 == 0:
                 roots.append(run[0][0].id)
                 children.append(run[1][0].id)
@@ -762,7 +759,7 @@ async def seed_traces(runtime: Any, count: int, steps: int, backend: str) -> dic
     return {"roots": roots, "children": children, "middle": middle,
             "seeding": {"traces": runs * 4, "steps": runs * 4 * steps, "seconds": round(seconds, 1),
                         "traces_per_s": round(runs * 4 / seconds, 1),
-                        "via": "store.create_trace/add_step (completed traces: root + 3 delegated sub-runs per run)"
+                        "via": "store.traces.write (create and step records; completed traces: root + 3 delegated sub-runs per run)"
                                + (", concurrency 8" if backend == "neo4j" else "")}}
 
 
@@ -783,7 +780,7 @@ async def bench_trace_queries(report: Report, stores: Stores, sizes: dict[str, i
         progress(f"trace_queries on {backend}: seeding {size}")
         async with open_runtime(stores.settings(backend, "trace_queries")) as runtime:
             seeded = await seed_traces(runtime, count, sizes["steps_per_stored_trace"], backend)
-            stored = await runtime.store.count_traces()
+            stored = await runtime.store.traces.count()
             progress(f"  seeded {stored} traces in {seeded['seeding']['seconds']}s; measuring")
             roots, kids = seeded["roots"], seeded["children"]
             cursor = encode_cursor(seeded["middle"])
@@ -831,7 +828,7 @@ async def bench_trace_queries(report: Report, stores: Stores, sizes: dict[str, i
 async def bench_concurrent(report: Report, stores: Stores, sizes: dict[str, int]) -> None:
     from agents.runner import run_ooda_cycle
 
-    from dionysus_mcp.runtime import open_runtime
+    from dionysus_mcp.runtime import freeze_startup_objects, open_runtime
 
     backend = "sqlite"
     cycles_at_once = sizes["concurrent_cycles"]
@@ -839,6 +836,7 @@ async def bench_concurrent(report: Report, stores: Stores, sizes: dict[str, int]
     size = f"{sizes['basins']} basins, {sizes['memories']} memories, {cycles_at_once} OODA cycles at once"
     progress(f"concurrent on {backend}: seeding {sizes['memories']} memories")
     async with open_runtime(stores.settings(backend, "concurrent")) as runtime:
+        freeze_startup_objects()  # as `dionysus-mcp serve` does once its runtime is open
         seeded = await seed_cognition(runtime, sizes, backend)
         corpus = seeded["corpus"]
         queries = corpus.recall_queries(64)

@@ -202,8 +202,8 @@ def registry_for(policy: str, settings: Any, pruning_options: dict[str, Any] | N
     placeholder = PlaceholderPruningCallback(window=settings.memory_window)
     variant = MemoryPruningCallback(window=settings.memory_window, **pruning_options) if pruning_options else None
     swapped = 0
-    for entry in base._entries:  # the registry has no public iterator; registration order matters
-        callback = entry.callback
+    for entry in base.entries():  # in registration order, which honours each declared `after`
+        callback, after = entry.callback, entry.after
         if callback_name(callback) == "memory_pruning":
             swapped += 1
             assert isinstance(callback, MemoryPruningCallback)
@@ -213,7 +213,10 @@ def registry_for(policy: str, settings: Any, pruning_options: dict[str, Any] | N
                 callback = placeholder
             elif variant is not None:
                 callback = variant
-        registry.register(entry.step_type, callback, entry.agents)
+            registry.set_prompt_view(callback)  # the policy's own prompt view
+        elif policy == "none":
+            after = tuple(dep for dep in after if dep != "memory_pruning")
+        registry.register(entry.step_type, callback, entry.agents, after)
     if not swapped:
         raise RuntimeError("the default registry has no memory_pruning callback")
     return registry

@@ -64,7 +64,7 @@ async def _seed_active_set(runtime: Any, total: int, active: int, seed: int = 13
     long_ago = now - timedelta(seconds=10 * runtime.basins.half_life_s)
     ids = [f"basin-{i:05d}" for i in range(total)]
     for i, bid in enumerate(ids):
-        await runtime.store.upsert_basin(Basin(id=bid, name=f"b{i:05d}", keywords=[f"k{i}"], created_at=now))
+        await runtime.store.basins.upsert(Basin(id=bid, name=f"b{i:05d}", keywords=[f"k{i}"], created_at=now))
     updates = [
         ActivationUpdate(basin_id=bid, activation=0.3 + 0.6 * rng.random() if i < active else 0.9, depth=0.1,
                          last_activated_at=now if i < active else long_ago)
@@ -76,10 +76,10 @@ async def _seed_active_set(runtime: Any, total: int, active: int, seed: int = 13
         for b in rng.sample(ids[:active], 3):
             if a != b:
                 links[(a, b)] = rng.random()
-    await runtime.store.apply_activation(updates, [BasinLink(source_id=a, target_id=b, weight=w) for (a, b), w in links.items()])
+    await runtime.store.basins.apply_activation(updates, [BasinLink(source_id=a, target_id=b, weight=w) for (a, b), w in links.items()])
     for m in range(total * 2):
         bid = ids[m % total]
-        await runtime.store.add_memory(Memory(id=f"mem-{m:06d}", kind="semantic", content=f"note {m} about {bid}",
+        await runtime.store.memories.add(Memory(id=f"mem-{m:06d}", kind="semantic", content=f"note {m} about {bid}",
                                               created_at=now, basins=[MemoryBasin(basin_id=bid, weight=1.0)]))
 
 
@@ -105,7 +105,7 @@ async def bench_coherence_scaling(report: Any, stores: Any, sizes: dict[str, int
                     first = await runtime.coherence.assess_coherence()
                 if first.active_count != active:
                     raise RuntimeError(f"expected {active} active basins, found {first.active_count}")
-            before = {t: len(await r.store.recent_snapshots(10_000)) for t, r in runtimes.items()}
+            before = {t: len(await r.store.snapshots.recent(10_000)) for t, r in runtimes.items()}
             # Interleaved, so a change in the machine's load hits both sizes alike.
             samples: dict[int, list[float]] = {small: [], large: []}
             for i in range(n):
@@ -115,7 +115,7 @@ async def bench_coherence_scaling(report: Any, stores: Any, sizes: dict[str, int
                     samples[total].append(time.perf_counter() - t)
             for total, runtime in runtimes.items():
                 res[str(total)] = summary_ms(samples[total])
-                res[str(total)]["snapshots_written"] = len(await runtime.store.recent_snapshots(10_000)) - before[total]
+                res[str(total)]["snapshots_written"] = len(await runtime.store.snapshots.recent(10_000)) - before[total]
         ratio = res[str(large)]["p50_ms"] / res[str(small)]["p50_ms"]
         res["ratio_p50"] = round(ratio, 3)
         out[backend] = res

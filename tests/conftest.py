@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
 
+import anyio
 import pytest
 
 from dionysus_mcp.config import Settings
@@ -157,16 +158,32 @@ async def sqlite_store(tmp_path):
 
 
 class FakeClock:
-    """A clock tests move by hand, so decay is exact and deterministic."""
+    """A clock tests move by hand (dionysus_mcp/clock.py), so decay, leases, retries and timers
+    are exact and deterministic: `advance` moves wall and monotonic time together and wakes
+    the timers it makes due."""
 
     def __init__(self) -> None:
         self.now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self.elapsed = 1000.0
+        self._sleepers: list[tuple[float, anyio.Event]] = []
 
     def __call__(self) -> datetime:
         return self.now
 
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    async def sleep(self, seconds: float) -> None:
+        due = anyio.Event()
+        self._sleepers.append((self.elapsed + seconds, due))
+        await due.wait()
+
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+        self.elapsed += seconds
+        for entry in [e for e in self._sleepers if e[0] <= self.elapsed]:
+            self._sleepers.remove(entry)
+            entry[1].set()
 
 
 @pytest.fixture
@@ -182,9 +199,7 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture
 async def runtime(settings, clock):
     """A real runtime on a real SQLite file, with every service on the fake clock."""
-    async with open_runtime(settings) as rt:
-        for service in (rt.basins, rt.memory, rt.coherence, rt.wisdom, rt.environment, rt.traces):
-            service.clock = clock
+    async with open_runtime(settings, clock=clock) as rt:
         yield rt
 
 

@@ -40,17 +40,54 @@ async def seed_traces(db_path: Path) -> tuple[str, str]:
 
 
 def counting_batches(runtime) -> list[list[str]]:
-    """The methods of each batch of trace writes the runtime's store takes from now on (a
-    wrapper around the real `apply_trace_writes`, which still stores them)."""
+    """The kinds of the writes of each batch of trace writes the runtime's store takes from now
+    on (a wrapper around the real `store.traces.write`, which still stores them)."""
     batches: list[list[str]] = []
-    apply = runtime.store.apply_trace_writes
+    apply = runtime.store.traces.write
 
     async def counted(writes):
-        batches.append([method for method, _ in writes])
+        batches.append([write.kind for write in writes])
         return await apply(writes)
 
-    runtime.store.apply_trace_writes = counted
+    runtime.store.traces.write = counted
     return batches
+
+
+class SteppedClock:
+    """The system clock, whose monotonic time a test can move ahead (`skip`) instead of
+    sleeping through an interval (dionysus_mcp/clock.py)."""
+
+    def __init__(self) -> None:
+        from dionysus_mcp.clock import SYSTEM_CLOCK
+
+        self._system = SYSTEM_CLOCK
+        self.offset = 0.0
+
+    def __call__(self):
+        return self._system()
+
+    def monotonic(self) -> float:
+        return self._system.monotonic() + self.offset
+
+    async def sleep(self, seconds: float) -> None:
+        await self._system.sleep(seconds)
+
+    def skip(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def queue_old_outbox_row(outbox, op: str, payload: dict) -> None:
+    """An outbox row as versions before typed trace writes wrote it: the name of the store
+    method and its arguments as JSON (what a queue left by an older server holds)."""
+    import json
+    import sqlite3
+
+    from dionysus_mcp.store.outbox import DDL
+
+    outbox.path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(outbox.path) as db:
+        db.executescript(DDL)
+        db.execute("INSERT INTO outbox (op, payload) VALUES (?, ?)", (op, json.dumps(payload)))
 
 
 def embed_with_the_network_cut(imports: str, make_embedder: str) -> list[str]:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
 from dionysus_mcp.cognition.text import close_matches, tokens
 from dionysus_mcp.errors import InvalidInput, NotFound
-from dionysus_mcp.store.base import Store
+from dionysus_mcp.store.base import Basins
 from schema.models import ActivationUpdate, Basin, BasinLink, utcnow
 
 ACTIVE_THRESHOLD = 0.1  # a basin counts as active at or above this activation
@@ -111,9 +111,9 @@ def _clean_text(value: str, field: str, limit: int, required: bool = False) -> s
 
 class BasinService:
     def __init__(
-        self, store: Store, half_life_s: float, clock: Callable[[], datetime] = utcnow, embedder: Embedder | None = None
+        self, basins: Basins, half_life_s: float, clock: Callable[[], datetime] = utcnow, embedder: Embedder | None = None
     ):
-        self.store = store
+        self.stored = basins  # the store's basins aggregate
         self.half_life_s = half_life_s
         self.clock = clock
         self.embedder = embedder or NoEmbedder()
@@ -136,6 +136,14 @@ class BasinService:
             last_activated_at=basin.last_activated_at,
         )
 
+    async def names(self) -> dict[str, str]:
+        """Basin id -> name, for every basin."""
+        return {b.id: b.name for b in await self.stored.list()}
+
+    async def links_among(self, basin_ids: list[str]) -> list[BasinLink]:
+        """The stored links among these basins (the coherence of an active set reads them)."""
+        return await self.stored.links_among(basin_ids)
+
     async def upsert_basin(
         self,
         name: str,
@@ -150,7 +158,7 @@ class BasinService:
         cleaned = None if keywords is None else self._keywords(keywords)
         if stability is not None and not 0.0 <= stability <= 1.0:
             raise InvalidInput(f"stability must be between 0 and 1, got {stability}")
-        existing = await self.store.get_basin(name)
+        existing = await self.stored.get(name)
         basin = Basin(
             id=existing.id if existing else f"basin-{uuid.uuid4().hex[:12]}",
             name=name,
@@ -159,7 +167,7 @@ class BasinService:
             stability=stability if stability is not None else (existing.stability if existing else 0.5),
             created_at=existing.created_at if existing else self.clock(),
         )
-        return self.view(await self.store.upsert_basin(basin))
+        return self.view(await self.stored.upsert(basin))
 
     @staticmethod
     def _keywords(keywords: list[str]) -> list[str]:
@@ -176,9 +184,9 @@ class BasinService:
         key = (name_or_id or "").strip()
         if not key:
             raise InvalidInput("basin must not be empty: give a basin name or id")
-        basin = await self.store.get_basin(key)
+        basin = await self.stored.get(key)
         if basin is None:
-            names = [b.name for b in await self.store.list_basins()]
+            names = [b.name for b in await self.stored.list()]
             hint = close_matches(key, names)
             suggestion = f" Did you mean: {', '.join(hint)}?" if hint else ""
             raise NotFound(f"Unknown basin {key[:MAX_NAME]!r}.{suggestion} Create it with upsert_basin.")
@@ -186,13 +194,13 @@ class BasinService:
 
     async def delete_basin(self, name: str) -> BasinRemoval:
         key = (name or "").strip()
-        basin = await self.store.get_basin(key) if key else None
+        basin = await self.stored.get(key) if key else None
         if basin is None:
-            hint = close_matches(key, [b.name for b in await self.store.list_basins()])
+            hint = close_matches(key, [b.name for b in await self.stored.list()])
             suggestion = f" Did you mean: {', '.join(hint)}?" if hint else ""
             raise NotFound(f"no basin named {key[:MAX_NAME]!r}: nothing deleted.{suggestion}")
         async with self._activation_lock:
-            removed = await self.store.delete_basin(basin.id)
+            removed = await self.stored.delete(basin.id)
         if removed is None:
             raise NotFound(f"basin {basin.name!r} was deleted meanwhile")
         self._vectors.pop(basin.id, None)
@@ -210,13 +218,13 @@ class BasinService:
         a, b = await self.resolve(source), await self.resolve(target)
         if a.id == b.id:
             raise InvalidInput("a basin cannot be linked to itself: give two different basins")
-        link = await self.store.set_link(BasinLink(source_id=a.id, target_id=b.id, weight=weight))
+        link = await self.stored.set_link(BasinLink(source_id=a.id, target_id=b.id, weight=weight))
         return LinkView(source=a.name, target=b.name, weight=link.weight)
 
     async def current(self) -> list[BasinView]:
         """Every basin with its activation now, most active first (ties by name)."""
         now = self.clock()
-        views = [self.view(b, now) for b in await self.store.list_basins()]
+        views = [self.view(b, now) for b in await self.stored.list()]
         return sorted(views, key=lambda v: (-v.activation, v.name))
 
     async def list_basins(self, active_only: bool = False, limit: int = 50) -> BasinList:
@@ -238,7 +246,7 @@ class BasinService:
         store finds by index (recently activated, stored activation above the threshold), so
         the cost follows the active set, not the number of basins."""
         now = self.clock()
-        candidates = await self.store.basins_activated_since(self.active_since(now), _CANDIDATE_FLOOR)
+        candidates = await self.stored.activated_since(self.active_since(now), _CANDIDATE_FLOOR)
         views = [self.view(b, now) for b in candidates]
         return sorted((v for v in views if v.activation >= ACTIVE_THRESHOLD), key=lambda v: (-v.activation, v.name))
 
@@ -253,8 +261,8 @@ class BasinService:
     async def _activate(self, basin: str, strength: float, source: str | None) -> ActivationResult:
         target = await self.resolve(basin)
         now = self.clock()
-        basins = {b.id: b for b in await self.store.list_basins()}
-        links = await self.store.list_links()
+        basins = {b.id: b for b in await self.stored.list()}
+        links = await self.stored.links()
         before = {bid: decayed(b.activation, b.last_activated_at, now, self.half_life_s) for bid, b in basins.items()}
 
         after = dict(before)
@@ -300,8 +308,8 @@ class BasinService:
             for bid in sorted(after)
             if after[bid] != before[bid] or bid == target.id
         ]
-        await self.store.apply_activation(updates, strengthened)
-        stored = await self.store.get_basin(target.id)
+        await self.stored.apply_activation(updates, strengthened)
+        stored = await self.stored.get(target.id)
         return ActivationResult(
             basin=self.view(stored, now),
             previous_activation=round(before[target.id], 6),
@@ -321,7 +329,7 @@ class BasinService:
         (cosine of text and basin vectors, mapped from the embedder's cosine_range).
         `vector` is the text's embedding when the caller has it already."""
         query = set(tokens(text))
-        basins = await self.store.list_basins()
+        basins = await self.stored.list()
         cosines = await self._cosines(text, vector, basins) if basins and self.embedder.dim else {}
         now = self.clock()
         scored = []

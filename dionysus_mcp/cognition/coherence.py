@@ -15,7 +15,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from dionysus_mcp.cognition.basins import BasinService, BasinView
-from dionysus_mcp.store.base import Store
+from dionysus_mcp.store.base import Memories, Snapshots
 from schema.models import BasinLink, CoherenceSnapshot, utcnow
 
 WEIGHTS = {"integration": 0.30, "stability": 0.20, "focus": 0.20, "continuity": 0.15, "grounding": 0.15}
@@ -140,13 +140,15 @@ def snapshot_due(
 class CoherenceService:
     def __init__(
         self,
-        store: Store,
+        snapshots: Snapshots,
         basins: BasinService,
+        memories: Memories,
         clock: Callable[[], datetime] = utcnow,
         snapshot_interval_s: float = SNAPSHOT_INTERVAL_S,
     ):
-        self.store = store
+        self.snapshots = snapshots  # the store's snapshots aggregate
         self.basins = basins
+        self.memories = memories  # the store's memories aggregate: attachments per basin
         self.clock = clock
         self.snapshot_interval_s = snapshot_interval_s
 
@@ -154,7 +156,7 @@ class CoherenceService:
         # Only the active basins, their links and their memory counts are read: the cost
         # follows the active set, not the store.
         active = await self.basins.active()
-        recent = await self.store.recent_snapshots(1)
+        recent = await self.snapshots.recent(1)
         previous = recent[0] if recent else None
         now = self.clock()
         ids = [b.id for b in active]
@@ -164,15 +166,15 @@ class CoherenceService:
         else:
             components = score_components(
                 active,
-                await self.store.links_among(ids),
-                await self.store.basin_memory_counts(ids),
+                await self.basins.links_among(ids),
+                await self.memories.counts_by_basin(ids),
                 previous.active_basin_ids if previous else None,
             )
             level, status = combine(components), "ok"
         written = snapshot_due(previous, now, level, status, components, ids, self.snapshot_interval_s)
         if written:
             snapshot_id = f"coh-{uuid.uuid4().hex[:12]}"
-            await self.store.add_snapshot(
+            await self.snapshots.add(
                 CoherenceSnapshot(
                     id=snapshot_id,
                     created_at=now,

@@ -45,6 +45,7 @@ class EnvironmentSnapshot(BaseModel):
 
 class EnvironmentService:
     def __init__(self, store: Store, basins: BasinService, clock: Callable[[], datetime] = utcnow):
+        # Reads across aggregates (what an observation summarises): snapshots, memory stats, runs.
         self.store = store
         self.basins = basins
         self.clock = clock
@@ -52,9 +53,9 @@ class EnvironmentService:
     async def observe(self, top: int = 5) -> EnvironmentSnapshot:
         current = await self.basins.current()
         active = [b for b in current if b.activation > 0][:top]
-        snapshots = await self.store.recent_snapshots(1)
-        stats = await self.store.memory_stats()
-        runs = await self.store.list_traces(TraceFilter(roots_only=True), limit=5)
+        snapshots = await self.store.snapshots.recent(1)
+        stats = await self.store.memories.stats()
+        runs = await self.store.traces.list(TraceFilter(roots_only=True), limit=5)
         return EnvironmentSnapshot(
             observed_at=self.clock(),
             store=self.store.backend,

@@ -21,7 +21,7 @@ from dionysus_mcp.cognition.ranking import FUSION, fuse, importance_weight
 from dionysus_mcp.cognition.text import tokens
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.secrets import ProcessSecrets
-from dionysus_mcp.store.base import Embedding, Store
+from dionysus_mcp.store.base import Embedding, Memories
 from schema.models import Memory, MemoryBasin, utcnow
 
 MAX_CONTENT = 20_000
@@ -120,14 +120,14 @@ def check_importance(importance: float) -> float:
 class MemoryService:
     def __init__(
         self,
-        store: Store,
+        memories: Memories,
         basins: BasinService,
         clock: Callable[[], datetime] = utcnow,
         secrets: ProcessSecrets | None = None,
         embedder: Embedder | None = None,
         fusion: str = FUSION,
     ):
-        self.store = store
+        self.stored = memories  # the store's memories aggregate
         self.basins = basins
         self.clock = clock
         # Secrets are never stored: whoever writes (an MCP client, an agent that read a pasted
@@ -179,20 +179,20 @@ class MemoryService:
             created_at=self.clock(),
             basins=[MemoryBasin(basin_id=bid, weight=w) for bid, (_, w) in links.items()],
         )
-        stored = await self.store.add_memory(memory, embedding)
+        stored = await self.stored.add(memory, embedding)
         return RememberResult(
             memory_id=stored.id, kind=stored.kind, basins=[name for name, _ in links.values()], created_at=stored.created_at
         )
 
     async def get(self, memory_id: str) -> Memory:
         key = (memory_id or "").strip()
-        memory = await self.store.get_memory(key)
+        memory = await self.stored.get(key)
         if memory is None:
             raise NotFound(f"no memory has id {key[:100]!r} (recall shows memory ids)")
         return memory
 
     async def view(self, memory: Memory) -> MemoryView:
-        names = {b.id: b.name for b in await self.store.list_basins()}
+        names = await self.basins.names()
         return MemoryView(
             memory_id=memory.id, kind=memory.kind, content=memory.content, tags=memory.tags,
             importance=memory.importance, created_at=memory.created_at,
@@ -228,14 +228,14 @@ class MemoryService:
         updated = memory.model_copy(update=changes)
         new_text = "content" in changes or "tags" in changes
         embedding = await self.embed(embedding_text(updated.content, updated.tags)) if new_text else None
-        stored = await self.store.update_memory(updated, embedding, keep_embedding=not new_text)
+        stored = await self.stored.update(updated, embedding, keep_embedding=not new_text)
         if stored is None:
             raise NotFound(f"memory {memory_id!r} was forgotten meanwhile; nothing changed")
         return await self.view(stored)
 
     async def forget_memory(self, memory_id: str) -> ForgetResult:
         key = (memory_id or "").strip()
-        if not await self.store.delete_memory(key):
+        if not await self.stored.delete(key):
             raise NotFound(f"no memory has id {key[:100]!r}: nothing was forgotten (recall shows memory ids)")
         return ForgetResult(memory_id=key, forgotten=True, message=f"memory {key} forgotten, with its basin attachments")
 
@@ -251,9 +251,9 @@ class MemoryService:
 
         vector = await self.embed(query)
         limit = max(MIN_CANDIDATES, CANDIDATES_PER_HIT * k)
-        found = await self.store.search_memories(tokens(query), vector, wanted, limit)
+        found = await self.stored.search(tokens(query), vector, wanted, limit)
         ids = list(dict.fromkeys([i for i, _ in found.lexical] + [i for i, _ in found.semantic]))
-        records = {m.id: m for m in await self.store.get_memories(ids)}
+        records = {m.id: m for m in await self.stored.get_many(ids)}
         fused = [
             f
             for f in fuse(
@@ -272,7 +272,7 @@ class MemoryService:
         best = fused[0].score or 1.0
         wanted_ids = {link.basin_id for f in fused for link in records[f.key].basins}
         if not wanted_ids <= self._names.keys():
-            self._names = {b.id: b.name for b in await self.store.list_basins()}
+            self._names = await self.basins.names()
         hits = []
         for f in fused:
             m = records[f.key]

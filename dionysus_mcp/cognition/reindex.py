@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from dionysus_mcp.cognition.embedding import Embedder
 from dionysus_mcp.cognition.memory import embedding_text
-from dionysus_mcp.store.base import Embedding, Store
+from dionysus_mcp.store.base import Embedding, Memories
 
 BATCH = 1_000
 
@@ -28,20 +28,20 @@ class ReindexResult(BaseModel):
 
 
 async def reindex(
-    store: Store, embedder: Embedder, progress: Callable[[int, int], None] | None = None, batch: int = BATCH
+    memories: Memories, embedder: Embedder, progress: Callable[[int, int], None] | None = None, batch: int = BATCH
 ) -> ReindexResult:
-    counts = await store.embedding_counts()
+    counts = await memories.embedding_counts()
     total = sum(counts.values())
     todo = total - counts.get(embedder.name, 0)
     done = 0
     if embedder.dim:
         while True:
-            memories = await store.memories_to_embed(embedder.name, batch)
-            if not memories:
+            batch_of = await memories.to_embed(embedder.name, batch)
+            if not batch_of:
                 break
-            vectors = await embedder.embed_async([embedding_text(m.content, m.tags) for m in memories])
-            await store.set_embeddings({m.id: Embedding(embedder.name, v) for m, v in zip(memories, vectors)})
-            done += len(memories)
+            vectors = await embedder.embed_async([embedding_text(m.content, m.tags) for m in batch_of])
+            await memories.set_embeddings({m.id: Embedding(embedder.name, v) for m, v in zip(batch_of, vectors)})
+            done += len(batch_of)
             if progress:
                 progress(done, max(todo, done))
     return ReindexResult(model=embedder.name, dim=embedder.dim, embedded=done, total=total)

@@ -20,7 +20,7 @@ from dionysus_mcp.cognition.ranking import FUSION, fuse
 from dionysus_mcp.cognition.text import tokens
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.secrets import ProcessSecrets
-from dionysus_mcp.store.base import Store
+from dionysus_mcp.store.base import Wisdom
 from schema.models import WisdomPrinciple, utcnow
 
 MAX_TEXT = 5_000
@@ -55,13 +55,13 @@ class WisdomRemoval(BaseModel):
 class WisdomService:
     def __init__(
         self,
-        store: Store,
+        wisdom: Wisdom,
         clock: Callable[[], datetime] = utcnow,
         embedder: Embedder | None = None,
         fusion: str = FUSION,
         secrets: ProcessSecrets | None = None,
     ):
-        self.store = store
+        self.stored = wisdom  # the store's wisdom aggregate
         self.clock = clock
         self.embedder = embedder or NoEmbedder()
         self.fusion = fusion
@@ -82,12 +82,12 @@ class WisdomService:
         principle = WisdomPrinciple(
             id=f"wis-{uuid.uuid4().hex[:12]}", text=text, domain=domain, confidence=confidence, created_at=self.clock()
         )
-        stored = await self.store.add_wisdom(principle)
+        stored = await self.stored.add(principle)
         return WisdomView(**stored.model_dump())
 
     async def delete_wisdom(self, wisdom_id: str) -> WisdomRemoval:
         key = (wisdom_id or "").strip()
-        if not await self.store.delete_wisdom(key):
+        if not await self.stored.delete(key):
             raise NotFound(f"no principle has id {key[:100]!r}: nothing deleted (querying wisdom shows ids)")
         self._vectors.pop(key, None)
         return WisdomRemoval(wisdom_id=key, deleted=True, message=f"principle {key} deleted")
@@ -101,7 +101,7 @@ class WisdomService:
         if not 1 <= k <= 50:
             raise InvalidInput(f"k must be between 1 and 50, got {k}")
         wanted = set(tokens(topic))
-        principles = {p.id: p for p in await self.store.list_wisdom()}
+        principles = {p.id: p for p in await self.stored.list()}
         lexical = []
         for p in principles.values():
             overlap = len(wanted & set(tokens(p.text + " " + p.domain)))

@@ -1,24 +1,26 @@
 """A durable local queue for trace writes the store could not take.
 
 When Neo4j is unreachable, an agent run must not fail and must not lose its steps. Each trace
-write is an idempotent operation (create-if-absent, insert-or-replace by id, set), so the
-outbox can replay its queue in order, any number of times, without creating duplicates. It is
-a small SQLite file next to the embedded database (stdlib only).
+write is an idempotent record (`schema.trace_writes`: create-if-absent, insert-or-replace by id,
+set), so the outbox can replay its queue in order, any number of times, without creating
+duplicates. It is a small SQLite file next to the embedded database (stdlib only).
+
+A row holds the record's kind (`op`, for people reading the file) and its JSON; `pending`
+returns rows as stored and `schema.trace_writes.from_outbox` reads them back, rows of older
+versions (an operation name and that operation's arguments) included.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
 from dionysus_mcp.store.base import StoreError
+from schema.trace_writes import TraceWrite
 
-_DDL = """
+DDL = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     op TEXT NOT NULL,
@@ -56,20 +58,21 @@ class Outbox:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=5000")
-            conn.executescript(_DDL)
+            conn.executescript(DDL)
             self._conn = conn
         return self._conn
 
-    def put(self, op: str, payload: dict[str, Any]) -> None:
+    def put(self, write: TraceWrite) -> None:
+        payload = write.model_dump_json()
         with self._locked():
-            self._db().execute("INSERT INTO outbox (op, payload) VALUES (?, ?)", (op, json.dumps(payload)))
+            self._db().execute("INSERT INTO outbox (op, payload) VALUES (?, ?)", (write.kind, payload))
 
-    def pending(self) -> list[tuple[int, str, dict[str, Any]]]:
+    def pending(self) -> list[tuple[int, str, str]]:
+        """(seq, op, JSON payload) of every queued row, oldest first."""
         if not self.path.exists():
             return []
         with self._locked():
-            rows = self._db().execute("SELECT seq, op, payload FROM outbox ORDER BY seq").fetchall()
-        return [(seq, op, json.loads(payload)) for seq, op, payload in rows]
+            return self._db().execute("SELECT seq, op, payload FROM outbox ORDER BY seq").fetchall()
 
     def count(self) -> int:
         if not self.path.exists():

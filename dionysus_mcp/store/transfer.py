@@ -38,6 +38,7 @@ from schema.models import (
     WisdomPrinciple,
     utcnow,
 )
+from schema.trace_writes import AddStep, CreateTrace, LinkTraceBasin
 
 FORMAT = "dionysus-mcp-export"
 VERSION = 1
@@ -65,20 +66,20 @@ async def export_lines(store: Store, now: datetime | None = None) -> AsyncIterat
     """Every record of the store, one JSON line each (without newline), header first."""
     header = {"format": FORMAT, "version": VERSION, "exported_at": (now or utcnow()).isoformat(), "source": store.backend}
     yield json.dumps(header, sort_keys=True)
-    for b in await store.list_basins():
+    for b in await store.basins.list():
         yield _line("basin", b)
-    for link in await store.list_links():
+    for link in await store.basins.links():
         yield _line("link", link)
-    for m in await store.list_memories():
+    for m in await store.memories.list():
         yield _line("memory", m)
-    for w in await store.list_wisdom():
+    for w in await store.wisdom.list():
         yield _line("wisdom", w)
     for s in reversed(await _snapshots(store)):
         yield _line("snapshot", s)
     traces: list[TraceRecord] = []
     after = None
     while True:
-        page = await store.list_traces(TraceFilter(), PAGE, after)
+        page = await store.traces.list(TraceFilter(), PAGE, after)
         traces.extend(page)
         if len(page) < PAGE:
             break
@@ -86,14 +87,14 @@ async def export_lines(store: Store, now: datetime | None = None) -> AsyncIterat
     # Oldest first, so a parent comes before the runs it delegated to.
     for t in reversed(traces):
         yield _line("trace", t)
-        for step in await store.get_steps(t.id):
+        for step in await store.traces.steps(t.id):
             yield _line("step", step)
-        for link in await store.get_trace_basins(t.id):
+        for link in await store.traces.basins(t.id):
             yield _line("trace_basin", link)
 
 
 async def _snapshots(store: Store) -> list[CoherenceSnapshot]:
-    snapshots = await store.recent_snapshots(ALL)
+    snapshots = await store.snapshots.recent(ALL)
     if len(snapshots) >= ALL:
         raise InvalidInput(f"the store holds {ALL} or more coherence snapshots, more than export/import moves")
     return snapshots
@@ -152,10 +153,10 @@ async def import_records(store: Store, records: list[tuple[int, str, BaseModel]]
     basin_ids: dict[str, str] = {}  # exported id -> id in the target
     # Records with nothing to map, added once by id: the ids the target holds, and how to add.
     by_id: dict[type, tuple[set[str], Callable[..., Awaitable[object]]]] = {
-        WisdomPrinciple: ({w.id for w in await store.list_wisdom()}, store.add_wisdom),
-        CoherenceSnapshot: ({s.id for s in await _snapshots(store)}, store.add_snapshot),
+        WisdomPrinciple: ({w.id for w in await store.wisdom.list()}, store.wisdom.add),
+        CoherenceSnapshot: ({s.id for s in await _snapshots(store)}, store.snapshots.add),
     }
-    known_links = {(link.source_id, link.target_id) for link in await store.list_links()}
+    known_links = {(link.source_id, link.target_id) for link in await store.basins.links()}
     new_traces: set[str] = set()
 
     def mapped(basin_id: str) -> str:
@@ -163,9 +164,9 @@ async def import_records(store: Store, records: list[tuple[int, str, BaseModel]]
 
     for _number, kind, record in records:
         if isinstance(record, Basin):
-            existing = await store.get_basin(record.id) or await store.get_basin(record.name)
+            existing = await store.basins.get(record.id) or await store.basins.get(record.name)
             if existing is None:
-                existing = await store.upsert_basin(record)
+                existing = await store.basins.upsert(record)
                 added[kind] += 1
             else:
                 present[kind] += 1
@@ -175,13 +176,13 @@ async def import_records(store: Store, records: list[tuple[int, str, BaseModel]]
             if pair in known_links:  # the target's weight may have moved on since: keep it
                 present[kind] += 1
             else:
-                await store.set_link(BasinLink(source_id=pair[0], target_id=pair[1], weight=record.weight))
+                await store.basins.set_link(BasinLink(source_id=pair[0], target_id=pair[1], weight=record.weight))
                 known_links.add(pair)
                 added[kind] += 1
         elif isinstance(record, Memory):
-            if await store.get_memory(record.id) is None:
+            if await store.memories.get(record.id) is None:
                 links = [b.model_copy(update={"basin_id": mapped(b.basin_id)}) for b in record.basins]
-                await store.add_memory(record.model_copy(update={"basins": links}))
+                await store.memories.add(record.model_copy(update={"basins": links}))
                 added[kind] += 1
             else:
                 present[kind] += 1
@@ -194,8 +195,8 @@ async def import_records(store: Store, records: list[tuple[int, str, BaseModel]]
                 known.add(record.id)
                 added[kind] += 1
         elif isinstance(record, TraceRecord):
-            if await store.get_trace(record.id) is None:
-                await store.create_trace(record)
+            if await store.traces.get(record.id) is None:
+                await store.traces.write([CreateTrace(trace=record)])
                 new_traces.add(record.id)
                 added[kind] += 1
             else:
@@ -205,8 +206,8 @@ async def import_records(store: Store, records: list[tuple[int, str, BaseModel]]
             # activation is stored once), which also completes a run an interrupted import
             # left half-way; counted as added only with a run this import added.
             if isinstance(record, StepRecord):
-                await store.add_step(record)
+                await store.traces.write([AddStep(step=record)])
             else:
-                await store.link_trace_basin(record.model_copy(update={"basin_id": mapped(record.basin_id)}))
+                await store.traces.write([LinkTraceBasin(link=record.model_copy(update={"basin_id": mapped(record.basin_id)}))])
             (added if record.trace_id in new_traces else present)[kind] += 1
     return ImportReport(added=dict(added), already_present=dict(present), lines=len(records) + 1)

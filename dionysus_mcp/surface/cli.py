@@ -234,9 +234,10 @@ def _serve(settings: Settings, transport: str, host: str, port: int) -> int:
         # stderr at start-up rather than a failure inside the protocol session.
         from contextlib import asynccontextmanager
 
-        from dionysus_mcp.runtime import open_runtime
+        from dionysus_mcp.runtime import freeze_startup_objects, open_runtime
 
         async with open_runtime(settings) as runtime:
+            freeze_startup_objects()  # this process is the server: see runtime.py
 
             @asynccontextmanager
             async def shared():
@@ -273,7 +274,7 @@ async def _reindex(settings: Settings) -> int:
         def progress(done: int, todo: int) -> None:
             print(f"reindex: {done}/{todo} memories embedded with {runtime.embedder.name}", file=sys.stderr, flush=True)
 
-        result = await reindex(runtime.store, runtime.embedder, progress)
+        result = await reindex(runtime.store.memories, runtime.embedder, progress)
     print(f"{result.embedded} of {result.total} memories embedded with {result.model} ({result.dim} dimensions)")
     return 0
 
@@ -294,7 +295,7 @@ async def _demo(settings: Settings, db: str | None) -> int:
     path = demo_path(db)
     demo = dataclasses.replace(settings, neo4j_uri=None, db_path=path, outbox_path=path.with_name(path.stem + "-outbox.db"))
     print(f"Demo database: {path}\n")
-    async with open_runtime(demo) as runtime:
+    async with open_runtime(demo) as runtime, runtime.timers():
         await run_demo(runtime, write=print)
     print(f"\nThe demo's memory and runs are in {path}; look at them with\n"
           f"  DIONYSUS_DB_PATH={path} dionysus-mcp traces list")
@@ -355,7 +356,7 @@ async def _traces(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _why_empty(runtime, args: argparse.Namespace) -> str:
     """An empty listing says why: nothing stored at all, or nothing matching the filters."""
-    total = await runtime.store.count_traces()
+    total = await runtime.store.traces.count()
     if total == 0:
         return f"no runs stored yet in {await runtime.store.describe()}: agent runs an MCP client starts are stored here"
     filters = [f"--{name} {value}" for name, value in (("agent", args.agent), ("status", args.status)) if value]

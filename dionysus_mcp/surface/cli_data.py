@@ -132,7 +132,7 @@ async def _import(settings: Settings, file: str) -> int:
         report = await import_records(store, records)
         # An export carries no vectors (they belong to a model, and are large): the imported
         # memories are embedded here with the configured model, as `dionysus-mcp reindex` does.
-        embedded = (await reindex(store, create_embedder(settings.embedder))).embedded
+        embedded = (await reindex(store.memories, create_embedder(settings.embedder))).embedded
         meaning = f"; {embedded} memories embedded for recall by meaning" if embedded else ""
         print(f"{report.summary()} into {store.backend} at {await store.describe()}{meaning}")
     finally:

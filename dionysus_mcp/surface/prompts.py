@@ -96,9 +96,9 @@ async def _candidates(runtime: Runtime, ref: Any, name: str) -> list[str] | None
     if kind == "basin":
         return [v.name for v in await runtime.basins.current()]  # most active first
     if kind == "memory":
-        return [m.id for m in reversed(await runtime.store.list_memories())]  # newest first
+        return [m.id for m in reversed(await runtime.store.memories.list())]  # newest first
     if kind == "trace":
-        return [t.id for t in await runtime.store.list_traces(TraceFilter(), 500)]  # newest first
+        return [t.id for t in await runtime.store.traces.list(TraceFilter(), 500)]  # newest first
     if kind == "agent":
-        return sorted({row["agent_name"] for row in await runtime.store.token_totals(TraceFilter())})
+        return sorted({row["agent_name"] for row in await runtime.store.traces.token_totals(TraceFilter())})
     return None

@@ -20,7 +20,7 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
     @explained_resource
     async def basins_overview() -> str:
         runtime = rt()
-        counts = await runtime.store.basin_memory_counts()
+        counts = await runtime.store.memories.counts_by_basin()
         views = await runtime.basins.current()
         return json.dumps({"basins": [
             {"name": v.name, "uri": f"basin://{v.name}", "activation": v.activation, "description": v.description,
@@ -34,13 +34,13 @@ def register(server: MCPServer, rt: Callable[[], Runtime]) -> None:
     async def basin_resource(name: str) -> str:
         runtime = rt()
         basin = await runtime.basins.resolve(name)
-        names = {b.id: b.name for b in await runtime.store.list_basins()}
+        names = {b.id: b.name for b in await runtime.store.basins.list()}
         links = [
             {"source": names.get(link.source_id, link.source_id), "target": names.get(link.target_id, link.target_id), "weight": link.weight}
-            for link in await runtime.store.list_links()
+            for link in await runtime.store.basins.links()
             if basin.id in (link.source_id, link.target_id)
         ]
-        memories = [m for m in await runtime.store.list_memories() if any(b.basin_id == basin.id for b in m.basins)]
+        memories = [m for m in await runtime.store.memories.list() if any(b.basin_id == basin.id for b in m.basins)]
         newest = sorted(memories, key=lambda m: (m.created_at, m.id), reverse=True)[:MEMORIES_SHOWN]
         return json.dumps({
             "basin": runtime.basins.view(basin).model_dump(mode="json"),

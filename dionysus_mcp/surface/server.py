@@ -44,15 +44,16 @@ def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Set
     @asynccontextmanager
     async def lifespan(_server: MCPServer) -> AsyncIterator[dict]:
         factory = runtime_factory or (lambda: open_runtime(settings))
-        async with factory() as runtime, retained(runtime.retention, runtime.settings.trace_retention_days):
+        async with factory() as runtime, retained(runtime.retention, runtime.settings.trace_retention_days), runtime.timers():
             state["runtime"] = runtime
             tokenizer.warm_up()  # off the loop, before an agent call would build it on a request
-            try:
-                yield {"runtime": runtime}
-            finally:
-                # Runs started with wait=false end (cancelled) before the runtime closes.
-                await background.stop()
-                state.pop("runtime", None)
+            # Runs started with wait=false live in this task group and end (cancelled) before
+            # the runtime closes.
+            async with background.serving():
+                try:
+                    yield {"runtime": runtime}
+                finally:
+                    state.pop("runtime", None)
 
     log_level = settings.log_level
     server = DionysusMCP(

@@ -40,10 +40,12 @@ def gone_error(owner: TraceOwner | None) -> str:
 
 async def orphans(service: "TraceService", trace_ids: list[str] | None = None) -> list[RunningTrace]:
     """The running traces (all, or those of `trace_ids`) whose owner is gone."""
+    if service.leases is None:  # a service without the lifecycle aggregate owns nothing to reap
+        return []
     now = service.clock()
     return [
-        run for run in await service.store.running_traces(trace_ids)
-        if run.id not in service._open and owner_gone(run.owner, run.started_at, service.identity, now, service.lease_s)
+        run for run in await service.leases.running(trace_ids)
+        if not service.is_open(run.id) and owner_gone(run.owner, run.started_at, service.identity, now, service.lease_s)
     ]
 
 
@@ -54,9 +56,9 @@ async def reap(service: "TraceService", trace_ids: list[str] | None = None) -> l
     try:
         now = service.clock()
         for run in await orphans(service, trace_ids):
-            totals = step_totals(await service.store.get_steps(run.id))
+            totals = step_totals(await service.stored.steps(run.id))
             token = run.owner.token if run.owner else None
-            if await service.store.interrupt_trace(run.id, token, now, gone_error(run.owner), totals):
+            if service.leases is not None and await service.leases.interrupt(run.id, token, now, gone_error(run.owner), totals):
                 marked.append(run.id)
     except StoreError as exc:
         log.warning("could not check running traces for vanished owners: %s", exc)
@@ -71,7 +73,7 @@ async def with_live_totals(service: "TraceService", traces: list[TraceRecord]) -
     out = []
     for trace in traces:
         if trace.status == "running":
-            trace = trace.model_copy(update=step_totals(await service.store.get_steps(trace.id)))
+            trace = trace.model_copy(update=step_totals(await service.stored.steps(trace.id)))
         out.append(trace)
     return out
 
@@ -90,27 +92,28 @@ async def refresh(service: "TraceService", traces: list[TraceRecord]) -> list[Tr
                 for t in await with_live_totals(service, traces)]
     marked = set(await reap(service, running))
     if marked:
-        fresh = {t.id: t for t in [await service.store.get_trace(i) for i in marked] if t is not None}
+        fresh = {t.id: t for t in [await service.stored.get(i) for i in marked] if t is not None}
         traces = [fresh.get(t.id, t) for t in traces]
     return await with_live_totals(service, traces)
 
 
 async def renew(service: "TraceService") -> int:
     """Extend the leases of this process's running traces (nothing to do when none is open)."""
-    if not service._open:
+    if not service.open_traces() or service.leases is None:
         return 0
     owner = service.identity.owner(service.clock(), service.lease_s)
     try:
-        return await service.store.renew_trace_leases(owner.token, owner.lease_until)
+        return await service.leases.renew_leases(owner.token, owner.lease_until)
     except StoreError as exc:  # the outbox holds the run's writes; the next renewal tries again
         log.warning("could not renew the leases of running traces: %s", exc)
         return 0
 
 
 async def keep_leases(service: "TraceService", every_s: float = RENEW_EVERY_S) -> None:
-    """Renew leases until cancelled (the runtime runs this in its task group)."""
+    """Renew leases until cancelled (the runtime runs this in its task group), on the
+    service's clock."""
     while True:
-        await anyio.sleep(every_s)
+        await service.clock.sleep(every_s)
         await renew(service)
 
 
@@ -118,7 +121,7 @@ async def close_in_flight(service: "TraceService") -> list[str]:
     """At shutdown: runs this process still has open are marked `interrupted` (a run that was
     cancelled in time has closed itself as `cancelled` already)."""
     closed = []
-    for trace_id in list(service._open):
+    for trace_id in service.open_traces():
         try:
             await service.complete_trace(trace_id, "interrupted", error=STOPPED_ERROR)
             closed.append(trace_id)

@@ -1,27 +1,14 @@
-"""Small pure helpers of the trace service: record conversion, step ids, totals, cursors, and the
-store call each queued write stands for. No I/O here."""
+"""Small pure helpers of the trace service: step ids, totals, cursors. No I/O here."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from dionysus_mcp.errors import InvalidInput
-from schema.models import StepRecord, TraceBasinLink, TraceOwner, TraceRecord, from_iso, to_iso
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def as_model(model: type[M], payload: BaseModel | dict[str, Any]) -> M:
-    return payload if isinstance(payload, model) else model.model_validate(payload)
-
-
-def jsonable(payload: BaseModel | dict[str, Any]) -> dict[str, Any]:
-    return payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+from schema.models import TraceRecord, from_iso, to_iso
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -53,24 +40,3 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return from_iso(started), trace_id
     except Exception:
         raise InvalidInput("cursor is not one this server issued: pass next_cursor from a previous page") from None
-
-
-def store_call(op: str, payload: BaseModel | dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
-    """The store method and arguments of one write (outbox op names are the method names)."""
-    if op == "create_trace":
-        return op, (as_model(TraceRecord, payload),)
-    if op == "add_step":
-        return op, (as_model(StepRecord, payload),)
-    if op == "complete_trace":
-        assert isinstance(payload, dict)
-        return op, (
-            payload["trace_id"], payload["status"], from_iso(payload["completed_at"]), payload["summary"],
-            payload["error"], payload["totals"],
-        )
-    if op == "link_trace_basin":
-        return op, (as_model(TraceBasinLink, payload),)
-    if op == "set_trace_owner":
-        assert isinstance(payload, dict)
-        return op, (payload["trace_id"], TraceOwner.model_validate(payload["owner"]))
-    # a queue written by another version: set it aside, do not guess
-    raise ValueError(f"unknown outbox operation {op!r}")

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 import anyio
 from pydantic import BaseModel, Field
 
+from dionysus_mcp.clock import SYSTEM_CLOCK, Clock
 from dionysus_mcp.errors import InvalidInput, NotFound
-from dionysus_mcp.store.base import Store, StoreError
+from dionysus_mcp.store.base import StoreError, Traces
 from dionysus_mcp.traces.records import as_utc
 from schema.models import TraceFilter, utcnow
 
@@ -35,8 +36,8 @@ class TraceDeletion(BaseModel):
 
 
 class TraceRetention:
-    def __init__(self, store: Store, clock: Callable[[], datetime] = utcnow):
-        self.store = store
+    def __init__(self, traces: Traces, clock: Clock = SYSTEM_CLOCK):
+        self.stored = traces  # the store's traces aggregate
         self.clock = clock
 
     async def delete_traces(
@@ -53,7 +54,7 @@ class TraceRetention:
             if len(trace_ids) > MAX_IDS:
                 raise InvalidInput(f"{len(trace_ids)} trace ids given; the limit is {MAX_IDS}")
             ids = list(dict.fromkeys(t.strip() for t in trace_ids))
-            missing = [t for t in ids if await self.store.get_trace(t) is None]
+            missing = [t for t in ids if await self.stored.get(t) is None]
             if missing:
                 shown = ", ".join(repr(t[:100]) for t in missing[:5])
                 raise NotFound(f"no run has id {shown}: nothing deleted (listing traces shows ids)")
@@ -71,7 +72,7 @@ class TraceRetention:
             what = f"{len(ids)} run(s) {what}"
         else:
             raise InvalidInput("say which runs to delete: trace ids, before (a date) or agent_name")
-        removed = await self.store.delete_traces(ids)
+        removed = await self.stored.delete(ids)
         return TraceDeletion(
             traces_deleted=removed["traces"], steps_deleted=removed["steps"], matched=ids,
             message=f"deleted {what}: {removed['traces']} traces (sub-runs included), {removed['steps']} steps",
@@ -84,7 +85,7 @@ class TraceRetention:
         ids: list[str] = []
         after = None
         while True:
-            page = await self.store.list_traces(flt, PAGE, after)
+            page = await self.stored.list(flt, PAGE, after)
             ids.extend(t.id for t in page)
             if len(page) < PAGE:
                 return ids
@@ -115,7 +116,7 @@ async def retained(retention: TraceRetention, days: float | None, every_s: float
 
     async def daily() -> None:
         while True:
-            await anyio.sleep(every_s)
+            await retention.clock.sleep(every_s)
             await once()
 
     async with anyio.create_task_group() as tg:

@@ -40,7 +40,7 @@ async def seed(store: Store, embedder: WordLlamaEmbedder) -> None:
     vectors = embedder.embed([content for _, _, content, _ in CORPUS])
     for i, ((mid, kind, content, tags), vector) in enumerate(zip(CORPUS, vectors)):
         memory = Memory(id=mid, kind=kind, content=content, tags=tags, created_at=ts(i))
-        await store.add_memory(memory, Embedding(embedder.name, vector))
+        await store.memories.add(memory, Embedding(embedder.name, vector))
 
 
 def query(embedder: WordLlamaEmbedder, text: str) -> Embedding:
@@ -50,7 +50,7 @@ def query(embedder: WordLlamaEmbedder, text: str) -> Embedding:
 async def test_lexical_scores_are_fts5_bm25_over_the_whole_corpus(store: Store, embedder):
     await seed(store, embedder)
     terms = tokens("coffee late")
-    found = await store.search_memories(terms, None, None, 10)
+    found = await store.memories.search(terms, None, None, 10)
     matches = [(mid, [t for t in memory_terms(c, tags) if t in terms], len(memory_terms(c, tags))) for mid, _, c, tags in CORPUS]
     total_tokens = sum(len(memory_terms(c, tags)) for _, _, c, tags in CORPUS)
     expected = fts5_bm25([m for m in matches if m[1]], terms, len(CORPUS), total_tokens)
@@ -62,39 +62,39 @@ async def test_lexical_scores_are_fts5_bm25_over_the_whole_corpus(store: Store, 
 
 async def test_kinds_filter_candidates_and_searched(store: Store, embedder):
     await seed(store, embedder)
-    found = await store.search_memories(tokens("coffee"), query(embedder, "coffee"), ["semantic"], 10)
+    found = await store.memories.search(tokens("coffee"), query(embedder, "coffee"), ["semantic"], 10)
     kinds = {mid: kind for mid, kind, _, _ in CORPUS}
     assert found.lexical == []  # "coffee" appears only in episodic memories
     assert {kinds[mid] for mid, _ in found.semantic} == {"semantic"}
     assert found.searched == sum(1 for k in kinds.values() if k == "semantic")
-    assert await store.search_memories(["coffee"], None, [], 10) == type(found)()
+    assert await store.memories.search(["coffee"], None, [], 10) == type(found)()
 
 
 async def test_semantic_candidates_are_cosines_of_the_query_model_only(store: Store, embedder):
     await seed(store, embedder)
     q = query(embedder, "trouble falling asleep after espresso")
-    found = await store.search_memories([], q, None, 3)
+    found = await store.memories.search([], q, None, 3)
     vectors = embedder.embed([c for _, _, c, _ in CORPUS])
     cosines = {mid: float(v @ q.vector) for (mid, *_), v in zip(CORPUS, vectors)}
     best = sorted(cosines, key=lambda mid: (-round(cosines[mid], 6), mid))[:3]
     assert [mid for mid, _ in found.semantic] == best
     assert dict(found.semantic) == pytest.approx({mid: cosines[mid] for mid in best}, abs=1e-5)
     other = Embedding("another-model", q.vector)
-    assert (await store.search_memories([], other, None, 3)).semantic == []
+    assert (await store.memories.search([], other, None, 3)).semantic == []
 
 
 async def test_reindex_surface(store: Store, embedder):
     await seed(store, embedder)
-    await store.add_memory(Memory(id="m11", kind="semantic", content="no vector yet", created_at=ts(20)))
-    assert await store.embedding_counts() == {embedder.name: 10, "": 1}
-    todo = await store.memories_to_embed(embedder.name, 5)
+    await store.memories.add(Memory(id="m11", kind="semantic", content="no vector yet", created_at=ts(20)))
+    assert await store.memories.embedding_counts() == {embedder.name: 10, "": 1}
+    todo = await store.memories.to_embed(embedder.name, 5)
     assert [m.id for m in todo] == ["m11"]
-    assert [m.id for m in await store.memories_to_embed("other", 4)] == ["m01", "m02", "m03", "m04"]
-    await store.set_embeddings({"m11": Embedding(embedder.name, embedder.embed(["no vector yet"])[0])})
-    assert await store.embedding_counts() == {embedder.name: 11}
-    found = await store.search_memories([], query(embedder, "no vector yet"), None, 1)
+    assert [m.id for m in await store.memories.to_embed("other", 4)] == ["m01", "m02", "m03", "m04"]
+    await store.memories.set_embeddings({"m11": Embedding(embedder.name, embedder.embed(["no vector yet"])[0])})
+    assert await store.memories.embedding_counts() == {embedder.name: 11}
+    found = await store.memories.search([], query(embedder, "no vector yet"), None, 1)
     assert found.semantic[0][0] == "m11"
-    assert [m.id for m in await store.get_memories(["m11", "nope", "m02"])] == ["m02", "m11"]
+    assert [m.id for m in await store.memories.get_many(["m11", "nope", "m02"])] == ["m02", "m11"]
 
 
 async def test_neo4j_memories_written_before_terms_are_found_after_open(bolt_server, neo4j_database, cypher):
@@ -107,12 +107,12 @@ async def test_neo4j_memories_written_before_terms_are_found_after_open(bolt_ser
     store = Neo4jStore(bolt_server.uri, bolt_server.user, bolt_server.password, neo4j_database)
     await store.open()
     try:
-        found = await store.search_memories(["coffee"], None, None, 5)
+        found = await store.memories.search(["coffee"], None, None, 5)
         assert [mid for mid, _ in found.lexical] == ["old"]
         assert cypher("MATCH (m:Memory {id: 'old'}) RETURN m.terms AS t, m.term_count AS n") == [
             {"t": "drank coffee late slept badly health", "n": 6}
         ]
-        assert await store.embedding_counts() == {"": 1}
+        assert await store.memories.embedding_counts() == {"": 1}
     finally:
         await store.close()
 
@@ -123,19 +123,19 @@ async def test_updates_and_deletions_reach_both_candidate_lists(open_store, embe
     second process, with its own caches) agrees."""
     store = await open_store()
     await seed(store, embedder)
-    await store.search_memories(tokens("coffee"), query(embedder, "coffee"), None, 10)  # warm caches
-    m01 = next(m for m in await store.get_memories(["m01"]))
+    await store.memories.search(tokens("coffee"), query(embedder, "coffee"), None, 10)  # warm caches
+    m01 = next(m for m in await store.memories.get_many(["m01"]))
     changed = m01.model_copy(update={"content": "Tax forms are due in April", "kind": "semantic"})
     text = "Tax forms are due in April\nhealth"
-    await store.update_memory(changed, Embedding(embedder.name, embedder.embed([text])[0]))
-    await store.update_memory((await store.get_memories(["m05"]))[0].model_copy(update={"importance": 0.9}), keep_embedding=True)
-    assert await store.delete_memory("m07") is True
+    await store.memories.update(changed, Embedding(embedder.name, embedder.embed([text])[0]))
+    await store.memories.update((await store.memories.get_many(["m05"]))[0].model_copy(update={"importance": 0.9}), keep_embedding=True)
+    assert await store.memories.delete("m07") is True
     for s in (store, await open_store()):
-        coffee = await s.search_memories(tokens("coffee"), query(embedder, "coffee"), None, 10)
+        coffee = await s.memories.search(tokens("coffee"), query(embedder, "coffee"), None, 10)
         assert "m01" not in dict(coffee.lexical) and "m07" not in dict(coffee.lexical)
         assert "m07" not in dict(coffee.semantic) and coffee.searched == len(CORPUS) - 1
-        tax = await s.search_memories(tokens("tax forms"), query(embedder, "tax forms due in april"), ["semantic"], 3)
+        tax = await s.memories.search(tokens("tax forms"), query(embedder, "tax forms due in april"), ["semantic"], 3)
         assert "m01" in dict(tax.lexical) and tax.semantic[0][0] in {"m01", "m03"}
         assert "m01" in dict(tax.semantic)  # its new kind and new vector
-        walk = await s.search_memories([], query(embedder, "Walked the dog along the river before breakfast"), None, 1)
+        walk = await s.memories.search([], query(embedder, "Walked the dog along the river before breakfast"), None, 1)
         assert walk.semantic[0][0] == "m05"  # its vector was kept

@@ -19,11 +19,11 @@ async def test_wisdom_round_trip_and_order(store: Store):
     same_b = WisdomPrinciple(id="wb", text="b", domain="d", confidence=0.5, created_at=ts(1))
     same_a = WisdomPrinciple(id="wa", text="a", domain="d", confidence=1.0 / 7.0, created_at=ts(1))
     for p in (later, same_b, same_a):
-        assert await store.add_wisdom(p) == p
-    assert await store.list_wisdom() == [same_a, same_b, later]
+        assert await store.wisdom.add(p) == p
+    assert await store.wisdom.list() == [same_a, same_b, later]
     with pytest.raises(StoreError):
-        await store.add_wisdom(later.model_copy(update={"text": "dup"}))
-    assert await store.list_wisdom() == [same_a, same_b, later]
+        await store.wisdom.add(later.model_copy(update={"text": "dup"}))
+    assert await store.wisdom.list() == [same_a, same_b, later]
 
 
 async def test_snapshots_round_trip_newest_first(store: Store):
@@ -39,20 +39,20 @@ async def test_snapshots_round_trip_newest_first(store: Store):
                           components={}, active_basin_ids=[])
     )
     for s in random.Random(3).sample(snaps, len(snaps)):
-        await store.add_snapshot(s)
+        await store.snapshots.add(s)
     newest_first = sorted(snaps, key=lambda s: (s.created_at, s.id), reverse=True)
-    assert await store.recent_snapshots(100) == newest_first
-    assert await store.recent_snapshots(2) == newest_first[:2]
-    assert await store.recent_snapshots(0) == []
+    assert await store.snapshots.recent(100) == newest_first
+    assert await store.snapshots.recent(2) == newest_first[:2]
+    assert await store.snapshots.recent(0) == []
     with pytest.raises(StoreError):
-        await store.add_snapshot(snaps[0])
+        await store.snapshots.add(snaps[0])
 
 
 async def test_delete_wisdom(store: Store):
     first = WisdomPrinciple(id="w1", text="rest", domain="health", confidence=0.5, created_at=ts())
     second = WisdomPrinciple(id="w2", text="plan", domain="work", confidence=0.5, created_at=ts(1))
-    await store.add_wisdom(first)
-    await store.add_wisdom(second)
-    assert await store.delete_wisdom("w1") is True
-    assert await store.delete_wisdom("w1") is False
-    assert await store.list_wisdom() == [second]
+    await store.wisdom.add(first)
+    await store.wisdom.add(second)
+    assert await store.wisdom.delete("w1") is True
+    assert await store.wisdom.delete("w1") is False
+    assert await store.wisdom.list() == [second]

@@ -103,5 +103,5 @@ async def test_a_server_stopping_mid_run_leaves_nothing_running(held):
     finally:
         stopped.set()
     async with open_runtime(settings) as runtime:
-        trace = await runtime.store.get_trace(trace_id)
+        trace = await runtime.store.traces.get(trace_id)
         assert trace.status in ("cancelled", "interrupted") and trace.step_count >= 1

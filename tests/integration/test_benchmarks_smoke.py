@@ -52,7 +52,7 @@ def test_quick_run_prints_one_json_object_with_every_benchmark():
 
     ooda = results["ooda_overhead"]["sqlite"]
     assert ooda["status"] == "ok" and "persist=False" in ooda["persistence"]
-    assert ooda["ratio"] > 0 and ooda["writes_per_cycle"]["add_step"] > 0
+    assert ooda["ratio"] > 0 and ooda["writes_per_cycle"]["step"] > 0
 
     queries = results["trace_queries"]["sqlite"]
     assert queries["traces_stored"] == 5_000 and queries["list_traces_page_size"] == 20

@@ -24,7 +24,8 @@ from agents.runner import run_heartbeat
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
 from dionysus_mcp.traces import RETRY_EVERY_S
-from tests.helpers import Runs
+from schema.trace_writes import from_outbox
+from tests.helpers import Runs, SteppedClock
 
 PROGRESS = re.compile(r"^HeartbeatAgent(?:: plan before step (?P<plan>\d+)| step (?P<action>\d+): .*|(?P<final>: final answer))$")
 
@@ -118,8 +119,8 @@ async def test_a_stopped_store_mid_run_loses_no_step_and_duplicates_none(setting
         trace_id = result.trace_id
         assert trace_id == runs.started[0].trace_id
         queued = runtime.outbox.pending()
-        assert queued and queued[-1][1] == "complete_trace"
-        assert {op for _, op, _ in queued} <= {"add_step", "complete_trace", "link_trace_basin"}
+        assert queued and queued[-1][1] == "complete"
+        assert {op for _, op, _ in queued} <= {"step", "complete", "link_basin"}
         # The outage is visible in the run's own record: its tools failed.
         actions = [s for s in runs.started[0].agent.memory.steps if isinstance(s, ActionStep)]
         assert any("unreachable" in f"{s.observations} {s.error}" for s in actions)
@@ -132,7 +133,7 @@ async def test_a_stopped_store_mid_run_loses_no_step_and_duplicates_none(setting
 
         # Delivered again (a crash between a write and its removal from the queue): still once.
         for _, op, payload in queued:
-            runtime.outbox.put(op, payload)
+            runtime.outbox.put(from_outbox(op, payload))
         assert (await runtime.traces.flush())["pending"] == 0
         assert_exactly_once(cypher, trace_id, steps.keys, result.status)
 
@@ -169,12 +170,17 @@ async def test_a_store_back_mid_run_gets_the_queue_from_the_run_itself(settings,
     queued_while_down: list[int] = []
 
     async def back():
+        # The writes of the steps since the stop reach the outbox once their (refused) store
+        # call has failed; under load that can lag the agent by a few steps.
+        with anyio.fail_after(60):
+            while not runtime.outbox.count():
+                await anyio.sleep(0.05)
         queued_while_down.append(runtime.outbox.count())
         await anyio.to_thread.run_sync(bolt_server.start)
-        await anyio.sleep(RETRY_EVERY_S + 0.2)  # past the retry interval: the next write retries
+        clock.skip(RETRY_EVERY_S)  # past the retry interval: the next write retries
 
-    runs, steps = Runs(), Steps({3: stop, 8: back})
-    async with open_runtime(settings) as runtime:
+    runs, steps, clock = Runs(), Steps({3: stop, 8: back}), SteppedClock()
+    async with open_runtime(settings, clock=clock) as runtime:
         await seed_if_empty(runtime)
         with anyio.fail_after(120):
             result = await run_heartbeat(runtime, steps, observers=[runs])
@@ -193,7 +199,7 @@ async def test_a_frozen_store_is_reported_unavailable_within_the_timeout(bolt_se
     from dionysus_mcp.store.base import StoreUnavailable
 
     store = await neo4j_store_factory(transaction_timeout=1.0)
-    await store.list_basins()  # a pooled connection now exists
+    await store.basins.list()  # a pooled connection now exists
     os.kill(bolt_server.pid, signal.SIGSTOP)
     try:
         # On a loaded machine the stop lands a moment later: wait until every JVM thread is.
@@ -205,10 +211,10 @@ async def test_a_frozen_store_is_reported_unavailable_within_the_timeout(bolt_se
         # what matters is that the call ends, reported as unavailable, instead of hanging (the
         # outer limit is generous: it only turns a hang into a failure).
         with anyio.fail_after(60), pytest.raises(StoreUnavailable):
-            await store.list_basins()
+            await store.basins.list()
     finally:
         os.kill(bolt_server.pid, signal.SIGCONT)
-    assert await store.list_basins() == []  # and it recovers once the server answers again
+    assert await store.basins.list() == []  # and it recovers once the server answers again
 
 
 def all_threads_stopped(pid: int) -> bool:

@@ -44,8 +44,8 @@ async def seeded(store, embedder):
     for i, ((mid, text), v) in enumerate(zip(rows, vectors)):
         kind = "episodic" if i % 3 else "semantic"
         memory = Memory(id=mid, kind=kind, content=text, importance=(i % 5) / 4, created_at=t0 + timedelta(seconds=i))
-        await store.add_memory(memory, Embedding(embedder.name, v))
-    return MemoryService(store, BasinService(store, 3600.0, embedder=embedder), embedder=embedder)
+        await store.memories.add(memory, Embedding(embedder.name, v))
+    return MemoryService(store.memories, BasinService(store.basins, 3600.0, embedder=embedder), embedder=embedder)
 
 
 async def test_same_top_k_on_sqlite_and_neo4j(sqlite_store, neo4j_store_factory):

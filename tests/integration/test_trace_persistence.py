@@ -225,7 +225,7 @@ async def test_an_unreachable_model_endpoint_fails_the_run_but_its_trace_is_clos
     assert (trace.status, trace.model) == ("error", "openai:gpt-test") and trace.error
     assert f"get_trace('{trace.id}')" in str(failed.value)  # the error says where the steps are
     assert keys(trace.steps)[0] == (0, "task")
-    raw = await rt.store.get_trace(trace.id)
+    raw = await rt.store.traces.get(trace.id)
     everything = trace.model_dump_json() + raw.model_dump_json()
     assert secret not in everything
     assert raw.metadata["tools"] == sorted(HEARTBEAT_TOOLS) and raw.metadata["planning_interval"] == 3
@@ -234,7 +234,7 @@ async def test_an_unreachable_model_endpoint_fails_the_run_but_its_trace_is_clos
 async def test_a_broken_trace_store_never_fails_the_run(rt, tmp_path, caplog):
     # A trace service whose store is not open: every write raises a StoreError that is not an
     # outage (so no outbox) — the callbacks log it and the run goes on.
-    rt.traces = TraceService(SQLiteStore(tmp_path / "never-opened.db"))
+    rt.traces = TraceService(SQLiteStore(tmp_path / "never-opened.db").traces)
     runs = Runs()
     result = await run_heartbeat(rt, observers=[runs])
     assert result.status == "success" and result.action_steps == 10
@@ -304,9 +304,9 @@ async def test_a_cycles_writes_are_stored_in_a_few_batches_in_the_order_made(rt)
     elapsed = time.monotonic() - started
 
     made = [method for batch in batches for method in batch]
-    assert len(made) >= 40 and made[:2] == ["create_trace", "set_trace_owner"]
+    assert len(made) >= 40 and made[:2] == ["create", "set_owner"]
     assert len(batches) <= 2 + elapsed / LINGER_S, (len(batches), elapsed)
-    assert made[-1] == "complete_trace"  # the manager closes last, after its sub-runs
+    assert made[-1] == "complete"  # the manager closes last, after its sub-runs
     root = await rt.traces.get_trace(result.trace_id)
     assert root.status == "success" and root.step_count == len(root.steps)
     assert_well_formed(root)

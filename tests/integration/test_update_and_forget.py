@@ -9,6 +9,7 @@ from mcp import Client
 
 from dionysus_mcp.surface.server import build_server
 from tests.helpers import seed_traces
+from schema.trace_writes import CreateTrace
 
 DELETING = {"forget_memory", "delete_basin", "delete_wisdom", "delete_traces"}
 
@@ -120,8 +121,8 @@ async def test_retention_deletes_old_runs_when_the_server_starts(tmp_path):
     async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(path)})) as rt:
         for tid, age in (("old", 10), ("old-child", 10), ("fresh", 1)):
             parent = "old" if tid == "old-child" else None
-            await rt.store.create_trace(TraceRecord(id=tid, run_id=tid, agent_name="a", parent_id=parent,
-                                                    started_at=now - timedelta(days=age), status="success"))
+            await rt.store.traces.write([CreateTrace(trace=TraceRecord(id=tid, run_id=tid, agent_name="a", parent_id=parent,
+                                                    started_at=now - timedelta(days=age), status="success"))])
     unset = Settings.from_env({"DIONYSUS_DB_PATH": str(path)})
     async with Client(build_server(settings=unset)) as c:
         assert len((await call(c, "list_traces", {}))["traces"]) == 3
@@ -182,11 +183,11 @@ async def test_retention_runs_again_while_the_server_lives(runtime, clock):
     from dionysus_mcp.traces.retention import TraceRetention, retained
     from schema.models import TraceRecord
 
-    await runtime.store.create_trace(TraceRecord(id="t1", run_id="t1", agent_name="a", started_at=clock.now, status="success"))
-    retention = TraceRetention(runtime.store, clock=clock)
+    await runtime.store.traces.write([CreateTrace(trace=TraceRecord(id="t1", run_id="t1", agent_name="a", started_at=clock.now, status="success"))])
+    retention = TraceRetention(runtime.store.traces, clock=clock)
     async with retained(retention, days=1, every_s=0.01):
-        assert await runtime.store.count_traces() == 1  # the pass at start kept the young run
+        assert await runtime.store.traces.count() == 1  # the pass at start kept the young run
         clock.advance(2 * 86400)
         with anyio.fail_after(30):
-            while await runtime.store.count_traces():
+            while await runtime.store.traces.count():
                 await anyio.sleep(0.01)

@@ -20,7 +20,7 @@ def settings(tmp_path) -> Settings:
 
 
 async def stored(runtime, name):
-    return await runtime.store.get_basin(name)
+    return await runtime.store.basins.get(name)
 
 
 async def test_spread_and_hebbian_values_on_an_existing_reverse_link(runtime):
@@ -39,7 +39,7 @@ async def test_spread_and_hebbian_values_on_an_existing_reverse_link(runtime):
     # Hebbian on the existing y→x link (not a new x→y): 0.5 + 0.1·0.5·0.6·(1 − 0.5) = 0.515.
     [link] = result.strengthened_links
     assert (link.source, link.target, link.weight) == ("y", "x", 0.515)
-    links = await runtime.store.list_links()
+    links = await runtime.store.basins.links()
     assert [(l.weight) for l in links] == [pytest.approx(0.515)] and len(links) == 1
     # Stored: the spread reached y, nothing else moved; only x deepened (0.1·0.5·(1 − 0) = 0.05).
     assert (await stored(runtime, "y")).activation == pytest.approx(0.65)
@@ -144,7 +144,7 @@ async def fixed(runtime, bid: str, name: str) -> None:
     """A basin with a chosen id (neighbours are visited in id order)."""
     from schema.models import Basin
 
-    await runtime.store.upsert_basin(Basin(id=bid, name=name, created_at=runtime.basins.clock()))
+    await runtime.store.basins.upsert(Basin(id=bid, name=name, created_at=runtime.basins.clock()))
 
 
 async def test_spread_threshold_strongest_direction_and_every_neighbour(runtime):
@@ -199,6 +199,6 @@ async def test_edges_of_the_input_rules_are_accepted(runtime):
 async def test_the_service_keeps_its_own_clock_by_default(runtime):
     from dionysus_mcp.cognition.basins import BasinService
 
-    service = BasinService(runtime.store, HALF_LIFE)
+    service = BasinService(runtime.store.basins, HALF_LIFE)
     await service.upsert_basin("own")
     assert (await service.activate_basin("own", 0.5)).basin.last_activated_at.tzinfo is not None

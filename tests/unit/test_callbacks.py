@@ -105,6 +105,37 @@ def test_registry_gives_smolagents_a_dict_keyed_by_step_class(settings):
     assert [cb.name for cb in registry.get_callbacks(PlanningStep)] == ["cancellation", "iwmt", "river", "memory_pruning", "tokens", "progress"]
 
 
+def test_declared_order_is_checked_at_registration_and_the_prompt_view_is_handed_over(settings):
+    class Named:
+        def __init__(self, name):
+            self.name = name
+
+        def __call__(self, step, agent, ctx):
+            pass
+
+    registry = CallbackRegistry()
+    registry.register(ActionStep, Named("first"))
+    registry.register(ActionStep, Named("second"), after=["first"])
+    with pytest.raises(ValueError, match=r"^callback third runs after missing, not registered for ActionStep"):
+        registry.register(ActionStep, Named("third"), after=["missing"])
+    with pytest.raises(ValueError, match="not registered for PlanningStep"):
+        registry.register(PlanningStep, Named("second"), after=["first"])  # registered for ActionStep only
+    with pytest.raises(ValueError, match="cannot run after itself"):
+        registry.register(ActionStep, Named("loop"), after=["loop"])
+    assert [cb.name for cb in registry.get_callbacks(ActionStep)] == ["first", "second"]
+    # A merge checks the declared order again: a callback cannot come before what it runs after.
+    late = CallbackRegistry()
+    late.register(ActionStep, Named("first"))
+    with pytest.raises(ValueError, match="runs after first"):
+        registry_after = CallbackRegistry()
+        registry_after._entries = [e for e in registry.entries() if e.callback.name == "second"]
+        registry_after.merged(late)
+    # The agents' prompt view is the pruning callback, handed over, not found by name.
+    defaults = default_registry(settings)
+    assert defaults.prompt_view is next(cb for cb in defaults.get_callbacks(ActionStep) if cb.name == "memory_pruning")
+    assert CallbackRegistry().prompt_view is None and defaults.merged(CallbackRegistry()).prompt_view is defaults.prompt_view
+
+
 def test_registry_filters_by_agent_and_rejects_unknown_step_types():
     registry = CallbackRegistry()
     only_heartbeat = lambda step, agent, ctx: None  # noqa: E731

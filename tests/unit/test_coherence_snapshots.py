@@ -25,7 +25,7 @@ async def test_scores_from_the_active_set_equal_scores_from_the_whole_store(runt
     result = await runtime.coherence.assess_coherence()
     # The same formulas over everything the store holds, filtered in Python.
     active = [v for v in await runtime.basins.current() if v.activation >= ACTIVE_THRESHOLD]
-    full = score_components(active, await runtime.store.list_links(), await runtime.store.basin_memory_counts(), None)
+    full = score_components(active, await runtime.store.basins.links(), await runtime.store.memories.counts_by_basin(), None)
     assert result.active_count == len(active) > 0
     assert {b.name for b in result.active_basins} == {v.name for v in active}
     assert result.components == full and result.consciousness_level == combine(full)
@@ -40,7 +40,7 @@ async def test_snapshot_written_only_on_change_or_after_the_interval(runtime, cl
     clock.advance(1)
     same = await runtime.coherence.assess_coherence()
     assert not same.snapshot_written and same.snapshot_id == first.snapshot_id
-    assert len(await runtime.store.recent_snapshots(10)) == 2
+    assert len(await runtime.store.snapshots.recent(10)) == 2
 
     await runtime.basins.activate_basin("act000", 0.9)  # the level moves
     clock.advance(1)
@@ -50,7 +50,7 @@ async def test_snapshot_written_only_on_change_or_after_the_interval(runtime, cl
     clock.advance(SNAPSHOT_INTERVAL_S)  # nothing changes enough, but the latest is old now
     late = await runtime.coherence.assess_coherence()
     assert late.snapshot_written
-    assert [s.id for s in await runtime.store.recent_snapshots(3)] == [late.snapshot_id, moved.snapshot_id, first.snapshot_id]
+    assert [s.id for s in await runtime.store.snapshots.recent(3)] == [late.snapshot_id, moved.snapshot_id, first.snapshot_id]
 
 
 async def test_a_new_basin_in_the_active_set_is_always_recorded(runtime, clock):
@@ -63,5 +63,5 @@ async def test_a_new_basin_in_the_active_set_is_always_recorded(runtime, clock):
     await runtime.basins.activate_basin("newcomer", 0.11)
     result = await runtime.coherence.assess_coherence()
     assert result.snapshot_written
-    latest = (await runtime.store.recent_snapshots(1))[0]
+    latest = (await runtime.store.snapshots.recent(1))[0]
     assert len(latest.active_basin_ids) == result.active_count

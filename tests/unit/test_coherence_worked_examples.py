@@ -174,5 +174,5 @@ async def test_the_service_keeps_its_own_clock_by_default(runtime):
 
     await runtime.basins.upsert_basin("solo")
     await runtime.basins.activate_basin("solo", 0.5)
-    result = await CoherenceService(runtime.store, runtime.basins).assess_coherence()
+    result = await CoherenceService(runtime.store.snapshots, runtime.basins, runtime.store.memories).assess_coherence()
     assert result.status == "ok" and result.assessed_at.tzinfo is not None

@@ -41,7 +41,7 @@ async def test_remember_with_unknown_basin_stores_nothing(runtime):
     await seed(runtime)
     with pytest.raises(NotFound):
         await runtime.memory.remember("x", basins=["sleep", "nope"])
-    assert (await runtime.store.memory_stats()).total == 0
+    assert (await runtime.store.memories.stats()).total == 0
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ async def test_mosaeic_needs_a_window_and_stores_experiential_memory(runtime):
         await runtime.mosaeic.capture()
     result = await runtime.mosaeic.capture(senses="dark room", emotions="tired before the deadline", context="late")
     assert result.windows == ["senses", "emotions"] and "work" in result.basins
-    stats = await runtime.store.memory_stats()
+    stats = await runtime.store.memories.stats()
     assert stats.by_kind == {"experiential": 1}
 
 
@@ -108,5 +108,5 @@ async def test_coherence_scores_every_active_basin_but_lists_the_most_active(run
     assert result.active_count == MAX_LISTED + 5 and len(result.active_basins) == MAX_LISTED
     levels = [b.activation for b in result.active_basins]
     assert levels == sorted(levels, reverse=True)
-    snapshot = (await runtime.store.recent_snapshots(1))[0]
+    snapshot = (await runtime.store.snapshots.recent(1))[0]
     assert len(snapshot.active_basin_ids) == MAX_LISTED + 5  # continuity still sees them all

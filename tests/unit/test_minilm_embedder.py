@@ -95,11 +95,11 @@ async def test_switching_to_minilm_reindexes_and_recalls_by_meaning(tmp_path):
         for text in ("The quarterly tax return is due in April", "Walked the dog along the river"):
             await rt.memory.remember(text)
     async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": path, "DIONYSUS_EMBEDDER": "minilm"})) as rt:
-        assert await rt.store.embedding_counts() == {"wordllama-l2_supercat-256": 3}
-        assert (await reindex(rt.store, rt.embedder)).embedded == 3
-        assert await rt.store.embedding_counts() == {"all-minilm-l6-v2-384": 3}
+        assert await rt.store.memories.embedding_counts() == {"wordllama-l2_supercat-256": 3}
+        assert (await reindex(rt.store.memories, rt.embedder)).embedded == 3
+        assert await rt.store.memories.embedding_counts() == {"all-minilm-l6-v2-384": 3}
         added = await rt.memory.remember("Forgot my umbrella and got soaked")  # embedded on the way in
-        assert await rt.store.embedding_counts() == {"all-minilm-l6-v2-384": 4}
+        assert await rt.store.memories.embedding_counts() == {"all-minilm-l6-v2-384": 4}
         top = (await rt.memory.semantic_recall("insomnia after evening caffeine", k=2)).hits[0]
         assert top.memory_id == target.memory_id and top.semantic > 0.3
         hit = (await rt.memory.semantic_recall("caught in the rain without protection", k=1)).hits[0]

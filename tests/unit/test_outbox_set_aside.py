@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlite3
 
 from schema.models import TraceRecord
+from schema.trace_writes import CreateTrace
+from tests.helpers import queue_old_outbox_row
 
 
 def refuse_trace(db_path) -> None:
@@ -29,7 +31,7 @@ def set_aside_rows(outbox_path) -> list[tuple[str, str]]:
 
 def queue(runtime, trace_id: str) -> None:
     record = TraceRecord(id=trace_id, run_id="r", agent_name="HeartbeatAgent", started_at=runtime.traces.clock())
-    runtime.outbox.put("create_trace", record.model_dump(mode="json"))
+    runtime.outbox.put(CreateTrace(trace=record))
 
 
 async def test_a_refused_write_is_set_aside_on_its_third_refusal_not_before(runtime, settings):
@@ -41,14 +43,14 @@ async def test_a_refused_write_is_set_aside_on_its_third_refusal_not_before(runt
     for _ in range(2):
         assert await runtime.traces.flush() == {"delivered": 0, "set_aside": 0, "pending": 2}
         assert set_aside_rows(runtime.outbox.path) == []
-        assert await runtime.store.get_trace("trace-behind") is None
+        assert await runtime.store.traces.get("trace-behind") is None
 
     # Refusal three: set aside with the store's reason, and the queue moves on.
     assert await runtime.traces.flush() == {"delivered": 1, "set_aside": 1, "pending": 0}
     [(op, error)] = set_aside_rows(runtime.outbox.path)
-    assert op == "create_trace" and "refused by a test trigger" in error
+    assert op == "create" and "refused by a test trigger" in error
     assert (await runtime.traces.get_trace("trace-behind")).agent_name == "HeartbeatAgent"
-    assert await runtime.store.get_trace("trace-refused") is None
+    assert await runtime.store.traces.get("trace-refused") is None
 
 
 async def test_a_write_refused_then_accepted_is_delivered_not_set_aside(runtime, settings):
@@ -64,6 +66,6 @@ async def test_a_write_refused_then_accepted_is_delivered_not_set_aside(runtime,
 
 
 async def test_a_queued_operation_this_version_does_not_know_is_set_aside_at_once_with_why(runtime):
-    runtime.outbox.put("not_an_operation", {})
+    queue_old_outbox_row(runtime.outbox, "not_an_operation", {})
     assert await runtime.traces.flush() == {"delivered": 0, "set_aside": 1, "pending": 0}
     assert set_aside_rows(runtime.outbox.path) == [("not_an_operation", "unknown outbox operation 'not_an_operation'")]

@@ -105,16 +105,16 @@ async def test_old_sqlite_file_is_migrated_and_reindexed(tmp_path):
     async with open_runtime(settings) as rt:
         [hit] = (await rt.memory.semantic_recall("coffee")).hits  # FTS filled from the old rows
         assert hit.memory_id == "m1" and hit.semantic is None
-        assert await rt.store.embedding_counts() == {"": 1}
+        assert await rt.store.memories.embedding_counts() == {"": 1}
         seen = []
-        result = await reindex(rt.store, rt.embedder, lambda done, todo: seen.append((done, todo)))
+        result = await reindex(rt.store.memories, rt.embedder, lambda done, todo: seen.append((done, todo)))
         assert (result.embedded, result.total, seen) == (1, 1, [(1, 1)])
         hit = (await rt.memory.semantic_recall("insomnia after caffeine")).hits[0]
         assert hit.memory_id == "m1" and hit.semantic > 0
-        assert (await reindex(rt.store, rt.embedder)).embedded == 0  # nothing left to do
+        assert (await reindex(rt.store.memories, rt.embedder)).embedded == 0  # nothing left to do
     store = SQLiteStore(path)
     await store.open()  # opening again changes nothing
-    assert await store.embedding_counts() == {rt.embedder.name: 1}
+    assert await store.memories.embedding_counts() == {rt.embedder.name: 1}
     await store.close()
 
 

@@ -58,13 +58,13 @@ async def test_equal_matches_come_newest_first(runtime, clock):
 async def test_a_memory_forgotten_during_a_recall_is_left_out(runtime):
     kept = (await runtime.memory.remember("the lighthouse keeper's log")).memory_id
     gone = (await runtime.memory.remember("the lighthouse keeper's lamp")).memory_id
-    read = runtime.store.get_memories
+    read = runtime.store.memories.get_many
 
     async def forgotten_first(ids):  # another client forgets one between search and read
-        await runtime.store.delete_memory(gone)
+        await runtime.store.memories.delete(gone)
         return await read(ids)
 
-    runtime.store.get_memories = forgotten_first
+    runtime.store.memories.get_many = forgotten_first
     hits = (await runtime.memory.semantic_recall("lighthouse keeper")).hits
     assert [h.memory_id for h in hits] == [kept]
 
@@ -84,7 +84,7 @@ async def test_a_missing_kind_is_refused(runtime, kind):
 async def test_each_vector_records_the_model_that_made_it_from_content_and_tags(runtime):
     await runtime.memory.remember("a note", tags=["x", "y"])
     await runtime.memory.remember("another note")
-    assert await runtime.store.embedding_counts() == {runtime.embedder.name: 2}
+    assert await runtime.store.memories.embedding_counts() == {runtime.embedder.name: 2}
     # The text embedded (reindex embeds the same): the content, then the tags on their own line.
     assert embedding_text("a note", ["x", "y"]) == "a note\nx y"
     assert embedding_text("a note", []) == "a note"
@@ -105,7 +105,7 @@ async def test_update_changes_kind_and_tags_and_pins_named_basins_at_full_weight
     memory_id = (await runtime.memory.remember("Water the plants", tags=["home"])).memory_id
     view = await runtime.memory.update_memory(memory_id, kind="Procedural", tags=["chores", "weekly"], basins=["garden"])
     assert (view.kind, view.tags, view.basins) == ("procedural", ["chores", "weekly"], ["garden"])
-    stored = await runtime.store.get_memory(memory_id)
+    stored = await runtime.store.memories.get(memory_id)
     assert (stored.kind, stored.tags, [b.weight for b in stored.basins]) == ("procedural", ["chores", "weekly"], [1.0])
     with pytest.raises(InvalidInput, match="^nothing to change: give content, kind, tags, importance or basins$"):
         await runtime.memory.update_memory(memory_id)
@@ -119,10 +119,10 @@ async def semantic_of(runtime, query: str, memory_id: str) -> float:
 async def test_new_content_or_tags_get_a_new_vector_and_other_changes_keep_it(runtime):
     changed = (await runtime.memory.remember("apples and pears", tags=["fruit"])).memory_id
     await runtime.memory.update_memory(changed, importance=0.9)  # no new text: the vector stays
-    assert await runtime.store.embedding_counts() == {runtime.embedder.name: 1}
+    assert await runtime.store.memories.embedding_counts() == {runtime.embedder.name: 1}
     await runtime.memory.update_memory(changed, content="quarterly tax filing")
     fresh = (await runtime.memory.remember("quarterly tax filing", tags=["fruit"])).memory_id
-    assert await runtime.store.embedding_counts() == {runtime.embedder.name: 2}
+    assert await runtime.store.memories.embedding_counts() == {runtime.embedder.name: 2}
     # Same text, same vector: the changed memory was embedded again, from its new content.
     assert await semantic_of(runtime, "taxes", changed) == await semantic_of(runtime, "taxes", fresh)
     await runtime.memory.update_memory(changed, tags=["garden"])
@@ -133,13 +133,13 @@ async def test_new_content_or_tags_get_a_new_vector_and_other_changes_keep_it(ru
 
 async def test_a_memory_forgotten_during_an_update_is_reported(runtime):
     memory_id = (await runtime.memory.remember("a passing thought")).memory_id
-    update = runtime.store.update_memory
+    update = runtime.store.memories.update
 
     async def forgotten_first(memory, *args, **kwargs):  # another client forgets it meanwhile
-        await runtime.store.delete_memory(memory.id)
+        await runtime.store.memories.delete(memory.id)
         return await update(memory, *args, **kwargs)
 
-    runtime.store.update_memory = forgotten_first
+    runtime.store.memories.update = forgotten_first
     with pytest.raises(NotFound, match=f"^memory '{memory_id}' was forgotten meanwhile; nothing changed$"):
         await runtime.memory.update_memory(memory_id, importance=0.2)
 
@@ -164,7 +164,7 @@ async def test_remember_attaches_basins_by_meaning_with_fractional_weights(runti
     await runtime.basins.upsert_basin("money", description="budget and bills", keywords=["budget", "rent"])
     result = await runtime.memory.remember("I could not get any slumber last night")  # no keyword in common
     assert result.basins == ["sleep"]
-    [link] = (await runtime.store.get_memory(result.memory_id)).basins
+    [link] = (await runtime.store.memories.get(result.memory_id)).basins
     assert 0.0 < link.weight < 1.0 and link.weight == round(link.weight, 6)
 
 
@@ -176,4 +176,4 @@ async def test_tags_alone_can_attach_a_basin_by_its_keywords(tmp_path):
         result = await runtime.memory.remember("Paid it this morning", tags=["rent", "budget"])
         assert result.basins == ["money"]
         # Two of the basin's three terms (name and keywords) named: relevance 2/3.
-        assert [b.weight for b in (await runtime.store.get_memory(result.memory_id)).basins] == [round(2 / 3, 6)]
+        assert [b.weight for b in (await runtime.store.memories.get(result.memory_id)).basins] == [round(2 / 3, 6)]

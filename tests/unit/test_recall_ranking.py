@@ -62,7 +62,7 @@ async def test_memories_added_after_a_recall_are_found(runtime, corpus):
     # Written by another process (straight to the store): the revision changes, the index follows.
     from dionysus_mcp.cognition.memory import MemoryService
 
-    other = MemoryService(runtime.store, runtime.basins, clock=runtime.memory.clock)
+    other = MemoryService(runtime.store.memories, runtime.basins, clock=runtime.memory.clock)
     elsewhere = (await other.remember("walk to the harbour")).memory_id
     found = await runtime.memory.semantic_recall("walk harbour")
     assert found.hits[0].memory_id == elsewhere and found.searched == 5
@@ -84,11 +84,11 @@ async def test_remember_rules(runtime):
     edge = await memory.remember("x" * 20_000, kind="k" * 50, importance=0.0,
                                  tags=[f"t{i}" for i in range(29)] + ["x" * 100])
     assert edge.kind == "k" * 50
-    stored = await runtime.store.list_memories()
+    stored = await runtime.store.memories.list()
     [kept] = [m for m in stored if m.id == edge.memory_id]
     assert kept.tags == [f"t{i}" for i in range(29)] + ["x" * 100] and kept.importance == 0.0
     twice = await memory.remember("tagged", tags=["a", "a", "b"])
-    assert [m.tags for m in await runtime.store.list_memories() if m.id == twice.memory_id] == [["a", "b"]]
+    assert [m.tags for m in await runtime.store.memories.list() if m.id == twice.memory_id] == [["a", "b"]]
     default = await memory.remember("plain")
     assert default.kind == "semantic" and default.memory_id.startswith("mem-") and len(default.memory_id) == 20
     for query, message in [("  ", "^query must not be empty$"), ("q" * 2001, "^query is 2001 characters; the limit is 2000$")]:
@@ -104,9 +104,9 @@ async def test_memories_attach_to_the_three_most_related_basins(runtime):
     assert len(result.basins) == 3
     named = await runtime.memory.remember("anything", basins=["walk"])
     assert named.basins == ["walk"]
-    [kept] = [m for m in await runtime.store.list_memories() if m.id == named.memory_id]
+    [kept] = [m for m in await runtime.store.memories.list() if m.id == named.memory_id]
     assert [(b.weight) for b in kept.basins] == [1.0]
     partial = await runtime.memory.remember("we slept: sleep matters", tags=["nap"])
-    [kept] = [m for m in await runtime.store.list_memories() if m.id == partial.memory_id]
+    [kept] = [m for m in await runtime.store.memories.list() if m.id == partial.memory_id]
     # relevance 1/min(1 term, n words) = 1.0 for a one-term basin the text names
     assert sorted(b.weight for b in kept.basins) == [1.0, 1.0]

@@ -5,6 +5,7 @@ ran each statement, and how many write transactions began."""
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from datetime import datetime, timezone
 
 import pytest
@@ -13,6 +14,8 @@ from dionysus_mcp.store.base import StoreError
 from dionysus_mcp.store.sqlite import SQLiteStore
 from dionysus_mcp.traces import TraceService
 from schema.models import Basin, Memory, MemoryBasin, StepRecord, TraceRecord
+from schema.trace_writes import AddStep, CompleteTrace, CreateTrace
+from schema.trace_writes import CreateTrace
 
 T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
 
@@ -22,7 +25,7 @@ class StatementLog:
 
     def __init__(self, store: SQLiteStore):
         self.seen: list[tuple[int, str]] = []
-        store._conn.set_trace_callback(lambda sql: self.seen.append((threading.get_ident(), sql)))
+        store.db._conn.set_trace_callback(lambda sql: self.seen.append((threading.get_ident(), sql)))
 
     def begins(self, kind: str = "BEGIN IMMEDIATE") -> int:
         return sum(sql.strip().upper() == kind for _, sql in self.seen)
@@ -39,13 +42,13 @@ async def store(tmp_path):
 async def test_every_store_call_runs_in_a_worker_thread(store):
     log = StatementLog(store)
     loop_thread = threading.get_ident()
-    await store.upsert_basin(Basin(id="b1", name="focus", created_at=T0))
-    await store.add_memory(Memory(id="m1", kind="semantic", content="x", created_at=T0, basins=[MemoryBasin(basin_id="b1", weight=1.0)]))
-    await store.list_basins()
-    await store.basin_memory_counts(["b1"])
-    await store.links_among(["b1"])
-    await store.create_trace(TraceRecord(id="t1", run_id="r1", agent_name="a", started_at=T0))
-    await store.get_trace("t1")
+    await store.basins.upsert(Basin(id="b1", name="focus", created_at=T0))
+    await store.memories.add(Memory(id="m1", kind="semantic", content="x", created_at=T0, basins=[MemoryBasin(basin_id="b1", weight=1.0)]))
+    await store.basins.list()
+    await store.memories.counts_by_basin(["b1"])
+    await store.basins.links_among(["b1"])
+    await store.traces.write([CreateTrace(trace=TraceRecord(id="t1", run_id="r1", agent_name="a", started_at=T0))])
+    await store.traces.get("t1")
     threads = {thread for thread, _ in log.seen}
     assert len(log.seen) >= 14 and loop_thread not in threads
 
@@ -53,13 +56,13 @@ async def test_every_store_call_runs_in_a_worker_thread(store):
 async def test_opening_and_closing_run_in_a_worker_thread_too(tmp_path):
     calls: list[int] = []
     store = SQLiteStore(tmp_path / "o.db")
-    original = store._connect
+    original = store.db._connect
 
     def connect() -> bool:
         calls.append(threading.get_ident())
         return original()
 
-    store._connect = connect
+    store.db._connect = connect
     await store.open()
     await store.close()
     assert calls and threading.get_ident() not in calls
@@ -69,31 +72,36 @@ async def test_a_batch_of_trace_writes_is_one_transaction(store):
     log = StatementLog(store)
     trace = TraceRecord(id="t1", run_id="r1", agent_name="a", started_at=T0)
     steps = [StepRecord(id=f"t1:action:{n}", trace_id="t1", step_number=n, step_type="action") for n in range(1, 6)]
-    await store.apply_trace_writes([("create_trace", (trace,)), *[("add_step", (s,)) for s in steps],
-                                    ("complete_trace", ("t1", "success", T0, "done", None, {"step_count": 5}))])
+    await store.traces.write([CreateTrace(trace=trace), *[AddStep(step=s) for s in steps],
+                                    CompleteTrace(trace_id="t1", status="success", completed_at=T0, summary="done",
+                                                  totals={"step_count": 5})])
     assert log.begins() == 1
-    assert [s.step_number for s in await store.get_steps("t1")] == [1, 2, 3, 4, 5]
-    assert (await store.get_trace("t1")).status == "success"
+    assert [s.step_number for s in await store.traces.steps("t1")] == [1, 2, 3, 4, 5]
+    assert (await store.traces.get("t1")).status == "success"
     with pytest.raises(StoreError):
-        await store.apply_trace_writes([("drop_everything", ())])
+        await store.traces.write([SimpleNamespace(kind="drop_everything")])
 
 
-async def test_write_batch_stores_a_drain_in_one_transaction_and_charges_a_failure_to_its_call(store):
-    traces = TraceService(store)
+async def test_write_batch_stores_a_drain_in_one_transaction_and_charges_a_failure_to_its_write(store):
+    traces = TraceService(store.traces, store.lifecycle)
     log = StatementLog(store)
     trace_id = "t-batch"
-
-    async def broken() -> None:
-        raise ValueError("this call fails before it writes")
-
-    calls = [
-        lambda: traces.create_trace("heartbeat", trace_id=trace_id),
-        *[lambda n=n: traces.add_step(trace_id, {"step_number": n, "step_type": "action"}) for n in (1, 2, 3)],
-        broken,
-        lambda: traces.complete_trace(trace_id, "success", summary="ok"),
+    writes = [
+        *traces.opening("heartbeat", trace_id=trace_id),
+        *[traces.step(trace_id, {"step_number": n, "step_type": "action"}) for n in (1, 2, 3)],
+        traces.completion(trace_id, "success", summary="ok"),
     ]
-    results = await traces.write_batch(calls)
-    assert [type(r).__name__ if r else None for r in results] == [None, None, None, None, "ValueError", None]
+    assert await traces.write_batch(writes) == [None] * len(writes)
     assert log.begins() == 1
-    stored = await store.get_trace(trace_id)
+    stored = await store.traces.get(trace_id)
     assert stored.status == "success" and stored.step_count == 3
+
+    # A batch the store refuses is written one by one: the refusal is charged to its write.
+    store.db._conn.execute(
+        "CREATE TRIGGER refuse_one_step BEFORE INSERT ON trace_steps WHEN NEW.id = 't-two:action:2'"
+        " BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END"
+    )
+    writes = [*traces.opening("heartbeat", trace_id="t-two"), *[traces.step("t-two", {"step_number": n, "step_type": "action"}) for n in (1, 2, 3)]]
+    results = await traces.write_batch(writes)
+    assert [type(r).__name__ if r else None for r in results] == [None, None, None, "StoreError", None]
+    assert [s.step_number for s in await store.traces.steps("t-two")] == [1, 3]

@@ -108,12 +108,12 @@ async def test_defaults_and_a_run_closed_by_another_service(runtime):
     from dionysus_mcp.traces import TraceService
 
     trace_id = await runtime.traces.create_trace("HeartbeatAgent")
-    record = await runtime.store.get_trace(trace_id)
+    record = await runtime.store.traces.get(trace_id)
     assert (record.model, record.task, record.metadata, record.status) == ("", "", {}, "running")
     assert re.fullmatch(r"trace-[0-9a-f]{32}", trace_id) and re.fullmatch(r"run-[0-9a-f]{12}", record.run_id)
     await runtime.traces.add_step(trace_id, {"step_number": 1, "step_type": "action", "input_tokens": 7,
                                              "output_tokens": 2, "unpruned_input_tokens": 9})
     # A service that did not open the run (another process, a restart) takes the totals from the store.
-    await TraceService(runtime.store, clock=runtime.traces.clock).complete_trace(trace_id, "success")
+    await TraceService(runtime.store.traces, runtime.store.lifecycle, clock=runtime.traces.clock).complete_trace(trace_id, "success")
     trace = await runtime.traces.get_trace(trace_id)
     assert (trace.status, trace.step_count, trace.tokens.input_tokens, trace.tokens.pruned_tokens_saved) == ("success", 1, 7, 2)

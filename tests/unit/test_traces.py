@@ -103,9 +103,12 @@ async def test_times_with_and_without_a_zone_compare_as_utc(runtime, clock):
 async def test_a_write_the_store_refuses_is_set_aside_not_blocking_the_queue(runtime):
     from dionysus_mcp.traces import TraceRecord
 
-    runtime.outbox.put("not_an_operation", {})
+    from schema.trace_writes import CreateTrace
+    from tests.helpers import queue_old_outbox_row
+
+    queue_old_outbox_row(runtime.outbox, "not_an_operation", {})
     good = TraceRecord(id="trace-queued", run_id="r", agent_name="HeartbeatAgent", started_at=runtime.traces.clock())
-    runtime.outbox.put("create_trace", good.model_dump(mode="json"))
+    runtime.outbox.put(CreateTrace(trace=good))
     result = await runtime.traces.flush()
     assert result == {"delivered": 1, "set_aside": 1, "pending": 0}
     assert (await runtime.traces.get_trace("trace-queued")).agent_name == "HeartbeatAgent"

@@ -1,6 +1,6 @@
 """The Neo4j backend of the store interface (official `neo4j` async driver, Bolt).
 
-One module per aggregate, each a mixin on the shared connection plumbing:
+One module per aggregate, each an object holding the store's one connection (composition):
 
     connection.py  driver, sessions, transactions and retries, error mapping, schema files
     basins.py      (:AttractorBasin)-[:RELATED_TO {weight}]->(:AttractorBasin)
@@ -32,20 +32,56 @@ Cypher portability: the queries stay within what Neo4j 5 and ArcadeDB's Bolt/Ope
 
 from __future__ import annotations
 
-from .basins import BasinsMixin
+from typing import Any
+
+from ..base import Store
+from .basins import Neo4jBasins
 from .connection import Neo4jConnection, parse_cypher_script, schema_statements
-from .memories import MemoriesMixin
-from .memory_search import MemorySearchMixin
-from .trace_lifecycle import TraceLifecycleMixin
-from .trace_removal import TraceRemovalMixin
-from .traces import TracesMixin
-from .wisdom import WisdomMixin
+from .memories import Neo4jMemories
+from .trace_lifecycle import Neo4jTraceLifecycle
+from .traces import Neo4jTraces
+from .wisdom import Neo4jSnapshots, Neo4jWisdom
 
 __all__ = ["Neo4jConnection", "Neo4jStore", "parse_cypher_script", "schema_statements"]
 
 
-class Neo4jStore(
-    BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceRemovalMixin, TraceLifecycleMixin,
-    Neo4jConnection,
-):
-    """The whole `Store` interface on Neo4j: each aggregate's mixin over one connection."""
+class Neo4jStore(Store):
+    """The store on Neo4j: one connection (driver), each aggregate holding it. Arguments are
+    those of `Neo4jConnection` (uri, username, password, database, timeouts, read_only)."""
+
+    backend = "neo4j"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.db = Neo4jConnection(*args, **kwargs)
+        self.memories = Neo4jMemories(self.db)
+        self.basins = Neo4jBasins(self.db, self.memories)
+        self.wisdom = Neo4jWisdom(self.db)
+        self.snapshots = Neo4jSnapshots(self.db)
+        self.traces = Neo4jTraces(self.db)
+        self.lifecycle = Neo4jTraceLifecycle(self.db)
+
+    @property
+    def database(self) -> str:
+        return self.db.database
+
+    @property
+    def uri(self) -> str:
+        """The Bolt URI without credentials."""
+        return self.db.uri
+
+    def __repr__(self) -> str:
+        return repr(self.db)
+
+    async def open(self) -> None:
+        await self.db.open(after_schema=self.memories.recall.after_schema)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def apply_schema(self) -> list[str]:
+        statements = await self.db.apply_schema()
+        await self.memories.recall.after_schema()
+        return statements
+
+    async def describe(self) -> str:
+        return await self.db.describe()

@@ -11,9 +11,9 @@ from typing import Any
 
 from schema.models import ActivationUpdate, Basin, BasinLink, from_iso, to_iso
 
-from ..base import StoreError
-from .connection import Neo4jConnection, _fetch, _run_consume
-from .memories import BUMP_MEMORY_EDITS
+from ..base import Basins, StoreError
+from .connection import Neo4jConnection, Neo4jPart, _fetch, _run_consume
+from .memories import Neo4jMemories
 
 _UPSERT_BASIN = """
 MERGE (b:AttractorBasin {name: $name})
@@ -105,8 +105,12 @@ def _raise_missing_link(rows: list[dict[str, Any]], linked: list[dict[str, Any]]
     raise StoreError("cannot link basins: both basins of every link must exist")
 
 
-class BasinsMixin(Neo4jConnection):
-    async def upsert_basin(self, basin: Basin) -> Basin:
+class Neo4jBasins(Neo4jPart, Basins):
+    def __init__(self, db: Neo4jConnection, memories: Neo4jMemories):
+        super().__init__(db)
+        self._memories = memories  # a basin's deletion detaches memories through their aggregate
+
+    async def upsert(self, basin: Basin) -> Basin:
         params = {
             "id": basin.id,
             "name": basin.name,
@@ -121,7 +125,7 @@ class BasinsMixin(Neo4jConnection):
         rows = await self._write(_fetch, _UPSERT_BASIN, params, merge=True)
         return _basin(rows[0]["props"])
 
-    async def get_basin(self, name_or_id: str) -> Basin | None:
+    async def get(self, name_or_id: str) -> Basin | None:
         async def work(tx: Any) -> dict[str, Any] | None:
             for query in (_BASIN_BY_ID, _BASIN_BY_NAME):
                 rows = await _fetch(tx, query, {"key": name_or_id})
@@ -132,7 +136,7 @@ class BasinsMixin(Neo4jConnection):
         props = await self._read_fn(work)
         return None if props is None else _basin(props)
 
-    async def list_basins(self) -> list[Basin]:
+    async def list(self) -> list[Basin]:
         return [_basin(r["props"]) for r in await self._read(_LIST_BASINS)]
 
     async def apply_activation(self, updates: list[ActivationUpdate], link_weights: list[BasinLink]) -> None:
@@ -162,7 +166,7 @@ class BasinsMixin(Neo4jConnection):
 
         await self._write_fn(work)
 
-    async def delete_basin(self, basin_id: str) -> dict[str, int] | None:
+    async def delete(self, basin_id: str) -> dict[str, int] | None:
         """Remove the basin with its links, memory attachments and trace activations (DETACH
         DELETE); the memories themselves stay. None when no basin has that id."""
 
@@ -170,8 +174,8 @@ class BasinsMixin(Neo4jConnection):
             rows = await _fetch(tx, _BASIN_TIES, {"id": basin_id})
             if not rows:
                 return None
+            await self._memories.detach_basin(tx, basin_id)
             await _run_consume(tx, _DELETE_BASIN, {"id": basin_id})
-            await _run_consume(tx, BUMP_MEMORY_EDITS, {})  # recall hits name their basins
             r = rows[0]
             return {"links": int(r["links"]), "memories_detached": int(r["memories"]), "trace_activations": int(r["activations"])}
 
@@ -187,13 +191,13 @@ class BasinsMixin(Neo4jConnection):
         rows = await self._write_fn(work)
         return BasinLink(source_id=rows[0]["source_id"], target_id=rows[0]["target_id"], weight=float(rows[0]["weight"]))
 
-    async def list_links(self) -> list[BasinLink]:
+    async def links(self) -> list[BasinLink]:
         return [
             BasinLink(source_id=r["source_id"], target_id=r["target_id"], weight=float(r["weight"]))
             for r in await self._read(_LIST_LINKS)
         ]
 
-    async def basins_activated_since(self, since: datetime, min_activation: float) -> list[Basin]:
+    async def activated_since(self, since: datetime, min_activation: float) -> list[Basin]:
         params = {"since": to_iso(since), "min_activation": float(min_activation)}
 
         async def work(tx: Any) -> list[dict[str, Any]]:

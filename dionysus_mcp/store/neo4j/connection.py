@@ -1,8 +1,8 @@
 """Connection plumbing of the Neo4j store: driver, sessions, transactions, error mapping, schema.
 
-The aggregate mixins (basins, memories, wisdom, traces) build on `Neo4jConnection` and only ever
-talk to the server through `_read` / `_write` / `_read_fn` / `_write_fn`, so retries, timeouts
-and the mapping of driver errors to `StoreError` live here once.
+The aggregates (basins, memories, wisdom, traces) each hold the store's `Neo4jConnection` (as a
+`Neo4jPart`) and only ever talk to the server through `_read` / `_write` / `_read_fn` /
+`_write_fn`, so retries, timeouts and the mapping of driver errors to `StoreError` live here once.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from ..base import Store, StoreError, StoreUnavailable
+from ..base import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,10 +63,8 @@ class _ConstraintViolation(StoreError):
 # --- the connection --------------------------------------------------------------------------------
 
 
-class Neo4jConnection(Store):
-    """Driver, sessions and transactions; the base every aggregate mixin builds on."""
-
-    backend = "neo4j"
+class Neo4jConnection:
+    """Driver, sessions and transactions; every aggregate holds it."""
 
     def __init__(
         self,
@@ -105,7 +103,9 @@ class Neo4jConnection(Store):
         return f"Neo4jStore({self._safe_uri()!r}, database={self._database!r})"
 
     # --- lifecycle ---------------------------------------------------------------------------
-    async def open(self) -> None:
+    async def open(self, after_schema: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Connect and (unless read-only) apply the schema, then `after_schema` (what the
+        aggregates detect once it is applied); a failure closes the driver again."""
         if self._driver is not None:
             return
         from neo4j import AsyncGraphDatabase  # noqa: PLC0415 - keep start-up light
@@ -128,6 +128,8 @@ class Neo4jConnection(Store):
                 raise StoreError(f"cannot use NEO4J_URI {self._safe_uri()!r}: {self._clean(exc)}") from None
             if not self._read_only:
                 await self.apply_schema()
+                if after_schema is not None:
+                    await after_schema()
         except BaseException:
             await self.close()
             raise
@@ -272,3 +274,26 @@ class Neo4jConnection(Store):
 
     async def _read(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return await self._read_fn(lambda tx: _fetch(tx, query, params or {}))
+
+
+class Neo4jPart:
+    """One aggregate of the Neo4j store: it holds the store's connection (composition) and runs
+    each operation in one of its managed transactions (retries and error mapping are the
+    connection's)."""
+
+    def __init__(self, db: Neo4jConnection):
+        self.db = db
+
+    async def _write_fn(self, work: Callable[[Any], Awaitable[T]], *, merge: bool = False) -> T:
+        return await self.db._write_fn(work, merge=merge)
+
+    async def _read_fn(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        return await self.db._read_fn(work)
+
+    async def _write(
+        self, fn: Callable[..., Awaitable[T]], query: str, params: dict[str, Any], *, merge: bool = False
+    ) -> T:
+        return await self.db._write(fn, query, params, merge=merge)
+
+    async def _read(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return await self.db._read(query, params)

@@ -15,8 +15,9 @@ from typing import Any
 from schema.models import Memory, MemoryBasin, MemoryStats, from_iso, to_iso
 from schema.text import memory_terms
 
-from ..base import Embedding, StoreError
-from .connection import Neo4jConnection, _fetch, _run_consume
+from ..base import Embedding, Memories, MemorySearch, StoreError
+from .connection import Neo4jConnection, Neo4jPart, _fetch, _run_consume
+from .memory_search import Neo4jMemorySearch
 
 _CREATE_MEMORY = """
 CREATE (m:Memory {id: $id, kind: $kind, content: $content, tags: $tags,
@@ -119,6 +120,12 @@ DETACH DELETE m
 RETURN count(*) AS n
 """
 
+_DETACH_BASIN = """
+MATCH (:Memory)-[r:IN_BASIN]->(:AttractorBasin {id: $id})
+DELETE r
+RETURN count(*) AS n
+"""
+
 _BASIN_MEMORY_COUNTS = """
 MATCH (m:Memory)-[:IN_BASIN]->(b:AttractorBasin)
 RETURN b.id AS basin_id, count(DISTINCT m) AS n
@@ -171,8 +178,23 @@ def _link_rows(memory: Memory) -> list[dict[str, Any]]:
     return [{"basin_id": b.basin_id, "weight": float(b.weight)} for b in memory.basins]
 
 
-class MemoriesMixin(Neo4jConnection):
-    async def add_memory(self, memory: Memory, embedding: Embedding | None = None) -> Memory:
+class Neo4jMemories(Neo4jPart, Memories):
+    def __init__(self, db: Neo4jConnection):
+        super().__init__(db)
+        self.recall = Neo4jMemorySearch(db)
+
+    @staticmethod
+    async def detach_basin(tx: Any, basin_id: str) -> int:
+        """Inside the caller's transaction (a basin's deletion): detach every memory from the
+        basin, and count the edit — recall hits name their basins. Returns how many."""
+        rows = await _fetch(tx, _DETACH_BASIN, {"id": basin_id})
+        await _run_consume(tx, BUMP_MEMORY_EDITS, {})
+        return int(rows[0]["n"]) if rows else 0
+
+    async def search(self, terms: list[str], query: Embedding | None, kinds: list[str] | None, limit: int) -> MemorySearch:
+        return await self.recall.search_memories(terms, query, kinds, limit)
+
+    async def add(self, memory: Memory, embedding: Embedding | None = None) -> Memory:
         params = {**_memory_params(memory), **vector_params(embedding), "created_at": to_iso(memory.created_at)}
         links = _link_rows(memory)
 
@@ -184,11 +206,11 @@ class MemoriesMixin(Neo4jConnection):
         row = await self._write_fn(work)
         return _memory(row["props"], row["basins"])
 
-    async def get_memory(self, memory_id: str) -> Memory | None:
+    async def get(self, memory_id: str) -> Memory | None:
         rows = await self._read(_ONE_MEMORY, {"id": memory_id})
         return _memory(rows[0]["props"], rows[0]["basins"]) if rows else None
 
-    async def update_memory(
+    async def update(
         self, memory: Memory, embedding: Embedding | None = None, keep_embedding: bool = False
     ) -> Memory | None:
         params = _memory_params(memory)
@@ -207,7 +229,7 @@ class MemoriesMixin(Neo4jConnection):
         row = await self._write_fn(work, merge=True)
         return None if row is None else _memory(row["props"], row["basins"])
 
-    async def delete_memory(self, memory_id: str) -> bool:
+    async def delete(self, memory_id: str) -> bool:
         async def work(tx: Any) -> bool:
             if not await _fetch(tx, "MATCH (m:Memory {id: $id}) RETURN m.id AS id", {"id": memory_id}):
                 return False
@@ -226,11 +248,11 @@ class MemoriesMixin(Neo4jConnection):
         if missing:
             raise StoreError(f"cannot attach memory {memory_id!r} to basin {missing[0]!r}: no basin has that id")
 
-    async def list_memories(self, kinds: list[str] | None = None) -> list[Memory]:
+    async def list(self, kinds: list[str] | None = None) -> list[Memory]:
         rows = await self._read(_MEMORY_WITH_BASINS, {"kinds": None if kinds is None else list(kinds)})
         return [_memory(r["props"], r["basins"]) for r in rows]
 
-    async def get_memories(self, ids: list[str]) -> list[Memory]:
+    async def get_many(self, ids: list[str]) -> list[Memory]:
         if not ids:
             return []
         rows = await self._read(_SOME_MEMORIES, {"ids": list(ids)})
@@ -239,7 +261,7 @@ class MemoriesMixin(Neo4jConnection):
     async def embedding_counts(self) -> dict[str, int]:
         return {r["model"]: int(r["n"]) for r in await self._read(_EMBEDDING_COUNTS)}
 
-    async def memories_to_embed(self, model: str, limit: int) -> list[Memory]:
+    async def to_embed(self, model: str, limit: int) -> list[Memory]:
         rows = await self._read(_TO_EMBED, {"model": model, "limit": int(limit)})
         return [_memory(r["props"], r["basins"]) for r in rows]
 
@@ -248,7 +270,7 @@ class MemoriesMixin(Neo4jConnection):
         if rows:
             await self._write(_run_consume, _SET_EMBEDDINGS, {"rows": rows})
 
-    async def memory_stats(self) -> MemoryStats:
+    async def stats(self) -> MemoryStats:
         async def work(tx: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             return await _fetch(tx, _MEMORY_STATS, {}), await _fetch(tx, _MEMORY_EDITS, {})
 
@@ -263,7 +285,7 @@ class MemoriesMixin(Neo4jConnection):
         revision = f"{total}:{latest}:{max_id}:{edits}"
         return MemoryStats(total=total, by_kind=dict(sorted(by_kind.items())), revision=revision, edits=edits)
 
-    async def basin_memory_counts(self, basin_ids: list[str] | None = None) -> dict[str, int]:
+    async def counts_by_basin(self, basin_ids: list[str] | None = None) -> dict[str, int]:
         if basin_ids is None:
             return {r["basin_id"]: int(r["n"]) for r in await self._read(_BASIN_MEMORY_COUNTS)}
         rows = await self._read(_SOME_BASIN_MEMORY_COUNTS, {"ids": list(basin_ids)})

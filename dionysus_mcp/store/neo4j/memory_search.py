@@ -25,8 +25,9 @@ from typing import Any
 
 from schema.text import memory_terms
 
-from ..base import Embedding, MemorySearch, StoreError, StoreUnavailable, fts5_idf
-from .connection import Neo4jConnection, _fetch, _run_consume
+from ..base import Embedding, MemorySearch, StoreError, StoreUnavailable
+from ..scoring import fts5_idf
+from .connection import Neo4jPart, _fetch, _run_consume
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +105,16 @@ def fts5_bm25(matches: list[tuple[str, list[str], int]], terms: list[str], total
     return scores
 
 
-class MemorySearchMixin(Neo4jConnection):
+class Neo4jMemorySearch(Neo4jPart):
+    """Recall candidates for the memories aggregate (`Neo4jMemories.search`)."""
+
     _support: SearchSupport | None = None
 
-    async def apply_schema(self) -> list[str]:
-        statements = await super().apply_schema()
+    async def after_schema(self) -> None:
+        """What this server offers (detected once the schema is applied), and terms for
+        memories written before recall indexed them."""
         self._support = await self._detect_support()
         await self._backfill_terms()
-        return statements
 
     async def _backfill_terms(self, batch: int = 1_000) -> None:
         """Memories written before recall indexed terms get them now (once: later opens find

@@ -13,9 +13,9 @@ from typing import Any
 
 from schema.models import RunningTrace, TraceOwner, from_iso, to_iso
 
+from ..base import TraceLifecycle
 from ..records import given_totals
-from .connection import Neo4jConnection, _fetch
-from .trace_writes import set_trace_owner_statements
+from .connection import Neo4jPart, _fetch
 
 _RENEW = """
 MATCH (t:AgentExecutionTrace {owner_token: $token})
@@ -48,22 +48,18 @@ def _running(row: dict[str, Any]) -> RunningTrace:
     return RunningTrace(id=row["id"], started_at=from_iso(row["started_at"]), owner=owner)
 
 
-class TraceLifecycleMixin(Neo4jConnection):
-    async def set_trace_owner(self, trace_id: str, owner: TraceOwner) -> None:
-        [(query, params)] = set_trace_owner_statements(trace_id, owner)
-        await self._write_fn(lambda tx: _fetch(tx, query, params))
-
-    async def renew_trace_leases(self, token: str, lease_until: datetime) -> int:
+class Neo4jTraceLifecycle(Neo4jPart, TraceLifecycle):
+    async def renew_leases(self, token: str, lease_until: datetime) -> int:
         rows = await self._write_fn(lambda tx: _fetch(tx, _RENEW, {"token": token, "lease_until": to_iso(lease_until)}))
         return int(rows[0]["n"]) if rows else 0
 
-    async def running_traces(self, trace_ids: list[str] | None = None) -> list[RunningTrace]:
+    async def running(self, trace_ids: list[str] | None = None) -> list[RunningTrace]:
         if trace_ids is not None and not trace_ids:
             return []
         rows = await self._read(_RUNNING_ALL) if trace_ids is None else await self._read(_RUNNING_OF, {"ids": list(trace_ids)})
         return [_running(r) for r in rows]
 
-    async def interrupt_trace(
+    async def interrupt(
         self, trace_id: str, owner_token: str | None, completed_at: datetime, error: str, totals: dict[str, int]
     ) -> bool:
         params = {"id": trace_id, "token": owner_token or "", "completed_at": to_iso(completed_at), "error": error,

@@ -1,5 +1,6 @@
-"""Trace writes on Neo4j as Cypher statements: one builder per write, so a single write and a
-batch (`apply_trace_writes`, one transaction per drain of an agent's steps) share them."""
+"""Trace writes on Neo4j as Cypher statements: one builder per kind of
+`schema.trace_writes.TraceWrite`, chosen by `statements` with one `match`; a batch of writes is
+one transaction."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Any
 
 from schema.models import StepRecord, TraceBasinLink, TraceOwner, TraceRecord, TraceStatus, to_iso
 
+from schema.trace_writes import AddStep, CompleteTrace, CreateTrace, LinkTraceBasin, SetTraceOwner, TraceWrite
+
+from ..base import StoreError
 from ..records import dumps_sorted, encode_tool_calls, given_totals
 
 Statement = tuple[str, dict[str, Any]]
@@ -133,10 +137,18 @@ def set_trace_owner_statements(trace_id: str, owner: TraceOwner) -> list[Stateme
     return [(_SET_OWNER, params)]
 
 
-STATEMENTS = {
-    "create_trace": create_trace_statements,
-    "add_step": add_step_statements,
-    "complete_trace": complete_trace_statements,
-    "link_trace_basin": link_trace_basin_statements,
-    "set_trace_owner": set_trace_owner_statements,
-}
+def statements(write: TraceWrite) -> list[Statement]:
+    """The statements of one trace write (a batch of them is one transaction)."""
+    match write:
+        case CreateTrace(trace=trace):
+            return create_trace_statements(trace)
+        case AddStep(step=step):
+            return add_step_statements(step)
+        case CompleteTrace():
+            return complete_trace_statements(write.trace_id, write.status, write.completed_at, write.summary, write.error, write.totals)
+        case LinkTraceBasin(link=link):
+            return link_trace_basin_statements(link)
+        case SetTraceOwner(trace_id=trace_id, owner=owner):
+            return set_trace_owner_statements(trace_id, owner)
+        case _:
+            raise StoreError(f"not a trace write: {write!r}")

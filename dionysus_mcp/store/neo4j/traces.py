@@ -15,18 +15,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from schema.models import StepRecord, TraceBasinLink, TraceFilter, TraceRecord, TraceStatus, from_iso, to_iso
+from schema.models import StepRecord, TraceBasinLink, TraceFilter, TraceRecord, from_iso, to_iso
 
-from ..base import built_trace_writes
+from schema.trace_writes import TraceWrite
+
+from ..base import Traces
 from ..records import decode_tool_calls, json_or_none, step_sort_key
-from .connection import Neo4jConnection, _run_consume
-from .trace_writes import (
-    STATEMENTS,
-    add_step_statements,
-    complete_trace_statements,
-    create_trace_statements,
-    link_trace_basin_statements,
-)
+from .connection import Neo4jPart, _run_consume
+from .trace_removal import delete_traces
+from .trace_writes import statements as statements_of
 
 _GET_TRACE = "MATCH (t:AgentExecutionTrace {id: $id}) RETURN properties(t) AS props"
 _GET_STEPS = "MATCH (s:AgentExecutionStep {trace_id: $id}) RETURN properties(s) AS props"
@@ -132,33 +129,12 @@ def _step(p: dict[str, Any]) -> StepRecord:
     )
 
 
-class TracesMixin(Neo4jConnection):
+class Neo4jTraces(Neo4jPart, Traces):
     # --- writes ------------------------------------------------------------------------------
-    async def create_trace(self, trace: TraceRecord) -> None:
-        await self._run_statements(create_trace_statements(trace))
-
-    async def add_step(self, step: StepRecord) -> None:
-        await self._run_statements(add_step_statements(step))
-
-    async def complete_trace(
-        self,
-        trace_id: str,
-        status: TraceStatus,
-        completed_at: datetime,
-        summary: str | None,
-        error: str | None,
-        totals: dict[str, int],
-    ) -> None:
-        await self._run_statements(complete_trace_statements(trace_id, status, completed_at, summary, error, totals))
-
-    async def link_trace_basin(self, link: TraceBasinLink) -> None:
-        await self._run_statements(link_trace_basin_statements(link))
-
-    async def apply_trace_writes(self, writes: list[tuple[str, tuple[Any, ...]]]) -> None:
+    async def write(self, writes: list[TraceWrite]) -> None:
         """The writes in ONE transaction: a drain of an agent's steps is one round of commits."""
-        await self._run_statements([s for built in built_trace_writes(writes, STATEMENTS) for s in built])
+        statements = [s for write in writes for s in statements_of(write)]
 
-    async def _run_statements(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
         async def work(tx: Any) -> None:
             for query, params in statements:
                 await _run_consume(tx, query, params)
@@ -167,20 +143,23 @@ class TracesMixin(Neo4jConnection):
             # Every trace write is an idempotent MERGE/SET: retried on a MERGE race like one.
             await self._write_fn(work, merge=True)
 
+    async def delete(self, trace_ids: list[str]) -> dict[str, int]:
+        return await delete_traces(self.db, trace_ids)
+
     # --- reads -------------------------------------------------------------------------------
-    async def get_trace(self, trace_id: str) -> TraceRecord | None:
+    async def get(self, trace_id: str) -> TraceRecord | None:
         rows = await self._read(_GET_TRACE, {"id": trace_id})
         return _trace(rows[0]["props"]) if rows else None
 
-    async def get_steps(self, trace_id: str) -> list[StepRecord]:
+    async def steps(self, trace_id: str) -> list[StepRecord]:
         steps = [_step(r["props"]) for r in await self._read(_GET_STEPS, {"id": trace_id})]
         steps.sort(key=step_sort_key)
         return steps
 
-    async def get_children(self, trace_id: str) -> list[TraceRecord]:
+    async def children(self, trace_id: str) -> list[TraceRecord]:
         return [_trace(r["props"]) for r in await self._read(_GET_CHILDREN, {"id": trace_id})]
 
-    async def get_trace_basins(self, trace_id: str) -> list[TraceBasinLink]:
+    async def basins(self, trace_id: str) -> list[TraceBasinLink]:
         return [
             TraceBasinLink(
                 trace_id=trace_id,
@@ -192,7 +171,7 @@ class TracesMixin(Neo4jConnection):
             for r in await self._read(_GET_TRACE_BASINS, {"id": trace_id})
         ]
 
-    async def list_traces(
+    async def list(
         self, filter: TraceFilter, limit: int, after: tuple[datetime, str] | None = None
     ) -> list[TraceRecord]:
         if limit <= 0:
@@ -209,6 +188,6 @@ class TracesMixin(Neo4jConnection):
             for r in await self._read(query, params)
         ]
 
-    async def count_traces(self) -> int:
+    async def count(self) -> int:
         rows = await self._read(_COUNT_TRACES)
         return int(rows[0]["n"]) if rows else 0

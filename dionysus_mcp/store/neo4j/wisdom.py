@@ -12,8 +12,9 @@ from typing import Any
 
 from schema.models import CoherenceSnapshot, WisdomPrinciple, from_iso, to_iso
 
+from ..base import Snapshots, Wisdom
 from ..records import decode_components, dumps_sorted
-from .connection import Neo4jConnection, _fetch, _run_consume
+from .connection import Neo4jPart, _fetch, _run_consume
 
 _CREATE_WISDOM = """
 CREATE (w:WisdomPrinciple {id: $id, text: $text, domain: $domain, confidence: $confidence,
@@ -62,19 +63,18 @@ def _snapshot(p: dict[str, Any]) -> CoherenceSnapshot:
     )
 
 
-class WisdomMixin(Neo4jConnection):
-    # --- wisdom ------------------------------------------------------------------------------
-    async def add_wisdom(self, principle: WisdomPrinciple) -> WisdomPrinciple:
+class Neo4jWisdom(Neo4jPart, Wisdom):
+    async def add(self, principle: WisdomPrinciple) -> WisdomPrinciple:
         params = principle.model_dump()
         params["confidence"] = float(principle.confidence)
         params["created_at"] = to_iso(principle.created_at)
         rows = await self._write(_fetch, _CREATE_WISDOM, params)
         return _wisdom(rows[0]["props"])
 
-    async def list_wisdom(self) -> list[WisdomPrinciple]:
+    async def list(self) -> list[WisdomPrinciple]:
         return [_wisdom(r["props"]) for r in await self._read(_LIST_WISDOM)]
 
-    async def delete_wisdom(self, wisdom_id: str) -> bool:
+    async def delete(self, wisdom_id: str) -> bool:
         async def work(tx: Any) -> bool:
             if not await _fetch(tx, "MATCH (w:WisdomPrinciple {id: $id}) RETURN w.id AS id", {"id": wisdom_id}):
                 return False
@@ -83,8 +83,9 @@ class WisdomMixin(Neo4jConnection):
 
         return await self._write_fn(work)
 
-    # --- coherence snapshots -----------------------------------------------------------------
-    async def add_snapshot(self, snapshot: CoherenceSnapshot) -> None:
+
+class Neo4jSnapshots(Neo4jPart, Snapshots):
+    async def add(self, snapshot: CoherenceSnapshot) -> None:
         params = {
             "id": snapshot.id,
             "created_at": to_iso(snapshot.created_at),
@@ -95,7 +96,7 @@ class WisdomMixin(Neo4jConnection):
         }
         await self._write(_run_consume, _CREATE_SNAPSHOT, params)
 
-    async def recent_snapshots(self, limit: int) -> list[CoherenceSnapshot]:
+    async def recent(self, limit: int) -> list[CoherenceSnapshot]:
         if limit <= 0:
             return []
         return [_snapshot(r["props"]) for r in await self._read(_RECENT_SNAPSHOTS, {"limit": int(limit)})]

@@ -1,9 +1,11 @@
 """The embedded SQLite backend of the store interface (stdlib `sqlite3`, one file, WAL mode).
 
-Tables mirror the graph model (schema/sqlite/schema.sql). `SQLiteStore` is composed from one
-mixin per aggregate (basins.py, memories.py with memory_search.py, wisdom.py, traces.py;
-trace_lifecycle.py for the owners and leases of running traces) over the connection,
-transaction and schema plumbing of connection.py.
+Tables mirror the graph model (schema/sqlite/schema.sql). `SQLiteStore` holds one connection
+(connection.py: the file, its transactions, the schema) and one object per aggregate, each
+holding that connection: basins.py, memories.py (with memory_search.py for recall candidates),
+wisdom.py (principles and coherence snapshots), traces.py (with trace_writes.py and
+trace_removal.py), trace_lifecycle.py (owners and leases of running traces). A basin's deletion
+detaches memories through the memories aggregate, in the same transaction.
 
 Behaviour chosen where the interface leaves room (the contract suite checks it on every
 backend):
@@ -19,14 +21,16 @@ backend):
 
 from __future__ import annotations
 
-from .basins import BasinsMixin
+from pathlib import Path
+
+from dionysus_mcp.store.base import Store
+
+from .basins import SQLiteBasins
 from .connection import BUSY_TIMEOUT_MS, SCHEMA_VERSION, SQLiteConnection, parse_sql_script, schema_statements
-from .memories import MemoriesMixin
-from .memory_search import MemorySearchMixin
-from .trace_lifecycle import TraceLifecycleMixin
-from .trace_removal import TraceRemovalMixin
-from .traces import TracesMixin
-from .wisdom import WisdomMixin
+from .memories import SQLiteMemories
+from .trace_lifecycle import SQLiteTraceLifecycle
+from .traces import SQLiteTraces
+from .wisdom import SQLiteSnapshots, SQLiteWisdom
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -38,8 +42,36 @@ __all__ = [
 ]
 
 
-class SQLiteStore(
-    BasinsMixin, MemoriesMixin, MemorySearchMixin, WisdomMixin, TracesMixin, TraceRemovalMixin, TraceLifecycleMixin,
-    SQLiteConnection,
-):
-    """The whole store interface on one SQLite file."""
+class SQLiteStore(Store):
+    """The store on one SQLite file: one connection, each aggregate holding it."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: Path | str, read_only: bool = False):
+        self.db = SQLiteConnection(path, read_only=read_only)
+        self.memories = SQLiteMemories(self.db)
+        self.basins = SQLiteBasins(self.db, self.memories)
+        self.wisdom = SQLiteWisdom(self.db)
+        self.snapshots = SQLiteSnapshots(self.db)
+        self.traces = SQLiteTraces(self.db)
+        self.lifecycle = SQLiteTraceLifecycle(self.db)
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+    @property
+    def read_only(self) -> bool:
+        return self.db.read_only
+
+    async def open(self) -> None:
+        await self.db.open()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def apply_schema(self) -> list[str]:
+        return await self.db.apply_schema()
+
+    async def describe(self) -> str:
+        return str(self.db.path)

@@ -12,11 +12,11 @@ from datetime import datetime
 
 from schema.models import ActivationUpdate, Basin, BasinLink, from_iso, to_iso
 
-from dionysus_mcp.store.base import StoreError
+from dionysus_mcp.store.base import Basins, StoreError
 from dionysus_mcp.store.records import dumps_sorted
 
-from .connection import SQLiteConnection
-from .memories import bump_memory_edits
+from .connection import SQLiteConnection, SQLitePart
+from .memories import SQLiteMemories
 
 _BASIN_COLS = (
     "id, name, description, keywords, activation, stability, depth, last_activated_at, created_at"
@@ -37,8 +37,12 @@ def _basin(row: sqlite3.Row) -> Basin:
     )
 
 
-class BasinsMixin(SQLiteConnection):
-    async def upsert_basin(self, basin: Basin) -> Basin:
+class SQLiteBasins(SQLitePart, Basins):
+    def __init__(self, db: SQLiteConnection, memories: SQLiteMemories):
+        super().__init__(db)
+        self._memories = memories  # a basin's deletion detaches memories through their aggregate
+
+    async def upsert(self, basin: Basin) -> Basin:
         def work(conn: sqlite3.Connection) -> Basin:
             conn.execute(
                 f"INSERT INTO basins ({_BASIN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -61,7 +65,7 @@ class BasinsMixin(SQLiteConnection):
 
         return await self._write(work)
 
-    async def get_basin(self, name_or_id: str) -> Basin | None:
+    async def get(self, name_or_id: str) -> Basin | None:
         def work(conn: sqlite3.Connection) -> Basin | None:
             for column in ("id", "name"):
                 row = conn.execute(
@@ -73,7 +77,7 @@ class BasinsMixin(SQLiteConnection):
 
         return await self._read(work)
 
-    async def list_basins(self) -> list[Basin]:
+    async def list(self) -> list[Basin]:
         return await self._read(
             lambda conn: [_basin(r) for r in conn.execute(f"SELECT {_BASIN_COLS} FROM basins ORDER BY name, id")]
         )
@@ -92,7 +96,7 @@ class BasinsMixin(SQLiteConnection):
 
         await self._write(work)
 
-    async def delete_basin(self, basin_id: str) -> dict[str, int] | None:
+    async def delete(self, basin_id: str) -> dict[str, int] | None:
         """Remove the basin with its links, memory attachments and trace activations; the
         memories themselves stay. None when no basin has that id."""
 
@@ -103,11 +107,10 @@ class BasinsMixin(SQLiteConnection):
                 "links": conn.execute(
                     "DELETE FROM basin_links WHERE source_id = ? OR target_id = ?", (basin_id, basin_id)
                 ).rowcount,
-                "memories_detached": conn.execute("DELETE FROM memory_basins WHERE basin_id = ?", (basin_id,)).rowcount,
+                "memories_detached": self._memories.detach_basin(conn, basin_id),
                 "trace_activations": conn.execute("DELETE FROM trace_basins WHERE basin_id = ?", (basin_id,)).rowcount,
             }
             conn.execute("DELETE FROM basins WHERE id = ?", (basin_id,))
-            bump_memory_edits(conn)  # recall hits name their basins
             return removed
 
         return await self._write(work)
@@ -137,7 +140,7 @@ class BasinsMixin(SQLiteConnection):
                 f"cannot link {link.source_id!r} → {link.target_id!r}: both basins must exist"
             ) from None
 
-    async def list_links(self) -> list[BasinLink]:
+    async def links(self) -> list[BasinLink]:
         return await self._read(
             lambda conn: [
                 BasinLink(source_id=r["source_id"], target_id=r["target_id"], weight=r["weight"])
@@ -148,7 +151,7 @@ class BasinsMixin(SQLiteConnection):
         )
 
     # --- the active set: reads that follow the active basins, not the store ---------------------
-    async def basins_activated_since(self, since: datetime, min_activation: float) -> list[Basin]:
+    async def activated_since(self, since: datetime, min_activation: float) -> list[Basin]:
         # Two range scans of the basins_activation index: recent enough, or never activated.
         # Sorted here, not by ORDER BY: with one, SQLite walks the whole name index instead.
         query = (

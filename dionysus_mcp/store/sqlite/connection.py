@@ -28,7 +28,7 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 
-from dionysus_mcp.store.base import Store, StoreError, StoreUnavailable
+from dionysus_mcp.store.base import StoreError, StoreUnavailable
 
 from . import migrations
 
@@ -81,10 +81,8 @@ def parse_sql_script(text: str) -> list[str]:
 # --- the connection ------------------------------------------------------------------------------
 
 
-class SQLiteConnection(Store):
-    """Opens and closes the file and runs work in transactions; the aggregate mixins build on it."""
-
-    backend = "sqlite"
+class SQLiteConnection:
+    """Opens and closes the file and runs work in transactions; every aggregate holds it."""
 
     def __init__(self, path: Path | str, read_only: bool = False):
         self.path = Path(path).expanduser()
@@ -97,7 +95,7 @@ class SQLiteConnection(Store):
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
-        if not await self._in_worker(self._connect):
+        if not await self.in_worker(self._connect):
             return
         try:
             await self.apply_schema()
@@ -174,7 +172,7 @@ class SQLiteConnection(Store):
     async def close(self) -> None:
         # Shielded: closing is what a cancelled task's cleanup does, and it must still happen.
         with anyio.CancelScope(shield=True):
-            await self._in_worker(self._disconnect)
+            await self.in_worker(self._disconnect)
 
     def _disconnect(self) -> None:
         with self._lock:  # after any transaction in flight
@@ -201,7 +199,7 @@ class SQLiteConnection(Store):
                 conn.execute(statement)
             migrations.after_schema(conn, fill_fts)
 
-        await self._write(work)
+        await self.write(work)
         return statements
 
     async def describe(self) -> str:
@@ -240,7 +238,7 @@ class SQLiteConnection(Store):
             except sqlite3.Error as exc:
                 raise self._map(exc) from None
 
-    async def _in_worker(self, fn: Callable[..., T], *args: object) -> T:
+    async def in_worker(self, fn: Callable[..., T], *args: object) -> T:
         """Run `fn(*args)` in the store's worker thread (one at a time per store)."""
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(1)
@@ -251,13 +249,29 @@ class SQLiteConnection(Store):
         with anyio.CancelScope(shield=True):
             return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` in one `BEGIN IMMEDIATE` transaction, in the worker thread: all of it is
         stored, or nothing."""
-        return await self._in_worker(self._transaction, work, "BEGIN IMMEDIATE")
+        return await self.in_worker(self._transaction, work, "BEGIN IMMEDIATE")
 
-    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` in one read transaction (a consistent snapshot across its queries), in the
         worker thread."""
-        return await self._in_worker(self._transaction, work, "BEGIN")
+        return await self.in_worker(self._transaction, work, "BEGIN")
+
+
+class SQLitePart:
+    """One aggregate of the SQLite store: it holds the store's connection (composition) and runs
+    each operation in one of its transactions."""
+
+    def __init__(self, db: SQLiteConnection):
+        self.db = db
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` in one `BEGIN IMMEDIATE` transaction: all of it is stored, or nothing."""
+        return await self.db.write(work)
+
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` in one read transaction: a consistent snapshot across its queries."""
+        return await self.db.read(work)
 

@@ -16,10 +16,11 @@ import numpy as np
 from schema.models import Memory, MemoryBasin, MemoryStats, from_iso, to_iso
 from schema.text import memory_terms
 
-from dionysus_mcp.store.base import Embedding, StoreError
+from dionysus_mcp.store.base import Embedding, Memories, MemorySearch, StoreError
 from dionysus_mcp.store.records import dumps_sorted
 
-from .connection import SQLiteConnection
+from .connection import SQLiteConnection, SQLitePart
+from .memory_search import SQLiteMemorySearch
 
 
 def bump_memory_edits(conn: sqlite3.Connection) -> None:
@@ -52,8 +53,23 @@ def _attach(conn: sqlite3.Connection, memory: Memory) -> None:
             ) from None
 
 
-class MemoriesMixin(SQLiteConnection):
-    async def add_memory(self, memory: Memory, embedding: Embedding | None = None) -> Memory:
+class SQLiteMemories(SQLitePart, Memories):
+    def __init__(self, db: SQLiteConnection):
+        super().__init__(db)
+        self._search = SQLiteMemorySearch(db)
+
+    @staticmethod
+    def detach_basin(conn: sqlite3.Connection, basin_id: str) -> int:
+        """Inside the caller's transaction (a basin's deletion): detach every memory from the
+        basin, and count the edit — recall hits name their basins. Returns how many."""
+        detached = conn.execute("DELETE FROM memory_basins WHERE basin_id = ?", (basin_id,)).rowcount
+        bump_memory_edits(conn)
+        return detached
+
+    async def search(self, terms: list[str], query: Embedding | None, kinds: list[str] | None, limit: int) -> MemorySearch:
+        return await self._search.search_memories(terms, query, kinds, limit)
+
+    async def add(self, memory: Memory, embedding: Embedding | None = None) -> Memory:
         terms = " ".join(memory_terms(memory.content, memory.tags))
         blob, model, dim = _vector_columns(embedding)
 
@@ -82,11 +98,11 @@ class MemoriesMixin(SQLiteConnection):
 
         return await self._write(work)
 
-    async def get_memory(self, memory_id: str) -> Memory | None:
+    async def get(self, memory_id: str) -> Memory | None:
         found = await self._read(lambda conn: self._memories(conn, "WHERE m.id = ?", [memory_id]))
         return found[0] if found else None
 
-    async def update_memory(
+    async def update(
         self, memory: Memory, embedding: Embedding | None = None, keep_embedding: bool = False
     ) -> Memory | None:
         terms = " ".join(memory_terms(memory.content, memory.tags))
@@ -113,7 +129,7 @@ class MemoriesMixin(SQLiteConnection):
 
         return await self._write(work)
 
-    async def delete_memory(self, memory_id: str) -> bool:
+    async def delete(self, memory_id: str) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
             conn.execute("DELETE FROM memory_basins WHERE memory_id = ?", (memory_id,))
             if conn.execute("DELETE FROM memories WHERE id = ?", (memory_id,)).rowcount == 0:
@@ -125,7 +141,7 @@ class MemoriesMixin(SQLiteConnection):
 
         return await self._write(work)
 
-    async def list_memories(self, kinds: list[str] | None = None) -> list[Memory]:
+    async def list(self, kinds: list[str] | None = None) -> list[Memory]:
         if kinds is None:
             return await self._read(lambda conn: self._memories(conn, "", []))
         if not kinds:
@@ -136,7 +152,7 @@ class MemoriesMixin(SQLiteConnection):
             )
         )
 
-    async def get_memories(self, ids: list[str]) -> list[Memory]:
+    async def get_many(self, ids: list[str]) -> list[Memory]:
         if not ids:
             return []
         # Recall's second call; like every store call, in the store's worker thread.
@@ -152,7 +168,7 @@ class MemoriesMixin(SQLiteConnection):
             }
         )
 
-    async def memories_to_embed(self, model: str, limit: int) -> list[Memory]:
+    async def to_embed(self, model: str, limit: int) -> list[Memory]:
         return await self._read(
             lambda conn: self._memories(
                 conn,
@@ -204,7 +220,7 @@ class MemoriesMixin(SQLiteConnection):
             for r in rows
         ]
 
-    async def memory_stats(self) -> MemoryStats:
+    async def stats(self) -> MemoryStats:
         def work(conn: sqlite3.Connection) -> MemoryStats:
             by_kind = {
                 r["kind"]: r["n"]
@@ -218,7 +234,7 @@ class MemoriesMixin(SQLiteConnection):
 
         return await self._read(work)
 
-    async def basin_memory_counts(self, basin_ids: list[str] | None = None) -> dict[str, int]:
+    async def counts_by_basin(self, basin_ids: list[str] | None = None) -> dict[str, int]:
         where, params = "", ()
         if basin_ids is not None:
             where, params = " WHERE basin_id IN (SELECT value FROM json_each(?))", (json.dumps(list(basin_ids)),)

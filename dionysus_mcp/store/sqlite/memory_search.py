@@ -17,10 +17,11 @@ import json
 import sqlite3
 
 
-from dionysus_mcp.store.base import Embedding, MemorySearch, fts5_idf
+from dionysus_mcp.store.base import Embedding, MemorySearch
+from dionysus_mcp.store.scoring import fts5_idf
 from dionysus_mcp.store.vector_cache import VectorCache
 
-from .connection import SQLiteConnection
+from .connection import SQLitePart
 
 # ORDER BY rank (= bm25() with default weights) alone lets FTS5 keep a top-n heap: adding
 # "memory_id" as a second key cost ~30% at 100,000 memories. Ties at the cut are then settled
@@ -47,7 +48,9 @@ def match_expression(terms: list[str]) -> str:
     return " OR ".join(f'"{t}"' for t in sorted(set(terms)))
 
 
-class MemorySearchMixin(SQLiteConnection):
+class SQLiteMemorySearch(SQLitePart):
+    """Recall candidates for the memories aggregate (`SQLiteMemories.search`)."""
+
     _vectors: VectorCache | None = None
 
     async def search_memories(

@@ -14,8 +14,8 @@ from datetime import datetime
 from schema.models import RunningTrace, TraceOwner, from_iso, to_iso
 
 from ..records import given_totals
-from .connection import SQLiteConnection
-from .trace_writes import set_trace_owner_sql
+from ..base import TraceLifecycle
+from .connection import SQLitePart
 
 _RUNNING = (
     "SELECT t.id, t.started_at, o.host, o.pid, o.token, o.lease_until"
@@ -30,11 +30,8 @@ def _running(row: sqlite3.Row) -> RunningTrace:
     return RunningTrace(id=row["id"], started_at=from_iso(row["started_at"]), owner=owner)
 
 
-class TraceLifecycleMixin(SQLiteConnection):
-    async def set_trace_owner(self, trace_id: str, owner: TraceOwner) -> None:
-        await self._write(lambda conn: conn.execute(*set_trace_owner_sql(trace_id, owner)))
-
-    async def renew_trace_leases(self, token: str, lease_until: datetime) -> int:
+class SQLiteTraceLifecycle(SQLitePart, TraceLifecycle):
+    async def renew_leases(self, token: str, lease_until: datetime) -> int:
         return await self._write(
             lambda conn: conn.execute(
                 "UPDATE trace_owners SET lease_until = ? WHERE token = ?"
@@ -43,7 +40,7 @@ class TraceLifecycleMixin(SQLiteConnection):
             ).rowcount
         )
 
-    async def running_traces(self, trace_ids: list[str] | None = None) -> list[RunningTrace]:
+    async def running(self, trace_ids: list[str] | None = None) -> list[RunningTrace]:
         if trace_ids is None:
             return await self._read(lambda conn: [_running(r) for r in conn.execute(_RUNNING + " ORDER BY t.id")])
         ids = list(trace_ids)
@@ -54,7 +51,7 @@ class TraceLifecycleMixin(SQLiteConnection):
             lambda conn: [_running(r) for r in conn.execute(_RUNNING + f" AND t.id IN ({marks}) ORDER BY t.id", ids)]
         )
 
-    async def interrupt_trace(
+    async def interrupt(
         self, trace_id: str, owner_token: str | None, completed_at: datetime, error: str, totals: dict[str, int]
     ) -> bool:
         given = given_totals(totals)

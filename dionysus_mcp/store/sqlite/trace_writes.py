@@ -1,5 +1,5 @@
-"""Trace writes as SQL statements: one builder per write, so a single write and a batch of
-writes (`apply_trace_writes`, one transaction per drain of an agent's steps) share them."""
+"""Trace writes as SQL statements: one builder per kind of `schema.trace_writes.TraceWrite`,
+chosen by `statements` with one `match`; a batch of writes is one transaction."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from schema.models import StepRecord, TraceBasinLink, TraceOwner, TraceRecord, TraceStatus, to_iso
+from schema.trace_writes import AddStep, CompleteTrace, CreateTrace, LinkTraceBasin, SetTraceOwner, TraceWrite
+
+from dionysus_mcp.store.base import StoreError
 
 from dionysus_mcp.store.records import TOTAL_KEYS, dumps_sorted, encode_tool_calls, given_totals
 
@@ -108,11 +111,18 @@ def set_trace_owner_sql(trace_id: str, owner: TraceOwner) -> tuple[str, tuple[An
     )
 
 
-# Each trace write as one statement, so a batch is one transaction (apply_trace_writes).
-STATEMENTS = {
-    "create_trace": create_trace_sql,
-    "add_step": add_step_sql,
-    "complete_trace": complete_trace_sql,
-    "link_trace_basin": link_trace_basin_sql,
-    "set_trace_owner": set_trace_owner_sql,
-}
+def statements(write: TraceWrite) -> list[tuple[str, tuple[Any, ...]]]:
+    """The statements of one trace write (a batch of them is one transaction)."""
+    match write:
+        case CreateTrace(trace=trace):
+            return [create_trace_sql(trace)]
+        case AddStep(step=step):
+            return [add_step_sql(step)]
+        case CompleteTrace():
+            return [complete_trace_sql(write.trace_id, write.status, write.completed_at, write.summary, write.error, write.totals)]
+        case LinkTraceBasin(link=link):
+            return [link_trace_basin_sql(link)]
+        case SetTraceOwner(trace_id=trace_id, owner=owner):
+            return [set_trace_owner_sql(trace_id, owner)]
+        case _:
+            raise StoreError(f"not a trace write: {write!r}")

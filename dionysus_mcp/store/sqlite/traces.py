@@ -13,15 +13,17 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from schema.models import StepRecord, TraceBasinLink, TraceFilter, TraceRecord, TraceStatus, from_iso, to_iso
+from schema.models import StepRecord, TraceBasinLink, TraceFilter, TraceRecord, from_iso, to_iso
 
-from dionysus_mcp.store.base import built_trace_writes
+from schema.trace_writes import TraceWrite
+
+from dionysus_mcp.store.base import Traces
 from dionysus_mcp.store.records import STEP_TYPE_ORDER, UNKNOWN_STEP_TYPE_RANK, decode_tool_calls
 
-from .connection import SQLiteConnection
-from .trace_writes import (
-    STATEMENTS, STEP_COLS, TRACE_COLS, add_step_sql, complete_trace_sql, create_trace_sql, link_trace_basin_sql,
-)
+from .connection import SQLitePart
+from .trace_removal import delete_traces
+from .trace_writes import STEP_COLS, TRACE_COLS
+from .trace_writes import statements as statements_of
 
 # `records.STEP_TYPE_ORDER` as an ORDER BY expression (built from constants, never from input).
 _STEP_TYPE_ORDER_SQL = (
@@ -101,32 +103,10 @@ def _trace_where(flt: TraceFilter, params: list[Any], after: tuple[datetime, str
     return (" WHERE " + " AND ".join(clauses)) if clauses else ""
 
 
-class TracesMixin(SQLiteConnection):
-    async def create_trace(self, trace: TraceRecord) -> None:
-        await self._execute_writes([create_trace_sql(trace)])
-
-    async def add_step(self, step: StepRecord) -> None:
-        await self._execute_writes([add_step_sql(step)])
-
-    async def complete_trace(
-        self,
-        trace_id: str,
-        status: TraceStatus,
-        completed_at: datetime,
-        summary: str | None,
-        error: str | None,
-        totals: dict[str, int],
-    ) -> None:
-        await self._execute_writes([complete_trace_sql(trace_id, status, completed_at, summary, error, totals)])
-
-    async def link_trace_basin(self, link: TraceBasinLink) -> None:
-        await self._execute_writes([link_trace_basin_sql(link)])
-
-    async def apply_trace_writes(self, writes: list[tuple[str, tuple[Any, ...]]]) -> None:
+class SQLiteTraces(SQLitePart, Traces):
+    async def write(self, writes: list[TraceWrite]) -> None:
         """The writes in ONE transaction: a drain of an agent's steps costs one commit."""
-        await self._execute_writes(built_trace_writes(writes, STATEMENTS))
-
-    async def _execute_writes(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        statements = [s for write in writes for s in statements_of(write)]
         if not statements:
             return
         # Consecutive statements with the same SQL (a drain is mostly step upserts) go through
@@ -139,14 +119,17 @@ class TracesMixin(SQLiteConnection):
                 runs.append((sql, [params]))
         await self._write(lambda conn: [conn.executemany(sql, rows) for sql, rows in runs])
 
-    async def get_trace(self, trace_id: str) -> TraceRecord | None:
+    async def delete(self, trace_ids: list[str]) -> dict[str, int]:
+        return await delete_traces(self.db, trace_ids)
+
+    async def get(self, trace_id: str) -> TraceRecord | None:
         def work(conn: sqlite3.Connection) -> TraceRecord | None:
             row = conn.execute(f"SELECT {TRACE_COLS} FROM traces WHERE id = ?", (trace_id,)).fetchone()
             return None if row is None else _trace(row)
 
         return await self._read(work)
 
-    async def get_steps(self, trace_id: str) -> list[StepRecord]:
+    async def steps(self, trace_id: str) -> list[StepRecord]:
         return await self._read(
             lambda conn: [
                 _step(r)
@@ -158,7 +141,7 @@ class TracesMixin(SQLiteConnection):
             ]
         )
 
-    async def get_children(self, trace_id: str) -> list[TraceRecord]:
+    async def children(self, trace_id: str) -> list[TraceRecord]:
         return await self._read(
             lambda conn: [
                 _trace(r)
@@ -168,7 +151,7 @@ class TracesMixin(SQLiteConnection):
             ]
         )
 
-    async def get_trace_basins(self, trace_id: str) -> list[TraceBasinLink]:
+    async def basins(self, trace_id: str) -> list[TraceBasinLink]:
         return await self._read(
             lambda conn: [
                 TraceBasinLink(
@@ -187,7 +170,7 @@ class TracesMixin(SQLiteConnection):
             ]
         )
 
-    async def list_traces(
+    async def list(
         self, filter: TraceFilter, limit: int, after: tuple[datetime, str] | None = None
     ) -> list[TraceRecord]:
         if limit <= 0:
@@ -224,5 +207,5 @@ class TracesMixin(SQLiteConnection):
             ]
         )
 
-    async def count_traces(self) -> int:
+    async def count(self) -> int:
         return await self._read(lambda conn: conn.execute("SELECT count(*) FROM traces").fetchone()[0])

@@ -11,10 +11,10 @@ import sqlite3
 
 from schema.models import CoherenceSnapshot, WisdomPrinciple, from_iso, to_iso
 
-from dionysus_mcp.store.base import StoreError
+from dionysus_mcp.store.base import Snapshots, StoreError, Wisdom
 from dionysus_mcp.store.records import decode_components, dumps_sorted
 
-from .connection import SQLiteConnection
+from .connection import SQLitePart
 
 
 def _wisdom(row: sqlite3.Row) -> WisdomPrinciple:
@@ -38,8 +38,8 @@ def _snapshot(row: sqlite3.Row) -> CoherenceSnapshot:
     )
 
 
-class WisdomMixin(SQLiteConnection):
-    async def add_wisdom(self, principle: WisdomPrinciple) -> WisdomPrinciple:
+class SQLiteWisdom(SQLitePart, Wisdom):
+    async def add(self, principle: WisdomPrinciple) -> WisdomPrinciple:
         def work(conn: sqlite3.Connection) -> WisdomPrinciple:
             try:
                 conn.execute(
@@ -61,7 +61,7 @@ class WisdomMixin(SQLiteConnection):
 
         return await self._write(work)
 
-    async def list_wisdom(self) -> list[WisdomPrinciple]:
+    async def list(self) -> list[WisdomPrinciple]:
         return await self._read(
             lambda conn: [
                 _wisdom(r)
@@ -71,12 +71,12 @@ class WisdomMixin(SQLiteConnection):
             ]
         )
 
-    async def delete_wisdom(self, wisdom_id: str) -> bool:
+    async def delete(self, wisdom_id: str) -> bool:
         return await self._write(lambda conn: conn.execute("DELETE FROM wisdom WHERE id = ?", (wisdom_id,)).rowcount > 0)
 
-    # --- coherence snapshots -----------------------------------------------------------------
 
-    async def add_snapshot(self, snapshot: CoherenceSnapshot) -> None:
+class SQLiteSnapshots(SQLitePart, Snapshots):
+    async def add(self, snapshot: CoherenceSnapshot) -> None:
         def work(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
@@ -97,7 +97,7 @@ class WisdomMixin(SQLiteConnection):
 
         await self._write(work)
 
-    async def recent_snapshots(self, limit: int) -> list[CoherenceSnapshot]:
+    async def recent(self, limit: int) -> list[CoherenceSnapshot]:
         if limit <= 0:
             return []
         return await self._read(
