@@ -9,7 +9,6 @@ leaves nothing stored half-way.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,25 +69,20 @@ class MemorySearch:
     """Recall candidates from one store call: each list best first, ties by memory id.
 
     `lexical` holds (memory id, BM25 score > 0) for memories sharing a term with the query,
-    scored with SQLite FTS5's `bm25()` formula over the store's whole corpus; `semantic` holds
+    scored with store/bm25.py's formula over the store's whole corpus; `semantic` holds
     (memory id, cosine similarity) for memories whose vector came from the query's model.
-    `searched` counts the memories of the requested kinds. `query_weight` is the sum of the
-    query terms' idf (FTS5's formula; a term no memory has counts at full weight): the BM25 a
-    memory of average length mentioning each query term once would score, which puts lexical
-    scores on a 0..1 scale. None when the backend's lexical scores use another formula."""
+    `searched` counts the memories of the requested kinds, `stale` those of them without a
+    vector of the query's model (found by words only until `dionysus-mcp reindex`).
+    `query_weight` is the sum of the query terms' idf (store/bm25.py; a term no memory has
+    counts at full weight): the BM25 a memory of average length mentioning each query term once
+    would score, which puts lexical scores on a 0..1 scale. None when the backend's lexical
+    scores use another formula (Neo4j's full-text index)."""
 
     lexical: list[tuple[str, float]] = field(default_factory=list)
     semantic: list[tuple[str, float]] = field(default_factory=list)
     searched: int = 0
     query_weight: float | None = None
-
-
-def fts5_idf(total: int, df: int) -> float:
-    """SQLite FTS5's idf: ln((N - n + 0.5) / (n + 0.5)), floored at 1e-6 as bm25() does."""
-    if total <= 0:
-        return 1e-6
-    idf = math.log((total - df + 0.5) / (df + 0.5))
-    return idf if idf > 0 else 1e-6
+    stale: int = 0
 
 
 class StoreError(Exception):

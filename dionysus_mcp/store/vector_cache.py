@@ -23,16 +23,19 @@ class VectorCache:
         self.model, self.dim, self.epoch = model, dim, epoch
         self.last_rowid = 0
         self.count = 0
+        self.tokens = 0  # terms over every row: BM25's average length (store/bm25.py)
         self.ids: list[str] = []
         self._kind_codes: dict[str, int] = {}
         self._kinds = np.zeros(0, dtype=np.int32)
         self._has = np.zeros(0, dtype=bool)
         self._matrix = np.zeros((0, dim), dtype=np.float32)
 
-    def append(self, rows: list[tuple[int, str, str, str | None, bytes | None]]) -> None:
-        """Rows of (rowid, id, kind, vector model, float32 vector bytes), in rowid order."""
+    def append(self, rows: list[tuple[int, str, str, str | None, bytes | None, int]]) -> None:
+        """Rows of (rowid, id, kind, vector model, float32 vector bytes, number of terms), in
+        rowid order."""
         if not rows:
             return
+        self.tokens += sum(r[5] for r in rows)
         n, m = self.count, len(rows)
         self._reserve(n + m)
         codes = self._kind_codes
@@ -72,6 +75,10 @@ class VectorCache:
             return np.ones(self.count, dtype=bool)
         wanted = [self._kind_codes[k] for k in kinds if k in self._kind_codes]
         return np.isin(self._kinds[: self.count], np.asarray(wanted, dtype=np.int32))
+
+    def stale(self, mask: np.ndarray) -> int:
+        """Rows of `mask` without a vector of this model: found by words only until a reindex."""
+        return int(mask.sum()) - int((mask & self._has[: self.count]).sum())
 
     def search(self, vector: np.ndarray, mask: np.ndarray, limit: int) -> list[tuple[str, float]]:
         """The `limit` rows most similar to `vector` among `mask`, best first, ties by id."""
