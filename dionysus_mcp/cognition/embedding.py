@@ -10,7 +10,7 @@ whose weights ship inside this package: offline, no download, no torch. `wordlla
 `l2_supercat`, static token vectors, the `wordllama` extra) is the former default: ~100x cheaper
 per text, far worse at paraphrases (docs/benchmarks.md); `none` is lexical recall only. A model
 loads lazily, once, in a worker thread — started when the server is idle after its first request
-(`warm_up_in_background`), or by the first `embed` that needs it — never on the event loop.
+(dionysus_mcp/warm_up.py), or by the first `embed` that needs it — never on the event loop.
 """
 
 from __future__ import annotations
@@ -50,17 +50,6 @@ class Embedder(ABC):
 
     async def embed_async(self, texts: list[str]) -> np.ndarray:
         return await anyio.to_thread.run_sync(self.embed, texts)
-
-    def warm_up_in_background(self) -> None:
-        # Not a daemon: interpreter exit waits for the load instead of killing the thread inside
-        # the model's native code, which aborted the process ("FATAL: exception not rethrown").
-        threading.Thread(target=self._warm_quietly, name=f"embedder-{self.name}").start()
-
-    def _warm_quietly(self) -> None:
-        try:
-            self.warm_up()
-        except EmbedderUnavailable:
-            pass  # reported by the first embed that needs the model
 
 
 class NoEmbedder(Embedder):
