@@ -207,9 +207,15 @@ async def ping_during_recall(rt: Any, queries: list[str], seconds: float) -> dic
     }
 
 
-async def measure(db: Path, size: int, ping_seconds: float, embedder_name: str, weights: list[float]) -> dict[str, Any]:
+async def measure(db: Path, size: int, ping_seconds: float, embedder_name: str, weights: list[float],
+                  candidates: int | None = None, quality_only: bool = False) -> dict[str, Any]:
     from dionysus_mcp.config import Settings
     from dionysus_mcp.runtime import open_runtime
+    from dionysus_mcp.store import vector_cache
+
+    if candidates is not None:  # 0: exact search at every size; N: rescore N prefiltered rows
+        vector_cache.PREFILTER_MIN = 10**12 if candidates == 0 else vector_cache.PREFILTER_MIN
+        vector_cache.PREFILTER_CANDIDATES = candidates or vector_cache.PREFILTER_CANDIDATES
 
     settings = Settings.from_env(
         {"DIONYSUS_DB_PATH": str(db), "DIONYSUS_OUTBOX_PATH": str(db.parent / f"outbox-{size}.db"), "DIONYSUS_EMBEDDER": embedder_name}
@@ -227,9 +233,13 @@ async def measure(db: Path, size: int, ping_seconds: float, embedder_name: str, 
             # machine, give or take the model load running beside the vector load.
             "first_recall_after_start_cpu_s": round(first_cpu, 3),
             "load_average": round(os.getloadavg()[0], 2),
+            "vector_search": "exact" if size <= vector_cache.PREFILTER_MIN
+            else f"sign-bit prefilter, {vector_cache.PREFILTER_CANDIDATES} rescored",
         }
         out["paraphrase"] = await quality(rt, corpus.PARAPHRASES, "para", weights)
         out["exact"] = await quality(rt, corpus.EXACT, "exact", weights)
+        if quality_only:
+            return out
         # The store's part alone (query vectors computed beforehand): what grows with the store.
         from dionysus_mcp.cognition.text import tokens
 
@@ -282,6 +292,8 @@ def table(report: dict[str, Any]) -> str:
     lines.append("")
     lines.append("size     p50 ms (cpu)   store cpu ms  p99 ms  RSS MB  first recall s (cpu)  ping idle max ms  ping busy max ms  load avg")
     for r in report["sizes"]:
+        if "recall_p50_ms" not in r:  # --quality-only
+            continue
         first = f"{r['first_recall_after_start_s']} ({r['first_recall_after_start_cpu_s']})"
         p50 = f"{r['recall_p50_ms']} ({r['recall_p50_cpu_ms']})"
         lines.append(
@@ -296,7 +308,7 @@ def table(report: dict[str, Any]) -> str:
 def ratios(sizes: list[dict[str, Any]]) -> dict[str, Any]:
     by = {r["size"]: r for r in sizes}
     out: dict[str, Any] = {}
-    if 10_000 in by and 100_000 in by:
+    if 10_000 in by and 100_000 in by and "recall_p50_ms" in by[10_000] and "recall_p50_ms" in by[100_000]:
         out["p50_100k_over_10k"] = round(by[100_000]["recall_p50_ms"] / by[10_000]["recall_p50_ms"], 2)
         out["p50_cpu_100k_over_10k"] = round(by[100_000]["recall_p50_cpu_ms"] / by[10_000]["recall_p50_cpu_ms"], 2)
         out["store_search_cpu_100k_over_10k"] = round(by[100_000]["search_p50_cpu_ms"] / by[10_000]["search_p50_cpu_ms"], 2)
@@ -306,7 +318,8 @@ def ratios(sizes: list[dict[str, Any]]) -> dict[str, Any]:
         )
         out[f"paraphrase_hybrid_hit3_{r['size']}"] = r["paraphrase"][f"hybrid-{FUSION}"]["hit@3"]
         out[f"paraphrase_heldout_hybrid_hit3_{r['size']}"] = r["paraphrase"]["heldout"][f"hybrid-{FUSION}"]["hit@3"]
-        out[f"ping_busy_over_idle_max_{r['size']}"] = round(r["ping_busy_max_ms"] / r["ping_idle_max_ms"], 2)
+        if "ping_busy_max_ms" in r:
+            out[f"ping_busy_over_idle_max_{r['size']}"] = round(r["ping_busy_max_ms"] / r["ping_idle_max_ms"], 2)
     return out
 
 
@@ -318,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ping-seconds", type=float, default=4.0)
     parser.add_argument("--embedder", default="minilm", choices=["minilm", "wordllama"], help="DIONYSUS_EMBEDDER to measure")
     parser.add_argument("--lexical-weights", type=float, nargs="*", default=[], help="also measure the weighted fusion at these lexical weights")
+    parser.add_argument("--prefilter-candidates", type=int, help="rows the vector prefilter rescores (0: exact search)")
+    parser.add_argument("--quality-only", action="store_true", help="hit@k and MRR only, no speed figures")
     parser.add_argument("--seed-one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--measure-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -328,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(seed(db(args.seed_one), args.seed_one, args.embedder))
         return 0
     if args.measure_one is not None:
-        print(json.dumps(asyncio.run(measure(db(args.measure_one), args.measure_one, args.ping_seconds, args.embedder, args.lexical_weights))))
+        print(json.dumps(asyncio.run(measure(db(args.measure_one), args.measure_one, args.ping_seconds, args.embedder,
+                                             args.lexical_weights, args.prefilter_candidates, args.quality_only))))
         return 0
     sizes = []
     for n in args.sizes:
@@ -338,7 +354,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"measuring {n}", file=sys.stderr, flush=True)
         sizes.append(
             run_child(["--workdir", str(args.workdir), "--embedder", args.embedder, "--ping-seconds", str(args.ping_seconds),
-                       "--measure-one", str(n), "--lexical-weights", *map(str, args.lexical_weights)])
+                       "--measure-one", str(n), "--lexical-weights", *map(str, args.lexical_weights),
+                       *(["--prefilter-candidates", str(args.prefilter_candidates)] if args.prefilter_candidates is not None else []),
+                       *(["--quality-only"] if args.quality_only else [])])
         )
     report = {"embedder": args.embedder, "paraphrase_pairs": len(corpus.PARAPHRASES), "exact_pairs": len(corpus.EXACT), "sizes": sizes, "ratios": ratios(sizes)}
     print(json.dumps(report, indent=2) if args.json else table(report))
