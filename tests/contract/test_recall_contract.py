@@ -81,21 +81,24 @@ async def test_semantic_candidates_are_cosines_of_the_query_model_only(store: St
     best = sorted(cosines, key=lambda mid: (-round(cosines[mid], 6), mid))[:3]
     assert [mid for mid, _ in found.semantic] == best
     assert dict(found.semantic) == pytest.approx({mid: cosines[mid] for mid in best}, abs=1e-5)
+    assert found.stale == 0
     other = Embedding("another-model", q.vector)
-    assert (await store.search_memories([], other, None, 3)).semantic == []
+    elsewhere = await store.search_memories([], other, ["semantic"], 3)
+    assert elsewhere.semantic == [] and elsewhere.stale == elsewhere.searched == 5  # the semantic ones
 
 
 async def test_reindex_surface(store: Store, embedder):
     await seed(store, embedder)
     await store.add_memory(Memory(id="m11", kind="semantic", content="no vector yet", created_at=ts(20)))
     assert await store.embedding_counts() == {embedder.name: 10, "": 1}
+    assert (await store.search_memories([], query(embedder, "x"), None, 1)).stale == 1
     todo = await store.memories_to_embed(embedder.name, 5)
     assert [m.id for m in todo] == ["m11"]
     assert [m.id for m in await store.memories_to_embed("other", 4)] == ["m01", "m02", "m03", "m04"]
     await store.set_embeddings({"m11": Embedding(embedder.name, embedder.embed(["no vector yet"])[0])})
     assert await store.embedding_counts() == {embedder.name: 11}
     found = await store.search_memories([], query(embedder, "no vector yet"), None, 1)
-    assert found.semantic[0][0] == "m11"
+    assert found.semantic[0][0] == "m11" and found.stale == 0
     assert [m.id for m in await store.get_memories(["m11", "nope", "m02"])] == ["m02", "m11"]
 
 

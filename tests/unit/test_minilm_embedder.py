@@ -98,11 +98,17 @@ async def test_switching_to_minilm_reindexes_and_recalls_by_meaning(tmp_path):
             await rt.memory.remember(text)
     async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": path, "DIONYSUS_EMBEDDER": "minilm"})) as rt:
         assert await rt.store.embedding_counts() == {"wordllama-l2_supercat-256": 3}
+        # Before the reindex, recall says its vectors are stale and finds them by words only.
+        before = await rt.memory.semantic_recall("coffee late", k=3)
+        assert (before.stale, before.searched) == (3, 3) and "dionysus-mcp reindex" in before.note
+        assert [h.semantic for h in before.hits] == [None] and before.hits[0].memory_id == target.memory_id
         assert (await reindex(rt.store, rt.embedder)).embedded == 3
         assert await rt.store.embedding_counts() == {"all-minilm-l6-v2-384": 3}
         added = await rt.memory.remember("Forgot my umbrella and got soaked")  # embedded on the way in
         assert await rt.store.embedding_counts() == {"all-minilm-l6-v2-384": 4}
-        top = (await rt.memory.semantic_recall("insomnia after evening caffeine", k=2)).hits[0]
+        after = await rt.memory.semantic_recall("insomnia after evening caffeine", k=2)
+        assert (after.stale, after.note) == (0, None)
+        top = after.hits[0]
         assert top.memory_id == target.memory_id and top.semantic > 0.3
         hit = (await rt.memory.semantic_recall("caught in the rain without protection", k=1)).hits[0]
         assert hit.memory_id == added.memory_id
