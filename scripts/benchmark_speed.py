@@ -450,6 +450,8 @@ async def bench_cold_start(report: Report, stores: Stores, sizes: dict[str, int]
     size = "fresh database"
     report.figure("cold_start", "spawn → first tool result (median)", round(statistics.median(first), 3), "s", store="sqlite", size=size, target=1.0,
                   ratio=round(statistics.median(first) / bare, 2), reference=f"a bare MCPServer with one tool, interleaved: {bare:.3f} s (target ≤ 1.3x)")
+    report.figure("cold_start", "first tool result / bare MCPServer (medians, interleaved)", round(statistics.median(first) / bare, 2), "x",
+                  store="sqlite", size=size, target=1.3, note="issue 21: warm-ups start after the first request")
     report.figure("cold_start", "spawn → first tool result (min)", round(min(first), 3), "s", store="sqlite", size=size)
     report.figure("cold_start", "spawn → initialized (median)", round(statistics.median(init), 3), "s", store="sqlite", size=size)
     report.figure("cold_start", "import + build_server (subprocess)", breakdown["import_and_build_server_s"], "s", size="-",
