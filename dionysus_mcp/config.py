@@ -16,7 +16,7 @@
 | DIONYSUS_OUTBOX_PATH | outbox.db beside DIONYSUS_DB_PATH | durable queue of trace writes the store could not take |
 | DIONYSUS_HTTP_TOKEN | unset | bearer token; required to bind HTTP to a non-loopback address |
 | DIONYSUS_CODE_STEP_TIMEOUT | 10 | seconds one step of the manager's code may compute (0.1 to 25) |
-| DIONYSUS_EMBEDDER | wordllama | embedding model for recall by meaning: wordllama, minilm (all-MiniLM-L6-v2, the `minilm` extra), or none (lexical only) |
+| DIONYSUS_EMBEDDER | minilm | embedding model for recall by meaning: minilm (all-MiniLM-L6-v2, shipped in the package), wordllama (the `wordllama` extra), or none (lexical only) |
 | DIONYSUS_TRACE_RETENTION_DAYS | unset (keep all) | a server deletes runs older than this at start and daily |
 | DIONYSUS_MANAGER | code | the ConsciousnessManager: code (a CodeAgent; its code runs in a child process) or tool-calling (writes no code) |
 | OPENAI_API_KEY / OPENAI_BASE_URL | unset | the key and endpoint of DIONYSUS_MODEL=openai:<model> |
@@ -114,7 +114,7 @@ class Settings:
     memory_window: int = 3
     outbox_path: Path | None = None
     http_token: SecretStr | None = field(default=None, repr=False)
-    embedder: str = "wordllama"
+    embedder: str = "minilm"
     trace_retention_days: float | None = None
     model_timeout_s: float = 60.0
     model_retries: int = 2
@@ -136,9 +136,9 @@ class Settings:
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ConfigError(f"DIONYSUS_LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         outbox = env.get("DIONYSUS_OUTBOX_PATH")
-        embedder = (env.get("DIONYSUS_EMBEDDER") or "wordllama").strip().lower()
-        if embedder not in ("wordllama", "minilm", "none"):
-            raise ConfigError(f"DIONYSUS_EMBEDDER={embedder!r} must be wordllama, minilm or none")
+        embedder = (env.get("DIONYSUS_EMBEDDER") or "minilm").strip().lower()
+        if embedder not in ("minilm", "wordllama", "none"):
+            raise ConfigError(f"DIONYSUS_EMBEDDER={embedder!r} must be minilm, wordllama or none")
         manager = (env.get("DIONYSUS_MANAGER") or "code").strip().lower()
         if manager not in ("code", "tool-calling"):
             raise ConfigError(f"DIONYSUS_MANAGER={manager!r} must be code or tool-calling")

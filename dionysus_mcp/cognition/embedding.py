@@ -5,12 +5,12 @@ a text with nothing to embed), so cosine similarity is a dot product. Each store
 `name` and `dim`; vectors of another model are never compared with this one's (`dionysus-mcp
 reindex` re-embeds them).
 
-The default, WordLlama's `l2_supercat` at 256 dimensions, ships its weights and tokenizer inside
-the `wordllama` wheel: it is loaded from the installed package folder with downloads disabled,
-so it works offline. Loading takes ~0.4 s, so it happens lazily, once, in a worker thread
-(`warm_up` at start-up; a first `embed` waits for it), never on the event loop.
-`minilm` (all-MiniLM-L6-v2, cognition/minilm.py) is the contextual option that finds
-paraphrases far better, at ~150x the CPU per text; `none` is lexical recall only.
+The default, `minilm` (all-MiniLM-L6-v2, cognition/minilm.py), is a contextual sentence model
+whose weights ship inside this package: offline, no download, no torch. `wordllama` (WordLlama's
+`l2_supercat`, static token vectors, the `wordllama` extra) is the former default: ~100x cheaper
+per text, far worse at paraphrases (docs/benchmarks.md); `none` is lexical recall only. A model
+loads lazily, once, in a worker thread — started when the server is idle after its first request
+(dionysus_mcp/warm_up.py), or by the first `embed` that needs it — never on the event loop.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 
 from dionysus_mcp.errors import DionysusError
 
-EMBEDDERS = ("wordllama", "minilm", "none")
+EMBEDDERS = ("minilm", "wordllama", "none")
 
 
 class EmbedderUnavailable(DionysusError):
@@ -51,17 +51,6 @@ class Embedder(ABC):
     async def embed_async(self, texts: list[str]) -> np.ndarray:
         return await anyio.to_thread.run_sync(self.embed, texts)
 
-    def warm_up_in_background(self) -> None:
-        # Not a daemon: interpreter exit waits for the load instead of killing the thread inside
-        # the model's native code, which aborted the process ("FATAL: exception not rethrown").
-        threading.Thread(target=self._warm_quietly, name=f"embedder-{self.name}").start()
-
-    def _warm_quietly(self) -> None:
-        try:
-            self.warm_up()
-        except EmbedderUnavailable:
-            pass  # reported by the first embed that needs the model
-
 
 class NoEmbedder(Embedder):
     """Lexical recall only (DIONYSUS_EMBEDDER=none): no vectors at all."""
@@ -81,7 +70,7 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
 
 class WordLlamaEmbedder(Embedder):
     """WordLlama `l2_supercat` (static token embeddings, average-pooled): ~25k short texts a
-    second on one core, 16 MB of weights shipped in the wheel."""
+    second on one core, 16 MB of weights shipped in its wheel (`pip install "dionysus-mcp[wordllama]"`)."""
 
     def __init__(self, dim: int = 256):
         self.dim = dim
@@ -107,7 +96,8 @@ class WordLlamaEmbedder(Embedder):
                 except Exception as exc:  # missing package, missing files, bad dim
                     raise EmbedderUnavailable(
                         f"cannot load the WordLlama embedding model ({type(exc).__name__}: {exc}); "
-                        "reinstall dionysus-mcp, or set DIONYSUS_EMBEDDER=none for lexical recall only"
+                        'install it with pip install "dionysus-mcp[wordllama]", or unset DIONYSUS_EMBEDDER '
+                        "for the default model"
                     ) from None
             return self._model
 
@@ -119,12 +109,12 @@ class WordLlamaEmbedder(Embedder):
 
 
 def create_embedder(name: str) -> Embedder:
-    if name == "wordllama":
-        return WordLlamaEmbedder()
     if name == "minilm":
         from dionysus_mcp.cognition.minilm import MiniLMEmbedder  # noqa: PLC0415 - imports this module
 
         return MiniLMEmbedder()
+    if name == "wordllama":
+        return WordLlamaEmbedder()
     if name == "none":
         return NoEmbedder()
     raise ValueError(f"unknown embedder {name!r}: expected one of {', '.join(EMBEDDERS)}")

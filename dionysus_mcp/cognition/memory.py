@@ -65,7 +65,10 @@ class RecallHit(BaseModel):
     importance: float
     score: float = Field(description="Fused lexical + semantic rank score times (0.5 + 0.5 * importance).")
     relevance: float = Field(description="score divided by the best score of this query, in (0, 1].")
-    lexical: float = Field(description="BM25 of the query's terms in the memory (0: no shared term).")
+    lexical: float = Field(
+        description="Word match in [0, 1]: BM25 of the query's terms in the memory divided by the query's weight"
+        " (a memory of average length holding every query term once scores 1), capped at 1; 0: no shared term."
+    )
     semantic: float | None = Field(description="Cosine similarity of query and memory vectors (null: not a semantic candidate).")
     basins: list[str]
     created_at: datetime
@@ -75,6 +78,21 @@ class RecallResult(BaseModel):
     query: str
     hits: list[RecallHit]
     searched: int = Field(description="Memories searched (after the kinds filter).")
+    stale: int = Field(
+        0,
+        description="Memories searched whose vector is missing or from another embedding model: found by words only"
+        " until `dionysus-mcp reindex` re-embeds them.",
+    )
+    note: str | None = Field(None, description="What the hits cannot show, e.g. stale vectors.")
+
+
+def stale_note(stale: int, searched: int, model: str) -> str | None:
+    if not stale:
+        return None
+    return (
+        f"{stale} of {searched} memories have no {model} vector (written with another embedding model or none):"
+        " they are found by words only until `dionysus-mcp reindex` embeds them"
+    )
 
 
 def embedding_text(content: str, tags: list[str]) -> str:
@@ -267,8 +285,9 @@ class MemoryService:
             )
             if f.key in records
         ][:k]
+        stale = {"stale": found.stale, "note": stale_note(found.stale, found.searched, self.embedder.name)}
         if not fused:
-            return RecallResult(query=query, hits=[], searched=found.searched)
+            return RecallResult(query=query, hits=[], searched=found.searched, **stale)
         best = fused[0].score or 1.0
         wanted_ids = {link.basin_id for f in fused for link in records[f.key].basins}
         if not wanted_ids <= self._names.keys():
@@ -285,10 +304,10 @@ class MemoryService:
                     importance=m.importance,
                     score=round(f.score, 6),
                     relevance=round(f.score / best, 6),
-                    lexical=round(f.lexical, 6),
+                    lexical=f.lexical_part,
                     semantic=None if f.semantic is None else round(f.semantic, 6),
                     basins=sorted(self._names[link.basin_id] for link in m.basins if link.basin_id in self._names),
                     created_at=m.created_at,
                 )
             )
-        return RecallResult(query=query, hits=hits, searched=found.searched)
+        return RecallResult(query=query, hits=hits, searched=found.searched, **stale)

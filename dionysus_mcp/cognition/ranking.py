@@ -34,6 +34,7 @@ class Fused:
     key: str
     score: float  # fused, times the record's weight
     lexical: float  # BM25 (0 when the key shares no term with the query)
+    lexical_part: float  # min(1, BM25 / query weight): the 0..1 share fusion uses
     semantic: float | None  # cosine (None when the key was not a semantic candidate)
     lexical_rank: int | None
     semantic_rank: int | None
@@ -63,11 +64,11 @@ def fuse(
     for key in dict.fromkeys([k for k, _ in lexical] + [k for k, _ in semantic]):
         lex_rank, lex_score = lex.get(key, (None, 0.0))
         sem_rank, sem_score = sem.get(key, (None, None))
+        part = min(1.0, lex_score / scale)
         if method == "rrf":
             base = (1.0 / (RRF_K + lex_rank) if lex_rank else 0.0) + (1.0 / (RRF_K + sem_rank) if sem_rank else 0.0)
         else:
-            part = min(1.0, lex_score / scale)
             base = max(part**3, lexical_weight * part + (1.0 - lexical_weight) * max(0.0, sem_score or 0.0))
-        out.append(Fused(key, round(base * weight(key), 9), lex_score, sem_score, lex_rank, sem_rank))
+        out.append(Fused(key, round(base * weight(key), 9), lex_score, round(part, 6), sem_score, lex_rank, sem_rank))
     out.sort(key=lambda f: (-f.score, -newer(f.key), f.key))
     return out

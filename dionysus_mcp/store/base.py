@@ -57,17 +57,20 @@ class MemorySearch:
     """Recall candidates from one store call: each list best first, ties by memory id.
 
     `lexical` holds (memory id, BM25 score > 0) for memories sharing a term with the query,
-    scored with SQLite FTS5's `bm25()` formula over the store's whole corpus; `semantic` holds
+    scored with store/bm25.py's formula over the store's whole corpus; `semantic` holds
     (memory id, cosine similarity) for memories whose vector came from the query's model.
-    `searched` counts the memories of the requested kinds. `query_weight` is the sum of the
-    query terms' idf (FTS5's formula; a term no memory has counts at full weight): the BM25 a
-    memory of average length mentioning each query term once would score, which puts lexical
-    scores on a 0..1 scale. None when the backend's lexical scores use another formula."""
+    `searched` counts the memories of the requested kinds, `stale` those of them without a
+    vector of the query's model (found by words only until `dionysus-mcp reindex`).
+    `query_weight` is the sum of the query terms' idf (store/bm25.py; a term no memory has
+    counts at full weight): the BM25 a memory of average length mentioning each query term once
+    would score, which puts lexical scores on a 0..1 scale. None when the backend's lexical
+    scores use another formula (Neo4j's full-text index)."""
 
     lexical: list[tuple[str, float]] = field(default_factory=list)
     semantic: list[tuple[str, float]] = field(default_factory=list)
     searched: int = 0
     query_weight: float | None = None
+    stale: int = 0
 
 
 class StoreError(Exception):

@@ -43,7 +43,7 @@ environment:
   DIONYSUS_OUTBOX_PATH  queue of trace writes made while the store was unreachable
   DIONYSUS_HTTP_TOKEN   bearer token, required to serve HTTP on a non-loopback address
   DIONYSUS_TRACE_RETENTION_DAYS  a server deletes runs older than this, at start and daily
-  DIONYSUS_EMBEDDER     wordllama (default, offline) | minilm (all-MiniLM-L6-v2) | none (words only)
+  DIONYSUS_EMBEDDER     minilm (default: all-MiniLM-L6-v2, offline) | wordllama (extra) | none (words only)
 """
 STATUSES = ["running", "success", "max_steps", "error", "cancelled", "interrupted"]
 # Service messages name MCP tools; on the command line the matching command is named instead.

@@ -182,9 +182,15 @@ def one_paragraph(doc: str | None) -> str:
 
 
 class DionysusMCP(MCPServer):
-    """MCPServer whose argument errors read as one line per field."""
+    """MCPServer whose argument errors read as one line per field, and which tells `activity`
+    (the runtime's WarmUp, dionysus_mcp/warm_up.py) when a tool call starts and ends."""
+
+    activity: Any = None
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        activity = self.activity
+        if activity is not None:
+            activity.request_started()
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -193,6 +199,9 @@ class DionysusMCP(MCPServer):
                 # The server logs which fields were refused from the cause; keep it.
                 raise shaped from exc.__cause__
             raise
+        finally:
+            if activity is not None:
+                activity.request_finished()
 
 
 def tool(

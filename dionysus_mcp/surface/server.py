@@ -17,7 +17,6 @@ from mcp.server import MCPServer
 
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import Runtime, open_runtime
-from dionysus_mcp import tokenizer
 from dionysus_mcp.surface import agent_tools, cognition_tools, manage_tools, prompts, resources, trace_tools
 from dionysus_mcp.surface.common import DionysusMCP
 from dionysus_mcp.traces.retention import retained
@@ -46,13 +45,17 @@ def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Set
         factory = runtime_factory or (lambda: open_runtime(settings))
         async with factory() as runtime, retained(runtime.retention, runtime.settings.trace_retention_days), runtime.timers():
             state["runtime"] = runtime
-            tokenizer.warm_up()  # off the loop, before an agent call would build it on a request
+            # Models load once the first request is answered or the server sits idle, never
+            # beside a request (dionysus_mcp/warm_up.py).
+            server.activity = runtime.warm_up
+            runtime.warm_up.arm()
             # Runs started with wait=false live in this task group and end (cancelled) before
             # the runtime closes.
             async with background.serving():
                 try:
                     yield {"runtime": runtime}
                 finally:
+                    server.activity = None
                     state.pop("runtime", None)
 
     log_level = settings.log_level

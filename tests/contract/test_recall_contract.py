@@ -1,18 +1,19 @@
 """Contract: recall candidates (lexical and semantic), the same on every backend.
 
-Fixed here: lexical scores are SQLite FTS5's bm25() over the memories' normalized terms, across
-the whole corpus (kinds filter the candidates, not the statistics); semantic scores are cosines
-of the stored float32 vectors, only for vectors of the query's model; both lists best first,
-ties by id. Vectors come from the real WordLlama model in the installed wheel.
+Fixed here: lexical scores are BM25 with Lucene's positive idf (dionysus_mcp/store/bm25.py) over
+the memories' normalized terms, across the whole corpus (kinds filter the candidates, not the
+statistics); semantic scores are cosines of the stored float32 vectors, only for vectors of the
+query's model; both lists best first, ties by id. Vectors come from the default model
+(all-MiniLM-L6-v2, shipped in the package).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from dionysus_mcp.cognition.embedding import WordLlamaEmbedder
+from dionysus_mcp.cognition.minilm import MiniLMEmbedder
+from dionysus_mcp.store import bm25
 from dionysus_mcp.store.base import Embedding, Store
-from dionysus_mcp.store.neo4j.memory_search import fts5_bm25
 from schema.models import Memory
 from schema.text import memory_terms, tokens
 from tests.contract.builders import ts
@@ -32,28 +33,29 @@ CORPUS = [
 
 
 @pytest.fixture(scope="module")
-def embedder() -> WordLlamaEmbedder:
-    return WordLlamaEmbedder()
+def embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
 
 
-async def seed(store: Store, embedder: WordLlamaEmbedder) -> None:
+async def seed(store: Store, embedder: MiniLMEmbedder) -> None:
     vectors = embedder.embed([content for _, _, content, _ in CORPUS])
     for i, ((mid, kind, content, tags), vector) in enumerate(zip(CORPUS, vectors)):
         memory = Memory(id=mid, kind=kind, content=content, tags=tags, created_at=ts(i))
         await store.memories.add(memory, Embedding(embedder.name, vector))
 
 
-def query(embedder: WordLlamaEmbedder, text: str) -> Embedding:
+def query(embedder: MiniLMEmbedder, text: str) -> Embedding:
     return Embedding(embedder.name, embedder.embed([text])[0])
 
 
-async def test_lexical_scores_are_fts5_bm25_over_the_whole_corpus(store: Store, embedder):
+async def test_lexical_scores_are_bm25_over_the_whole_corpus(store: Store, embedder):
     await seed(store, embedder)
     terms = tokens("coffee late")
     found = await store.memories.search(terms, None, None, 10)
     matches = [(mid, [t for t in memory_terms(c, tags) if t in terms], len(memory_terms(c, tags))) for mid, _, c, tags in CORPUS]
     total_tokens = sum(len(memory_terms(c, tags)) for _, _, c, tags in CORPUS)
-    expected = fts5_bm25([m for m in matches if m[1]], terms, len(CORPUS), total_tokens)
+    df = {t: sum(1 for m in matches if t in m[1]) for t in terms}
+    expected = bm25.scores([m for m in matches if m[1]], terms, len(CORPUS), total_tokens, df)
     assert [mid for mid, _ in found.lexical] == sorted(expected, key=lambda mid: (-expected[mid], mid))
     assert dict(found.lexical) == pytest.approx(expected, abs=1e-5)
     assert found.lexical[0][0] == "m01"  # both words, the only one
@@ -79,21 +81,24 @@ async def test_semantic_candidates_are_cosines_of_the_query_model_only(store: St
     best = sorted(cosines, key=lambda mid: (-round(cosines[mid], 6), mid))[:3]
     assert [mid for mid, _ in found.semantic] == best
     assert dict(found.semantic) == pytest.approx({mid: cosines[mid] for mid in best}, abs=1e-5)
+    assert found.stale == 0
     other = Embedding("another-model", q.vector)
-    assert (await store.memories.search([], other, None, 3)).semantic == []
+    elsewhere = await store.memories.search([], other, ["semantic"], 3)
+    assert elsewhere.semantic == [] and elsewhere.stale == elsewhere.searched == 5  # the semantic ones
 
 
 async def test_reindex_surface(store: Store, embedder):
     await seed(store, embedder)
     await store.memories.add(Memory(id="m11", kind="semantic", content="no vector yet", created_at=ts(20)))
     assert await store.memories.embedding_counts() == {embedder.name: 10, "": 1}
+    assert (await store.memories.search([], query(embedder, "x"), None, 1)).stale == 1
     todo = await store.memories.to_embed(embedder.name, 5)
     assert [m.id for m in todo] == ["m11"]
     assert [m.id for m in await store.memories.to_embed("other", 4)] == ["m01", "m02", "m03", "m04"]
     await store.memories.set_embeddings({"m11": Embedding(embedder.name, embedder.embed(["no vector yet"])[0])})
     assert await store.memories.embedding_counts() == {embedder.name: 11}
     found = await store.memories.search([], query(embedder, "no vector yet"), None, 1)
-    assert found.semantic[0][0] == "m11"
+    assert found.semantic[0][0] == "m11" and found.stale == 0
     assert [m.id for m in await store.memories.get_many(["m11", "nope", "m02"])] == ["m02", "m11"]
 
 

@@ -69,6 +69,7 @@ def test_quick_run_prints_one_json_object_with_every_benchmark():
     assert free["status"] == "ok" and free["ping_idle"]["n"] == doc["sizes"]["free_loop_pings"]
     assert free["ping_under_load"]["n"] > 0 and free["ooda_cycle_s"] > 0
     assert cold["bare_mcpserver_first_result_s_median"] > 0
+    assert len(cold["bare_runs_s"]) == cold["repetitions"] and cold["ratio_to_bare"] > 0  # interleaved with ours
 
     # Headline figures are ratios to a reference measured in the same run.
     with_ratio = {f["benchmark"] for f in doc["figures"] if f["ratio"] is not None and f["reference"]}

@@ -1,8 +1,9 @@
 """The same corpus gives the same recall on SQLite and on Neo4j (the Bolt test server).
 
 On the ArcadeDB Bolt server the Neo4j store runs its fallback (no full-text or vector index
-there): FTS5's bm25 formula over the same terms and exact cosines of the same float32 vectors,
-so hits, order and scores match SQLite's to rounding. On a real Neo4j with both indexes, lexical
+there): the same BM25 (Lucene's idf, dionysus_mcp/store/bm25.py) over the same terms and exact
+cosines of the same float32 vectors of the default model (all-MiniLM-L6-v2), so hits, order and
+scores match SQLite's to rounding. On a real Neo4j with both indexes, lexical
 scores come from Lucene and vector search is approximate: ranks may differ there where
 candidates score within a few percent (docs/COGNITION.md).
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from dionysus_mcp.cognition.basins import BasinService
-from dionysus_mcp.cognition.embedding import WordLlamaEmbedder
+from dionysus_mcp.cognition.minilm import MiniLMEmbedder
 from dionysus_mcp.cognition.memory import MemoryService, embedding_text
 from dionysus_mcp.store.base import Embedding
 from schema.models import Memory
@@ -49,7 +50,7 @@ async def seeded(store, embedder):
 
 
 async def test_same_top_k_on_sqlite_and_neo4j(sqlite_store, neo4j_store_factory):
-    embedder = WordLlamaEmbedder()
+    embedder = MiniLMEmbedder()
     services = [await seeded(sqlite_store, embedder), await seeded(await neo4j_store_factory(), embedder)]
     c = corpus()
     queries = [q for _, q in c.PARAPHRASES[:20]] + [q for _, q in c.EXACT[:12]] + ["garden fence budget"]
@@ -61,4 +62,4 @@ async def test_same_top_k_on_sqlite_and_neo4j(sqlite_store, neo4j_store_factory)
             for (_, la, sa), (_, lb, sb) in zip(a, b):
                 assert la == pytest.approx(lb, abs=1e-5)
                 assert (sa is None) == (sb is None) and (sa is None or sa == pytest.approx(sb, abs=1e-5))
-            assert results[0].searched == results[1].searched
+            assert results[0].searched == results[1].searched and results[0].stale == results[1].stale == 0

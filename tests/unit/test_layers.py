@@ -25,6 +25,7 @@ FORBIDDEN = {
     "dionysus_mcp.errors": ("dionysus_mcp.surface", "agents", "callbacks"),
     "dionysus_mcp.secrets": ("dionysus_mcp.surface", "agents", "callbacks"),
     "dionysus_mcp.tokenizer": ("dionysus_mcp.surface", "agents", "callbacks"),
+    "dionysus_mcp.warm_up": ("dionysus_mcp", "agents", "callbacks"),  # knows only the loads it is given
     "callbacks": ("dionysus_mcp.surface", "agents"),
     "agents": ("dionysus_mcp.surface",),
 }

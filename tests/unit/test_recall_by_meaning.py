@@ -1,5 +1,6 @@
 """Recall, basin attachment, basin activation and wisdom by meaning, on a real SQLite file with
-the real WordLlama model loaded from the installed wheel."""
+the default model (all-MiniLM-L6-v2, shipped in the package); WordLlama (the `wordllama` extra)
+loaded from its installed wheel."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def test_embeddings_are_normalized_and_closer_for_paraphrases():
 
 
 def test_embedder_setting():
-    assert Settings.from_env({}).embedder == "wordllama"
+    assert Settings.from_env({}).embedder == "minilm"
+    assert Settings.from_env({"DIONYSUS_EMBEDDER": "WordLlama"}).embedder == "wordllama"
     assert Settings.from_env({"DIONYSUS_EMBEDDER": "None"}).embedder == "none"
     with pytest.raises(ConfigError, match="DIONYSUS_EMBEDDER"):
         Settings.from_env({"DIONYSUS_EMBEDDER": "bert"})

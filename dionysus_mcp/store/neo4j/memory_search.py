@@ -3,13 +3,13 @@ a portable fallback where it does not (detected once, at open).
 
 | need | Neo4j 5.11+ (documented form, tried first) | fallback (e.g. ArcadeDB's Bolt server) |
 |---|---|---|
-| lexical | `CREATE FULLTEXT INDEX memory_terms … ON EACH [m.terms]`, `db.index.fulltext.queryNodes` (Lucene BM25) | `MATCH` memories sharing a term; FTS5's `bm25()` formula computed here over the corpus totals |
+| lexical | `CREATE FULLTEXT INDEX memory_terms … ON EACH [m.terms]`, `db.index.fulltext.queryNodes` (Lucene BM25) | `MATCH` memories sharing a term; store/bm25.py's formula (SQLite's) computed here over the corpus totals |
 | semantic | `CREATE VECTOR INDEX memory_embedding … ON m.embedding` (cosine), `db.index.vector.queryNodes` | `vector.similarity.cosine(m.embedding, $v)` over every memory of the model, exact |
 
 ArcadeDB refuses both index kinds ("Only standard, RANGE and TEXT index types are supported")
 and the `db.index.*` procedures, so the test suite runs the fallback, which gives the same
 scores as SQLite (same terms, same formula, same float32 vectors). On real Neo4j, lexical scores
-come from Lucene (idf = ln(1 + (N − n + 0.5)/(n + 0.5)), lengths quantized) and the vector index
+come from Lucene (the same idf, but lengths quantized and no (k1 + 1) factor) and the vector index
 is approximate (HNSW): ranks can differ from SQLite where candidates score within a few percent.
 `vector.similarity.cosine` returns (1 + cos) / 2 on Neo4j and cos on ArcadeDB: the convention is
 probed at open and scores are reported as cosines either way.
@@ -19,20 +19,16 @@ The fallback scans the memories on every query (the server has no index to ask).
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from schema.text import memory_terms
 
+from .. import bm25
 from ..base import Embedding, MemorySearch, StoreError, StoreUnavailable
-from ..scoring import fts5_idf
 from .connection import Neo4jPart, _fetch, _run_consume
 
 log = logging.getLogger(__name__)
-
-BM25_K1 = 1.2  # FTS5's bm25() defaults, so the fallback scores exactly as SQLite does
-BM25_B = 0.75
 
 _CREATE_FULLTEXT = "CREATE FULLTEXT INDEX memory_terms IF NOT EXISTS FOR (m:Memory) ON EACH [m.terms]"
 _CREATE_VECTOR = (
@@ -53,8 +49,10 @@ RETURN node.id AS id, score ORDER BY score DESC, id LIMIT $limit
 """
 _CORPUS = """
 MATCH (m:Memory)
+WITH m, $kinds IS NULL OR m.kind IN $kinds AS wanted
 RETURN count(m) AS total, sum(coalesce(m.term_count, 0)) AS tokens,
-       sum(CASE WHEN $kinds IS NULL OR m.kind IN $kinds THEN 1 ELSE 0 END) AS searched
+       sum(CASE WHEN wanted THEN 1 ELSE 0 END) AS searched,
+       sum(CASE WHEN wanted AND coalesce(m.embedding_model, '') <> $model THEN 1 ELSE 0 END) AS stale
 """
 _TERM_MATCHES = """
 MATCH (m:Memory)
@@ -85,24 +83,6 @@ class SearchSupport:
     vector_index: bool = False
     cosine_function: bool = True
     cosine_normalized: bool = False  # Neo4j: (1 + cos) / 2
-
-
-def fts5_bm25(matches: list[tuple[str, list[str], int]], terms: list[str], total: int, tokens: int) -> dict[str, float]:
-    """SQLite FTS5's bm25() (as a positive score) for each (id, matched terms, length)."""
-    avgdl = tokens / total if total else 1.0
-    df = Counter(t for _, hit, _ in matches for t in set(hit))
-    scores: dict[str, float] = {}
-    for mid, hit, length in matches:
-        tf = Counter(hit)
-        score = 0.0
-        for term in set(terms):
-            if term not in tf:
-                continue
-            idf = fts5_idf(total, df[term])
-            norm = tf[term] + BM25_K1 * (1 - BM25_B + BM25_B * (length or 0) / (avgdl or 1.0))
-            score += idf * tf[term] * (BM25_K1 + 1) / norm
-        scores[mid] = round(score, 6)
-    return scores
 
 
 class Neo4jMemorySearch(Neo4jPart):
@@ -156,7 +136,10 @@ class Neo4jMemorySearch(Neo4jPart):
             return MemorySearch()
         support = self._support or SearchSupport()
         terms = sorted(set(terms))
-        params: dict[str, Any] = {"kinds": None if kinds is None else list(kinds), "limit": int(limit), "fetch": 4 * int(limit)}
+        params: dict[str, Any] = {
+            "kinds": None if kinds is None else list(kinds), "limit": int(limit), "fetch": 4 * int(limit),
+            "model": query.model if query is not None and query.dim else "",
+        }
 
         async def work(tx: Any) -> MemorySearch:
             corpus = (await _fetch(tx, _CORPUS, params))[0]
@@ -165,22 +148,26 @@ class Neo4jMemorySearch(Neo4jPart):
                 rows = await _fetch(tx, _FULLTEXT_QUERY, {**params, "query": " OR ".join(terms)})
                 result.lexical = [(r["id"], round(float(r["score"]), 6)) for r in rows]
             elif terms:
-                # Every memory sharing a term, whatever its kind: document frequencies, like
-                # FTS5's, are over the whole corpus; the kinds filter applies to candidates.
+                # Every memory sharing a term, whatever its kind: document frequencies are over
+                # the whole corpus, as on SQLite; the kinds filter applies to candidates.
                 rows = await _fetch(tx, _TERM_MATCHES, {"terms": terms})
                 total = int(corpus["total"] or 0)
-                scores = fts5_bm25([(r["id"], list(r["hit"]), int(r["length"] or 0)) for r in rows], terms, total, int(corpus["tokens"] or 0))
-                wanted = {r["id"] for r in rows if kinds is None or r["kind"] in kinds}
-                ranked = sorted(((mid, s) for mid, s in scores.items() if mid in wanted), key=lambda p: (-p[1], p[0]))
-                result.lexical = ranked[:limit]
-                df = Counter(t for r in rows for t in set(r["hit"]))
-                result.query_weight = round(sum(fts5_idf(total, df[t]) for t in terms), 6)
+                df: dict[str, int] = {}
+                for r in rows:
+                    for t in set(r["hit"]):
+                        df[t] = df.get(t, 0) + 1
+                wanted = [r for r in rows if kinds is None or r["kind"] in kinds]
+                scores = bm25.scores(((r["id"], list(r["hit"]), int(r["length"] or 0)) for r in wanted), terms, total,
+                                     int(corpus["tokens"] or 0), df)
+                result.lexical = sorted(scores.items(), key=lambda p: (-p[1], p[0]))[:limit]
+                result.query_weight = bm25.query_weight(terms, total, df)
             if query is not None and query.dim and support.cosine_function:
                 vector = [float(x) for x in query.vector]
                 q = _VECTOR_QUERY if support.vector_index else _VECTOR_SCAN
                 rows = await _fetch(tx, q, {**params, "vector": vector, "model": query.model})
                 ranked = [(r["id"], round(self._cosine(float(r["score"])), 6)) for r in rows]
                 result.semantic = sorted(ranked, key=lambda p: (-p[1], p[0]))
+                result.stale = int(corpus["stale"] or 0)
             return result
 
         return await self._read_fn(work)
