@@ -50,7 +50,7 @@ CASES = [(1, 1), (2, 1), (2, 2), (3, 2), (3, 3), (10, 5)]
 @pytest.mark.parametrize(("size", "with_word"), CASES)
 async def test_a_word_in_half_or_more_of_the_memories_still_scores(store: Store, embedder, size, with_word):
     notes = corpus(size, with_word)
-    service = MemoryService(store, BasinService(store, 3600.0, embedder=embedder), embedder=embedder)
+    service = MemoryService(store.memories, BasinService(store.basins, 3600.0, embedder=embedder), embedder=embedder)
     ids = [(await service.remember(text)).memory_id for text in notes]
     terms = tokens("budget")
     found = await store.memories.search(terms, None, None, 10)
@@ -71,7 +71,7 @@ async def test_a_word_in_half_or_more_of_the_memories_still_scores(store: Store,
 
 
 async def test_a_memory_of_average_length_holding_the_word_once_scores_lexical_one(store: Store, embedder):
-    service = MemoryService(store, BasinService(store, 3600.0, embedder=embedder), embedder=embedder)
+    service = MemoryService(store.memories, BasinService(store.basins, 3600.0, embedder=embedder), embedder=embedder)
     await service.remember("Budget")  # one memory, one term: its length is the average
     [hit] = (await service.semantic_recall("budget", k=3)).hits
     assert hit.lexical == 1.0 and hit.score == pytest.approx(0.75)  # importance 0.5: × 0.75
