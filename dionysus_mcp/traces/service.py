@@ -104,7 +104,10 @@ class TraceService:
         task: str = "",
         trace_id: str | None = None,
         metadata: dict[str, Any] | None = None,
+        started_at: datetime | None = None,
     ) -> str:
+        """`started_at`: when the run began (the write may be stored later, in a batch behind
+        the run: callbacks/write_behind.py); now when not given."""
         trace = TraceRecord(
             id=trace_id or f"trace-{uuid.uuid4().hex}",
             run_id=run_id or f"run-{uuid.uuid4().hex[:12]}",
@@ -113,12 +116,12 @@ class TraceService:
             parent_step=parent_step,
             model=model,
             task=task,
-            started_at=self.clock(),
+            started_at=started_at or self.clock(),
             metadata=metadata or {},
         )
         self._open[trace.id] = {}
         await self._write("create_trace", trace)
-        owner = self.identity.owner(trace.started_at, self.lease_s)
+        owner = self.identity.owner(self.clock(), self.lease_s)  # the lease runs from the write
         await self._write("set_trace_owner", {"trace_id": trace.id, "owner": owner.model_dump(mode="json")})
         return trace.id
 
@@ -133,13 +136,15 @@ class TraceService:
         return record.id
 
     async def complete_trace(
-        self, trace_id: str, status: TraceStatus, summary: str | None = None, error: str | None = None
+        self, trace_id: str, status: TraceStatus, summary: str | None = None, error: str | None = None,
+        completed_at: datetime | None = None,
     ) -> None:
+        """`completed_at`: when the run ended (see create_trace); now when not given."""
         running = self._open.pop(trace_id, None)
         steps: list[Any] = list(running.values()) if running is not None else await self.store.get_steps(trace_id)
         await self._write(
             "complete_trace",
-            {"trace_id": trace_id, "status": status, "completed_at": to_iso(self.clock()), "summary": summary,
+            {"trace_id": trace_id, "status": status, "completed_at": to_iso(completed_at or self.clock()), "summary": summary,
              "error": error, "totals": step_totals(steps)},
         )
 
