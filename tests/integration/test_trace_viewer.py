@@ -106,6 +106,12 @@ async def test_an_ooda_cycle_renders_its_phases_and_numbers(browser, stored_runs
         assert text_of(dom, 'data-k="saved"') == f"{run['total_tokens']['pruned_tokens_saved']:,}"
         assert text_of(dom, 'data-k="steps"') == str(run["step_count"])
         assert 'data-status="success"' in dom and 'id="coherence"' in dom
+        # Each phase's duration is its real one (it covers its steps), as the API gives it.
+        for phase in run["sub_runs"]:
+            row = re.search(rf'data-phase="{phase["agent_name"]}">(.*?)</tr>', dom, re.S).group(1)
+            shown = unescape(re.findall(r"<td[^>]*>([^<]*)</td>", row)[-1])
+            assert phase["duration_s"] * 1000 >= sum(s["duration_ms"] or 0 for s in phase["steps"]) > 0
+            assert shown == (f"{phase['duration_s'] * 1000:.0f} ms" if phase["duration_s"] < 1 else f"{phase['duration_s']:.2f} s")
         # Sub-runs are nested in the manager's timeline, each under the step that delegated it.
         timeline = dom[dom.index('id="timeline"'):]
         assert [a for a in re.findall(r'data-agent="([a-z]+)"', timeline)] == ["perception", "reasoning", "metacognition"]
