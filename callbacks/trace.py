@@ -147,6 +147,8 @@ class TracePersistence(RunObserver):
             task=run.redactor.text(ctx.task) or "",
             trace_id=ctx.trace_id,
             metadata=run.redactor.plain(metadata),
+            # When the run began: the write is stored later, behind the run.
+            started_at=ctx.started_at,
         ))
         started = ctx.started_at
         self._write(ctx, STARTED, StepRecord(
@@ -161,7 +163,9 @@ class TracePersistence(RunObserver):
             self._link_activations(ctx, FINISHED, run)
         finally:  # the outcome is recorded even if a link failed
             summary = run.redactor.as_text(ctx.output) if ctx.status in ("success", "max_steps") else None
-            closing = ctx.runtime.traces.completion(ctx.trace_id, ctx.status, summary, run.redactor.text(ctx.error))
+            closing = ctx.runtime.traces.completion(
+                ctx.trace_id, ctx.status, summary, run.redactor.text(ctx.error), completed_at=ctx.completed_at,
+            )
             self._queue(ctx, FINISHED, closing)
             with self._lock:
                 self._runs.pop(ctx, None)

@@ -14,7 +14,10 @@
 | DIONYSUS_BASIN_HALF_LIFE | 3600 | seconds for a basin's activation to halve |
 | AGENT_MEMORY_WINDOW | 3 | steps whose observations stay unpruned |
 | DIONYSUS_OUTBOX_PATH | outbox.db beside DIONYSUS_DB_PATH | durable queue of trace writes the store could not take |
-| DIONYSUS_HTTP_TOKEN | unset | bearer token; required to bind HTTP to a non-loopback address |
+| DIONYSUS_HTTP_TOKEN | unset | bearer token (16+ characters, 8+ different); required to bind HTTP to a non-loopback address |
+| DIONYSUS_HTTP_HEAD_TIMEOUT | 10 | seconds a client has to send a request's head (line and headers) |
+| DIONYSUS_HTTP_BODY_TIMEOUT | 30 | seconds a client has to send a request's body once its head arrived |
+| DIONYSUS_HTTP_MAX_CONNECTIONS | 500 | open HTTP connections at most (at most the open-file limit minus 100) |
 | DIONYSUS_CODE_STEP_TIMEOUT | 10 | seconds one step of the manager's code may compute (0.1 to 25) |
 | DIONYSUS_EMBEDDER | minilm | embedding model for recall by meaning: minilm (all-MiniLM-L6-v2, shipped in the package), wordllama (the `wordllama` extra), or none (lexical only) |
 | DIONYSUS_TRACE_RETENTION_DAYS | unset (keep all) | a server deletes runs older than this at start and daily |
@@ -123,6 +126,10 @@ class Settings:
     manager: str = "code"  # code | tool-calling
     openai_api_key: SecretStr | None = field(default=None, repr=False)
     openai_base_url: str | None = None
+    # HTTP connection limits (surface/http/limits.py)
+    http_head_timeout_s: float = 10.0
+    http_body_timeout_s: float = 30.0
+    http_max_connections: int = 500
 
     @property
     def backend(self) -> str:
@@ -163,4 +170,7 @@ class Settings:
             manager=manager,
             openai_api_key=_secret(env.get("OPENAI_API_KEY")),
             openai_base_url=env.get("OPENAI_BASE_URL") or None,
+            http_head_timeout_s=_float(env, "DIONYSUS_HTTP_HEAD_TIMEOUT", 10.0, 0.1, 3600.0),
+            http_body_timeout_s=_float(env, "DIONYSUS_HTTP_BODY_TIMEOUT", 30.0, 0.1, 3600.0),
+            http_max_connections=_int(env, "DIONYSUS_HTTP_MAX_CONNECTIONS", 500, 8, 1_000_000),
         )

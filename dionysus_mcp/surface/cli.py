@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import ipaddress
-import logging
 import os
 import re
 import sys
@@ -41,7 +40,9 @@ environment:
   AGENT_MEMORY_WINDOW   agent steps whose observations are never pruned (default 3)
   DIONYSUS_BASIN_HALF_LIFE  seconds for a basin's activation to halve (default 3600)
   DIONYSUS_OUTBOX_PATH  queue of trace writes made while the store was unreachable
-  DIONYSUS_HTTP_TOKEN   bearer token, required to serve HTTP on a non-loopback address
+  DIONYSUS_HTTP_TOKEN   bearer token (16+ characters), required to serve HTTP on a non-loopback address
+  DIONYSUS_HTTP_HEAD_TIMEOUT / DIONYSUS_HTTP_BODY_TIMEOUT  seconds to send a request's head (10) / body (30)
+  DIONYSUS_HTTP_MAX_CONNECTIONS  open HTTP connections at most (default 500)
   DIONYSUS_TRACE_RETENTION_DAYS  a server deletes runs older than this, at start and daily
   DIONYSUS_EMBEDDER     minilm (default: all-MiniLM-L6-v2, offline) | wordllama (extra) | none (words only)
 """
@@ -144,10 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
+def setup_logging(settings: Settings) -> None:
+    """stderr, every line masked (surface/logs.py)."""
+    from dionysus_mcp.secrets import ProcessSecrets
+    from dionysus_mcp.surface.logs import setup_logging as setup
+
+    setup(settings.log_level, ProcessSecrets([settings.http_token, settings.neo4j_password]))
 
 
 def cli_message(exc: BaseException) -> str:
@@ -164,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"dionysus-mcp: configuration error: {exc}", file=sys.stderr)
         return 1
-    setup_logging(settings.log_level)
+    setup_logging(settings)
     command = args.command or "serve"
     if command in ("serve", "demo"):
         # This process holds the credentials: a same-user process (the manager's code, had it

@@ -113,7 +113,7 @@ class TraceWriter:
         )
         with self._open_lock:
             self._open[trace.id] = {}
-        owner = self.identity.owner(trace.started_at, self.lease_s)
+        owner = self.identity.owner(self.clock(), self.lease_s)  # the lease runs from the write, not the run's start
         return [CreateTrace(trace=trace), SetTraceOwner(trace_id=trace.id, owner=owner)]
 
     def step(self, trace_id: str, step: StepRecord | dict[str, Any]) -> AddStep:

@@ -92,12 +92,15 @@ async def test_rest_api_lists_opens_replays_and_counts(tmp_path, http_server):
         assert r.structured_content["sub_runs"][0]["agent_name"] == "perception"
 
 
+TOKEN = "s3cret-token-of-the-http-tests"
+
+
 async def test_token_is_checked_on_every_route(tmp_path, http_server):
-    _, base = http_server(token="s3cret-token")
+    _, base = http_server(token=TOKEN)
     assert httpx.get(base + "/health").status_code == 401
     assert httpx.get(base + "/api/agents/traces", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert httpx.post(base + "/mcp", json={}).status_code == 401
-    ok = httpx.get(base + "/api/agents/traces", headers={"Authorization": "Bearer s3cret-token"})
+    ok = httpx.get(base + "/api/agents/traces", headers={"Authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200
 
 

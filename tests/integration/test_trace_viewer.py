@@ -14,9 +14,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import json
 from html import escape, unescape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -45,12 +47,13 @@ def browser() -> str:
     return CHROMIUM
 
 
-def dump_dom(browser: str, url: str) -> str:
-    """The page's DOM after its scripts ran (virtual time lets its fetches finish first)."""
-    with tempfile.TemporaryDirectory() as profile:
+def dump_dom(browser: str, url: str, profile: str | None = None) -> str:
+    """The page's DOM after its scripts ran (virtual time lets its fetches finish first). Pass a
+    `profile` folder to keep cookies from one page to the next, as one browser would."""
+    with tempfile.TemporaryDirectory() as scratch:
         proc = subprocess.run(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile or scratch}",
              "--virtual-time-budget=20000", "--dump-dom", url],
             capture_output=True, text=True, timeout=180,
         )
@@ -103,6 +106,12 @@ async def test_an_ooda_cycle_renders_its_phases_and_numbers(browser, stored_runs
         assert text_of(dom, 'data-k="saved"') == f"{run['total_tokens']['pruned_tokens_saved']:,}"
         assert text_of(dom, 'data-k="steps"') == str(run["step_count"])
         assert 'data-status="success"' in dom and 'id="coherence"' in dom
+        # Each phase's duration is its real one (it covers its steps), as the API gives it.
+        for phase in run["sub_runs"]:
+            row = re.search(rf'data-phase="{phase["agent_name"]}">(.*?)</tr>', dom, re.S).group(1)
+            shown = unescape(re.findall(r"<td[^>]*>([^<]*)</td>", row)[-1])
+            assert phase["duration_s"] * 1000 >= sum(s["duration_ms"] or 0 for s in phase["steps"]) > 0
+            assert shown == (f"{phase['duration_s'] * 1000:.0f} ms" if phase["duration_s"] < 1 else f"{phase['duration_s']:.2f} s")
         # Sub-runs are nested in the manager's timeline, each under the step that delegated it.
         timeline = dom[dom.index('id="timeline"'):]
         assert [a for a in re.findall(r'data-agent="([a-z]+)"', timeline)] == ["perception", "reasoning", "metacognition"]
@@ -124,21 +133,107 @@ async def test_an_ooda_cycle_renders_its_phases_and_numbers(browser, stored_runs
         proc.wait(30)
 
 
+TOKEN = "viewer-s3cret-token-0123456789"
+
+
 async def test_with_a_token_the_viewer_asks_for_it_once(browser, stored_runs):
     db, (first, _) = stored_runs
-    proc, base = serve(db, token="viewer-s3cret")
+    proc, base = serve(db, token=TOKEN)
     try:
         assert httpx.get(f"{base}/traces").status_code == 401
         assert httpx.get(f"{base}/traces", params={"token": "wrong"}).status_code == 401
-        exchanged = httpx.get(f"{base}/traces/{first}", params={"token": "viewer-s3cret"})
+        exchanged = httpx.get(f"{base}/traces/{first}", params={"token": TOKEN})
         assert exchanged.status_code == 303 and exchanged.headers["location"] == f"/traces/{first}"
-        assert "HttpOnly" in exchanged.headers["set-cookie"] and "SameSite=strict" in exchanged.headers["set-cookie"]
-        # The cookie opens the viewer and the read-only API, never /mcp.
-        cookies = {"dionysus_token": "viewer-s3cret"}
+        set_cookies = exchanged.headers.get_list("set-cookie")
+        port = base.rsplit(":", 1)[1]
+        # Two cookies, one value: the paths of the viewer and of the read-only REST API only.
+        assert sorted(re.search(r"Path=([^;]+)", c).group(1) for c in set_cookies) == ["/api/agents", "/traces"]
+        for cookie in set_cookies:
+            assert cookie.startswith(f"dionysus_viewer_{port}=dvs_")
+            assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=43200" in cookie
+        value = exchanged.cookies.get(f"dionysus_viewer_{port}", path="/traces")
+        assert exchanged.cookies.get(f"dionysus_viewer_{port}", path="/api/agents") == value
+        assert value != TOKEN and TOKEN not in exchanged.headers.get("set-cookie", "")
+        # The session opens the viewer and the read-only API, never /mcp, /health or a write.
+        cookies = {f"dionysus_viewer_{port}": value}
         assert httpx.get(f"{base}/api/agents/traces", cookies=cookies).status_code == 200
+        assert httpx.get(f"{base}/traces/{first}", cookies=cookies).status_code == 200
         assert httpx.post(f"{base}/mcp", json={}, cookies=cookies).status_code == 401
-        dom = dump_dom(browser, f"{base}/traces/{first}?token=viewer-s3cret")
+        assert httpx.get(f"{base}/health", cookies=cookies).status_code == 401
+        assert httpx.get(f"{base}/api/agents/traces", headers={"Authorization": f"Bearer {value}"}).status_code == 401
+        # Not from a page of another site or port (the browser says so in Sec-Fetch-Site).
+        assert httpx.get(f"{base}/api/agents/traces", cookies=cookies, headers={"Sec-Fetch-Site": "same-site"}).status_code == 401
+        # The old name with the token as its value opens nothing any more.
+        assert httpx.get(f"{base}/api/agents/traces", cookies={"dionysus_token": TOKEN}).status_code == 401
+        dom = dump_dom(browser, f"{base}/traces/{first}?token={TOKEN}")
         assert re.findall(r'data-phase="([a-z]+)"', dom) == ["perception", "reasoning", "metacognition"]
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+class CookieSpy:
+    """Another web service on another port of the same host, recording the cookies it gets."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str | None]] = []
+        spy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                spy.seen.append((self.path, self.headers.get("Cookie")))
+                body = b"<!doctype html><title>another service</title><p>hello</p>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+async def test_another_port_gets_no_cookie_that_opens_mcp(browser, stored_runs, tmp_path):
+    """Browsers send a host's cookies to all its ports: after the exchange, a service on another
+    port receives the viewer's cookie — and its value is a viewer session, not the token."""
+    db, (first, _) = stored_runs
+    proc, base = serve(db, token=TOKEN)
+    spy = CookieSpy()
+    profile = str(tmp_path / "profile")
+    try:
+        dom = dump_dom(browser, f"{base}/traces/{first}?token={TOKEN}", profile)
+        assert re.findall(r'data-phase="([a-z]+)"', dom) == ["perception", "reasoning", "metacognition"]
+        for path in ("/", "/mcp", "/traces/x", "/api/agents/traces"):
+            dump_dom(browser, spy.base + path, profile)
+        received = {path: cookie for path, cookie in spy.seen if not path.startswith("/favicon")}
+        # Only the viewer's paths carry it (Path=/traces, Path=/api/agents), on any port.
+        assert received["/"] is None and received["/mcp"] is None
+        values = [c.split("=", 1)[1] for path in ("/traces/x", "/api/agents/traces") for c in received[path].split("; ")]
+        assert values and TOKEN not in " ".join(values)
+        for value in set(values):
+            assert httpx.post(f"{base}/mcp", json={}, headers={"Authorization": f"Bearer {value}"}).status_code == 401
+            for name in (f"dionysus_viewer_{base.rsplit(':', 1)[1]}", "dionysus_token"):
+                assert httpx.post(f"{base}/mcp", json={}, cookies={name: value}).status_code == 401
+    finally:
+        spy.server.shutdown()
+        proc.terminate()
+        proc.wait(30)
+
+
+async def test_the_page_runs_under_its_hashes_and_names_a_malformed_address(browser, stored_runs):
+    db, (first, _) = stored_runs
+    proc, base = serve(db)
+    try:
+        page = httpx.get(f"{base}/traces")
+        csp = page.headers["content-security-policy"]
+        assert "'unsafe-inline'" not in csp and "script-src 'sha256-" in csp and "frame-ancestors 'none'" in csp
+        assert page.headers["x-content-type-options"] == "nosniff"
+        dom = dump_dom(browser, f"{base}/traces/%E0%A4%A")
+        assert "not valid percent-encoding" in text_of(dom, 'id="failure"') and "Loading…" not in dom
     finally:
         proc.terminate()
         proc.wait(30)
@@ -209,3 +304,41 @@ async def test_the_mcp_app_renders_a_run_tool_result_in_a_host(browser, settings
     assert re.findall(r'data-phase="([a-z]+)"', mirror) == ["perception", "reasoning", "metacognition"]
     total = full.structured_content["total_tokens"]["total_tokens"]
     assert text_of(mirror, 'data-k="total_tokens"') == f"{total:,}"
+
+
+SIBLING = """<script>
+// Another frame of the same host page (another app, an ad): it posts to the view what the host
+// would, a tool result naming another run and answers to the view's pending calls.
+const forged = {jsonrpc: "2.0", method: "ui/notifications/tool-result", params: {structuredContent: {trace_id: "forged-trace"}}};
+setInterval(() => {
+  const target = parent.frames[0];
+  target.postMessage(forged, "*");
+  for (let id = 1; id <= 6; id++)
+    target.postMessage({jsonrpc: "2.0", id, result: {isError: false, content: [], structuredContent: FORGED_RUN}}, "*");
+}, 100);
+</script>"""
+
+
+async def test_a_sibling_frame_cannot_drive_the_mcp_app(browser, settings, tmp_path):
+    async with open_runtime(settings) as runtime:
+        await seed_if_empty(runtime)
+    async with Client(build_server(settings=settings)) as client:
+        view = (await client.read_resource(VIEWER_URI)).contents[0].text
+        ran = await client.call_tool("run_ooda_cycle", {"context": CONTEXTS[0]})
+        full = await client.call_tool("get_trace", {"trace_id": ran.structured_content["trace_id"], "detail": "full"})
+    as_wire = lambda r: {"content": [{"type": "text", "text": c.text} for c in r.content],  # noqa: E731
+                         "structuredContent": r.structured_content, "isError": r.is_error}
+    forged_run = {**full.structured_content, "agent_name": "FORGED", "sub_runs": [], "summary": "FORGED"}
+    sibling = SIBLING.replace("FORGED_RUN", script_json(forged_run))
+    page = HOST_PAGE.format(srcdoc=escape(view, quote=True), tool_result=script_json(as_wire(ran)),
+                            tools=script_json({"get_trace": as_wire(full)}))
+    # The sibling comes after the view: parent.frames[0] is the view.
+    page = page.replace('<div id="calls">', f'<iframe id="sibling" sandbox="allow-scripts" srcdoc="{escape(sibling, quote=True)}"></iframe><div id="calls">')
+    host = tmp_path / "host.html"
+    host.write_text(page, encoding="utf-8")
+    dom = dump_dom(browser, host.as_uri())
+    calls = [unescape(c) for c in re.findall(r'<p class="call">([^<]*)</p>', dom)]
+    assert calls == [f'get_trace {{"trace_id":"{ran.structured_content["trace_id"]}","detail":"full"}}']
+    mirror = dom[dom.index('id="mirror"'):]
+    assert re.findall(r'data-phase="([a-z]+)"', mirror) == ["perception", "reasoning", "metacognition"]
+    assert "FORGED" not in mirror and "forged-trace" not in mirror

@@ -4,7 +4,10 @@ trace and run tools point at (`_meta.ui.resourceUri`, extension `io.modelcontext
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.resources
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -17,6 +20,24 @@ VIEWER_META: dict[str, Any] = {"ui": {"resourceUri": VIEWER_URI}}
 @lru_cache(maxsize=1)
 def viewer_html() -> str:
     return (importlib.resources.files(__package__) / "trace_viewer.html").read_text(encoding="utf-8")
+
+
+def _hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+@lru_cache(maxsize=1)
+def viewer_csp() -> str:
+    """The page's Content-Security-Policy over HTTP: its one inline script and one style block
+    run by their hashes (no 'unsafe-inline'); it talks to its own server only and may not be
+    framed. The page sets no style attribute (CSP would block one): widths go through CSSOM."""
+    html = viewer_html()
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+    styles = re.findall(r"<style>(.*?)</style>", html, re.S)
+    return (
+        f"default-src 'none'; script-src {' '.join(map(_hash, scripts))}; style-src {' '.join(map(_hash, styles))};"
+        " connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
 
 
 def apps_extension() -> Any:
