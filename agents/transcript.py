@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from callbacks.digest import ERROR as DIGEST_ERROR
-from callbacks.digest import MARK as DIGEST_MARK
-from callbacks.digest import parse_digest
+from callbacks.rolling_digest import ERROR as DIGEST_ERROR
+from callbacks.rolling_digest import MARK as DIGEST_MARK
+from callbacks.rolling_digest import parse_digest
 from callbacks.tokens import message_role, message_text
 
 # The context runs until a "<Agent> reported:" section, the managed-task "---" fence, or the end.
@@ -79,7 +79,7 @@ class Transcript:
         for message in messages:
             role, text = message_role(message), message_text(message)
             if role == "user" and DIGEST_MARK in text:
-                # Steps folded into the digest (callbacks/digest.py): their calls and facts.
+                # Steps folded into the digest (callbacks/rolling_digest.py): their calls and facts.
                 head, digest = text.split(DIGEST_MARK, 1)
                 if head.startswith("New task:\n") and not task:
                     task = head.removeprefix("New task:\n").rstrip("\n")

@@ -132,7 +132,7 @@ class RunContext:
     pruned_plans: dict[int, PrunedObservation] = field(default_factory=dict)
     # step_number → an observation shown summarised in a planning call only (memory unchanged).
     planning_view: dict[int, PrunedObservation] = field(default_factory=dict)
-    # step_number → an action step folded into the prompt's digest (callbacks/digest.py).
+    # step_number → an action step folded into the prompt's digest (callbacks/rolling_digest.py).
     folded: dict[int, Any] = field(default_factory=dict)
     events: list[StepEvent] = field(default_factory=list)
     coherence: float | None = None  # latest IWMT consciousness_level seen in this run

@@ -28,7 +28,7 @@ summary: a plan is a survey of facts, and the headline facts are what it surveys
 (`planning_view`), built by the agent when it writes the planning prompt; memory is unchanged,
 so the next action call still has the whole window.
 
-Folding (callbacks/digest.py): action steps older than a second horizon (`fold_after`, default
+Folding (callbacks/rolling_digest.py): action steps older than a second horizon (`fold_after`, default
 FOLD_AFTER steps) leave the prompt with their tool call and result together and are listed in one
 rolling digest message — each step's call and the headline facts of its result, in order — so
 what an old step costs stops growing with the run. Like the planning view, folding is a view the
@@ -50,7 +50,7 @@ from typing import Any
 from smolagents.memory import ActionStep, PlanningStep
 
 from callbacks.context import PrunedObservation, RunContext
-from callbacks.digest import fold, fold_view, unfolded_tokens
+from callbacks.rolling_digest import fold, fold_view, unfolded_tokens
 from callbacks.tokens import count_tokens
 
 log = logging.getLogger(__name__)

@@ -99,7 +99,7 @@ class TokenUsageCallback:
 
 def _digest_restored(rendered: str, ctx: RunContext, with_plans: bool) -> int:
     """What the steps folded into this prompt's digest would have cost unfolded, less the digest."""
-    from callbacks.digest import digest_span, digest_text
+    from callbacks.rolling_digest import digest_span, digest_text
 
     span = digest_span(rendered) if ctx.folded else None
     if span is None:

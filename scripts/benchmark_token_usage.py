@@ -244,8 +244,8 @@ def tool_call_pairing(messages: list[Any], action_steps_before: int) -> list[str
 
 
 def folded_steps(messages: list[Any]) -> set[int]:
-    """The step numbers the prompt's rolling digest lists (callbacks/digest.py)."""
-    from callbacks.digest import MARK, parse_digest
+    """The step numbers the prompt's rolling digest lists (callbacks/rolling_digest.py)."""
+    from callbacks.rolling_digest import MARK, parse_digest
     from callbacks.tokens import message_text
 
     texts = [message_text(m) for m in messages]

@@ -124,7 +124,7 @@ def policy(body: Request, style: str) -> Reply:
     tools = [t["function"] for t in body.get("tools", []) if t.get("type") == "function"]
     called = set(re.findall(r"['\"]name['\"]:\s*['\"](\w+)['\"]", said))
     called |= set(re.findall(r"tool '(\w+)'", "\n".join(history(body, "user"))))  # calls that failed
-    # Steps folded into the rolling digest (callbacks/digest.py) list their calls as "N. tool {…}".
+    # Steps folded into the rolling digest (callbacks/rolling_digest.py) list their calls as "N. tool {…}".
     digests = [t for t in history(body, "user") if "[DIGEST]" in t]
     called |= set(re.findall(r"^\d+\. (\w+) [{\[\"]", "\n".join(digests), re.M))
     last = text_of(body["messages"][-1])

@@ -13,8 +13,8 @@ from agents.perception import build_perception
 from agents.scripted import ScriptedModel
 from callbacks import default_registry
 from callbacks.context import RunGroup
-from callbacks.digest import MARK as DIGEST_MARK
-from callbacks.digest import parse_digest
+from callbacks.rolling_digest import MARK as DIGEST_MARK
+from callbacks.rolling_digest import parse_digest
 from callbacks.memory import FOLD_AFTER, MARK
 from callbacks.registry import CallbackRegistry
 from callbacks.tokens import message_role, message_text

@@ -1,4 +1,4 @@
-"""Rules of pruning (callbacks/memory.py) and the rolling digest (callbacks/digest.py) that the
+"""Rules of pruning (callbacks/memory.py) and the rolling digest (callbacks/rolling_digest.py) that the
 mutation run (scripts/mutation.sh pruning) found unpinned: sentence ends, item heads, the digest's
 lines and their order, "(as step N)" repeats, the fold horizon's boundary, what is kept and what
 leaves the prompt. Real smolagents step objects, a real RunContext on SQLite; every expectation is
@@ -15,7 +15,7 @@ from smolagents.utils import AgentToolExecutionError
 
 from agents.base import quiet_logger
 from callbacks import memory as memory_module
-from callbacks.digest import (
+from callbacks.rolling_digest import (
     MARK as DIGEST_MARK,
     NO_CALL,
     DigestStep,

@@ -1,4 +1,4 @@
-"""The rolling digest (callbacks/digest.py): steps past the second horizon fold into one message
+"""The rolling digest (callbacks/rolling_digest.py): steps past the second horizon fold into one message
 that keeps every folded step's call and headline facts, in order, and leaves the remaining calls
 paired with their results."""
 
@@ -9,7 +9,7 @@ from smolagents.utils import AgentToolExecutionError
 
 from agents.base import quiet_logger
 from agents.transcript import Transcript
-from callbacks.digest import MARK, digest_text, fold, headline_facts, parse_digest
+from callbacks.rolling_digest import MARK, digest_text, fold, headline_facts, parse_digest
 from callbacks.memory import MemoryPruningCallback
 from callbacks.tokens import message_role, message_text
 from tests.unit.test_callbacks import action, agent_ctx, group, planning  # noqa: F401 - fixtures
