@@ -126,7 +126,7 @@ async def quality(rt: Any, pairs: list[tuple[str, str]], prefix: str, weights: l
     """Scores per mode over all pairs and, for paraphrases, per half; `sweep` holds the weighted
     hybrid at each lexical weight of `weights`."""
     from dionysus_mcp.cognition.embedding import NoEmbedder
-    from dionysus_mcp.cognition.text import tokens
+    from schema.text import tokens
 
     memory, store = rt.memory, rt.store
     shipped = memory.embedder.lexical_weight
@@ -241,7 +241,7 @@ async def measure(db: Path, size: int, ping_seconds: float, embedder_name: str, 
         if quality_only:
             return out
         # The store's part alone (query vectors computed beforehand): what grows with the store.
-        from dionysus_mcp.cognition.text import tokens
+        from schema.text import tokens
 
         vectors = [(tokens(q), await rt.memory.embed(q)) for q in queries]
         search_cpu = []

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dionysus_mcp.cognition.text import STOPWORDS, tokens
+from schema.text import STOPWORDS, tokens
 from schema.models import Memory, MemoryBasin, StepRecord, ToolCallRecord, TraceRecord, utcnow
 
 _ONSETS = "b c d f g h k l m n p r t v z br cl dr fl gr kr pl pr st tr".split()

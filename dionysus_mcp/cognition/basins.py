@@ -16,10 +16,11 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
-from dionysus_mcp.cognition.text import close_matches, tokens
+from dionysus_mcp.cognition.suggest import close_matches
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import Basins
 from schema.models import ActivationUpdate, Basin, BasinLink, utcnow
+from schema.text import tokens
 
 ACTIVE_THRESHOLD = 0.1  # a basin counts as active at or above this activation
 # `view` rounds activation to 6 decimals before the threshold test: a candidate query must

@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field
 from dionysus_mcp.cognition.basins import BasinService
 from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
 from dionysus_mcp.cognition.ranking import FUSION, fuse, importance_weight
-from dionysus_mcp.cognition.text import tokens
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Embedding, Memories
 from schema.models import Memory, MemoryBasin, utcnow
+from schema.text import tokens
 
 MAX_CONTENT = 20_000
 MAX_TAGS = 30

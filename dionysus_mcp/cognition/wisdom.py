@@ -17,11 +17,11 @@ from pydantic import BaseModel, Field
 
 from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
 from dionysus_mcp.cognition.ranking import FUSION, fuse
-from dionysus_mcp.cognition.text import tokens
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Wisdom
 from schema.models import WisdomPrinciple, utcnow
+from schema.text import tokens
 
 MAX_TEXT = 5_000
 MAX_DOMAIN = 100

@@ -9,7 +9,7 @@ from dionysus_mcp.traces.models import (
     UsageRow,
     summarize,
 )
-from dionysus_mcp.traces.records import as_utc, decode_cursor, encode_cursor, step_id, step_totals
+from dionysus_mcp.traces.cursors import as_utc, decode_cursor, encode_cursor, step_id, step_totals
 from dionysus_mcp.traces.service import MAX_DEPTH, RETRY_EVERY_S, SET_ASIDE_AFTER, TraceService
 from schema.models import StepType, TraceRecord
 

@@ -22,7 +22,7 @@ import anyio
 
 from dionysus_mcp.store.base import StoreError
 from dionysus_mcp.traces.owner import RENEW_EVERY_S, owner_gone
-from dionysus_mcp.traces.records import step_totals
+from dionysus_mcp.traces.cursors import step_totals
 from schema.models import RunningTrace, TraceOwner, TraceRecord
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from dionysus_mcp.clock import SYSTEM_CLOCK, Clock
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import StoreError, Traces
-from dionysus_mcp.traces.records import as_utc
+from dionysus_mcp.traces.cursors import as_utc
 from schema.models import TraceFilter, utcnow
 
 log = logging.getLogger(__name__)

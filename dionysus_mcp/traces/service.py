@@ -30,7 +30,7 @@ from dionysus_mcp.traces.models import (
     summarize,
 )
 from dionysus_mcp.traces.owner import LEASE_S, ProcessIdentity
-from dionysus_mcp.traces.records import as_utc, decode_cursor, encode_cursor
+from dionysus_mcp.traces.cursors import as_utc, decode_cursor, encode_cursor
 from dionysus_mcp.traces.replay import render
 from dionysus_mcp.traces.writer import RETRY_EVERY_S, SET_ASIDE_AFTER, TraceWriter
 from schema.models import TraceFilter, TraceRecord, TraceStatus

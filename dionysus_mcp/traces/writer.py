@@ -26,7 +26,7 @@ from dionysus_mcp.clock import SYSTEM_CLOCK, Clock
 from dionysus_mcp.store.base import StoreError, StoreUnavailable, TraceLifecycle, Traces
 from dionysus_mcp.store.outbox import Outbox
 from dionysus_mcp.traces.owner import LEASE_S, ProcessIdentity
-from dionysus_mcp.traces.records import step_id, step_totals
+from dionysus_mcp.traces.cursors import step_id, step_totals
 from schema.models import StepRecord, TraceBasinLink, TraceRecord, TraceStatus
 from schema.trace_writes import (
     AddStep, CompleteTrace, CreateTrace, LinkTraceBasin, SetTraceOwner, TraceWrite, from_outbox,

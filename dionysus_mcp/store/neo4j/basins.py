@@ -122,7 +122,7 @@ class Neo4jBasins(Neo4jPart, Basins):
             "last_activated_at": to_iso(basin.last_activated_at),
             "created_at": to_iso(basin.created_at),
         }
-        rows = await self._write(_fetch, _UPSERT_BASIN, params, merge=True)
+        rows = await self._write(_fetch, _UPSERT_BASIN, params, retry_on_constraint_error=True)
         return _basin(rows[0]["props"])
 
     async def get(self, name_or_id: str) -> Basin | None:
@@ -179,7 +179,7 @@ class Neo4jBasins(Neo4jPart, Basins):
             r = rows[0]
             return {"links": int(r["links"]), "memories_detached": int(r["memories"]), "trace_activations": int(r["activations"])}
 
-        return await self._write_fn(work, merge=True)
+        return await self._write_fn(work, retry_on_constraint_error=True)
 
     async def set_link(self, link: BasinLink) -> BasinLink:
         async def work(tx: Any) -> list[dict[str, Any]]:

@@ -208,7 +208,7 @@ class Neo4jConnection:
         except (DriverError, Neo4jError, OSError, StoreError) as exc:
             raise self._map(exc) from None
 
-    async def _transact(self, work: Callable[[Any], Awaitable[T]], *, write: bool, merge: bool = False) -> T:
+    async def _transact(self, work: Callable[[Any], Awaitable[T]], *, write: bool, retry_on_constraint_error: bool = False) -> T:
         """Run `work` in one managed transaction, retrying what is worth retrying.
 
         The driver's own retry loop is off (max_transaction_retry_time=0): its first back-off
@@ -220,15 +220,16 @@ class Neo4jConnection:
           short jittered back-off within `max_transaction_retry_time`;
         - a lost connection is retried once at once (pooled connections die with a server
           restart), then reported as StoreUnavailable, so callers can fall back quickly;
-        - `merge=True` marks an idempotent MERGE: Neo4j serialises two writers racing to create
-          the same node on its uniqueness constraint and the second MERGE matches, but ArcadeDB
+        - `retry_on_constraint_error=True` (for an idempotent MERGE) runs `work` again, at most
+          twice, after a ConstraintError: Neo4j serialises two writers racing to create the
+          same node on its uniqueness constraint and the second MERGE matches, but ArcadeDB
           refuses the second with a ConstraintError; running the MERGE again then matches.
         Raising inside `work` rolls the transaction back.
         """
         from neo4j import exceptions as nx  # noqa: PLC0415
 
         deadline = time.monotonic() + self._max_retry
-        transient = reconnects = merges = 0
+        transient = reconnects = constraint_retries = 0
         while True:
             try:
                 async with asyncio.timeout(self._transaction_timeout):
@@ -243,8 +244,8 @@ class Neo4jConnection:
             except StoreError:
                 raise
             except nx.ConstraintError as exc:
-                if merge and merges < 2:
-                    merges += 1
+                if retry_on_constraint_error and constraint_retries < 2:
+                    constraint_retries += 1
                     continue
                 raise self._map(exc) from None
             except (nx.ServiceUnavailable, nx.SessionExpired, nx.DatabaseUnavailable, OSError) as exc:
@@ -261,16 +262,16 @@ class Neo4jConnection:
             except (nx.DriverError, nx.Neo4jError) as exc:
                 raise self._map(exc) from None
 
-    async def _write_fn(self, work: Callable[[Any], Awaitable[T]], *, merge: bool = False) -> T:
-        return await self._transact(work, write=True, merge=merge)
+    async def _write_fn(self, work: Callable[[Any], Awaitable[T]], *, retry_on_constraint_error: bool = False) -> T:
+        return await self._transact(work, write=True, retry_on_constraint_error=retry_on_constraint_error)
 
     async def _read_fn(self, work: Callable[[Any], Awaitable[T]]) -> T:
         return await self._transact(work, write=False)
 
     async def _write(
-        self, fn: Callable[..., Awaitable[T]], query: str, params: dict[str, Any], *, merge: bool = False
+        self, fn: Callable[..., Awaitable[T]], query: str, params: dict[str, Any], *, retry_on_constraint_error: bool = False
     ) -> T:
-        return await self._write_fn(lambda tx: fn(tx, query, params), merge=merge)
+        return await self._write_fn(lambda tx: fn(tx, query, params), retry_on_constraint_error=retry_on_constraint_error)
 
     async def _read(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return await self._read_fn(lambda tx: _fetch(tx, query, params or {}))
@@ -284,16 +285,16 @@ class Neo4jPart:
     def __init__(self, db: Neo4jConnection):
         self.db = db
 
-    async def _write_fn(self, work: Callable[[Any], Awaitable[T]], *, merge: bool = False) -> T:
-        return await self.db._write_fn(work, merge=merge)
+    async def _write_fn(self, work: Callable[[Any], Awaitable[T]], *, retry_on_constraint_error: bool = False) -> T:
+        return await self.db._write_fn(work, retry_on_constraint_error=retry_on_constraint_error)
 
     async def _read_fn(self, work: Callable[[Any], Awaitable[T]]) -> T:
         return await self.db._read_fn(work)
 
     async def _write(
-        self, fn: Callable[..., Awaitable[T]], query: str, params: dict[str, Any], *, merge: bool = False
+        self, fn: Callable[..., Awaitable[T]], query: str, params: dict[str, Any], *, retry_on_constraint_error: bool = False
     ) -> T:
-        return await self.db._write(fn, query, params, merge=merge)
+        return await self.db._write(fn, query, params, retry_on_constraint_error=retry_on_constraint_error)
 
     async def _read(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         return await self.db._read(query, params)

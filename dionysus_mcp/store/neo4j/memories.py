@@ -226,7 +226,7 @@ class Neo4jMemories(Neo4jPart, Memories):
             await _run_consume(tx, BUMP_MEMORY_EDITS, {})
             return (await _fetch(tx, _ONE_MEMORY, {"id": memory.id}))[0]
 
-        row = await self._write_fn(work, merge=True)
+        row = await self._write_fn(work, retry_on_constraint_error=True)
         return None if row is None else _memory(row["props"], row["basins"])
 
     async def delete(self, memory_id: str) -> bool:
@@ -237,7 +237,7 @@ class Neo4jMemories(Neo4jPart, Memories):
             await _run_consume(tx, BUMP_MEMORY_EDITS, {})
             return True
 
-        return await self._write_fn(work, merge=True)
+        return await self._write_fn(work, retry_on_constraint_error=True)
 
     @staticmethod
     async def _link(tx: Any, memory_id: str, links: list[dict[str, Any]]) -> None:

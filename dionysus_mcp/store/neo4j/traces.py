@@ -141,7 +141,7 @@ class Neo4jTraces(Neo4jPart, Traces):
 
         if statements:
             # Every trace write is an idempotent MERGE/SET: retried on a MERGE race like one.
-            await self._write_fn(work, merge=True)
+            await self._write_fn(work, retry_on_constraint_error=True)
 
     async def delete(self, trace_ids: list[str]) -> dict[str, int]:
         return await delete_traces(self.db, trace_ids)

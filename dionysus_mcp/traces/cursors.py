@@ -1,4 +1,4 @@
-"""Small pure helpers of the trace service: step ids, totals, cursors. No I/O here."""
+"""Trace cursors, step ids and a trace's totals: small pure helpers of the trace service. No I/O here."""
 
 from __future__ import annotations
 
