@@ -22,6 +22,7 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from agents.heartbeat import TASK as HEARTBEAT_TASK
+from agents.inputs import RunOodaCycle
 from agents.heartbeat import build_heartbeat
 from agents.manager import MAX_STEPS as MANAGER_MAX_STEPS
 from agents.manager import build_manager
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_CONTEXT = 8_000
-MAX_STEPS_LIMIT = 50
+MAX_CONTEXT = RunOodaCycle.bound("context", "max_length")  # agents/inputs.py
+MAX_STEPS_LIMIT = RunOodaCycle.span("max_steps")[1]
 STOP_WAIT_S = RUN_STOP_WAIT_S  # how long a cancelled call waits for its agents to reach a step boundary
 PHASES = (("observe", "perception"), ("orient", "reasoning"), ("decide", "metacognition"))
 

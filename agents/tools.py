@@ -1,5 +1,10 @@
 """smolagents `Tool`s over the cognition services, called in process through `Runtime.call`.
 
+Each tool's `inputs` are derived from its operation's input model (cognition/inputs.py, the
+one contract the MCP tool takes its parameters from too), and its arguments are validated
+against that model: a refused argument is one line per field, phrased as MCP phrases it. A
+tool may only lower a default where a shorter observation serves an agent better (`defaults`).
+
 Each tool returns a compact text observation: a headline line with the facts that matter most,
 then one line per item, most important first, each item's main point in its first sentence.
 Memory pruning (callbacks/memory.py) shortens old observations to the headline's first sentence
@@ -12,11 +17,14 @@ message the model can act on; smolagents records it as the step's error and the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import ValidationError
 from smolagents import Tool
 
+from dionysus_mcp.cognition import inputs as op
 from dionysus_mcp.errors import DionysusError
+from dionysus_mcp.inputs import Operation, argument_problems
 from dionysus_mcp.store.base import StoreError
 
 if TYPE_CHECKING:
@@ -39,11 +47,55 @@ def _pct(level: float) -> str:
     return f"{level * 100:.1f}%"
 
 
-class ServiceTool(Tool):
-    """A tool bound to a runtime. Subclasses implement `observe(**arguments) -> str`."""
+def _limits(prop: dict[str, Any]) -> str:
+    """A number's range in words ("1 to 100", "in (0, 1]"). Lengths are left to the refusal
+    message: every prompt of every agent carries these descriptions."""
+    low = prop.get("minimum", prop.get("exclusiveMinimum"))
+    high = prop.get("maximum", prop.get("exclusiveMaximum"))
+    if low is None or high is None:
+        return f"{low:g} or more" if low is not None else ""
+    if "exclusiveMinimum" in prop:
+        return f"in ({low:g}, {high:g}]"
+    return f"{low:g} to {high:g}" if prop.get("type") == "integer" else f"in [{low:g}, {high:g}]"
 
+
+def smolagents_inputs(operation: type[Operation], defaults: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """smolagents' `inputs` for an operation: each field's type, its description with its limits
+    and default, and `nullable` when it may be left out."""
+    properties = operation.model_json_schema()["properties"]
+    out: dict[str, dict[str, Any]] = {}
+    for name, info in operation.model_fields.items():
+        prop = properties[name]
+        kind = next(p for p in prop.get("anyOf", [prop]) if p.get("type") != "null")
+        default = defaults.get(name, None if info.is_required() else info.get_default(call_default_factory=True))
+        text = info.description or name
+        text = text if text.endswith("...") else text.rstrip(".")
+        notes = [_limits(kind)] if _limits(kind) and _limits(kind) not in text else []
+        if default not in (None, []):
+            notes.append(f"default {str(default).lower() if isinstance(default, bool) else default}")
+        entry: dict[str, Any] = {"type": kind["type"], "description": f"{text} ({'; '.join(notes)})." if notes else f"{text}."}
+        if kind["type"] == "array":
+            entry["items"] = {"type": kind["items"]["type"]}
+        if not info.is_required():
+            entry["nullable"] = True
+        out[name] = entry
+    return out
+
+
+class ServiceTool(Tool):
+    """A tool bound to a runtime, over one operation. Subclasses set `operation` (and
+    `description`: what the observation says) and implement `observe(args) -> str`."""
+
+    operation: ClassVar[type[Operation]]
+    defaults: ClassVar[dict[str, Any]] = {}  # an agent's default where it differs from the operation's
     output_type = "string"
     skip_forward_signature_validation = True  # forward takes **kwargs; `inputs` is the contract
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if "operation" in cls.__dict__:
+            cls.name = cls.operation.tool
+            cls.inputs = smolagents_inputs(cls.operation, cls.defaults)
+        super().__init_subclass__(**kwargs)
 
     def __init__(self, runtime: "Runtime"):
         super().__init__()
@@ -58,23 +110,27 @@ class ServiceTool(Tool):
             raise ToolFailure(f"{self.name} failed: the store is unavailable ({exc}); try again later") from exc
 
     def forward(self, **kwargs: Any) -> str:
-        # Optional inputs the model left out arrive missing, not as None.
-        arguments = {name: kwargs.get(name) for name in self.inputs}
-        return self.observe(**{k: v for k, v in arguments.items() if v is not None})
+        # Optional inputs the model left out arrive missing, not as None; arguments the
+        # operation does not have are ignored (as smolagents' own tools do).
+        given = {name: kwargs[name] for name in self.inputs if kwargs.get(name) is not None}
+        try:
+            args = self.operation.model_validate({**self.defaults, **given})
+        except ValidationError as exc:
+            raise ToolFailure(f"{self.name} failed: {argument_problems(exc)}") from None
+        return self.observe(args)
 
-    def observe(self, **kwargs: Any) -> str:
+    def observe(self, args: Any) -> str:
         raise NotImplementedError
 
 
 class ObserveEnvironmentTool(ServiceTool):
-    name = "observe_environment"
+    operation = op.ObserveEnvironment
     description = (
         "Snapshot of the cognitive layer: basin and memory counts, the most active basins, the latest "
         "coherence, recent agent runs."
     )
-    inputs: dict[str, dict[str, Any]] = {}
 
-    def observe(self) -> str:
+    def observe(self, args: op.ObserveEnvironment) -> str:
         env = self.call(self.runtime.environment.observe)
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(env.memories_by_kind.items())) or "none"
         active = ", ".join(f"{b.name} {b.activation:.2f}" for b in env.active_basins) or "none"
@@ -92,18 +148,15 @@ class ObserveEnvironmentTool(ServiceTool):
 
 
 class SemanticRecallTool(ServiceTool):
-    name = "semantic_recall"
+    operation = op.SemanticRecall
     description = (
         "Recall the stored memories most relevant to a query by words and meaning, weighted by importance, best "
         "first, with relevance in (0, 1] and their basins."
     )
-    inputs = {
-        "query": {"type": "string", "description": "Words or a sentence."},
-        "k": {"type": "integer", "description": "How many memories, 1 to 20 (default 5).", "nullable": True},
-    }
 
-    def observe(self, query: str, k: int = 5) -> str:
-        result = self.call(self.runtime.memory.semantic_recall, query, k)
+    def observe(self, args: op.SemanticRecall) -> str:
+        query = args.query
+        result = self.call(self.runtime.memory.semantic_recall, query, args.k, args.kinds)
         if not result.hits:
             return f"Recall {_one_line(query, 80)!r}: no memory matched (searched {result.searched})."
         basins = sorted({b for hit in result.hits for b in hit.basins})
@@ -120,22 +173,14 @@ class SemanticRecallTool(ServiceTool):
 
 
 class MosaeicCaptureTool(ServiceTool):
-    name = "mosaeic_capture"
+    operation = op.MosaeicCapture
     description = (
         "Store one experience through the MOSAEIC windows (senses, actions, emotions, impulses, "
         "cognitions) as an experiential memory attached to the basins it mentions. Give at least one window."
     )
-    inputs = {
-        "senses": {"type": "string", "description": "What is perceived.", "nullable": True},
-        "actions": {"type": "string", "description": "What is being done.", "nullable": True},
-        "emotions": {"type": "string", "description": "What is felt.", "nullable": True},
-        "impulses": {"type": "string", "description": "What one is pulled to do.", "nullable": True},
-        "cognitions": {"type": "string", "description": "What is thought.", "nullable": True},
-        "context": {"type": "string", "description": "The situation.", "nullable": True},
-    }
 
-    def observe(self, **windows: str) -> str:
-        result = self.call(self.runtime.mosaeic.capture, **windows)
+    def observe(self, args: op.MosaeicCapture) -> str:
+        result = self.call(self.runtime.mosaeic.capture, **args.model_dump(exclude_none=True))
         return (
             f"Captured MOSAEIC experience {result.memory_id} (windows: {', '.join(result.windows)}; "
             f"basins: {', '.join(result.basins) or 'none'})."
@@ -143,15 +188,12 @@ class MosaeicCaptureTool(ServiceTool):
 
 
 class QueryWisdomTool(ServiceTool):
-    name = "query_wisdom"
+    operation = op.QueryWisdom
     description = "Find the strategic principles relevant to a topic, most relevant first."
-    inputs = {
-        "topic": {"type": "string", "description": "The topic or situation."},
-        "k": {"type": "integer", "description": "How many principles, 1 to 10 (default 3).", "nullable": True},
-    }
 
-    def observe(self, topic: str, k: int = 3) -> str:
-        result = self.call(self.runtime.wisdom.query_wisdom, topic, k)
+    def observe(self, args: op.QueryWisdom) -> str:
+        topic = args.topic
+        result = self.call(self.runtime.wisdom.query_wisdom, topic, args.k)
         if not result.principles:
             return f"Wisdom for {_one_line(topic, 80)!r}: no principle matched."
         head = f"Wisdom for {_one_line(topic, 80)!r}: {len(result.principles)} principles"
@@ -163,15 +205,13 @@ class QueryWisdomTool(ServiceTool):
 
 
 class ListBasinsTool(ServiceTool):
-    name = "list_basins"
+    operation = op.ListBasins
     description = "List attractor basins with their activation now, most active first."
-    inputs = {
-        "active_only": {"type": "boolean", "description": "Only basins active now (default false).", "nullable": True},
-        "limit": {"type": "integer", "description": "At most this many, 1 to 50 (default 10).", "nullable": True},
-    }
+    defaults: ClassVar[dict[str, Any]] = {"limit": 10}  # a shorter observation than MCP's 50
 
-    def observe(self, active_only: bool = False, limit: int = 10) -> str:
-        result = self.call(self.runtime.basins.list_basins, active_only, limit)
+    def observe(self, args: op.ListBasins) -> str:
+        active_only = args.active_only
+        result = self.call(self.runtime.basins.list_basins, active_only, args.limit)
         which = "active basins" if active_only else "basins"
         if not result.basins:
             return f"Basins: no {which}."
@@ -186,14 +226,13 @@ class ListBasinsTool(ServiceTool):
 
 
 class AssessCoherenceTool(ServiceTool):
-    name = "assess_coherence"
+    operation = op.AssessCoherence
     description = (
         "Score how coherent the active world model is (IWMT-inspired), in [0, 1], from the "
         "integration, stability, focus, continuity and grounding of the active basins."
     )
-    inputs: dict[str, dict[str, Any]] = {}
 
-    def observe(self) -> str:
+    def observe(self, args: op.AssessCoherence) -> str:
         a = self.call(self.runtime.coherence.assess_coherence)
         components = ", ".join(f"{k} {v:.2f}" for k, v in a.components.items())
         active = ", ".join(f"{b.name} {b.activation:.2f}" for b in a.active_basins) or "none"
@@ -201,19 +240,14 @@ class AssessCoherenceTool(ServiceTool):
 
 
 class ActivateBasinTool(ServiceTool):
-    name = "activate_basin"
+    operation = op.ActivateBasin
     description = (
         "Activate a basin by name: its activation saturates toward 1, spreads to linked basins and "
         "strengthens links to basins already active."
     )
-    inputs = {
-        "basin": {"type": "string", "description": "Basin name (or id)."},
-        "strength": {"type": "number", "description": "How strongly, in (0, 1] (default 0.5).", "nullable": True},
-        "source": {"type": "string", "description": "What caused the activation.", "nullable": True},
-    }
 
-    def observe(self, basin: str, strength: float = 0.5, source: str | None = None) -> str:
-        r = self.call(self.runtime.basins.activate_basin, basin, strength, source)
+    def observe(self, args: op.ActivateBasin) -> str:
+        r = self.call(self.runtime.basins.activate_basin, args.basin, args.strength, args.source)
         spread = ", ".join(f"{s.name} {s.activation:.2f} (+{s.delta:.2f})" for s in r.spread) or "none"
         return (
             f"Activated {r.basin.name}: {r.previous_activation:.2f} -> {r.basin.activation:.2f}; "
@@ -222,17 +256,11 @@ class ActivateBasinTool(ServiceTool):
 
 
 class RememberTool(ServiceTool):
-    name = "remember"
+    operation = op.Remember
     description = "Store a memory; it attaches to the basins its words mention unless basins are named."
-    inputs = {
-        "content": {"type": "string", "description": "What to remember."},
-        "kind": {"type": "string", "description": "semantic, episodic, procedural, ... (default semantic).", "nullable": True},
-        "tags": {"type": "array", "items": {"type": "string"}, "description": "Short labels.", "nullable": True},
-        "importance": {"type": "number", "description": "In [0, 1] (default 0.5).", "nullable": True},
-    }
 
-    def observe(self, content: str, kind: str = "semantic", tags: list[str] | None = None, importance: float = 0.5) -> str:
-        r = self.call(self.runtime.memory.remember, content, kind, tags, importance)
+    def observe(self, args: op.Remember) -> str:
+        r = self.call(self.runtime.memory.remember, args.content, args.kind, args.tags, args.importance, args.basins)
         return f"Remembered {r.memory_id} ({r.kind}) in basins: {', '.join(r.basins) or 'none'}."
 
 

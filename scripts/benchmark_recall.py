@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import statistics
@@ -129,7 +130,7 @@ async def quality(rt: Any, pairs: list[tuple[str, str]], prefix: str, weights: l
     from schema.text import tokens
 
     memory, store = rt.memory, rt.store
-    shipped = memory.embedder.lexical_weight
+    shipped = memory.ranking  # the ranking settings of this embedder (cognition/ranking.py, RANKINGS)
     ranks: dict[str, list[int | None]] = {mode: [] for mode in MODES}
     swept: dict[float, list[int | None]] = {w: [] for w in weights}
     for i, (_, query) in enumerate(pairs):
@@ -138,19 +139,17 @@ async def quality(rt: Any, pairs: list[tuple[str, str]], prefix: str, weights: l
         found = await store.memories.search([], vector, None, TOP)
         ranks["embedding"].append(rank_of([mid for mid, _ in found.semantic], target))
         for mode, fusion in (("hybrid-rrf", "rrf"), ("hybrid-weighted", "weighted")):
-            memory.fusion = fusion
+            memory.ranking = dataclasses.replace(shipped, fusion=fusion)
             hits = (await memory.semantic_recall(query, k=TOP)).hits
             ranks[mode].append(rank_of([h.memory_id for h in hits], target))
-        memory.fusion = "weighted"
         for w in weights:
-            memory.embedder.lexical_weight = w
+            memory.ranking = dataclasses.replace(shipped, fusion="weighted", lexical_weight=w)
             swept[w].append(rank_of([h.memory_id for h in (await memory.semantic_recall(query, k=TOP)).hits], target))
-        memory.embedder.lexical_weight = shipped
+        memory.ranking = shipped
         embedder, memory.embedder = memory.embedder, NoEmbedder()
         hits = (await memory.semantic_recall(query, k=TOP)).hits if tokens(query) else []
         memory.embedder = embedder
         ranks["lexical"].append(rank_of([h.memory_id for h in hits], target))
-    memory.fusion = FUSION
     out: dict[str, Any] = {mode: scores(r) for mode, r in ranks.items()}
     if prefix == "para":
         for half, parity in HALVES.items():

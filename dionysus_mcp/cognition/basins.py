@@ -16,8 +16,10 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
+from dionysus_mcp.cognition.inputs import ActivateBasin, LinkBasins, ListBasins, UpsertBasin
 from dionysus_mcp.cognition.suggest import close_matches
 from dionysus_mcp.errors import InvalidInput, NotFound
+from dionysus_mcp.inputs import shown
 from dionysus_mcp.store.base import Basins
 from schema.models import ActivationUpdate, Basin, BasinLink, utcnow
 from schema.text import tokens
@@ -38,10 +40,15 @@ DEPTH_RATE = 0.1  # how fast repeated activation deepens a basin
 # (relevance 0 at its low end, 1 at its high end): each model has its own scale
 # (Embedder.cosine_range, docs/COGNITION.md).
 
-MAX_NAME = 200
-MAX_DESCRIPTION = 5_000
-MAX_KEYWORDS = 50
-MAX_KEYWORD = 100
+# The inputs' limits are the operations' (cognition/inputs.py), written there once.
+MAX_NAME = UpsertBasin.bound("name", "max_length")
+MAX_DESCRIPTION = UpsertBasin.bound("description", "max_length")
+MAX_KEYWORDS = UpsertBasin.bound("keywords", "max_length")
+MAX_KEYWORD = UpsertBasin.item_bound("keywords", "max_length")
+STABILITY = UpsertBasin.span("stability")
+WEIGHT = LinkBasins.span("weight")
+LIST_LIMIT = ListBasins.span("limit")
+STRENGTH = ActivateBasin.span("strength")
 
 
 class BasinView(BaseModel):
@@ -157,8 +164,8 @@ class BasinService:
         if description is not None:
             description = _clean_text(description, "description", MAX_DESCRIPTION)
         cleaned = None if keywords is None else self._keywords(keywords)
-        if stability is not None and not 0.0 <= stability <= 1.0:
-            raise InvalidInput(f"stability must be between 0 and 1, got {stability}")
+        if stability is not None and not STABILITY[0] <= stability <= STABILITY[1]:
+            raise InvalidInput(f"stability must be between {shown(STABILITY[0])} and {shown(STABILITY[1])}, got {stability}")
         existing = await self.stored.get(name)
         basin = Basin(
             id=existing.id if existing else f"basin-{uuid.uuid4().hex[:12]}",
@@ -214,8 +221,8 @@ class BasinService:
         )
 
     async def link_basins(self, source: str, target: str, weight: float) -> LinkView:
-        if not 0.0 <= weight <= 1.0:
-            raise InvalidInput(f"weight must be between 0 and 1, got {weight}")
+        if not WEIGHT[0] <= weight <= WEIGHT[1]:
+            raise InvalidInput(f"weight must be between {shown(WEIGHT[0])} and {shown(WEIGHT[1])}, got {weight}")
         a, b = await self.resolve(source), await self.resolve(target)
         if a.id == b.id:
             raise InvalidInput("a basin cannot be linked to itself: give two different basins")
@@ -229,8 +236,8 @@ class BasinService:
         return sorted(views, key=lambda v: (-v.activation, v.name))
 
     async def list_basins(self, active_only: bool = False, limit: int = 50) -> BasinList:
-        if not 1 <= limit <= 1000:
-            raise InvalidInput(f"limit must be between 1 and 1000, got {limit}")
+        if not LIST_LIMIT[0] <= limit <= LIST_LIMIT[1]:
+            raise InvalidInput(f"limit must be between {LIST_LIMIT[0]} and {LIST_LIMIT[1]}, got {limit}")
         views = await self.current()
         if active_only:
             views = [v for v in views if v.activation >= ACTIVE_THRESHOLD]
@@ -252,8 +259,8 @@ class BasinService:
         return sorted((v for v in views if v.activation >= ACTIVE_THRESHOLD), key=lambda v: (-v.activation, v.name))
 
     async def activate_basin(self, basin: str, strength: float, source: str | None = None) -> ActivationResult:
-        if not 0.0 < strength <= 1.0:
-            raise InvalidInput(f"strength must be in (0, 1], got {strength}")
+        if not STRENGTH[0] < strength <= STRENGTH[1]:
+            raise InvalidInput(f"strength must be in ({shown(STRENGTH[0])}, {shown(STRENGTH[1])}], got {strength}")
         # Read-modify-write of activations and links: two activations interleaving at an await
         # (agent callbacks and MCP calls share this service) would lose one's update.
         async with self._activation_lock:

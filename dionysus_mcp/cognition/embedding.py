@@ -32,14 +32,12 @@ class EmbedderUnavailable(DionysusError):
 
 
 class Embedder(ABC):
-    name: str
+    name: str  # the model, as stored with each vector
+    setting: str = ""  # the DIONYSUS_EMBEDDER value that selects it (its ranking: ranking.RANKINGS)
     dim: int
     # Cosines below the low end count as unrelated, at the high end as fully related (basin
     # relevance, the wisdom cut-off). Fitted per model on texts and the basins they are about.
     cosine_range: tuple[float, float] = (0.08, 0.4)
-    # Share of the lexical part in weighted fusion (ranking.fuse), measured per model with
-    # scripts/benchmark_recall.py (docs/benchmarks.md).
-    lexical_weight: float = 0.2
 
     @abstractmethod
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -56,6 +54,7 @@ class NoEmbedder(Embedder):
     """Lexical recall only (DIONYSUS_EMBEDDER=none): no vectors at all."""
 
     name = "none"
+    setting = "none"
     dim = 0
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -71,6 +70,8 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
 class WordLlamaEmbedder(Embedder):
     """WordLlama `l2_supercat` (static token embeddings, average-pooled): ~25k short texts a
     second on one core, 16 MB of weights shipped in its wheel (`pip install "dionysus-mcp[wordllama]"`)."""
+
+    setting = "wordllama"
 
     def __init__(self, dim: int = 256):
         self.dim = dim

@@ -17,18 +17,23 @@ from pydantic import BaseModel, Field
 
 from dionysus_mcp.cognition.basins import BasinService
 from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
-from dionysus_mcp.cognition.ranking import FUSION, fuse, importance_weight
+from dionysus_mcp.cognition.inputs import Remember, SemanticRecall
+from dionysus_mcp.cognition.ranking import Ranking, fuse, importance_weight, ranking_for
 from dionysus_mcp.errors import InvalidInput, NotFound
+from dionysus_mcp.inputs import shown
 from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Embedding, Memories
 from schema.models import Memory, MemoryBasin, utcnow
 from schema.text import tokens
 
-MAX_CONTENT = 20_000
-MAX_TAGS = 30
-MAX_TAG = 100
-MAX_KIND = 50
-MAX_QUERY = 2_000
+# The inputs' limits are the operations' (cognition/inputs.py), written there once.
+MAX_CONTENT = Remember.bound("content", "max_length")
+MAX_TAGS = Remember.bound("tags", "max_length")
+MAX_TAG = Remember.item_bound("tags", "max_length")
+MAX_KIND = Remember.bound("kind", "max_length")
+MAX_QUERY = SemanticRecall.bound("query", "max_length")
+IMPORTANCE = Remember.span("importance")
+RECALL_K = SemanticRecall.span("k")
 # Candidates asked from each list: the fusion needs more than k to re-rank.
 MIN_CANDIDATES = 30
 CANDIDATES_PER_HIT = 3
@@ -130,8 +135,8 @@ def clean_kind(kind: str) -> str:
 
 
 def check_importance(importance: float) -> float:
-    if not 0.0 <= importance <= 1.0:
-        raise InvalidInput(f"importance must be between 0 and 1, got {importance}")
+    if not IMPORTANCE[0] <= importance <= IMPORTANCE[1]:
+        raise InvalidInput(f"importance must be between {shown(IMPORTANCE[0])} and {shown(IMPORTANCE[1])}, got {importance}")
     return importance
 
 
@@ -143,7 +148,7 @@ class MemoryService:
         clock: Callable[[], datetime] = utcnow,
         secrets: ProcessSecrets | None = None,
         embedder: Embedder | None = None,
-        fusion: str = FUSION,
+        ranking: Ranking | None = None,
     ):
         self.stored = memories  # the store's memories aggregate
         self.basins = basins
@@ -152,7 +157,7 @@ class MemoryService:
         # key), the content and tags are masked here (dionysus_mcp/secrets.py).
         self.secrets = secrets or ProcessSecrets()
         self.embedder = embedder or NoEmbedder()
-        self.fusion = fusion
+        self.ranking = ranking or ranking_for(self.embedder)  # the fusion and the lexical weight
         # Basin id -> name for recall hits. Ids and names never change once a basin exists
         # (upsert keeps both; there is no rename), so the map is refreshed only when a hit names
         # an id it does not know. A deleted basin's id leaves every memory's links with it, so
@@ -263,8 +268,8 @@ class MemoryService:
             raise InvalidInput("query must not be empty")
         if len(query) > MAX_QUERY:
             raise InvalidInput(f"query is {len(query)} characters; the limit is {MAX_QUERY}")
-        if not 1 <= k <= 100:
-            raise InvalidInput(f"k must be between 1 and 100, got {k}")
+        if not RECALL_K[0] <= k <= RECALL_K[1]:
+            raise InvalidInput(f"k must be between {RECALL_K[0]} and {RECALL_K[1]}, got {k}")
         wanted = sorted({kind.strip().lower() for kind in kinds}) if kinds is not None else None
 
         vector = await self.embed(query)
@@ -279,9 +284,9 @@ class MemoryService:
                 found.semantic,
                 weight=lambda i: importance_weight(records[i].importance) if i in records else 0.0,
                 newer=lambda i: records[i].created_at.timestamp() if i in records else 0.0,
-                method=self.fusion,
+                method=self.ranking.fusion,
                 query_weight=found.query_weight,
-                lexical_weight=self.embedder.lexical_weight,
+                lexical_weight=self.ranking.lexical_weight,
             )
             if f.key in records
         ][:k]

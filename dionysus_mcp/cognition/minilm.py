@@ -199,15 +199,12 @@ class MiniLMEmbedder(Embedder):
     """all-MiniLM-L6-v2 (384 dimensions), loaded lazily once."""
 
     name = "all-minilm-l6-v2-384"
+    setting = "minilm"
     dim = 384
     # Its cosines sit higher than WordLlama's: on 10 notes and 5 basins (docs/COGNITION.md) a
     # note and its basin scored 0.13-0.42 (median 0.32), a note and another basin 0.05 median,
     # 0.18 at most.
     cosine_range = (0.15, 0.45)
-    # Chosen on the recall benchmark's tuning half (docs/benchmarks.md, "The default model"):
-    # hit@3 / MRR at 100k for 0.05, 0.1, 0.2: 0.833 / 0.821, 0.833 / 0.812, 0.833 / 0.809 (at
-    # 10k 0.05 and 0.1 tie); exact terms keep MRR 1.0 with each (the lex³ floor).
-    lexical_weight = 0.05
 
     def __init__(self, batch_size: int = 32, folder: Path | None = None, threads: int = THREADS):
         self.batch_size = batch_size

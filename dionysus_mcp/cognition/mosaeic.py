@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from dionysus_mcp.cognition.inputs import MosaeicCapture
 from dionysus_mcp.cognition.memory import MemoryService
 from dionysus_mcp.errors import InvalidInput
 
 WINDOWS = ("senses", "actions", "emotions", "impulses", "cognitions")
-MAX_WINDOW = 4_000
+MAX_WINDOW = MosaeicCapture.bound("senses", "max_length")  # every window's (cognition/inputs.py)
 
 
 class MosaeicResult(BaseModel):

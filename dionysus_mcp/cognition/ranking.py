@@ -6,8 +6,8 @@ from the vectors. Two fusions are implemented; `scripts/benchmark_recall.py` mea
 
 - `rrf`: reciprocal rank fusion, Σ 1 / (RRF_K + rank) over the lists a key appears in. It needs
   no calibration between BM25 (unbounded, corpus-dependent) and cosine (model-dependent).
-- `weighted`: with lex = min(1, bm25 / query weight),
-  max(lex³, LEXICAL_WEIGHT · lex + (1 − LEXICAL_WEIGHT) · max(0, cosine)), where the query weight is the sum of the query terms' idf (`MemorySearch.query_weight`: what
+- `weighted`: with lex = min(1, bm25 / query weight) and w the lexical weight,
+  max(lex³, w · lex + (1 − w) · max(0, cosine)), where the query weight is the sum of the query terms' idf (`MemorySearch.query_weight`: what
   a memory of average length mentioning every query term once scores), so a memory that shares
   one common word with a long query counts little and one that matches a rare code counts fully.
   Without a query weight (another lexical formula), bm25 / best bm25 of the query. The lex³
@@ -16,6 +16,10 @@ from the vectors. Two fusions are implemented; `scripts/benchmark_recall.py` mea
 
 Either is then multiplied by the record's weight (0.5 + 0.5 · importance for memories,
 confidence for wisdom). Ties: newer first, then key, so the order never depends on a backend.
+
+The settings of the ranking — the fusion and the lexical weight — are `Ranking`s, one per
+embedding model, in `RANKINGS` below and nowhere else: each model's cosines sit on their own
+scale, so each gets the lexical weight measured for it.
 """
 
 from __future__ import annotations
@@ -24,9 +28,32 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 RRF_K = 60
-LEXICAL_WEIGHT = 0.2  # fitted with WordLlama; each embedder may set its own (Embedder.lexical_weight)
 FUSION = "weighted"
 FUSIONS = ("rrf", "weighted")
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How recall and wisdom rank: the fusion, and the lexical part's share in weighted fusion."""
+
+    fusion: str = FUSION
+    lexical_weight: float = 0.2
+
+
+# The recall weights, by DIONYSUS_EMBEDDER, measured with scripts/benchmark_recall.py
+# (docs/benchmarks.md, "The default model" for minilm's; wordllama's was fitted when it was the
+# default). `none` has no cosine, so its weight does not matter.
+RANKINGS = {
+    "minilm": Ranking(lexical_weight=0.05),
+    "wordllama": Ranking(lexical_weight=0.2),
+    "none": Ranking(),
+}
+DEFAULT = Ranking()
+
+
+def ranking_for(embedder: object) -> Ranking:
+    """The ranking settings of an embedder (`Embedder.setting`: minilm, wordllama, none)."""
+    return RANKINGS.get(getattr(embedder, "setting", ""), DEFAULT)
 
 
 @dataclass(frozen=True)
@@ -49,12 +76,12 @@ def fuse(
     semantic: Sequence[tuple[str, float]],
     weight: Callable[[str], float],
     newer: Callable[[str], float],
-    method: str = FUSION,
+    method: str = DEFAULT.fusion,
     query_weight: float | None = None,
-    lexical_weight: float = LEXICAL_WEIGHT,
+    lexical_weight: float = DEFAULT.lexical_weight,
 ) -> list[Fused]:
     """All candidates, fused and weighted, best first. `newer(key)` orders ties (larger first).
-    `lexical_weight` is the embedder's (`Embedder.lexical_weight`): cosines differ per model."""
+    `method` and `lexical_weight` are the embedder's `Ranking` (RANKINGS): cosines differ per model."""
     if method not in FUSIONS:
         raise ValueError(f"unknown fusion {method!r}: expected one of {', '.join(FUSIONS)}")
     lex = {key: (rank, score) for rank, (key, score) in enumerate(lexical, start=1)}

@@ -16,15 +16,21 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
-from dionysus_mcp.cognition.ranking import FUSION, fuse
+from dionysus_mcp.cognition.inputs import AddWisdom, QueryWisdom
+from dionysus_mcp.cognition.ranking import Ranking, fuse, ranking_for
 from dionysus_mcp.errors import InvalidInput, NotFound
+from dionysus_mcp.inputs import shown
 from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Wisdom
 from schema.models import WisdomPrinciple, utcnow
 from schema.text import tokens
 
-MAX_TEXT = 5_000
-MAX_DOMAIN = 100
+# The inputs' limits are the operations' (cognition/inputs.py), written there once.
+MAX_TEXT = AddWisdom.bound("text", "max_length")
+MAX_DOMAIN = AddWisdom.bound("domain", "max_length")
+CONFIDENCE = AddWisdom.span("confidence")
+MAX_TOPIC = QueryWisdom.bound("topic", "max_length")
+QUERY_K = QueryWisdom.span("k")
 
 
 class WisdomView(BaseModel):
@@ -58,13 +64,13 @@ class WisdomService:
         wisdom: Wisdom,
         clock: Callable[[], datetime] = utcnow,
         embedder: Embedder | None = None,
-        fusion: str = FUSION,
+        ranking: Ranking | None = None,
         secrets: ProcessSecrets | None = None,
     ):
         self.stored = wisdom  # the store's wisdom aggregate
         self.clock = clock
         self.embedder = embedder or NoEmbedder()
-        self.fusion = fusion
+        self.ranking = ranking or ranking_for(self.embedder)  # the fusion and the lexical weight
         self.secrets = secrets or ProcessSecrets()  # principles are stored with secrets masked
         self._vectors: dict[str, np.ndarray] = {}
 
@@ -77,8 +83,8 @@ class WisdomService:
         domain = (domain or "").strip().lower()
         if not domain or len(domain) > MAX_DOMAIN:
             raise InvalidInput(f"domain must be 1 to {MAX_DOMAIN} characters")
-        if not 0.0 <= confidence <= 1.0:
-            raise InvalidInput(f"confidence must be between 0 and 1, got {confidence}")
+        if not CONFIDENCE[0] <= confidence <= CONFIDENCE[1]:
+            raise InvalidInput(f"confidence must be between {shown(CONFIDENCE[0])} and {shown(CONFIDENCE[1])}, got {confidence}")
         principle = WisdomPrinciple(
             id=f"wis-{uuid.uuid4().hex[:12]}", text=text, domain=domain, confidence=confidence, created_at=self.clock()
         )
@@ -96,10 +102,10 @@ class WisdomService:
         topic = (topic or "").strip()
         if not topic:
             raise InvalidInput("topic must not be empty")
-        if len(topic) > 2_000:
-            raise InvalidInput(f"topic is {len(topic)} characters; the limit is 2000")
-        if not 1 <= k <= 50:
-            raise InvalidInput(f"k must be between 1 and 50, got {k}")
+        if len(topic) > MAX_TOPIC:
+            raise InvalidInput(f"topic is {len(topic)} characters; the limit is {MAX_TOPIC}")
+        if not QUERY_K[0] <= k <= QUERY_K[1]:
+            raise InvalidInput(f"k must be between {QUERY_K[0]} and {QUERY_K[1]}, got {k}")
         wanted = set(tokens(topic))
         principles = {p.id: p for p in await self.stored.list()}
         lexical = []
@@ -114,8 +120,8 @@ class WisdomService:
             semantic,
             weight=lambda pid: principles[pid].confidence,
             newer=lambda pid: principles[pid].confidence,  # ties: more confident first, then id
-            method=self.fusion,
-            lexical_weight=self.embedder.lexical_weight,
+            method=self.ranking.fusion,
+            lexical_weight=self.ranking.lexical_weight,
         )
         hits = [
             WisdomHit(

@@ -11,21 +11,19 @@ in the background (agents/background.py) and the call returns its trace id at on
 import gc
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from pydantic import Field
 
+from agents.inputs import CancelRun, RunHeartbeat, RunOodaCycle
 from dionysus_mcp.runtime import Runtime
-from dionysus_mcp.surface.common import WRITES, tool, whole
+from dionysus_mcp.surface.common import WRITES, operation_tool
 
 if TYPE_CHECKING:
     from agents.background import BackgroundRuns
-
-Wait = Annotated[bool, Field(description="false: start the run and return its trace_id at once; follow it with get_trace, stop it with cancel_run.")]
 
 _agents: ModuleType | None = None
 
@@ -63,51 +61,35 @@ def register(server: MCPServer, rt: Callable[[], Runtime], meta: dict[str, Any] 
 
     # The results are plain objects (OodaResult / HeartbeatResult as JSON, or the started run):
     # mcp would wrap a union of models in {"result": …}.
-    @tool(server, "Run an OODA cycle", WRITES, meta)
-    async def run_ooda_cycle(
-        context: Annotated[str, Field(min_length=1, max_length=8000, description="The situation to observe, orient on and decide about.")],
-        ctx: Context,
-        max_steps: whole(optional=True, ge=1, le=50, description="The manager's step budget (default 15).") = None,
-        wait: Wait = True,
-    ) -> dict[str, Any]:
-        """Run one OODA cycle with the agent team: the ConsciousnessManager delegates Observe to
-        perception, Orient to reasoning and Decide to metacognition. Returns the decision, the
-        three phases, coherence, the model that ran, token usage and the run's trace_id. With
-        wait=false returns {trace_id, status: running} at once and the run goes on."""
+    @operation_tool(server, RunOodaCycle, WRITES, meta)
+    async def run_ooda_cycle(args: RunOodaCycle, ctx: Context) -> dict[str, Any]:
         runner = await _runner()
-        if wait:
-            return (await runner.run_ooda_cycle(rt(), context, max_steps, progress=ctx.report_progress)).model_dump(mode="json")
-        context, max_steps = runner.validate_context(context), runner.validate_max_steps(max_steps)
+        if args.wait:
+            result = await runner.run_ooda_cycle(rt(), args.context, args.max_steps, progress=ctx.report_progress)
+            return result.model_dump(mode="json")
+        context, max_steps = runner.validate_context(args.context), runner.validate_max_steps(args.max_steps)
         model = runner.parse_model_spec(rt().settings.model).label
         run_id = background.new_run_id()
         await background.start(rt(), run_id, runner.run_ooda_cycle(rt(), context, max_steps, run_id=run_id))
         return started(run_id, model)
 
-    @tool(server, "Run a heartbeat", WRITES, meta)
-    async def run_heartbeat(ctx: Context, wait: Wait = True) -> dict[str, Any]:
-        """Run the HeartbeatAgent: it observes, recalls, assesses coherence, reviews basins and
-        remembers what matters, planning every third step. Returns a summary, step counts,
-        activated basins, coherence, the model, token figures and the run's trace_id. With
-        wait=false returns {trace_id, status: running} at once and the run goes on."""
+    @operation_tool(server, RunHeartbeat, WRITES, meta)
+    async def run_heartbeat(args: RunHeartbeat, ctx: Context) -> dict[str, Any]:
         runner = await _runner()
-        if wait:
+        if args.wait:
             return (await runner.run_heartbeat(rt(), progress=ctx.report_progress)).model_dump(mode="json")
         model = runner.parse_model_spec(rt().settings.model).label
         run_id = background.new_run_id()
         await background.start(rt(), run_id, runner.run_heartbeat(rt(), run_id=run_id))
         return started(run_id, model)
 
-    @tool(server, "Cancel a background run", WRITES)
-    async def cancel_run(
-        trace_id: Annotated[str, Field(min_length=1, max_length=200, description="The trace_id a run tool returned.")],
-    ) -> dict[str, Any]:
-        """Cancel a run started with wait=false: its agents stop at their next step boundary and
-        its trace closes as cancelled, keeping the steps it completed."""
+    @operation_tool(server, CancelRun, WRITES)
+    async def cancel_run(args: CancelRun) -> dict[str, Any]:
         from agents.background import explain_not_cancellable
 
-        if not await background.cancel(trace_id):
-            raise await explain_not_cancellable(rt(), trace_id)
-        trace = await rt().traces.get_trace(trace_id)
-        return {"trace_id": trace_id, "status": trace.status, "step_count": trace.step_count}
+        if not await background.cancel(args.trace_id):
+            raise await explain_not_cancellable(rt(), args.trace_id)
+        trace = await rt().traces.get_trace(args.trace_id)
+        return {"trace_id": args.trace_id, "status": trace.status, "step_count": trace.step_count}
 
     return background

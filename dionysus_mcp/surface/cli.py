@@ -23,10 +23,11 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, get_args
 
 from dionysus_mcp.config import ConfigError, Settings
 from dionysus_mcp.surface import cli_data
+from schema.models import TraceStatus
 
 ENV_HELP = """\
 environment:
@@ -46,7 +47,7 @@ environment:
   DIONYSUS_TRACE_RETENTION_DAYS  a server deletes runs older than this, at start and daily
   DIONYSUS_EMBEDDER     minilm (default: all-MiniLM-L6-v2, offline) | wordllama (extra) | none (words only)
 """
-STATUSES = ["running", "success", "max_steps", "error", "cancelled", "interrupted"]
+STATUSES = list(get_args(TraceStatus))
 # Service messages name MCP tools; on the command line the matching command is named instead.
 CLI_WORDS = {
     "list_traces": "`dionysus-mcp traces list`",

@@ -17,7 +17,7 @@ from dionysus_mcp.errors import InvalidInput
 
 def cli_datetime(raw: str) -> datetime:
     """An argparse type: ISO-8601, a zone-less time taken as UTC, between 2000 and a year ahead."""
-    from dionysus_mcp.surface.common import plausible_moment
+    from dionysus_mcp.inputs import plausible_moment
 
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))

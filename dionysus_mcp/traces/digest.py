@@ -14,6 +14,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from dionysus_mcp.traces.inputs import GetTrace
 from dionysus_mcp.traces.models import TokenTotals, TraceDetail
 from schema.models import StepRecord, TraceStatus
 
@@ -161,7 +162,7 @@ def digest(run: TraceDetail) -> TraceDigest:
     )
 
 
-MAX_STEPS_LIMIT = 500
+MAX_STEPS_LIMIT = GetTrace.bound("steps_limit", "le")  # traces/inputs.py
 
 
 def page_steps(run: TraceDetail, steps_from: int | None, steps_limit: int | None) -> TraceDetail:

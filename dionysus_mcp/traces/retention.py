@@ -19,12 +19,13 @@ from dionysus_mcp.clock import SYSTEM_CLOCK, Clock
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import StoreError, Traces
 from dionysus_mcp.traces.cursors import as_utc
+from dionysus_mcp.traces.inputs import DeleteTraces
 from schema.models import TraceFilter, utcnow
 
 log = logging.getLogger(__name__)
 
 PAGE = 500
-MAX_IDS = 1000
+MAX_IDS = DeleteTraces.bound("trace_ids", "max_length")  # traces/inputs.py
 RETENTION_EVERY_S = 24 * 3600.0
 
 

@@ -19,8 +19,10 @@ from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import TraceLifecycle, Traces
 from dionysus_mcp.store.outbox import Outbox
 from dionysus_mcp.traces import lifecycle
+from dionysus_mcp.traces.cursors import as_utc, decode_cursor, encode_cursor
 from dionysus_mcp.traces.diff import TraceDiff, diff_runs
 from dionysus_mcp.traces.digest import TraceDigest, check_read, digest, page_steps
+from dionysus_mcp.traces.inputs import GetTrace, ListTraces
 from dionysus_mcp.traces.models import (
     TokenUsageReport,
     TraceDetail,
@@ -30,7 +32,6 @@ from dionysus_mcp.traces.models import (
     summarize,
 )
 from dionysus_mcp.traces.owner import LEASE_S, ProcessIdentity
-from dionysus_mcp.traces.cursors import as_utc, decode_cursor, encode_cursor
 from dionysus_mcp.traces.replay import render
 from dionysus_mcp.traces.writer import RETRY_EVERY_S, SET_ASIDE_AFTER, TraceWriter
 from schema.models import TraceFilter, TraceRecord, TraceStatus
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["MAX_DEPTH", "RETRY_EVERY_S", "SET_ASIDE_AFTER", "TraceService"]
 
+MAX_TRACE_ID = GetTrace.bound("trace_id", "max_length")  # traces/inputs.py
 MAX_DEPTH = 5  # sub-runs nest manager → sub-agent; deeper is a bug, not a reason to recurse forever
 
 
@@ -55,8 +57,8 @@ class TraceService(TraceWriter):
     # --- reads -------------------------------------------------------------------------------
     async def _record(self, trace_id: str) -> TraceRecord:
         trace_id = (trace_id or "").strip()
-        if not trace_id or len(trace_id) > 200:
-            raise InvalidInput("trace_id must be 1 to 200 characters: use an id from list_traces")
+        if not trace_id or len(trace_id) > MAX_TRACE_ID:
+            raise InvalidInput(f"trace_id must be 1 to {MAX_TRACE_ID} characters: use an id from list_traces")
         trace = await self.stored.get(trace_id)
         if trace is None:
             raise NotFound(f"Unknown trace {trace_id!r}: list_traces shows the stored runs")
@@ -109,8 +111,9 @@ class TraceService(TraceWriter):
         cursor: str | None = None,
         roots_only: bool = False,
     ) -> TracePage:
-        if not 1 <= limit <= 500:
-            raise InvalidInput(f"limit must be between 1 and 500, got {limit}")
+        low, high = ListTraces.span("limit")
+        if not low <= limit <= high:
+            raise InvalidInput(f"limit must be between {low} and {high}, got {limit}")
         since, until = as_utc(since), as_utc(until)
         if since and until and since > until:
             raise InvalidInput("since is after until: nothing can match")

@@ -18,7 +18,7 @@ def test_weighted_fusion_puts_bm25_on_the_query_weight_scale():
     assert second.score == pytest.approx(0.2 * 0.2 + 0.8 * 0.1)
 
 
-def test_the_lexical_weight_is_the_embedders():
+def test_the_lexical_weight_decides_between_a_word_sharer_and_a_paraphrase():
     # A word-sharing distractor against the paraphrase: the lexical share decides which leads.
     lexical = [("shares-a-word", 5.0)]
     semantic = [("paraphrase", 0.60), ("shares-a-word", 0.52)]
@@ -71,3 +71,15 @@ def test_the_lexical_floor_is_the_cube_and_scores_keep_nine_decimals():
 def test_an_unknown_fusion_names_the_ones_there_are():
     with pytest.raises(ValueError, match=r"^unknown fusion 'other': expected one of rrf, weighted$"):
         fuse([], [], method="other", **ONE)
+
+
+def test_the_recall_weights_are_the_rankings_of_each_embedder_in_one_place():
+    from dionysus_mcp.cognition.embedding import EMBEDDERS, NoEmbedder, WordLlamaEmbedder
+    from dionysus_mcp.cognition.minilm import MiniLMEmbedder
+    from dionysus_mcp.cognition.ranking import DEFAULT, RANKINGS, ranking_for
+
+    assert set(RANKINGS) == set(EMBEDDERS)
+    assert ranking_for(MiniLMEmbedder()).lexical_weight == 0.05
+    assert ranking_for(WordLlamaEmbedder()).lexical_weight == 0.2
+    assert ranking_for(NoEmbedder()) == RANKINGS["none"]
+    assert ranking_for(object()) == DEFAULT  # an embedder of a test's own

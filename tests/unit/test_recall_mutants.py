@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from dionysus_mcp.cognition.memory import embedding_text
+from dionysus_mcp.cognition.ranking import RANKINGS, Ranking
 from dionysus_mcp.config import Settings
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.runtime import open_runtime
@@ -152,9 +153,10 @@ async def test_recall_fuses_with_the_configured_method_and_the_embedders_lexical
         return [(h.memory_id, h.score) for h in (await runtime.memory.semantic_recall("coffee sleep", k=4)).hits]
 
     weighted = await scores()
-    monkeypatch.setattr(runtime.memory.embedder, "lexical_weight", 0.9)
+    assert runtime.memory.ranking == RANKINGS[runtime.settings.embedder]  # the settings of the ranking, one place
+    monkeypatch.setattr(runtime.memory, "ranking", Ranking(lexical_weight=0.9))
     assert await scores() != weighted
-    monkeypatch.setattr(runtime.memory, "fusion", "rrf")
+    monkeypatch.setattr(runtime.memory, "ranking", Ranking(fusion="rrf"))
     # RRF: Σ 1/(60 + rank) over the lists, times 0.5 + 0.5 · importance (0.5 here: 0.75).
     assert all(score <= round(0.75 * 2 / 61, 6) for _, score in await scores())
 

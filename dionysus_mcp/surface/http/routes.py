@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, get_args
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -25,9 +25,10 @@ from starlette.routing import Route
 from dionysus_mcp.errors import DionysusError, InvalidInput, NotFound
 from dionysus_mcp.runtime import Runtime
 from dionysus_mcp.store.base import StoreError, StoreUnavailable
+from schema.models import TraceStatus
 
 log = logging.getLogger(__name__)
-STATUSES = {"running", "success", "max_steps", "error", "cancelled", "interrupted"}
+STATUSES = set(get_args(TraceStatus))
 
 
 def _json(model: Any, status: int = 200) -> Response:
@@ -52,7 +53,7 @@ def _datetime(params: Any, name: str) -> datetime | None:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"{name}={raw!r} is not an ISO-8601 date or time (e.g. 2026-11-24T10:00:00Z)") from None
-    from dionysus_mcp.surface.common import plausible_moment
+    from dionysus_mcp.inputs import plausible_moment
 
     try:
         return plausible_moment(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
