@@ -1,42 +1,30 @@
-"""Settings, read once from the environment.
+"""Settings, read once from the environment: one pydantic model, each field named by its
+variable, with its default, limits, a line for `--help` and a paragraph for the README.
 
-| variable | default | meaning |
-|---|---|---|
-| DIONYSUS_DB_PATH | <user data dir>/dionysus-mcp/dionysus.db | SQLite file (embedded store) |
-| NEO4J_URI | unset | use Neo4j at this Bolt URI instead of SQLite |
-| NEO4J_USERNAME / NEO4J_PASSWORD | neo4j / unset | Neo4j credentials |
-| NEO4J_DATABASE | neo4j | Neo4j database name |
-| DIONYSUS_LOG_LEVEL | WARNING | logging level (logs go to stderr) |
-| DIONYSUS_MODEL | scripted | LLM behind the agents: scripted, openai:<model>, litellm:<model> |
-| DIONYSUS_MODEL_TIMEOUT | 60 | seconds one model request may take (a hung endpoint fails after it) |
-| DIONYSUS_MODEL_RETRIES | 2 | retries of a model request on 429/5xx/refused connection, honouring Retry-After |
-| DIONYSUS_TEMPERATURE | unset | sampling temperature sent to the provider (0-2); unset = the provider's default |
-| DIONYSUS_BASIN_HALF_LIFE | 3600 | seconds for a basin's activation to halve |
-| AGENT_MEMORY_WINDOW | 3 | steps whose observations stay unpruned |
-| DIONYSUS_OUTBOX_PATH | outbox.db beside DIONYSUS_DB_PATH | durable queue of trace writes the store could not take |
-| DIONYSUS_HTTP_TOKEN | unset | bearer token (16+ characters, 8+ different); required to bind HTTP to a non-loopback address |
-| DIONYSUS_HTTP_HEAD_TIMEOUT | 10 | seconds a client has to send a request's head (line and headers) |
-| DIONYSUS_HTTP_BODY_TIMEOUT | 30 | seconds a client has to send a request's body once its head arrived |
-| DIONYSUS_HTTP_MAX_CONNECTIONS | 500 | open HTTP connections at most (at most the open-file limit minus 100) |
-| DIONYSUS_CODE_STEP_TIMEOUT | 10 | seconds one step of the manager's code may compute (0.1 to 25) |
-| DIONYSUS_EMBEDDER | minilm | embedding model for recall by meaning: minilm (all-MiniLM-L6-v2, shipped in the package), wordllama (the `wordllama` extra), or none (lexical only) |
-| DIONYSUS_TRACE_RETENTION_DAYS | unset (keep all) | a server deletes runs older than this at start and daily |
-| DIONYSUS_MANAGER | code | the ConsciousnessManager: code (a CodeAgent; its code runs in a child process) or tool-calling (writes no code) |
-| OPENAI_API_KEY / OPENAI_BASE_URL | unset | the key and endpoint of DIONYSUS_MODEL=openai:<model> |
+`dionysus-mcp --help`'s environment section and the README's configuration table are generated
+from this model (dionysus_mcp/settings_docs.py; `scripts/docs_tables.py` rewrites the README),
+and tests/unit/test_settings_docs.py fails when the code reads a variable the model does not
+document. A value we cannot use is one line naming the variable
+(`AGENT_MEMORY_WINDOW='3.7' is not a whole number`).
 
 The secrets (NEO4J_PASSWORD, DIONYSUS_HTTP_TOKEN, OPENAI_API_KEY) are held as pydantic
 `SecretStr`: read once here, never shown by a repr or a log line, unwrapped only where a client
 needs them (the neo4j driver, the OpenAI client, the HTTP bearer check, the masking of traces).
+
+pydantic-settings was weighed and not taken: what it would add here is reading `os.environ`,
+which `from_env` does in one line, while tests need to pass a mapping of their own (its
+environment source reads only the process's), and every start would import it and python-dotenv.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 
 def _data_dir() -> Path:
@@ -47,36 +35,6 @@ def _data_dir() -> Path:
 
 class ConfigError(ValueError):
     """A setting has a value we cannot use; the message names the variable."""
-
-
-def _float(env: dict[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={raw!r} must be between {low} and {high}")
-    return value
-
-
-def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name}={raw!r} must be between {low} and {high}")
-    return value
-
-
-def _secret(raw: str | None) -> SecretStr | None:
-    return SecretStr(raw) if raw else None
 
 
 def reveal(secret: SecretStr | str | None) -> str | None:
@@ -92,85 +50,210 @@ STARTED_WAIT_S = RUN_STOP_WAIT_S  # how long a background start waits for the ru
 
 
 NEO4J_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+LOG_LEVELS = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
-def _neo4j_uri(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
-    if scheme not in NEO4J_SCHEMES:
-        shown = re.sub(r"//[^/@]*@", "//", raw)  # never echo user:password@
-        raise ConfigError(f"NEO4J_URI={shown!r} must start with {'://, '.join(NEO4J_SCHEMES)}:// (e.g. bolt://localhost:7687)")
-    return raw
+def _folded(how: Any) -> Any:
+    return BeforeValidator(lambda v: how(v.strip()) if isinstance(v, str) else v)
 
 
-@dataclass(frozen=True)
-class Settings:
-    db_path: Path
-    neo4j_uri: str | None = None
-    neo4j_username: str = "neo4j"
-    neo4j_password: SecretStr | None = field(default=None, repr=False)
-    neo4j_database: str = "neo4j"
-    log_level: str = "WARNING"
-    model: str = "scripted"
-    basin_half_life_s: float = 3600.0
-    memory_window: int = 3
-    outbox_path: Path | None = None
-    http_token: SecretStr | None = field(default=None, repr=False)
-    embedder: str = "minilm"
-    trace_retention_days: float | None = None
-    model_timeout_s: float = 60.0
-    model_retries: int = 2
-    temperature: float | None = None
-    code_step_timeout_s: float = 10.0  # at most CODE_STEP_TIMEOUT_MAX_S, below the runner's stop wait
-    manager: str = "code"  # code | tool-calling
-    openai_api_key: SecretStr | None = field(default=None, repr=False)
-    openai_base_url: str | None = None
-    # HTTP connection limits (surface/http/limits.py)
-    http_head_timeout_s: float = 10.0
-    http_body_timeout_s: float = 30.0
-    http_max_connections: int = 500
+def setting(
+    env: str, default: Any = None, *, help: str, readme: str | None = None, shown: str | None = None, **field: Any
+) -> Any:
+    """A field read from `env`: `help` is its line in --help, `readme` its meaning in the README
+    (the help line when not given), `shown` its default as the docs write it."""
+    extra = {"help": help, "readme": readme or help, **({"shown": shown} if shown else {})}
+    return Field(default, validation_alias=env, description=readme or help, json_schema_extra=extra, **field)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True, extra="forbid")
+
+    # --- the store
+    db_path: Path = setting(
+        "DIONYSUS_DB_PATH", None, validate_default=True, shown="`~/.local/share/dionysus-mcp/dionysus.db`",
+        help="SQLite file of the embedded store (default: user data dir)",
+        readme="the embedded SQLite store (created on first use)",
+    )
+    neo4j_uri: str | None = setting(
+        "NEO4J_URI", help="use Neo4j at this bolt:// or neo4j:// URI instead of SQLite",
+        readme="use Neo4j (`bolt://…`, `neo4j://…`) instead of SQLite",
+    )
+    neo4j_username: str = setting("NEO4J_USERNAME", "neo4j", help="Neo4j user")
+    neo4j_password: SecretStr | None = setting(
+        "NEO4J_PASSWORD", repr=False, help="Neo4j password",
+        readme="Neo4j password (held as a `SecretStr`: never logged or stored in traces)",
+    )
+    neo4j_database: str = setting("NEO4J_DATABASE", "neo4j", help="Neo4j database")
+    outbox_path: Path | None = setting(
+        "DIONYSUS_OUTBOX_PATH", validate_default=True, shown="next to the database",
+        help="queue of trace writes made while the store was unreachable (default: beside the database)",
+        readme="trace writes queued while Neo4j is unreachable",
+    )
+    # --- the agents
+    model: str = setting(
+        "DIONYSUS_MODEL", "scripted",
+        help="scripted (offline) | openai:<model> | litellm:<provider/model>",
+        readme="the agents' LLM: `scripted`, `openai:<model>` (with `OPENAI_BASE_URL`, `OPENAI_API_KEY`: OpenAI, "
+        "Ollama, vLLM, LM Studio), `litellm:<provider/model>` (`pip install litellm`)",
+    )
+    openai_api_key: SecretStr | None = setting(
+        "OPENAI_API_KEY", repr=False, help="the key of DIONYSUS_MODEL=openai:<model> (a local server needs some non-empty key)",
+        readme="the key of `DIONYSUS_MODEL=openai:<model>` (a local server needs some non-empty key; held as a `SecretStr`)",
+    )
+    openai_base_url: str | None = setting(
+        "OPENAI_BASE_URL", shown="OpenAI's", help="the /v1 URL of an OpenAI-compatible server (Ollama, vLLM, LM Studio)",
+        readme="the `/v1` URL of an OpenAI-compatible server (Ollama, vLLM, LM Studio)",
+    )
+    model_timeout_s: float = setting(
+        "DIONYSUS_MODEL_TIMEOUT", 60.0, ge=0.1, le=3600.0, help="seconds one model request may take",
+        readme="seconds one model request may take; a hung endpoint fails after it",
+    )
+    model_retries: int = setting(
+        "DIONYSUS_MODEL_RETRIES", 2, ge=0, le=10, help="retries of a model request after 429, 5xx or a refused connection",
+        readme="retries of a model request after 429 / 5xx / a refused connection (0–10)",
+    )
+    temperature: float | None = setting(
+        "DIONYSUS_TEMPERATURE", ge=0.0, le=2.0, help="sampling temperature sent to the provider (0-2)",
+        readme="sampling temperature sent to the provider (0–2); unset = the provider's default",
+    )
+    manager: Annotated[Literal["code", "tool-calling"], _folded(str.lower)] = setting(
+        "DIONYSUS_MANAGER", "code", help="code (a CodeAgent; its code runs in a child process) | tool-calling (no code)",
+        readme="the ConsciousnessManager: `code` (a CodeAgent writing Python, run in a child process) or "
+        "`tool-calling` (a ToolCallingAgent calling the same team as tools, no code)",
+    )
+    code_step_timeout_s: float = setting(
+        "DIONYSUS_CODE_STEP_TIMEOUT", 10.0, ge=0.1, le=CODE_STEP_TIMEOUT_MAX_S,
+        help="seconds one step of the manager's code may compute (0.1-25)",
+        readme="seconds one step of the manager's code may compute in its child process (0.1–25; time inside team "
+        "members does not count)",
+    )
+    memory_window: int = setting(
+        "AGENT_MEMORY_WINDOW", 3, ge=1, le=1000, help="agent steps whose observations are never pruned",
+        readme="agent steps whose observations are never pruned (steps older than 4 fold into the rolling digest, "
+        "docs/benchmarks.md)",
+    )
+    # --- cognition
+    basin_half_life_s: float = setting(
+        "DIONYSUS_BASIN_HALF_LIFE", 3600.0, ge=1.0, le=10 * 365 * 86400.0,
+        help="seconds for a basin's activation to halve",
+    )
+    embedder: Annotated[Literal["minilm", "wordllama", "none"], _folded(str.lower)] = setting(
+        "DIONYSUS_EMBEDDER", "minilm",
+        help="minilm (all-MiniLM-L6-v2, offline) | wordllama (extra) | none (words only)",
+        readme="embedding model for recall by meaning: `minilm` (all-MiniLM-L6-v2, shipped in the package, offline, "
+        "no torch; docs/benchmarks.md has its figures); `wordllama` (the former default, far cheaper, far worse at "
+        'paraphrases: `pip install "dionysus-mcp[wordllama]"`); or `none` for words only. After a change — or an '
+        "upgrade from a version whose default was `wordllama` — run `dionysus-mcp reindex`: until then recall finds "
+        "the other model's memories by words only and says how many (`stale`). docs/COGNITION.md",
+    )
+    # --- HTTP
+    http_token: SecretStr | None = setting(
+        "DIONYSUS_HTTP_TOKEN", repr=False, help="bearer token (16+ characters), required to serve HTTP off loopback",
+        readme="bearer token for HTTP (16+ characters, 8+ different); required off loopback",
+    )
+    http_head_timeout_s: float = setting(
+        "DIONYSUS_HTTP_HEAD_TIMEOUT", 10.0, ge=0.1, le=3600.0, help="seconds an HTTP client has to send a request's head",
+        readme="seconds an HTTP client has to send a request's head (0.1–3600)",
+    )
+    http_body_timeout_s: float = setting(
+        "DIONYSUS_HTTP_BODY_TIMEOUT", 30.0, ge=0.1, le=3600.0,
+        help="seconds an HTTP client has to send a request's body once its head arrived",
+        readme="seconds an HTTP client has to send a request's body once its head arrived (0.1–3600)",
+    )
+    http_max_connections: int = setting(
+        "DIONYSUS_HTTP_MAX_CONNECTIONS", 500, ge=8, le=1_000_000, help="open HTTP connections at most",
+        readme='open HTTP connections at most; kept within the open-file limit (see "Use it from an MCP client")',
+    )
+    # --- traces
+    trace_retention_days: float | None = setting(
+        "DIONYSUS_TRACE_RETENTION_DAYS", ge=0.0, le=36500.0, shown="unset (keep every run)",
+        help="a server deletes runs older than this many days, at start and daily",
+        readme="a running server deletes agent runs older than this many days (fractions count: 0.5 is 12 hours), "
+        "at start and once a day",
+    )
+    log_level: Annotated[LOG_LEVELS, _folded(str.upper)] = setting(
+        "DIONYSUS_LOG_LEVEL", "WARNING", help="DEBUG, INFO, WARNING, ERROR or CRITICAL (logs go to stderr)",
+        readme="logs go to stderr, never stdout",
+    )
+
+    @field_validator("db_path", mode="before")
+    @classmethod
+    def _default_db(cls, value: Any) -> Any:
+        return _data_dir() / "dionysus.db" if value is None else value
+
+    @field_validator("db_path", "outbox_path")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
+
+    @field_validator("outbox_path")
+    @classmethod
+    def _beside_the_database(cls, value: Path | None, info: Any) -> Path | None:
+        db = info.data.get("db_path")
+        return db.parent / "outbox.db" if value is None and db is not None else value
+
+    @field_validator("neo4j_uri")
+    @classmethod
+    def _neo4j_uri(cls, raw: str | None) -> str | None:
+        if not raw:
+            return None
+        scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
+        if scheme not in NEO4J_SCHEMES:
+            shown = re.sub(r"//[^/@]*@", "//", raw)  # never echo user:password@
+            raise ValueError(f"NEO4J_URI={shown!r} must start with {'://, '.join(NEO4J_SCHEMES)}:// (e.g. bolt://localhost:7687)")
+        return raw
+
+    @field_validator("trace_retention_days")
+    @classmethod
+    def _zero_keeps_everything(cls, value: float | None) -> float | None:
+        return value or None
 
     @property
     def backend(self) -> str:
         return "neo4j" if self.neo4j_uri else "sqlite"
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
-        env = dict(os.environ if env is None else env)
-        db_path = Path(env["DIONYSUS_DB_PATH"]) if env.get("DIONYSUS_DB_PATH") else _data_dir() / "dionysus.db"
-        log_level = env.get("DIONYSUS_LOG_LEVEL", "WARNING").upper()
-        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ConfigError(f"DIONYSUS_LOG_LEVEL={log_level!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-        outbox = env.get("DIONYSUS_OUTBOX_PATH")
-        embedder = (env.get("DIONYSUS_EMBEDDER") or "minilm").strip().lower()
-        if embedder not in ("minilm", "wordllama", "none"):
-            raise ConfigError(f"DIONYSUS_EMBEDDER={embedder!r} must be minilm, wordllama or none")
-        manager = (env.get("DIONYSUS_MANAGER") or "code").strip().lower()
-        if manager not in ("code", "tool-calling"):
-            raise ConfigError(f"DIONYSUS_MANAGER={manager!r} must be code or tool-calling")
-        return cls(
-            db_path=db_path.expanduser(),
-            neo4j_uri=_neo4j_uri(env.get("NEO4J_URI")),
-            neo4j_username=env.get("NEO4J_USERNAME") or "neo4j",
-            neo4j_password=_secret(env.get("NEO4J_PASSWORD")),
-            neo4j_database=env.get("NEO4J_DATABASE") or "neo4j",
-            log_level=log_level,
-            model=env.get("DIONYSUS_MODEL") or "scripted",
-            basin_half_life_s=_float(env, "DIONYSUS_BASIN_HALF_LIFE", 3600.0, 1.0, 10 * 365 * 86400.0),
-            memory_window=int(_float(env, "AGENT_MEMORY_WINDOW", 3, 1, 1000)),
-            outbox_path=Path(outbox).expanduser() if outbox else db_path.expanduser().parent / "outbox.db",
-            http_token=_secret(env.get("DIONYSUS_HTTP_TOKEN")),
-            embedder=embedder,
-            trace_retention_days=_float(env, "DIONYSUS_TRACE_RETENTION_DAYS", 0.0, 0.0, 36500.0) or None,
-            model_timeout_s=_float(env, "DIONYSUS_MODEL_TIMEOUT", 60.0, 0.1, 3600.0),
-            model_retries=_int(env, "DIONYSUS_MODEL_RETRIES", 2, 0, 10),
-            temperature=_float(env, "DIONYSUS_TEMPERATURE", -1.0, 0.0, 2.0) if env.get("DIONYSUS_TEMPERATURE") else None,
-            code_step_timeout_s=_float(env, "DIONYSUS_CODE_STEP_TIMEOUT", 10.0, 0.1, CODE_STEP_TIMEOUT_MAX_S),
-            manager=manager,
-            openai_api_key=_secret(env.get("OPENAI_API_KEY")),
-            openai_base_url=env.get("OPENAI_BASE_URL") or None,
-            http_head_timeout_s=_float(env, "DIONYSUS_HTTP_HEAD_TIMEOUT", 10.0, 0.1, 3600.0),
-            http_body_timeout_s=_float(env, "DIONYSUS_HTTP_BODY_TIMEOUT", 30.0, 0.1, 3600.0),
-            http_max_connections=_int(env, "DIONYSUS_HTTP_MAX_CONNECTIONS", 500, 8, 1_000_000),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """The settings in `env` (the process's environment by default); an empty value is unset."""
+        env = os.environ if env is None else env
+        given = {name: env[name] for name in VARIABLES.values() if env.get(name) not in (None, "")}
+        try:
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            raise ConfigError(_problem(exc.errors()[0], given)) from None
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A copy with `changes` (by field name), validated like the environment's values."""
+        return type(self).model_validate({**self.model_dump(), **changes})
+
+
+VARIABLES = {name: str(info.validation_alias) for name, info in Settings.model_fields.items()}  # field -> variable
+FIELDS = {variable: name for name, variable in VARIABLES.items()}
+
+
+def _problem(err: Mapping[str, Any], given: Mapping[str, str]) -> str:
+    """One pydantic error as one line naming the variable (`NAME='value' must be …`)."""
+    name = str(err["loc"][0])  # the variable (validated by alias)
+    field = FIELDS.get(name, name)
+    raw, kind, ctx = given.get(name, err.get("input")), err["type"], err.get("ctx") or {}
+    if kind == "value_error":
+        return str(ctx.get("error") or err["msg"])
+    if kind == "literal_error":
+        choices = [str(c) for c in get_args(Settings.model_fields[field].annotation)]
+        return f"{name}={err.get('input')!r} must be {', '.join(choices[:-1])} or {choices[-1]}"
+    if kind in {"int_parsing", "int_from_float", "int_type"}:
+        return f"{name}={raw!r} is not a whole number"
+    if kind in {"float_parsing", "float_type"}:
+        return f"{name}={raw!r} is not a number"
+    if kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than", "finite_number"}:
+        low, high = _span(field)
+        return f"{name}={raw!r} must be between {low} and {high}"
+    return f"{name}={raw!r}: {err['msg']}"
+
+
+def _span(field: str) -> tuple[Any, Any]:
+    metadata = Settings.model_fields[field].metadata
+    low = next(getattr(m, "ge", None) for m in metadata if getattr(m, "ge", None) is not None)
+    high = next(getattr(m, "le", None) for m in metadata if getattr(m, "le", None) is not None)
+    return low, high

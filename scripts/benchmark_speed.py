@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import gc
 import inspect
 import json
@@ -630,9 +629,9 @@ def persistence_switch() -> tuple[str, str] | None:
     for name in ("persist", "persist_traces", "persistence", "record_traces", "traces", "trace"):
         if name in params:
             return ("kwarg", name)
-    for f in dataclasses.fields(Settings):
-        if "persist" in f.name or f.name in ("traces_enabled", "trace_enabled", "record_traces"):
-            return ("setting", f.name)
+    for field in Settings.model_fields:
+        if "persist" in field or field in ("traces_enabled", "trace_enabled", "record_traces"):
+            return ("setting", field)
     return None
 
 
@@ -667,7 +666,7 @@ async def bench_ooda_overhead(report: Report, stores: Stores, sizes: dict[str, i
                     if kind == "kwarg":
                         return await run_ooda_cycle(runtime, DEMO_CONTEXT, **{name: False})
                     saved = runtime.settings
-                    runtime.settings = dataclasses.replace(saved, **{name: False})
+                    runtime.settings = saved.replace(**{name: False})
                     try:
                         return await run_ooda_cycle(runtime, DEMO_CONTEXT)
                     finally:

@@ -16,7 +16,6 @@ stderr and a non-zero exit.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import ipaddress
 import os
 import re
@@ -26,27 +25,10 @@ from pathlib import Path
 from typing import NoReturn, get_args
 
 from dionysus_mcp.config import ConfigError, Settings
+from dionysus_mcp.settings_docs import environment_help
 from dionysus_mcp.surface import cli_data
 from schema.models import TraceStatus
 
-ENV_HELP = """\
-environment:
-  DIONYSUS_DB_PATH      SQLite file of the embedded store (default: user data dir)
-  NEO4J_URI             use Neo4j at this bolt:// or neo4j:// URI instead of SQLite
-  NEO4J_USERNAME        Neo4j user (default neo4j)
-  NEO4J_PASSWORD        Neo4j password
-  NEO4J_DATABASE        Neo4j database (default neo4j)
-  DIONYSUS_MODEL        scripted (default, offline) | openai:<model> | litellm:<provider/model>
-  DIONYSUS_LOG_LEVEL    DEBUG, INFO, WARNING (default), ERROR
-  AGENT_MEMORY_WINDOW   agent steps whose observations are never pruned (default 3)
-  DIONYSUS_BASIN_HALF_LIFE  seconds for a basin's activation to halve (default 3600)
-  DIONYSUS_OUTBOX_PATH  queue of trace writes made while the store was unreachable
-  DIONYSUS_HTTP_TOKEN   bearer token (16+ characters), required to serve HTTP on a non-loopback address
-  DIONYSUS_HTTP_HEAD_TIMEOUT / DIONYSUS_HTTP_BODY_TIMEOUT  seconds to send a request's head (10) / body (30)
-  DIONYSUS_HTTP_MAX_CONNECTIONS  open HTTP connections at most (default 500)
-  DIONYSUS_TRACE_RETENTION_DAYS  a server deletes runs older than this, at start and daily
-  DIONYSUS_EMBEDDER     minilm (default: all-MiniLM-L6-v2, offline) | wordllama (extra) | none (words only)
-"""
 STATUSES = list(get_args(TraceStatus))
 # Service messages name MCP tools; on the command line the matching command is named instead.
 CLI_WORDS = {
@@ -94,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dionysus-mcp",
         description="An MCP server giving MCP clients a cognitive layer: attractor-basin memory, "
         "IWMT coherence and a smolagents agent team whose runs are persisted as traces.",
-        epilog=ENV_HELP,
+        epilog=environment_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"dionysus-mcp {_version()}")
@@ -297,7 +279,7 @@ async def _demo(settings: Settings, db: str | None) -> int:
 
     # The demo seeds and writes: never into the user's store unless --db names it.
     path = demo_path(db)
-    demo = dataclasses.replace(settings, neo4j_uri=None, db_path=path, outbox_path=path.with_name(path.stem + "-outbox.db"))
+    demo = settings.replace(neo4j_uri=None, db_path=path, outbox_path=path.with_name(path.stem + "-outbox.db"))
     print(f"Demo database: {path}\n")
     async with open_runtime(demo) as runtime, runtime.timers():
         await run_demo(runtime, write=print)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 import anyio
 import pytest
@@ -65,7 +64,7 @@ async def test_inputs_are_validated(rt, context, max_steps, message):
 
 
 async def test_a_bad_model_spec_fails_before_running(rt):
-    rt.settings = dataclasses.replace(rt.settings, model="gpt-4o")
+    rt.settings = rt.settings.replace(model="gpt-4o")
     with pytest.raises(ModelSpecError, match="openai:<model>"):
         await run_heartbeat(rt)
 

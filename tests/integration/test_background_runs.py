@@ -5,7 +5,6 @@ server that stops with a run in flight leaves no run `running`. Real MCP client 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import threading
 
 import pytest
@@ -55,7 +54,7 @@ def held(settings, monkeypatch):
     try:
         for key, value in llm.env().items():
             monkeypatch.setenv(key, value)
-        yield llm, dataclasses.replace(settings, model=llm.env()["DIONYSUS_MODEL"], model_timeout_s=600.0, model_retries=0)
+        yield llm, settings.replace(model=llm.env()["DIONYSUS_MODEL"], model_timeout_s=600.0, model_retries=0)
     finally:
         llm.stop()
 
