@@ -7,7 +7,7 @@ tool may only lower a default where a shorter observation serves an agent better
 
 Each tool returns a compact text observation: a headline line with the facts that matter most,
 then one line per item, most important first, each item's main point in its first sentence.
-Memory pruning (callbacks/memory.py) shortens old observations to the headline's first sentence
+Memory pruning (callbacks/pruning.py) shortens old observations to the headline's first sentence
 and the top item's first sentence, so that layout is what lets a pruned observation still say
 what mattered.
 

@@ -18,7 +18,7 @@ from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 from callbacks.basin import BasinActivationCallback
 from callbacks.context import RunContext, RunGroup, RunObserver
 from callbacks.iwmt import IwmtCoherenceCallback
-from callbacks.memory import MemoryPruningCallback
+from callbacks.pruning import MemoryPruningCallback
 from callbacks.progress import CancellationCheck, ProgressCallback
 from callbacks.registry import CallbackRegistry
 from callbacks.river import RiverFlowCallback

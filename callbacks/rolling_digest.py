@@ -15,7 +15,7 @@ step was, lists every folded step in order:
     19. semantic_recall {"k":8,"query":"…"}: Recall '…': 8 of 72 memories; basins: …
        (as step 8)
 
-The facts are those `[PRUNED]` summaries keep (callbacks/memory.py): the headline's first
+The facts are those `[PRUNED]` summaries keep (callbacks/pruning.py): the headline's first
 sentence and the top item's first sentence (with its marker and relevance), on indented lines.
 A fact already written at the same place (headline, top item) by an earlier step is written as
 "(as step N)": the prompt holds every fact once. An error keeps its first sentence.
@@ -62,7 +62,7 @@ class FoldedStep:
 def headline_facts(text: str | None) -> list[str]:
     """The headline's first sentence and the top item's first sentence (marker and relevance
     dropped) of an ORIGINAL observation: what a `[PRUNED]` summary keeps."""
-    from callbacks.memory import first_sentence
+    from callbacks.pruning import first_sentence
 
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     while lines and lines[0].startswith(_BOILERPLATE):
@@ -84,7 +84,7 @@ def fold(step: ActionStep, original: str | None) -> FoldedStep:
 
 
 def _one_line(text: str) -> str:
-    from callbacks.memory import first_sentence
+    from callbacks.pruning import first_sentence
 
     return first_sentence(" ".join(text.split()))
 
@@ -145,7 +145,7 @@ def fold_view(steps: list[Any], folded: dict[int, FoldedStep]) -> list[Any]:
 
 
 def _superseded(step: PlanningStep) -> bool:
-    from callbacks.memory import is_pruned
+    from callbacks.pruning import is_pruned
 
     return is_pruned(step.plan)
 

@@ -194,7 +194,7 @@ def registry_for(policy: str, settings: Any, pruning_options: dict[str, Any] | N
     placeholder policy — nothing else differs. `pruning_options` switch parts of the pruning
     policy off (--levers)."""
     from callbacks import default_registry
-    from callbacks.memory import MemoryPruningCallback, PlaceholderPruningCallback
+    from callbacks.pruning import MemoryPruningCallback, PlaceholderPruningCallback
     from callbacks.registry import CallbackRegistry, callback_name
 
     base = default_registry(settings)
@@ -258,7 +258,7 @@ async def run_policy(policy: str, steps: int, window: int, workdir: Path, prunin
     from agents.heartbeat import build_heartbeat, heartbeat_task
     from agents.scripted import ScriptedModel
     from callbacks.context import RunGroup
-    from callbacks.memory import MIN_LENGTH
+    from callbacks.pruning import MIN_LENGTH
     from dionysus_mcp.config import Settings
     from dionysus_mcp.runtime import open_runtime
 
@@ -439,7 +439,7 @@ async def _prepare(runtime: Any) -> None:
 def lever_off(name: str) -> Iterator[dict[str, Any] | None]:
     """Switch one lever off for both runs of a comparison; yields pruning options, if any."""
     import agents.scripts.heartbeat as heartbeat_script
-    import callbacks.memory as memory_module
+    import callbacks.pruning as memory_module
     from agents.base import GroupCodeAgent, GroupToolCallingAgent
 
     saved: list[tuple[Any, str, Any]] = []

@@ -9,7 +9,7 @@ from typing import Any
 from agents import transcript as tx
 from agents.scripts.moves import QUERY_CHARS, Args, Move, Script, clip, report
 from agents.transcript import Transcript
-from callbacks.memory import first_sentence
+from callbacks.pruning import first_sentence
 
 
 BUDGET = re.compile(r"Step budget: (\d+) steps")

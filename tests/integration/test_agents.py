@@ -15,7 +15,7 @@ from callbacks import default_registry
 from callbacks.context import RunGroup
 from callbacks.rolling_digest import MARK as DIGEST_MARK
 from callbacks.rolling_digest import parse_digest
-from callbacks.memory import FOLD_AFTER, MARK
+from callbacks.pruning import FOLD_AFTER, MARK
 from callbacks.registry import CallbackRegistry
 from callbacks.tokens import message_role, message_text
 from tests.helpers import CONTEXT

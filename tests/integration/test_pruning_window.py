@@ -7,7 +7,6 @@ so pruning one step too many or one too few fails.
 
 from __future__ import annotations
 
-import dataclasses
 
 import anyio.to_thread
 from smolagents.memory import ActionStep
@@ -17,13 +16,13 @@ from agents.heartbeat import build_heartbeat
 from agents.scripted import ScriptedModel
 from callbacks import default_registry
 from callbacks.context import RunGroup
-from callbacks.memory import MARK, MIN_LENGTH
+from callbacks.pruning import MARK, MIN_LENGTH
 
 WINDOW = 5  # with the seeded demo store, the heartbeat's steps 5 and 6 both answer at length
 
 
 async def test_exactly_the_steps_older_than_the_window_are_pruned(rt):
-    rt.settings = dataclasses.replace(rt.settings, memory_window=WINDOW)
+    rt.settings = rt.settings.replace(memory_window=WINDOW)
     group = RunGroup(rt, "scripted")
     agent = build_heartbeat(rt, ScriptedModel("heartbeat"), group, default_registry(rt.settings))
     await anyio.to_thread.run_sync(agent.run, HEARTBEAT_TASK)

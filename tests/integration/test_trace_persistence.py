@@ -4,7 +4,6 @@ step and closes with its outcome."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 
@@ -20,7 +19,7 @@ from agents.runner import RunFailed, run_heartbeat, run_ooda_cycle
 from agents.scripted import ScriptedModel
 from callbacks import default_registry
 from callbacks.context import RunGroup, RunObserver
-from callbacks.memory import MARK
+from callbacks.pruning import MARK
 from callbacks.trace import TracePersistence, persistence_for
 from callbacks.write_behind import LINGER_S
 from dionysus_mcp.errors import NotFound
@@ -217,7 +216,7 @@ async def test_an_unreachable_model_endpoint_fails_the_run_but_its_trace_is_clos
     secret = "sk-test-0123456789abcdef-not-a-real-key"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # discard port: refused
-    rt.settings = dataclasses.replace(rt.settings, model="openai:gpt-test")
+    rt.settings = rt.settings.replace(model="openai:gpt-test")
     runs = Runs()
     with anyio.fail_after(60), pytest.raises(RunFailed) as failed:
         await run_heartbeat(rt, observers=[runs])

@@ -7,7 +7,6 @@ through the run (the mask is in the stored rows), so the test fails when masking
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import threading
@@ -96,7 +95,7 @@ async def test_a_key_echoed_in_a_provider_error_is_masked_in_the_stored_errors(r
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     url, status = echoing_provider
     monkeypatch.setenv("OPENAI_BASE_URL", url)
-    rt.settings = dataclasses.replace(rt.settings, model="openai:gpt-test")
+    rt.settings = rt.settings.replace(model="openai:gpt-test")
     runs = Runs()
     with anyio.fail_after(60), pytest.raises(RunFailed):
         await run_heartbeat(rt, observers=[runs])

@@ -20,7 +20,7 @@ from callbacks import default_registry
 from callbacks.basin import BasinActivationCallback
 from callbacks.context import RunGroup
 from callbacks.iwmt import IwmtCoherenceCallback
-from callbacks.memory import (
+from callbacks.pruning import (
     MARK,
     PLACEHOLDER,
     MemoryPruningCallback,

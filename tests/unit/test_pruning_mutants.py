@@ -1,4 +1,4 @@
-"""Rules of pruning (callbacks/memory.py) and the rolling digest (callbacks/rolling_digest.py) that the
+"""Rules of pruning (callbacks/pruning.py) and the rolling digest (callbacks/rolling_digest.py) that the
 mutation run (scripts/mutation.sh pruning) found unpinned: sentence ends, item heads, the digest's
 lines and their order, "(as step N)" repeats, the fold horizon's boundary, what is kept and what
 leaves the prompt. Real smolagents step objects, a real RunContext on SQLite; every expectation is
@@ -14,7 +14,7 @@ from smolagents.models import MessageRole
 from smolagents.utils import AgentToolExecutionError
 
 from agents.base import quiet_logger
-from callbacks import memory as memory_module
+from callbacks import pruning as memory_module
 from callbacks.rolling_digest import (
     MARK as DIGEST_MARK,
     NO_CALL,
@@ -28,7 +28,7 @@ from callbacks.rolling_digest import (
     parse_digest,
     unfolded_tokens,
 )
-from callbacks.memory import (
+from callbacks.pruning import (
     MARK,
     MIN_SENTENCE,
     PLACEHOLDER,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from callbacks.memory import MARK, MIN_LENGTH, MemoryPruningCallback, plans_with_steps
+from callbacks.pruning import MARK, MIN_LENGTH, MemoryPruningCallback, plans_with_steps
 from tests.unit.test_callbacks import RECALL_OBSERVATION, action, agent_ctx, group, planning  # noqa: F401
 
 

@@ -10,7 +10,7 @@ from smolagents.utils import AgentToolExecutionError
 from agents.base import quiet_logger
 from agents.transcript import Transcript
 from callbacks.rolling_digest import MARK, digest_text, fold, headline_facts, parse_digest
-from callbacks.memory import MemoryPruningCallback
+from callbacks.pruning import MemoryPruningCallback
 from callbacks.tokens import message_role, message_text
 from tests.unit.test_callbacks import action, agent_ctx, group, planning  # noqa: F401 - fixtures
 
