@@ -1,14 +1,13 @@
 """Compact prompt templates for our agents, in place of smolagents' defaults.
 
-smolagents' default system prompts (toolcalling_agent.yaml: 1,242 o200k tokens for the
-heartbeat, code_agent.yaml: 2,539 for the manager) teach a generic model the action format with
+smolagents' default system prompts (toolcalling_agent.yaml, code_agent.yaml: over a thousand
+o200k tokens each, docs/benchmarks.md) teach a generic model the action format with
 several worked examples about notional tools (image generators, web search, the pope's age).
 Every model call pays for them again. Ours state the same contract in a few lines plus ONE short
 worked example per agent type — real models follow the format far better with one, and the
 `Action: {...}` text form is what models without native tool calling rely on (the scripted
-policy never reads the system prompt, so only a real model notices). Measured with o200k_base
-(the system prompt as built): heartbeat 98 → 200 tokens, each phase agent 81 → 175 (the example
-costs 86 of that), manager 564 → 645 (example: 81). They are:
+policy never reads the system prompt, so only a real model notices); what the example costs is
+in docs/benchmarks.md, "Figures behind the code". They are:
   - ToolCallingAgent: one tool call per step, observations come back, finish with
     `final_answer`. The tools are not listed in the system prompt: a tool-calling request sends
     their JSON schemas with every call (smolagents passes `tools_to_call_from`), so listing them

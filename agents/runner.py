@@ -98,7 +98,7 @@ async def run_ooda_cycle(
     spec = parse_model_spec(runtime.settings.model)
     group, registry = _group(runtime, spec, observers, callbacks, progress, persist, run_id)
     started = time.perf_counter()
-    # Built in the worker too: building renders every agent's prompt templates (~30-90 ms).
+    # Built in the worker too: building renders every agent's prompt templates (tens of ms).
     output = await _run_in_worker(
         group, lambda: build_manager(runtime, _models(runtime, spec, group), group, registry, max_steps=steps).run(ooda_task(context))
     )

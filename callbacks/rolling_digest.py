@@ -1,7 +1,7 @@
 """The rolling digest: action steps older than a second horizon fold into one message.
 
-A `[PRUNED]` summary still leaves ~160 tokens per step in every later prompt (the tool-call
-message kept for pairing, the headline facts), so the cumulative cost of a long run stays
+A `[PRUNED]` summary still leaves its tool-call message (kept for pairing) and headline facts in
+every later prompt (docs/benchmarks.md), so the cumulative cost of a long run stays
 quadratic. Past `fold_after` steps, a step's tool call and result leave the prompt together —
 pairing stays intact because both go — and one digest message, placed where the first folded
 step was, lists every folded step in order:

@@ -13,7 +13,7 @@ empty, so a run's trace is complete when the runner returns.
 
 So the order is the order things happened in (a trace's create before its steps, steps before
 its completion, a child's create after its parent's), the agent never waits for the store (a
-blocking thread→loop hop per write cost ~0.17 ms on SQLite, ~2 ms on Bolt), and a crash loses
+blocking thread→loop hop per write cost the agent's thread a store round trip: docs/benchmarks.md), and a crash loses
 at most the last LINGER_S of writes. Without an open `open()` (a RunGroup wired by hand, or a
 worker still running after the runner gave up on it) each `put` drains the FIFO through a
 blocking `Runtime.call`.

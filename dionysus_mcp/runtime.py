@@ -110,8 +110,8 @@ class Runtime:
 def freeze_startup_objects() -> None:
     """For a process entry point (the CLI's `serve`), once the server is started: everything
     imported so far lives as long as the process, so move it out of the cyclic collector's
-    reach, or every full collection rescans ~100k library objects (measured: tool p99 105 ms ->
-    20 ms during 4 concurrent OODA cycles, docs/benchmarks.md). Process-global: never called by
+    reach, or every full collection rescans the libraries' objects and a tool's tail latency
+    grows with it during concurrent OODA cycles (docs/benchmarks.md, "Figures behind the code"). Process-global: never called by
     the runtime itself."""
     gc.freeze()
 

@@ -1,7 +1,7 @@
 """The tokenizer token counts use (callbacks/tokens.py), one per process.
 
-Building its vocabulary takes ~0.15 s inside bpe-openai's Rust extension, which holds the GIL
-throughout: built during a request, it stalls the event loop whatever thread builds it. So the
+Building its vocabulary takes a noticeable fraction of a second (docs/benchmarks.md, "Figures behind the code") inside
+bpe-openai's Rust extension, which holds the GIL throughout: built during a request, it stalls the event loop whatever thread builds it. So the
 server builds it in a background thread when it is idle (dionysus_mcp/warm_up.py), before an
 agent call needs it; this module imports nothing heavy (no smolagents), so that costs start-up
 nothing.

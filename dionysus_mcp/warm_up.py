@@ -2,8 +2,8 @@
 the server is idle, so that it never competes with a request.
 
 Both loads hold the GIL for tens to hundreds of milliseconds (the tokenizer's Rust build holds it
-throughout): started at launch, they delayed the first tool result by 1.9x a bare MCPServer's
-(docs/benchmarks.md). So the server starts them after its first request has been answered, or
+throughout): started at launch, they delayed the first tool result well past a bare MCPServer's
+(docs/benchmarks.md, "Figures behind the code"). So the server starts them after its first request has been answered, or
 once it has sat `IDLE_S` with no request at all — whichever comes first — in one background
 thread, one load after the other. A request that needs a model before that loads it itself, off
 the event loop (Embedder.embed_async).

@@ -5,7 +5,8 @@ no file descriptor but its stdin/stdout (the channel) and stderr. `-I -S`: no en
 variable, user site or site-packages is read, so `sys.path` is the standard library alone. The
 bootstrap loads, by file path, exactly the modules the code needs to run:
 - smolagents' `local_python_executor.py`, without smolagents' package `__init__` (which imports
-  its agents, models, HTTP clients and images: 0.4-0.6 s and 45 MB, against ~0.05 s here). Its
+  its agents, models, HTTP clients and images: ten times the time and far more memory than
+  this file alone; docs/benchmarks.md, "Figures behind the code"). Its
   two relative imports get what it uses of them: `Tool` (only a type hint there) and
   `truncate_content`/`BASE_BUILTIN_MODULES` (our own cut, with a note of how much was cut;
   no module is authorized anyway);

@@ -1,7 +1,7 @@
 """Server side of the fork server (agents/sandbox/zygote.py): one warm process, started like a
 child (scratch environment, `python -I -S`, empty directory, no descriptor but its control
-socket), that forks a fresh child per run in about a millisecond instead of the ~50 ms of CPU a
-new interpreter costs (measured: scripts/benchmark_speed.py --only isolation).
+socket), that forks a fresh child per run for a small part of the CPU a new interpreter costs
+(scripts/benchmark_speed.py --only isolation; docs/benchmarks.md).
 
 `ForkedProcess` gives a forked child the part of `subprocess.Popen`'s interface launcher.Child
 uses (pid, pipes, poll, wait, terminate, kill): its exit status comes from the zygote, its

@@ -1,7 +1,7 @@
 """Starting, talking to and ending the child process that runs the manager's code.
 
 A child is forked by the fork server (agents/sandbox/forkserver.py: a warm interpreter started
-the same way, ~1 ms per child) or, where there is none, started with `subprocess.Popen`
+the same way, cheap per child) or, where there is none, started with `subprocess.Popen`
 (fork-exec in C, no `preexec_fn`: safe in a threaded server). Either way: an environment built
 from scratch, no descriptor but its stdin, stdout and stderr, an empty temporary working
 directory, `python -I -S` (no environment variable and no site-packages read). It confines itself

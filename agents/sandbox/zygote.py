@@ -1,6 +1,6 @@
 """Child side of the fork server: one process that has loaded the code's modules once and
-forks a fresh child for each run (POSIX), so a run does not pay ~50 ms of CPU for a new
-interpreter and its imports.
+forks a fresh child for each run (POSIX), so a run does not pay the CPU of a new interpreter
+and its imports (docs/benchmarks.md).
 
 It runs in child.py's bootstrap (`child.py --zygote`), holds what every child holds (nothing of
 the server) and never runs code itself. It talks to the server over one unix socket (the one descriptor it inherits):

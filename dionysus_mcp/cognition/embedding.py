@@ -7,8 +7,8 @@ reindex` re-embeds them).
 
 The default, `minilm` (all-MiniLM-L6-v2, cognition/minilm.py), is a contextual sentence model
 whose weights ship inside this package: offline, no download, no torch. `wordllama` (WordLlama's
-`l2_supercat`, static token vectors, the `wordllama` extra) is the former default: ~100x cheaper
-per text, far worse at paraphrases (docs/benchmarks.md); `none` is lexical recall only. A model
+`l2_supercat`, static token vectors, the `wordllama` extra) is the former default: far cheaper per
+text, far worse at paraphrases (docs/benchmarks.md); `none` is lexical recall only. A model
 loads lazily, once, in a worker thread — started when the server is idle after its first request
 (dionysus_mcp/warm_up.py), or by the first `embed` that needs it — never on the event loop.
 """
@@ -68,8 +68,8 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
 
 
 class WordLlamaEmbedder(Embedder):
-    """WordLlama `l2_supercat` (static token embeddings, average-pooled): ~25k short texts a
-    second on one core, 16 MB of weights shipped in its wheel (`pip install "dionysus-mcp[wordllama]"`)."""
+    """WordLlama `l2_supercat` (static token embeddings, average-pooled): cheap per text
+    (docs/benchmarks.md), its weights shipped in its wheel (`pip install "dionysus-mcp[wordllama]"`)."""
 
     setting = "wordllama"
 
@@ -86,7 +86,7 @@ class WordLlamaEmbedder(Embedder):
         with self._lock:
             if self._model is None:
                 try:
-                    import wordllama  # noqa: PLC0415 - ~0.4 s: only when first needed
+                    import wordllama  # noqa: PLC0415 - a slow import: only when first needed
                     from pathlib import Path  # noqa: PLC0415
 
                     # Its loader looks for the tokenizer in a cache folder and would then try

@@ -34,7 +34,7 @@ LAYER_NORM_EPS = 1e-12
 WEIGHTS_FILE = "model.fp16.safetensors"
 THREADS = 2
 # One loaded model per folder and process: the weights never change, and every runtime a process
-# opens (tests, the CLI) would otherwise load its own 60 MB copy.
+# opens (tests, the CLI) would otherwise load its own copy of the weights.
 _LOADED: dict[Path, "MiniLMEncoder"] = {}
 _LOADING = threading.Lock()
 

@@ -39,7 +39,7 @@ class VectorCache:
         self._has = np.zeros(0, dtype=bool)
         self._matrix = np.zeros((0, dim), dtype=np.float32)
         # Sign bits, one row per 64 dimensions (column-major: a Hamming pass is then a few
-        # contiguous sweeps, 4x faster than over (rows, words)).
+        # contiguous sweeps, faster than over (rows, words): docs/benchmarks.md, "Figures behind the code").
         self._words = (dim + 63) // 64
         self._signs = np.zeros((self._words, 0), dtype=np.uint64)
 
@@ -58,7 +58,7 @@ class VectorCache:
             size = 4 * self.dim
             usable = [i for i, r in enumerate(rows) if r[3] == self.model and r[4] is not None and len(r[4]) == size]
             if usable:
-                # One buffer for the whole batch: a per-row frombuffer cost 3x more at 100,000.
+                # One buffer for the whole batch: a per-row frombuffer cost more (docs/benchmarks.md).
                 block = np.frombuffer(bytearray().join(rows[i][4] for i in usable), dtype=np.float32)
                 block = block.reshape(-1, self.dim)
                 where = n + np.asarray(usable)

@@ -1,7 +1,7 @@
 """MCP tools that run the agent team: run_ooda_cycle, run_heartbeat, and cancel_run.
 
-The agents themselves (and their heavy smolagents import, ~1-3 s) load on the first call, not
-at server start-up, and in a worker thread: importing on the event loop stalled every other
+The agents themselves (and their heavy smolagents import, seconds on a busy machine) load on the
+first call, not at server start-up, and in a worker thread: importing on the event loop stalled every other
 request for that long (scripts/benchmark_event_loop.py measures the worst stall). Each call builds fresh agents and runs them in a worker thread; progress is
 reported per step, and a cancelled request interrupts its run. With `wait=false` a run goes on
 in the background (agents/background.py) and the call returns its trace id at once.

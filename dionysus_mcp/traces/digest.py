@@ -1,7 +1,8 @@
 """Reads sized for an LLM client: a run's summary (`TraceDigest`) and its steps by page.
 
-A whole OODA cycle is ~65 KB of JSON — steps with their full observations, prompts' worth of
-model output, every sub-run in full — which a client pays for in context on every read. The
+A whole OODA cycle is tens of KB of JSON (docs/benchmarks.md, "Figures behind the code") — steps with their full observations,
+prompts' worth of model output, every sub-run in full — which a client pays for in context on
+every read. The
 digest keeps what a reader decides on: outcome, each phase's (sub-run's) result, tokens,
 basins, errors and a one-line index of every step; long texts are cut to a preview that says
 how many characters there are and how to read them whole (`get_trace(..., detail="full",

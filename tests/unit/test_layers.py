@@ -23,6 +23,10 @@ FORBIDDEN = {
     "dionysus_mcp.runtime": ("dionysus_mcp.surface", "agents", "callbacks"),
     "dionysus_mcp.config": ("dionysus_mcp.surface", "agents", "callbacks"),
     "dionysus_mcp.errors": ("dionysus_mcp.surface", "agents", "callbacks"),
+    # The operations' shared base: below every layer that declares operations.
+    "dionysus_mcp.inputs": ("dionysus_mcp.surface", "dionysus_mcp.runtime", "dionysus_mcp.cognition",
+                            "dionysus_mcp.traces", "dionysus_mcp.store", "agents", "callbacks"),
+    "dionysus_mcp.settings_docs": ("dionysus_mcp.surface", "agents", "callbacks"),
     "dionysus_mcp.secrets": ("dionysus_mcp.surface", "agents", "callbacks"),
     "dionysus_mcp.tokenizer": ("dionysus_mcp.surface", "agents", "callbacks"),
     "dionysus_mcp.warm_up": ("dionysus_mcp", "agents", "callbacks"),  # knows only the loads it is given

@@ -88,7 +88,8 @@ RETURN m.kind AS kind, count(m) AS n, max(m.created_at) AS latest, max(m.id) AS 
 """
 
 # Anchored on the basins (their id index), then their IN_BASIN edges: written from the memory
-# side, ArcadeDB walked every memory (169 → 549 ms from 200 to 1,000 basins).
+# side, ArcadeDB walked every memory, its time growing with the basins (docs/benchmarks.md,
+# "Figures behind the code").
 _SOME_BASIN_MEMORY_COUNTS = """
 MATCH (b:AttractorBasin) WHERE b.id IN $ids
 MATCH (b)<-[:IN_BASIN]-(m:Memory)

@@ -27,7 +27,8 @@ from dionysus_mcp.store.vector_cache import VectorCache
 from .connection import SQLitePart
 
 # ORDER BY rank (= bm25() with default weights) alone lets FTS5 keep a top-n heap: adding
-# "memory_id" as a second key cost ~30% at 100,000 memories. Ties at the cut are then settled
+# "memory_id" as a second key cost more at 100,000 memories (docs/benchmarks.md, "Figures
+# behind the code"). Ties at the cut are then settled
 # by id in Python, over a margin of extra rows.
 _TIE_MARGIN = 16
 # A query whose terms are in most memories could need every match rescored to be exact; past
@@ -117,7 +118,7 @@ class SQLiteMemorySearch(SQLitePart):
             cache = VectorCache(model, query.dim if model else 0, epoch)
             self._vectors = cache
         cursor = conn.cursor()
-        cursor.row_factory = None  # plain tuples: sqlite3.Row objects cost ~40% more at 100,000 rows
+        cursor.row_factory = None  # plain tuples: sqlite3.Row objects cost more per row (docs/benchmarks.md)
         cache.append(cursor.execute(_NEW_ROWS, (cache.last_rowid,)).fetchall())
         return cache
 

@@ -5,12 +5,10 @@ What uvicorn offers and what it lacks: it closes idle keep-alive connections
 (`timeout_keep_alive`, 5 s), caps a request head's size (h11's `max_incomplete_event_size`,
 16 KiB) and can answer 503 past `limit_concurrency` — but it has no time limit on a request's
 head or body, and its concurrency limit counts the half-sent connections too, so an attacker
-holding them gets every real request a 503. Measured before this module (server processes with
-the token set, a raw-socket client): 300 half-sent request heads to a server whose open-file
-limit was 256 — or 1,100 with the common limit of 1,024 — left an authenticated /health
-unanswered for 10 s (the client's timeout), and the log took ~70,000 lines of asyncio
-tracebacks: the process ran out of file descriptors and asyncio stopped accepting. After: 200
-in 0.03–0.07 s, no descriptor ran out.
+holding them gets every real request a 503. Before this module, a few hundred half-sent request
+heads ran the process out of file descriptors: asyncio stopped accepting and an authenticated
+/health went unanswered (the measurements before and after: docs/benchmarks.md, "Figures behind
+the code").
 
 So the server runs uvicorn's h11 protocol with three additions (`bounded_protocol`), watching
 h11's state of the client's side of each connection:
