@@ -186,6 +186,8 @@ class Stores:
         folder = self.workdir / f"{label}-{backend}-{self._count}"
         folder.mkdir(parents=True, exist_ok=True)
         env = {"DIONYSUS_DB_PATH": str(folder / "dionysus.db"), "DIONYSUS_MODEL": MODEL, "DIONYSUS_LOG_LEVEL": "WARNING"}
+        if os.environ.get("DIONYSUS_EMBEDDER"):  # measure another embedder (the default: the product's)
+            env["DIONYSUS_EMBEDDER"] = os.environ["DIONYSUS_EMBEDDER"]
         if backend == "neo4j":
             server = self.bolt_server()
             database = f"bench{self._count}{label.replace('_', '')}"[:60]
@@ -1030,6 +1032,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], Report]:
     doc = {
         "benchmark": "speed",
         "model": MODEL,
+        "embedder": os.environ.get("DIONYSUS_EMBEDDER") or "minilm (the default)",
         "quick": args.quick,
         "gc_freeze": args.gc_freeze,
         "neo4j": "skipped" if args.skip_neo4j else (stores.neo4j_error or "local Bolt server (ArcadeDB, arcadedb-embedded)"),

@@ -4,6 +4,12 @@ The Bolt server is ArcadeDB from the `arcadedb-embedded` wheel (scripts/bolt_ser
 per test session, one fresh database per test. When the wheel or its Java runtime is missing,
 tests that need it are skipped with the reason — except in CI (env `CI` set), where they fail:
 a Bolt test must never pass by not running.
+
+Recall by meaning is on only where a test is about it: the session runs with
+DIONYSUS_EMBEDDER=none (every runtime, CLI and server subprocess the tests start inherits it),
+and a test marked `meaning` runs with the product's default embedder, MiniLM (loaded once per
+process: cognition/minilm.py keeps one copy). Words-only recall is a real mode of the product
+(`none`), not a stand-in.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ import pytest
 
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
+from tests.helpers import settings_env
 
 ROOT = Path(__file__).resolve().parent.parent
+os.environ["DIONYSUS_EMBEDDER"] = "none"  # see the module docstring; `meaning` tests set minilm
 
 
 def load_bolt_server_module() -> ModuleType:
@@ -47,6 +55,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if {"bolt_server", "bolt_runtime", "neo4j_store_factory"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.bolt)
+
+
+@pytest.fixture(autouse=True)
+def _embedder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The embedder a test runs with: MiniLM (the default) when it is marked `meaning`."""
+    name = "minilm" if request.node.get_closest_marker("meaning") else "none"
+    monkeypatch.setenv("DIONYSUS_EMBEDDER", name)
+    return name
 
 
 @pytest.fixture(scope="session")
@@ -192,8 +208,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "dionysus.db")})
+def settings(tmp_path, _embedder) -> Settings:
+    return Settings.from_env(settings_env(DIONYSUS_DB_PATH=str(tmp_path / "dionysus.db")))
 
 
 @pytest.fixture
@@ -204,10 +220,10 @@ async def runtime(settings, clock):
 
 
 @pytest.fixture
-async def rt(tmp_path):
+async def rt(tmp_path, _embedder):
     """A runtime on a real clock (lists are ordered by start time), seeded with the demo memory."""
     from agents.demo import seed_if_empty
 
-    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "seeded.db")})) as runtime:
+    async with open_runtime(Settings.from_env(settings_env(DIONYSUS_DB_PATH=str(tmp_path / "seeded.db")))) as runtime:
         await seed_if_empty(runtime)
         yield runtime

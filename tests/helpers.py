@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,12 @@ from pathlib import Path
 from callbacks.context import RunObserver
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
+
+def settings_env(**variables: str) -> dict[str, str]:
+    """A settings environment for `Settings.from_env`, with the test's embedder (tests/conftest.py:
+    none, or MiniLM for a test marked `meaning`)."""
+    return {"DIONYSUS_EMBEDDER": os.environ.get("DIONYSUS_EMBEDDER", "none"), **variables}
+
 
 CONTEXT = "I keep losing focus in the afternoons before my exam; notifications and short sleep make it worse."
 
@@ -29,7 +36,7 @@ class Runs(RunObserver):
 async def seed_traces(db_path: Path) -> tuple[str, str]:
     """A finished manager run with one stored step and one delegated sub-run, in a SQLite file:
     (root trace id, child trace id). Its step cost 50 prompt tokens, 80 without pruning."""
-    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(db_path)})) as rt:
+    async with open_runtime(Settings.from_env(settings_env(DIONYSUS_DB_PATH=str(db_path)))) as rt:
         root = await rt.traces.create_trace("ConsciousnessManager", model="scripted", task="What now?")
         await rt.traces.add_step(root, {"step_number": 1, "step_type": "action", "observations": "all quiet",
                                         "input_tokens": 50, "output_tokens": 5, "unpruned_input_tokens": 80})

@@ -11,13 +11,14 @@ from mcp import Client
 
 from dionysus_mcp.config import Settings
 from dionysus_mcp.surface.server import build_server
+from tests.helpers import settings_env
 
 
 @asynccontextmanager
 async def connected(tmp_path) -> AsyncIterator[Client]:
     # A context manager, not a fixture: the client's task group must be entered and exited in
     # the same task, and pytest-asyncio sets fixtures up and tears them down in different ones.
-    settings = Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "mcp-agents.db")})
+    settings = Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(tmp_path / "mcp-agents.db")})
     async with Client(build_server(settings=settings)) as c:
         await c.call_tool("upsert_basin", {"name": "attention", "keywords": ["focus", "distraction"]})
         await c.call_tool("remember", {"content": "Notifications cut focus into fragments."})

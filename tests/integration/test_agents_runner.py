@@ -12,7 +12,7 @@ from agents.runner import run_heartbeat, run_ooda_cycle
 from dionysus_mcp.config import Settings
 from dionysus_mcp.errors import InvalidInput
 from dionysus_mcp.runtime import open_runtime
-from tests.helpers import CONTEXT, Runs
+from tests.helpers import CONTEXT, Runs, settings_env
 
 
 async def test_ooda_cycle_result(rt):
@@ -134,7 +134,7 @@ async def test_other_requests_are_served_while_a_run_is_going(rt):
 
 async def test_demo_seeds_once_and_prints_both_runs(tmp_path):
     lines: list[str] = []
-    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "demo.db")})) as runtime:
+    async with open_runtime(Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(tmp_path / "demo.db")})) as runtime:
         ooda, heartbeat = await run_demo(runtime, write=lines.append)
         assert not await seed_if_empty(runtime)  # already seeded
     text = "\n".join(lines)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import seed_traces
+from tests.helpers import seed_traces, settings_env
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
@@ -62,7 +62,7 @@ async def test_forgetting_on_the_command_line(tmp_path):
     from dionysus_mcp.config import Settings
     from dionysus_mcp.runtime import open_runtime
 
-    async with open_runtime(Settings.from_env(env)) as rt:
+    async with open_runtime(Settings.from_env({**settings_env(), **env})) as rt:
         await rt.basins.upsert_basin("sleep", keywords=["sleep"])
         memory = await rt.memory.remember("sleep matters")
         principle = await rt.wisdom.add_wisdom("rest")

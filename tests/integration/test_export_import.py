@@ -102,6 +102,8 @@ def test_import_names_the_bad_line_and_writes_nothing(tmp_path):
         ([json.dumps({"hello": 1})], "line 1: not a dionysus-mcp export"),
         ([json.dumps({"format": "dionysus-mcp-export", "version": 99})], "line 1: export format version 99"),
         ([good_header, basin, "{oops"], "line 3: not JSON"),
+        ([good_header, basin, "[1, 2]"], "line 3: expected a JSON object"),
+        (["[1, 2]"], "line 1: expected a JSON object"),
         ([good_header, basin, json.dumps({"type": "planet", "data": {}})], "line 3: unknown record type 'planet'"),
         ([good_header, basin, json.dumps({"type": "memory", "data": {"id": "m", "kind": "k"}})], "line 3: memory content: Field required"),
         ([], "the file is empty"),

@@ -15,6 +15,7 @@ from dionysus_mcp.config import ConfigError, Settings
 from dionysus_mcp.surface.server import build_server
 from tests.openai_endpoint import serving
 from tests.sandbox_helpers import children_now, code_children, stray_children
+from tests.helpers import settings_env
 
 CONTEXT = "I lose focus when notifications are on."
 TEAM = ["perception", "reasoning", "metacognition"]
@@ -22,7 +23,7 @@ TEAM = ["perception", "reasoning", "metacognition"]
 
 @asynccontextmanager
 async def session(tmp_path, env: dict[str, str]) -> AsyncIterator[Client]:
-    settings = Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "kinds.db"), **env})
+    settings = Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(tmp_path / "kinds.db"), **env})
     async with Client(build_server(settings=settings)) as client:
         await client.call_tool("upsert_basin", {"name": "attention", "keywords": ["focus", "notifications"]})
         await client.call_tool("remember", {"content": "Notifications cut focus into fragments."})

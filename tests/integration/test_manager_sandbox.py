@@ -21,6 +21,7 @@ from agents.runner import _group
 from agents.safe_executor import SafeExecutor
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
+from tests.helpers import settings_env
 
 SECRET = "neo4j-Pa55word-that-must-not-leak"
 API_KEY = "sk-test-key-that-must-not-leak-0123"
@@ -135,7 +136,7 @@ async def manager(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
     db = tmp_path / "sandbox.db"
     settings = Settings.from_env(
-        {"DIONYSUS_DB_PATH": str(db), "NEO4J_PASSWORD": SECRET, "DIONYSUS_CODE_STEP_TIMEOUT": "2"}
+        {**settings_env(), "DIONYSUS_DB_PATH": str(db), "NEO4J_PASSWORD": SECRET, "DIONYSUS_CODE_STEP_TIMEOUT": "2"}
     )
     async with open_runtime(settings) as runtime:
         await seed_if_empty(runtime)

@@ -18,7 +18,7 @@ import json
 from agents.runner import run_ooda_cycle
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
-from tests.helpers import CONTEXT
+from tests.helpers import CONTEXT, settings_env
 from tests.hostile_endpoint import HostileEndpoint, message_texts, text_reply, tool_call_reply
 from tests.integration.test_manager_sandbox import API_KEY, SECRET, dump
 
@@ -67,7 +67,7 @@ async def test_hostile_manager_code_from_an_openai_endpoint_ends_in_a_clean_run(
         monkeypatch.setenv("OPENAI_BASE_URL", endpoint.base_url)
         monkeypatch.setenv("NEO4J_PASSWORD", SECRET)  # where the exploit looked
         settings = Settings.from_env(
-            {
+            {**settings_env(),
                 "DIONYSUS_DB_PATH": str(db),
                 "DIONYSUS_MODEL": "openai:hostile",
                 "NEO4J_PASSWORD": SECRET,

@@ -17,7 +17,7 @@ import anyio.to_thread
 from agents.runner import run_ooda_cycle
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
-from tests.helpers import CONTEXT
+from tests.helpers import CONTEXT, settings_env
 from tests.hostile_endpoint import HostileEndpoint, message_texts, text_reply, tool_call_reply
 from tests.integration.test_manager_sandbox import API_KEY, SECRET
 from tests.sandbox_helpers import children_now, code_children, stray_children
@@ -64,7 +64,7 @@ def spinning_child(deadline_s: float = 30.0, ignore: "set[int]" = frozenset()) -
 
 
 def settings_for(tmp_path, endpoint: HostileEndpoint, timeout: str) -> Settings:
-    return Settings.from_env({
+    return Settings.from_env({**settings_env(),
         "DIONYSUS_DB_PATH": str(tmp_path / "runs.db"),
         "DIONYSUS_MODEL": "openai:hostile",
         "OPENAI_BASE_URL": endpoint.base_url,
@@ -134,7 +134,7 @@ async def test_a_run_cancelled_mid_spin_stops_at_once(tmp_path, monkeypatch):
 async def test_twenty_cycles_in_a_row_leave_no_process_and_no_directory(tmp_path):
     before = {p.name for p in Path(tempfile.gettempdir()).glob("dionysus-code-*")}
     alive = children_now()
-    settings = Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "cycles.db"), "DIONYSUS_EMBEDDER": "none"})
+    settings = Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(tmp_path / "cycles.db"), "DIONYSUS_EMBEDDER": "none"})
     async with open_runtime(settings) as runtime:
         for n in range(20):
             result = await run_ooda_cycle(runtime, f"{CONTEXT} (cycle {n})")

@@ -25,14 +25,14 @@ from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
 from dionysus_mcp.traces import RETRY_EVERY_S
 from schema.trace_writes import from_outbox
-from tests.helpers import Runs, SteppedClock
+from tests.helpers import Runs, SteppedClock, settings_env
 
 PROGRESS = re.compile(r"^HeartbeatAgent(?:: plan before step (?P<plan>\d+)| step (?P<action>\d+): .*|(?P<final>: final answer))$")
 
 
 @pytest.fixture
 def settings(bolt_server, neo4j_database, tmp_path) -> Settings:
-    return Settings.from_env({
+    return Settings.from_env({**settings_env(),
         "NEO4J_URI": bolt_server.uri,
         "NEO4J_USERNAME": bolt_server.user,
         "NEO4J_PASSWORD": bolt_server.password,

@@ -18,6 +18,7 @@ from mcp.client.stdio import stdio_client
 
 from dionysus_mcp.config import Settings
 from dionysus_mcp.surface.server import build_server
+from tests.helpers import settings_env
 from tests.openai_endpoint import addressed_to, closed_port_url, serving
 
 CONTEXT = "I lose focus when notifications are on."
@@ -30,7 +31,7 @@ async def session(tmp_path, monkeypatch, env: dict[str, str]) -> AsyncIterator[C
     # The provider's URL and key come from the environment, as in production.
     for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.setenv(name, env[name])
-    settings = Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "provider.db"), **env})
+    settings = Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(tmp_path / "provider.db"), **env})
     async with Client(build_server(settings=settings)) as client:
         await client.call_tool("upsert_basin", {"name": "attention", "keywords": ["focus", "notifications"]})
         await client.call_tool("remember", {"content": "Notifications cut focus into fragments."})
@@ -189,3 +190,25 @@ def test_serve_refuses_an_unusable_model_configuration_at_start(tmp_path, extra,
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1 and expected in lines[0], proc.stderr
     assert not (tmp_path / "cfg.db").exists()  # refused before anything started
+
+
+@pytest.mark.parametrize(("status", "retried"), [
+    (400, False), (401, False), (404, False), (422, False), (408, True), (409, True), (429, True), (503, True),
+])
+def test_only_a_passing_failure_is_retried(status, retried):
+    """A request the endpoint refuses for what it is (bad request, bad key, unknown model) fails
+    at once; a timeout, a conflict, a rate limit or a server error is tried again."""
+    from smolagents.models import ChatMessage, MessageRole
+
+    from agents.models import create_model
+    from agents.provider import ProviderError
+
+    with serving() as endpoint:
+        fault = endpoint.fail("status", status=status, retry_after="0")
+        settings = Settings.from_env({**settings_env(), **endpoint.env(DIONYSUS_MODEL_RETRIES="2")})
+        model = create_model(settings.model, "heartbeat", env=endpoint.env(), settings=settings)
+        with pytest.raises(ProviderError) as failed:
+            model.generate([ChatMessage(role=MessageRole.USER, content=[{"type": "text", "text": "hello"}])])
+    assert fault.hits == len(endpoint.requests) == (3 if retried else 1)
+    assert f"(HTTP {status})" in str(failed.value) or f"HTTP {status}:" in str(failed.value)
+    assert ("(after 3 attempts)" in str(failed.value)) is retried, str(failed.value)

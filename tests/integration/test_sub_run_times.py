@@ -20,7 +20,7 @@ from agents.runner import run_ooda_cycle
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
 from schema.models import utcnow
-from tests.helpers import CONTEXT
+from tests.helpers import CONTEXT, settings_env
 
 
 @pytest.fixture(params=["sqlite", pytest.param("neo4j", marks=pytest.mark.bolt)])
@@ -37,7 +37,7 @@ def steps_s(run) -> float:
 
 
 async def test_each_phase_covers_its_steps(env):
-    async with open_runtime(Settings.from_env(env)) as rt:
+    async with open_runtime(Settings.from_env({**settings_env(), **env})) as rt:
         await seed_if_empty(rt)
         rt.traces.clock = lambda: utcnow() + timedelta(minutes=1)  # every write stored "a minute later"
         first = await run_ooda_cycle(rt, CONTEXT)

@@ -32,6 +32,7 @@ from dionysus_mcp.surface.server import build_server
 from dionysus_mcp.surface.viewer import VIEWER_URI, viewer_html
 from tests.conftest import in_ci
 from tests.integration.test_http_and_cli import env_for, free_port
+from tests.helpers import settings_env
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CONTEXTS = ("I keep losing focus in the afternoons; notifications make it worse.",
@@ -71,7 +72,7 @@ def text_of(dom: str, attr: str) -> str:
 async def stored_runs(tmp_path):
     """Two scripted OODA cycles in a SQLite file: (db path, [trace ids])."""
     db = tmp_path / "viewer.db"
-    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(db)})) as runtime:
+    async with open_runtime(Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(db)})) as runtime:
         await seed_if_empty(runtime)
         ids = [(await run_ooda_cycle(runtime, context)).trace_id for context in CONTEXTS]
     return db, ids
@@ -159,7 +160,10 @@ async def test_with_a_token_the_viewer_asks_for_it_once(browser, stored_runs):
         assert httpx.get(f"{base}/api/agents/traces", cookies=cookies).status_code == 200
         assert httpx.get(f"{base}/traces/{first}", cookies=cookies).status_code == 200
         assert httpx.post(f"{base}/mcp", json={}, cookies=cookies).status_code == 401
+        assert httpx.get(f"{base}/mcp", cookies=cookies).status_code == 401
         assert httpx.get(f"{base}/health", cookies=cookies).status_code == 401
+        for method in ("POST", "PUT", "DELETE", "PATCH"):  # the REST API's paths, but not a read
+            assert httpx.request(method, f"{base}/api/agents/traces/{first}", cookies=cookies).status_code == 401, method
         assert httpx.get(f"{base}/api/agents/traces", headers={"Authorization": f"Bearer {value}"}).status_code == 401
         # Not from a page of another site or port (the browser says so in Sec-Fetch-Site).
         assert httpx.get(f"{base}/api/agents/traces", cookies=cookies, headers={"Sec-Fetch-Site": "same-site"}).status_code == 401
@@ -220,6 +224,35 @@ async def test_another_port_gets_no_cookie_that_opens_mcp(browser, stored_runs, 
                 assert httpx.post(f"{base}/mcp", json={}, cookies={name: value}).status_code == 401
     finally:
         spy.server.shutdown()
+        proc.terminate()
+        proc.wait(30)
+
+
+HOSTILE = '<img src=x onerror="document.body.dataset.pwned=1"><b>bold</b>'
+
+
+async def test_stored_text_is_shown_as_text_never_as_markup(browser, tmp_path):
+    """A run's texts come from models and from what they read: the page shows them as text. Had
+    one been inserted as HTML, its element would be in the DOM (the page's CSP would still stop
+    the handler, so the element is what the test looks for)."""
+    db = tmp_path / "hostile.db"
+    async with open_runtime(Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(db)})) as runtime:
+        tid = await runtime.traces.create_trace(f"agent {HOSTILE}", model="scripted", task=f"task {HOSTILE}")
+        await runtime.traces.add_step(tid, {
+            "step_number": 1, "step_type": "action", "observations": f"observed {HOSTILE}", "plan": f"plan {HOSTILE}",
+            "error": f"error {HOSTILE}", "tool_calls": [{"id": "call-1", "name": "semantic_recall", "arguments": {"query": HOSTILE}}],
+        })
+        await runtime.traces.complete_trace(tid, "error", summary=f"summary {HOSTILE}", error=f"failed {HOSTILE}")
+    proc, base = serve(db)
+    try:
+        for page in (f"{base}/traces/{tid}", f"{base}/traces"):
+            dom = dump_dom(browser, page)
+            assert "<img" not in dom and "<b>bold</b>" not in dom and "data-pwned" not in dom, page
+            assert escape(HOSTILE, quote=False) in dom, page  # shown, as text
+        dom = dump_dom(browser, f"{base}/traces/{tid}")
+        for field in ("summary", "agent", "error", "failed", "plan", "observed"):  # each place the page writes text
+            assert escape(f"{field} {HOSTILE}", quote=False) in dom, field
+    finally:
         proc.terminate()
         proc.wait(30)
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from mcp import Client
 
 from dionysus_mcp.surface.server import build_server
-from tests.helpers import seed_traces
+from tests.helpers import seed_traces, settings_env
 from schema.trace_writes import CreateTrace
 
 DELETING = {"forget_memory", "delete_basin", "delete_wisdom", "delete_traces"}
@@ -118,15 +118,15 @@ async def test_retention_deletes_old_runs_when_the_server_starts(tmp_path):
 
     path = tmp_path / "retained.db"
     now = datetime.now(timezone.utc)
-    async with open_runtime(Settings.from_env({"DIONYSUS_DB_PATH": str(path)})) as rt:
+    async with open_runtime(Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(path)})) as rt:
         for tid, age in (("old", 10), ("old-child", 10), ("fresh", 1)):
             parent = "old" if tid == "old-child" else None
             await rt.store.traces.write([CreateTrace(trace=TraceRecord(id=tid, run_id=tid, agent_name="a", parent_id=parent,
                                                     started_at=now - timedelta(days=age), status="success"))])
-    unset = Settings.from_env({"DIONYSUS_DB_PATH": str(path)})
+    unset = Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(path)})
     async with Client(build_server(settings=unset)) as c:
         assert len((await call(c, "list_traces", {}))["traces"]) == 3
-    keep = Settings.from_env({"DIONYSUS_DB_PATH": str(path), "DIONYSUS_TRACE_RETENTION_DAYS": "5"})
+    keep = Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(path), "DIONYSUS_TRACE_RETENTION_DAYS": "5"})
     async with Client(build_server(settings=keep)) as c:
         assert [t["id"] for t in (await call(c, "list_traces", {}))["traces"]] == ["fresh"]
 
@@ -159,7 +159,7 @@ async def test_another_process_updating_or_forgetting_is_seen_by_recall(tmp_path
     def by_words(result) -> list[str]:  # hits sharing a word with the query
         return [h.content for h in result.hits if h.lexical > 0]
 
-    settings = Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "shared.db")})
+    settings = Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(tmp_path / "shared.db")})
     async with open_runtime(settings) as server, open_runtime(settings) as other:
         first = await server.memory.remember("the meeting is on monday")
         second = await server.memory.remember("the train leaves at noon")

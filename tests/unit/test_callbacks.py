@@ -437,6 +437,7 @@ def test_progress_and_cancellation_checks(runtime):
     assert len(messages) == 2  # no progress after cancellation
 
 
+@pytest.mark.meaning
 async def test_recall_activates_a_basin_by_meaning_without_a_shared_word(runtime, agent_ctx):
     agent, ctx = agent_ctx
     await runtime.basins.upsert_basin("sleep", "rest, dreams and insomnia", ["sleep", "rest", "night"])

@@ -110,3 +110,46 @@ async def test_coherence_scores_every_active_basin_but_lists_the_most_active(run
     assert levels == sorted(levels, reverse=True)
     snapshot = (await runtime.store.snapshots.recent(1))[0]
     assert len(snapshot.active_basin_ids) == MAX_LISTED + 5  # continuity still sees them all
+
+
+# --- rules a mutation run (scripts/mutation.sh recall) found unpinned ------------------------------
+
+
+@pytest.mark.parametrize("kind", [None, "", "  "])
+async def test_a_missing_kind_is_refused(runtime, kind):
+    with pytest.raises(InvalidInput, match="kind must be 1 to"):
+        await runtime.memory.remember("a note", kind=kind)
+
+
+@pytest.mark.parametrize("method", ["get", "forget_memory"])
+async def test_an_unknown_or_missing_memory_id_is_named_in_at_most_100_characters(runtime, method):
+    call = getattr(runtime.memory, method)
+    with pytest.raises(NotFound, match=r"no memory has id ''"):
+        await call(None)
+    with pytest.raises(NotFound) as caught:
+        await call("m" * 150)
+    assert f"'{'m' * 100}'" in str(caught.value)
+
+
+async def test_update_changes_kind_and_tags_and_pins_named_basins_at_full_weight(runtime):
+    await runtime.basins.upsert_basin("garden", description="plants", keywords=["tomato"])
+    memory_id = (await runtime.memory.remember("Water the plants", tags=["home"])).memory_id
+    view = await runtime.memory.update_memory(memory_id, kind="Procedural", tags=["chores", "weekly"], basins=["garden"])
+    assert (view.kind, view.tags, view.basins) == ("procedural", ["chores", "weekly"], ["garden"])
+    stored = await runtime.store.memories.get(memory_id)
+    assert (stored.kind, stored.tags, [b.weight for b in stored.basins]) == ("procedural", ["chores", "weekly"], [1.0])
+    with pytest.raises(InvalidInput, match="^nothing to change: give content, kind, tags, importance or basins$"):
+        await runtime.memory.update_memory(memory_id)
+
+
+async def test_a_memory_forgotten_during_an_update_is_reported(runtime):
+    memory_id = (await runtime.memory.remember("a passing thought")).memory_id
+    update = runtime.store.memories.update
+
+    async def forgotten_first(memory, *args, **kwargs):  # another client forgets it meanwhile
+        await runtime.store.memories.delete(memory.id)
+        return await update(memory, *args, **kwargs)
+
+    runtime.store.memories.update = forgotten_first
+    with pytest.raises(NotFound, match=f"^memory '{memory_id}' was forgotten meanwhile; nothing changed$"):
+        await runtime.memory.update_memory(memory_id, importance=0.2)

@@ -83,3 +83,13 @@ def test_the_recall_weights_are_the_rankings_of_each_embedder_in_one_place():
     assert ranking_for(WordLlamaEmbedder()).lexical_weight == 0.2
     assert ranking_for(NoEmbedder()) == RANKINGS["none"]
     assert ranking_for(object()) == DEFAULT  # an embedder of a test's own
+
+
+def test_a_negative_cosine_counts_as_no_meaning_not_as_less_than_none():
+    # Two memories sharing the same word with the query: one merely unrelated in meaning
+    # (cosine -0.4), one with no vector at all. Meaning must not push the first below the second.
+    lexical = [("unrelated", 3.0), ("no-vector", 3.0)]
+    semantic = [("unrelated", -0.4)]
+    fused = {f.key: f for f in fuse(lexical, semantic, method="weighted", query_weight=10.0, **ONE)}
+    assert fused["unrelated"].score == fused["no-vector"].score == pytest.approx(0.2 * 0.3)  # not the 0.3³ floor
+    assert fused["unrelated"].semantic == -0.4  # the cosine itself is reported as it is

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from dionysus_mcp.cognition.embedding import NoEmbedder, WordLlamaEmbedder, create_embedder
+from dionysus_mcp.cognition.memory import embedding_text
 from dionysus_mcp.cognition.reindex import reindex
 from dionysus_mcp.config import ConfigError, Settings
 from dionysus_mcp.runtime import open_runtime
@@ -21,6 +22,7 @@ from dionysus_mcp.store.sqlite import SQLiteStore
 from tests.helpers import embed_with_the_network_cut
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.meaning  # the runtimes here run the default model (tests/conftest.py)
 
 
 def test_wordllama_loads_from_the_wheel_with_the_network_cut_off():
@@ -131,3 +133,63 @@ def test_reindex_command(tmp_path):
     out = subprocess.run([*cmd, "reindex"], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1 of 1 memories embedded with wordllama-l2_supercat-256 (256 dimensions)"
     assert "reindex: 1/1 memories embedded" in out.stderr
+
+
+# --- rules a mutation run (scripts/mutation.sh recall) found unpinned ------------------------------
+
+
+async def test_each_figure_of_a_hit_is_a_float_rounded_to_six_decimals(runtime):
+    # Unrelated memories give the query's terms weight; partial matches give scores that are
+    # not round numbers, so a figure rounded differently shows.
+    for text in (
+        "I sleep badly when I drink coffee late", "Coffee beans from Kenya", "Evening walks help me sleep",
+        "The train to Lyon leaves at nine", "Invoice 60414 is due in March", "My sister plays the cello",
+        "Tomatoes need full sun", "The office wifi password changed", "Backups run every Sunday night",
+    ):
+        await runtime.memory.remember(text, tags=["notes"])
+    hits = (await runtime.memory.semantic_recall("coffee sleep", k=5)).hits
+    assert len(hits) == 5 and hits[0].relevance == 1.0
+    for h in hits:
+        assert all(type(v) is float and v == round(v, 6) for v in (h.score, h.relevance, h.lexical, h.semantic)), h
+        assert 0.0 < h.score <= 1.0 and -1.0 <= h.semantic <= 1.0 and h.lexical >= 0.0
+        assert h.relevance == pytest.approx(h.score / hits[0].score, abs=2e-6)
+    # So the checks above can fail: figures with all six decimals in use.
+    assert any(v != round(v, 5) for h in hits for v in (h.score, h.relevance))
+
+
+async def test_each_vector_records_the_model_that_made_it_from_content_and_tags(runtime):
+    await runtime.memory.remember("a note", tags=["x", "y"])
+    await runtime.memory.remember("another note")
+    assert await runtime.store.memories.embedding_counts() == {runtime.embedder.name: 2}
+    # The text embedded (reindex embeds the same): the content, then the tags on their own line.
+    assert embedding_text("a note", ["x", "y"]) == "a note\nx y"
+    assert embedding_text("a note", []) == "a note"
+
+
+async def semantic_of(runtime, query: str, memory_id: str) -> float:
+    hits = (await runtime.memory.semantic_recall(query, k=10)).hits
+    return next(h.semantic for h in hits if h.memory_id == memory_id)
+
+
+async def test_new_content_or_tags_get_a_new_vector_and_other_changes_keep_it(runtime):
+    changed = (await runtime.memory.remember("apples and pears", tags=["fruit"])).memory_id
+    await runtime.memory.update_memory(changed, importance=0.9)  # no new text: the vector stays
+    assert await runtime.store.memories.embedding_counts() == {runtime.embedder.name: 1}
+    await runtime.memory.update_memory(changed, content="quarterly tax filing")
+    fresh = (await runtime.memory.remember("quarterly tax filing", tags=["fruit"])).memory_id
+    assert await runtime.store.memories.embedding_counts() == {runtime.embedder.name: 2}
+    # Same text, same vector: the changed memory was embedded again, from its new content.
+    assert await semantic_of(runtime, "taxes", changed) == await semantic_of(runtime, "taxes", fresh)
+    await runtime.memory.update_memory(changed, tags=["garden"])
+    other = (await runtime.memory.remember("quarterly tax filing", tags=["garden"])).memory_id
+    assert await semantic_of(runtime, "garden taxes", changed) == await semantic_of(runtime, "garden taxes", other)
+    assert await semantic_of(runtime, "garden taxes", changed) != await semantic_of(runtime, "garden taxes", fresh)
+
+
+async def test_remember_attaches_basins_by_meaning_with_fractional_weights(runtime):
+    await runtime.basins.upsert_basin("sleep", description="rest, sleep and insomnia", keywords=["sleep", "insomnia"])
+    await runtime.basins.upsert_basin("money", description="budget and bills", keywords=["budget", "rent"])
+    result = await runtime.memory.remember("I could not get any slumber last night")  # no keyword in common
+    assert result.basins == ["sleep"]
+    [link] = (await runtime.store.memories.get(result.memory_id)).basins
+    assert 0.0 < link.weight < 1.0 and link.weight == round(link.weight, 6)

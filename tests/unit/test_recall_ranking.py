@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from dionysus_mcp.cognition.ranking import RANKINGS, Ranking
 from dionysus_mcp.config import Settings
 from dionysus_mcp.errors import InvalidInput
+from dionysus_mcp.runtime import open_runtime
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
@@ -110,3 +112,76 @@ async def test_memories_attach_to_the_three_most_related_basins(runtime):
     [kept] = [m for m in await runtime.store.memories.list() if m.id == partial.memory_id]
     # relevance 1/min(1 term, n words) = 1.0 for a one-term basin the text names
     assert sorted(b.weight for b in kept.basins) == [1.0, 1.0]
+
+
+# --- rules a mutation run (scripts/mutation.sh recall) found unpinned ------------------------------
+
+
+async def test_recall_gives_five_hits_unless_told(runtime):
+    for n in range(7):
+        await runtime.memory.remember(f"green tea note {n}")
+    assert len((await runtime.memory.semantic_recall("green tea")).hits) == 5
+
+
+async def test_a_large_k_asks_the_store_for_candidates_in_proportion(runtime):
+    # 40 matching memories, more than the 30-candidate floor: k=40 must see all of them.
+    for n in range(40):
+        await runtime.memory.remember(f"ticket queue entry {n}")
+    assert len((await runtime.memory.semantic_recall("ticket queue entry", k=40)).hits) == 40
+
+
+async def test_equal_matches_come_newest_first(runtime, clock):
+    ids = []
+    for _ in range(4):
+        ids.append((await runtime.memory.remember("the same note about kettles")).memory_id)
+        clock.advance(5)
+    hits = (await runtime.memory.semantic_recall("kettles", k=4)).hits
+    assert len({h.score for h in hits}) == 1
+    assert [h.memory_id for h in hits] == ids[::-1]
+
+
+async def test_a_memory_forgotten_during_a_recall_is_left_out(runtime):
+    kept = (await runtime.memory.remember("the lighthouse keeper's log")).memory_id
+    gone = (await runtime.memory.remember("the lighthouse keeper's lamp")).memory_id
+    read = runtime.store.memories.get_many
+
+    async def forgotten_first(ids):  # another client forgets one between search and read
+        await runtime.store.memories.delete(gone)
+        return await read(ids)
+
+    runtime.store.memories.get_many = forgotten_first
+    hits = (await runtime.memory.semantic_recall("lighthouse keeper")).hits
+    assert [h.memory_id for h in hits] == [kept]
+
+
+@pytest.mark.parametrize("query", [None, "", "   "])
+async def test_a_missing_query_is_refused(runtime, query):
+    with pytest.raises(InvalidInput, match="query must not be empty"):
+        await runtime.memory.semantic_recall(query)
+
+
+async def test_recall_fuses_with_the_configured_method_and_the_embedders_lexical_weight(runtime, monkeypatch):
+    for text in ("coffee keeps me awake", "tea before bed", "the train to Lyon", "sleep hygiene notes"):
+        await runtime.memory.remember(text)
+
+    async def scores():
+        return [(h.memory_id, h.score) for h in (await runtime.memory.semantic_recall("coffee sleep", k=4)).hits]
+
+    weighted = await scores()
+    assert runtime.memory.ranking == RANKINGS[runtime.settings.embedder]  # the settings of the ranking, one place
+    monkeypatch.setattr(runtime.memory, "ranking", Ranking(lexical_weight=0.9))
+    assert await scores() != weighted
+    monkeypatch.setattr(runtime.memory, "ranking", Ranking(fusion="rrf"))
+    # RRF: Σ 1/(60 + rank) over the lists, times 0.5 + 0.5 · importance (0.5 here: 0.75).
+    assert all(score <= round(0.75 * 2 / 61, 6) for _, score in await scores())
+
+
+async def test_tags_alone_can_attach_a_basin_by_its_keywords(tmp_path):
+    # Lexical only (no embedder), so the tags' words are all that can attach it.
+    settings = Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "lexical.db"), "DIONYSUS_EMBEDDER": "none"})
+    async with open_runtime(settings) as runtime:
+        await runtime.basins.upsert_basin("money", description="budget and bills", keywords=["budget", "rent"])
+        result = await runtime.memory.remember("Paid it this morning", tags=["rent", "budget"])
+        assert result.basins == ["money"]
+        # Two of the basin's three terms (name and keywords) named: relevance 2/3.
+        assert [b.weight for b in (await runtime.store.memories.get(result.memory_id)).basins] == [round(2 / 3, 6)]

@@ -86,3 +86,16 @@ def test_as_text_keeps_text_and_writes_anything_else_as_sorted_json():
     assert text == '{"a": "café", "n": [1, null], "z": "***"}'
     assert json.loads(text) == {"a": "café", "n": [1, None], "z": MASK}
     assert redactor.as_text(7) == "7"
+
+
+def test_a_short_secret_is_text_not_a_pattern():
+    # "a.b9" as a regex would mask "axb9" too; "ab(c9" would not even compile, failing every write.
+    assert Redactor(["a.b9"]).text("axb9 and a.b9") == f"axb9 and {MASK}"
+    assert Redactor(["ab(c9"]).text("see ab(c9 here") == f"see {MASK} here"
+    assert Redactor(["x+y*z"]).text("x+y*z xxyz") == f"{MASK} xxyz"
+
+
+def test_a_secret_that_begins_another_leaves_nothing_of_the_longer_one():
+    short, longer = "prefix-secret-1", "prefix-secret-1-and-more"
+    for order in ([short, longer], [longer, short]):
+        assert Redactor(order).text(f"[{longer}] [{short}]") == f"[{MASK}] [{MASK}]"

@@ -10,6 +10,7 @@ from dionysus_mcp.runtime import open_runtime
 from dionysus_mcp.traces import lifecycle
 from dionysus_mcp.traces.owner import ProcessIdentity
 from schema.trace_writes import SetTraceOwner
+from tests.helpers import settings_env
 
 
 async def test_owner_lease_and_live_step_count(runtime, clock):
@@ -47,7 +48,7 @@ async def test_a_vanished_owner_is_interrupted_on_read_and_a_live_one_is_not(run
 
 
 async def test_runs_in_flight_at_stop_are_marked_interrupted(tmp_path):
-    settings = Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "d.db")})
+    settings = Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(tmp_path / "d.db")})
     async with open_runtime(settings) as rt:
         tid = await rt.traces.create_trace("heartbeat")
         await rt.traces.add_step(tid, {"step_type": "task", "step_number": 0})
@@ -58,7 +59,7 @@ async def test_runs_in_flight_at_stop_are_marked_interrupted(tmp_path):
 
 
 async def test_a_read_only_reader_reports_an_orphan_without_marking_it(tmp_path):
-    settings = Settings.from_env({"DIONYSUS_DB_PATH": str(tmp_path / "ro.db")})
+    settings = Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(tmp_path / "ro.db")})
     async with open_runtime(settings) as rt:
         tid = await rt.traces.create_trace("heartbeat")
         await rt.traces.add_step(tid, {"step_type": "task", "step_number": 0})

@@ -117,3 +117,44 @@ async def test_defaults_and_a_run_closed_by_another_service(runtime):
     await TraceService(runtime.store.traces, runtime.store.lifecycle, clock=runtime.traces.clock).complete_trace(trace_id, "success")
     trace = await runtime.traces.get_trace(trace_id)
     assert (trace.status, trace.step_count, trace.tokens.input_tokens, trace.tokens.pruned_tokens_saved) == ("success", 1, 7, 2)
+
+
+async def test_a_full_read_is_paged_exactly_and_an_empty_page_is_refused(runtime):
+    trace_id = await runtime.traces.create_trace("HeartbeatAgent")
+    for n in range(1, 6):
+        await runtime.traces.add_step(trace_id, {"step_number": n, "step_type": "action", "observations": f"step {n}"})
+    # A page that leaves exactly one step says where it starts; that page says there is no more.
+    page = await runtime.traces.read_trace(trace_id, "full", 0, 4)
+    assert (len(page.steps), page.steps_total, page.next_steps_from) == (4, 5, 4)
+    last = await runtime.traces.read_trace(trace_id, "full", page.next_steps_from, 4)
+    assert [s.observations for s in last.steps] == ["step 5"] and last.next_steps_from is None
+    whole = await runtime.traces.read_trace(trace_id, "full", 0, 5)
+    assert len(whole.steps) == 5 and whole.next_steps_from is None
+    # steps_limit=0 would be an empty page pointing at itself: a paging client would never end.
+    for bad in (0, -1, 501):
+        with pytest.raises(InvalidInput, match=f"^steps_limit must be from 1 to 500, got {bad}$"):
+            await runtime.traces.read_trace(trace_id, "full", 0, bad)
+    assert len((await runtime.traces.read_trace(trace_id, "full", 0, 500)).steps) == 5
+
+
+async def test_retention_deletes_what_is_older_than_the_days_exactly_fractions_included(runtime, clock):
+    from dionysus_mcp.traces.retention import TraceRetention
+    from schema.models import TraceRecord
+    from schema.trace_writes import CreateTrace
+
+    now = clock()
+    ages = {"day-and-a-minute": timedelta(days=1, minutes=1), "a-day-less-a-minute": timedelta(days=1) - timedelta(minutes=1),
+            "thirteen-hours": timedelta(hours=13), "eleven-hours": timedelta(hours=11), "an-hour": timedelta(hours=1)}
+    await runtime.store.traces.write([
+        CreateTrace(trace=TraceRecord(id=tid, run_id=tid, agent_name="a", started_at=now - age)) for tid, age in ages.items()
+    ])
+    retention = TraceRetention(runtime.store.traces, clock=clock)
+
+    async def left() -> set[str]:
+        return {t.id for t in (await runtime.traces.list_traces(limit=50)).traces}
+
+    assert (await retention.apply_retention(1)).matched == ["day-and-a-minute"]
+    assert await left() == {"a-day-less-a-minute", "thirteen-hours", "eleven-hours", "an-hour"}
+    # Half a day is twelve hours, not zero days: a run an hour old stays.
+    assert sorted((await retention.apply_retention(0.5)).matched) == ["a-day-less-a-minute", "thirteen-hours"]
+    assert await left() == {"eleven-hours", "an-hour"}
