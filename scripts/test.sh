@@ -20,4 +20,7 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "no /usr/bin/chromium and no root apt-get: the trace viewer tests will not run" >&2
   fi
 fi
-exec .venv/bin/python -m pytest "$@"
+# Every core, one test file per worker (--dist loadfile keeps a file's module fixtures — a
+# benchmark run, a browser, a seeded store — in one process). TEST_WORKERS=0 runs in this process
+# (what mutmut does); a worker count of your own: TEST_WORKERS=4.
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-auto}" --dist loadfile "$@"

@@ -61,26 +61,29 @@ def counting_batches(runtime) -> list[list[str]]:
 
 
 class SteppedClock:
-    """The system clock, whose monotonic time a test can move ahead (`skip`) instead of
-    sleeping through an interval (dionysus_mcp/clock.py)."""
+    """The system clock for wall time, and a monotonic time that moves only when the test skips
+    it (dionysus_mcp/clock.py). The trace writer retries a down store every RETRY_EVERY_S of
+    monotonic time: held, it retries exactly when the test says the store is back, never against
+    a server still starting up — on a loaded machine such a retry was refused and counted
+    against the queued write, which made the outage test fail some runs."""
 
     def __init__(self) -> None:
         from dionysus_mcp.clock import SYSTEM_CLOCK
 
         self._system = SYSTEM_CLOCK
-        self.offset = 0.0
+        self.elapsed = 1000.0
 
     def __call__(self):
         return self._system()
 
     def monotonic(self) -> float:
-        return self._system.monotonic() + self.offset
+        return self.elapsed
 
     async def sleep(self, seconds: float) -> None:
         await self._system.sleep(seconds)
 
     def skip(self, seconds: float) -> None:
-        self.offset += seconds
+        self.elapsed += seconds
 
 
 def queue_old_outbox_row(outbox, op: str, payload: dict) -> None:

@@ -131,8 +131,12 @@ async def test_a_run_cancelled_mid_spin_stops_at_once(tmp_path, monkeypatch):
     assert stray_children(before) == []
 
 
-async def test_twenty_cycles_in_a_row_leave_no_process_and_no_directory(tmp_path):
-    before = {p.name for p in Path(tempfile.gettempdir()).glob("dionysus-code-*")}
+async def test_twenty_cycles_in_a_row_leave_no_process_and_no_directory(tmp_path, monkeypatch):
+    # The children's folders go where this test alone looks: other processes (another test run,
+    # a mutation run) make and remove dionysus-code-* folders in the shared /tmp meanwhile.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     alive = children_now()
     settings = Settings.from_env({**settings_env(), "DIONYSUS_DB_PATH": str(tmp_path / "cycles.db"), "DIONYSUS_EMBEDDER": "none"})
     async with open_runtime(settings) as runtime:
@@ -140,5 +144,5 @@ async def test_twenty_cycles_in_a_row_leave_no_process_and_no_directory(tmp_path
             result = await run_ooda_cycle(runtime, f"{CONTEXT} (cycle {n})")
             assert result.status == "success" and [p.status for p in result.phases] == ["success"] * 3
     assert stray_children(alive) == []  # no child alive, no zombie (the fork server stays)
-    left = {p.name for p in Path(tempfile.gettempdir()).glob("dionysus-code-*") if "zygote" not in p.name} - before
-    assert left == set()
+    made = {p.name for p in scratch.glob("dionysus-code-*") if "zygote" not in p.name}
+    assert made == set()  # every run's folder went with its child

@@ -176,6 +176,7 @@ async def test_a_store_back_mid_run_gets_the_queue_from_the_run_itself(settings,
             while not runtime.outbox.count():
                 await anyio.sleep(0.05)
         queued_while_down.append(runtime.outbox.count())
+        # The writer's clock is held (SteppedClock): nothing retries the store until it is up.
         await anyio.to_thread.run_sync(bolt_server.start)
         clock.skip(RETRY_EVERY_S)  # past the retry interval: the next write retries
 
