@@ -10,7 +10,7 @@ from smolagents.utils import AgentToolExecutionError
 from agents.base import quiet_logger
 from agents.transcript import Transcript
 from callbacks.digest import MARK, digest_text, fold, headline_facts, parse_digest
-from callbacks.memory import MemoryPruningCallback
+from callbacks.memory import MemoryPruningCallback, PruningState
 from callbacks.tokens import message_role, message_text
 from tests.unit.test_callbacks import action, agent_ctx, group, planning  # noqa: F401 - fixtures
 
@@ -43,7 +43,7 @@ def run_steps(agent, ctx, count: int, fold_after: int = 4):
 def test_folded_steps_leave_with_their_calls_and_the_digest_keeps_their_facts_in_order(agent_ctx):
     agent, ctx = agent_ctx
     pruning, steps, originals = run_steps(agent, ctx, 20)
-    assert sorted(ctx.folded) == list(range(1, 17))  # older than 4 steps after step 20
+    assert sorted(ctx.state(PruningState).folded) == list(range(1, 17))  # older than 4 steps after step 20
     view = pruning.prompt_view(agent.memory.steps, ctx)
     messages = [m for s in view for m in s.to_messages()]
     roles = [message_role(m) for m in messages]
@@ -93,7 +93,7 @@ def test_an_error_folds_as_its_first_sentence(agent_ctx):
 def test_no_folding_inside_the_horizon_or_when_switched_off(agent_ctx):
     agent, ctx = agent_ctx
     run_steps(agent, ctx, 4)
-    assert ctx.folded == {}
-    ctx.folded.clear()
+    assert ctx.state(PruningState).folded == {}
+    ctx.state(PruningState).folded.clear()
     pruning, _, _ = run_steps(agent, ctx, 12, fold_after=None)
-    assert ctx.folded == {} and pruning.prompt_view(agent.memory.steps, ctx) == agent.memory.steps
+    assert ctx.state(PruningState).folded == {} and pruning.prompt_view(agent.memory.steps, ctx) == agent.memory.steps

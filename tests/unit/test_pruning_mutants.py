@@ -34,6 +34,7 @@ from callbacks.memory import (
     PLACEHOLDER,
     MemoryPruningCallback,
     PlaceholderPruningCallback,
+    PruningState,
     _head,
     first_sentence,
     is_pruned,
@@ -153,7 +154,7 @@ def test_a_plan_whose_stub_is_no_shorter_stays(agent_ctx):
     old = planning(plan)
     agent.memory.steps = [old, action(1)]
     assert MemoryPruningCallback(window=3).prune_plan(old, 1, ctx) is None
-    assert old.plan == plan and ctx.pruned_plans == {}
+    assert old.plan == plan and ctx.state(PruningState).pruned_plans == {}
     assert MemoryPruningCallback(window=3).prune_plan(planning(""), 1, ctx) is None
 
 
@@ -190,14 +191,14 @@ def test_steps_fold_exactly_at_the_horizon_and_once(agent_ctx, fold_after):
     for step in steps:
         pruning(step, agent, ctx)
         horizon = step.step_number - fold_after
-        assert sorted(ctx.folded) == list(range(1, horizon + 1))  # N − fold_after and older
-        assert sorted(ctx.pruned) == list(range(1, step.step_number - 3 + 1))
+        assert sorted(ctx.state(PruningState).folded) == list(range(1, horizon + 1))  # N − fold_after and older
+        assert sorted(ctx.state(PruningState).pruned) == list(range(1, step.step_number - 3 + 1))
     pruning(steps[-1], agent, ctx)  # again: nothing folds twice
     folded_events = [e for e in ctx.events if e.kind == "folded"]
     assert [e.step_number for e in folded_events] == list(range(1, 10 - fold_after + 1))
     for event in folded_events:
         n = event.step_number
-        entry = ctx.folded[n]
+        entry = ctx.state(PruningState).folded[n]
         # Folded from the ORIGINAL observation, though it had been pruned first.
         assert entry.facts == headline_facts(originals[n]) and len(entry.facts) == 2
         assert entry.calls == [("semantic_recall", {"query": f"q{n}"})]
@@ -343,14 +344,14 @@ def test_the_prompt_view_folds_and_summarises_for_a_planning_call(agent_ctx):
     pruning = MemoryPruningCallback(window=2, fold_after=5)
     for step in steps:
         pruning(step, agent, ctx)
-    assert sorted(ctx.folded) == [1, 2, 3] and sorted(ctx.pruned) == [1, 2, 3, 4, 5, 6]
+    assert sorted(ctx.state(PruningState).folded) == [1, 2, 3] and sorted(ctx.state(PruningState).pruned) == [1, 2, 3, 4, 5, 6]
     action_view = pruning.prompt_view(agent.memory.steps, ctx)
     assert isinstance(action_view[1], DigestStep) and action_view[2:] == steps[3:]
     assert [s.observations for s in action_view[2:]] == [summarize(originals[n]) for n in (4, 5, 6)] + [originals[7], originals[8]]
     plan_view = pruning.prompt_view(agent.memory.steps, ctx, summary_mode=True)
     # Planning: the whole observations of steps 7 (not the latest) are summarised too, in a copy.
     assert [s.observations for s in plan_view[2:]] == [summarize(originals[n]) for n in (4, 5, 6, 7)] + [originals[8]]
-    assert steps[6].observations == originals[7] and list(ctx.planning_view) == [7]
+    assert steps[6].observations == originals[7] and list(ctx.state(PruningState).planning_view) == [7]
     # Without a context: no digest.
     assert pruning.prompt_view(agent.memory.steps, None) == agent.memory.steps
 
@@ -384,7 +385,7 @@ def test_the_placeholder_policy_clears_and_never_folds(agent_ctx):
     pruning = PlaceholderPruningCallback(window=2)
     for step in steps:
         pruning(step, agent, ctx)
-    assert ctx.folded == {} and [s.observations == PLACEHOLDER for s in steps] == [True] * 6 + [False] * 2
+    assert ctx.state(PruningState).folded == {} and [s.observations == PLACEHOLDER for s in steps] == [True] * 6 + [False] * 2
 
 
 # --- boundaries the first mutation run left open ------------------------------------------------
@@ -438,9 +439,9 @@ def test_plans_off_leaves_every_plan_whole_whatever_the_step(agent_ctx):
     pruning = MemoryPruningCallback(window=3, plans=False)
     pruning(planning("newer"), agent, ctx)
     pruning(TaskStep(task="t"), agent, ctx)
-    assert old.plan.startswith("1. Recall") and ctx.pruned_plans == {}
+    assert old.plan.startswith("1. Recall") and ctx.state(PruningState).pruned_plans == {}
     MemoryPruningCallback(window=3)(TaskStep(task="t"), agent, ctx)  # a task step prunes no plan
-    assert ctx.pruned_plans == {}
+    assert ctx.state(PruningState).pruned_plans == {}
 
 
 def test_equal_length_is_not_shorter_and_pruned_text_is_never_summarised_again(agent_ctx):
@@ -464,8 +465,8 @@ def test_a_short_step_folds_with_its_own_facts(agent_ctx):
     pruning = MemoryPruningCallback(window=1, fold_after=1)
     for step in steps:
         pruning(step, agent, ctx)
-    assert ctx.pruned == {} and sorted(ctx.folded) == [1, 2, 3, 4]
-    assert all(ctx.folded[n].facts == headline_facts(short) for n in ctx.folded)
+    assert ctx.state(PruningState).pruned == {} and sorted(ctx.state(PruningState).folded) == [1, 2, 3, 4]
+    assert all(ctx.state(PruningState).folded[n].facts == headline_facts(short) for n in ctx.state(PruningState).folded)
 
 
 def test_a_stub_right_before_the_last_folded_step_leaves_the_prompt():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from callbacks.memory import MARK, MIN_LENGTH, MemoryPruningCallback, plans_with_steps
+from callbacks.memory import MARK, MIN_LENGTH, MemoryPruningCallback, PruningState, plans_with_steps
 from tests.unit.test_callbacks import RECALL_OBSERVATION, action, agent_ctx, group, planning  # noqa: F401
 
 
@@ -23,7 +23,7 @@ def test_an_observation_at_the_minimum_length_stays_and_one_longer_is_pruned(age
     agent.memory.steps = steps
     MemoryPruningCallback(window=1)(steps[-1], agent, ctx)
     assert steps[0].observations == at_min and steps[1].observations.startswith(MARK)
-    entry = ctx.pruned[2]
+    entry = ctx.state(PruningState).pruned[2]
     assert (entry.step_number, entry.original, entry.summary) == (2, longer, steps[1].observations)
     assert entry.original_tokens > entry.summary_tokens > 0
     [event] = [e for e in ctx.events if e.kind == "pruned"]
@@ -46,7 +46,7 @@ def test_superseded_plans_become_stubs_and_the_record_says_so(agent_ctx):
     agent.memory.steps = [old, action(1), action(2)]
     MemoryPruningCallback(window=3)(new, agent, ctx)
     assert old.plan == f"{MARK} Superseded plan (step 1).\n[IWMT] Coherence: 41.0% (ok)"
-    entry = ctx.pruned_plans[1]
+    entry = ctx.state(PruningState).pruned_plans[1]
     assert (entry.step_number, entry.original, entry.summary) == (1, old_plan, old.plan)
     assert entry.original_tokens > entry.summary_tokens > 0
     [event] = [e for e in ctx.events if e.kind == "pruned_plan"]
@@ -54,9 +54,9 @@ def test_superseded_plans_become_stubs_and_the_record_says_so(agent_ctx):
     assert event.detail == {"chars": len(old_plan), "summary_chars": len(old.plan),
                             "tokens_saved": entry.original_tokens - entry.summary_tokens}
     MemoryPruningCallback(window=3)(planning("again"), agent, ctx)  # already a stub: left alone
-    assert len(ctx.pruned_plans) == 1 and old.plan == entry.summary
+    assert len(ctx.state(PruningState).pruned_plans) == 1 and old.plan == entry.summary
     MemoryPruningCallback(window=3, plans=False)(planning("newer"), agent, ctx)  # plans off: untouched
-    assert len(ctx.pruned_plans) == 1
+    assert len(ctx.state(PruningState).pruned_plans) == 1
     # An action step never prunes plans, and a short plan is left whole.
     short = planning("go")
     agent.memory.steps = [short, action(1)]
@@ -71,10 +71,10 @@ def test_the_planning_view_summarises_all_but_the_latest_and_records_each_once(a
     view = pruning.planning_view(steps, ctx)
     assert view[0].observations.startswith(MARK) and view[1] is steps[1]
     assert steps[0].observations == RECALL_OBSERVATION  # a view: memory unchanged
-    entry = ctx.planning_view[1]
+    entry = ctx.state(PruningState).planning_view[1]
     assert (entry.step_number, entry.original, entry.summary) == (1, RECALL_OBSERVATION, view[0].observations)
     assert entry.original_tokens > entry.summary_tokens > 0
     pruning.planning_view(steps, ctx)
-    assert list(ctx.planning_view) == [1]
+    assert list(ctx.state(PruningState).planning_view) == [1]
     assert pruning.planning_view(steps, None)[0].observations == view[0].observations  # no context: no record
     assert MemoryPruningCallback(window=3, planning_inputs=False).planning_view(steps, ctx) == steps
