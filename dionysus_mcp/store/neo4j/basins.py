@@ -6,21 +6,58 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 from schema.models import ActivationUpdate, Basin, BasinLink, from_iso, to_iso
 
-from ..base import Basins, StoreError
+from ..base import BASIN_FIELDS, Basins, StoreError
+from ..read_modify_write import ActivationPlan, ActivationRule, ActivationSnapshot
 from .connection import Neo4jConnection, Neo4jPart, _fetch, _run_consume
 from .memories import Neo4jMemories
 
+# `$changes` holds only the fields the caller gives (names from BASIN_FIELDS): a concurrent
+# upsert of another field is not undone.
 _UPSERT_BASIN = """
 MERGE (b:AttractorBasin {name: $name})
 ON CREATE SET b.id = $id, b.activation = $activation, b.depth = $depth,
-              b.last_activated_at = $last_activated_at, b.created_at = $created_at
-SET b.description = $description, b.keywords = $keywords, b.stability = $stability
+              b.last_activated_at = $last_activated_at, b.created_at = $created_at,
+              b.description = $description, b.keywords = $keywords, b.stability = $stability
+ON MATCH SET b += $changes
 RETURN properties(b) AS props
+"""
+_CREATE_BASIN = """
+CREATE (b:AttractorBasin {id: $id, name: $name, description: $description, keywords: $keywords,
+        activation: $activation, stability: $stability, depth: $depth,
+        last_activated_at: $last_activated_at, created_at: $created_at})
+RETURN properties(b) AS props
+"""
+
+# A read-modify-write takes the write locks of the basins it writes before it reads them
+# (Neo4j's documented way to avoid lost updates under read-committed isolation; on an
+# optimistic server such as ArcadeDB the write makes a concurrent commit conflict, and the
+# transaction is retried).
+_LOCK_BASIN = "MATCH (b:AttractorBasin {id: $id}) SET b.rev = coalesce(b.rev, 0) + 1 RETURN properties(b) AS props"
+_LOCK_BASINS = "UNWIND $ids AS id MATCH (b:AttractorBasin {id: id}) SET b.rev = coalesce(b.rev, 0) + 1 RETURN b.id AS id"
+_LINKS_OF = """
+MATCH (t:AttractorBasin {id: $id})-[r:RELATED_TO]-(o:AttractorBasin)
+RETURN startNode(r).id AS source_id, endNode(r).id AS target_id, r.weight AS weight, properties(o) AS props
+"""
+_BASINS_BY_IDS = "UNWIND $ids AS id MATCH (b:AttractorBasin {id: id}) RETURN properties(b) AS props"
+_BASIN_COUNT = "MATCH (b:AttractorBasin) RETURN count(b) AS n"
+_LATEST_ACTIVATION = """
+MATCH (b:AttractorBasin) WHERE b.last_activated_at IS NOT NULL
+RETURN b.last_activated_at AS at ORDER BY at DESC LIMIT 1
+"""
+_ADD_LINK = """
+MATCH (s:AttractorBasin {id: $source_id})
+MATCH (t:AttractorBasin {id: $target_id})
+OPTIONAL MATCH (s)-[r:RELATED_TO]->(t)
+WITH s, t, r
+WHERE r IS NULL
+CREATE (s)-[:RELATED_TO {weight: $weight}]->(t)
+RETURN s.id AS source_id
 """
 
 _BASIN_BY_ID = "MATCH (b:AttractorBasin {id: $key}) RETURN properties(b) AS props"
@@ -93,6 +130,28 @@ def _basin(p: dict[str, Any]) -> Basin:
     )
 
 
+def _basin_params(basin: Basin) -> dict[str, Any]:
+    return {
+        "id": basin.id,
+        "name": basin.name,
+        "description": basin.description,
+        "keywords": list(basin.keywords),
+        "activation": float(basin.activation),
+        "stability": float(basin.stability),
+        "depth": float(basin.depth),
+        "last_activated_at": to_iso(basin.last_activated_at),
+        "created_at": to_iso(basin.created_at),
+    }
+
+
+def _update_rows(updates: list[ActivationUpdate]) -> list[dict[str, Any]]:
+    return [
+        {"basin_id": u.basin_id, "activation": float(u.activation), "depth": float(u.depth),
+         "last_activated_at": to_iso(u.last_activated_at)}
+        for u in updates
+    ]
+
+
 def _link_row(link: BasinLink) -> dict[str, Any]:
     return {"source_id": link.source_id, "target_id": link.target_id, "weight": float(link.weight)}
 
@@ -110,20 +169,23 @@ class Neo4jBasins(Neo4jPart, Basins):
         super().__init__(db)
         self._memories = memories  # a basin's deletion detaches memories through their aggregate
 
-    async def upsert(self, basin: Basin) -> Basin:
-        params = {
-            "id": basin.id,
-            "name": basin.name,
-            "description": basin.description,
-            "keywords": list(basin.keywords),
-            "activation": float(basin.activation),
-            "stability": float(basin.stability),
-            "depth": float(basin.depth),
-            "last_activated_at": to_iso(basin.last_activated_at),
-            "created_at": to_iso(basin.created_at),
-        }
+    async def upsert(self, basin: Basin, fields: Collection[str] = BASIN_FIELDS) -> Basin:
+        params = {**_basin_params(basin), "changes": {k: v for k, v in _basin_params(basin).items() if k in BASIN_FIELDS and k in fields}}
         rows = await self._write(_fetch, _UPSERT_BASIN, params, merge=True)
         return _basin(rows[0]["props"])
+
+    async def add_if_absent(self, basin: Basin) -> tuple[Basin, bool]:
+        async def work(tx: Any) -> tuple[dict[str, Any], bool]:
+            for query, key in ((_BASIN_BY_ID, basin.id), (_BASIN_BY_NAME, basin.name)):
+                rows = await _fetch(tx, query, {"key": key})
+                if rows:
+                    return rows[0]["props"], False
+            # Racing another process's create of the same id or name, the uniqueness
+            # constraints refuse one: retried (merge=True), it finds the other's basin.
+            return (await _fetch(tx, _CREATE_BASIN, _basin_params(basin)))[0]["props"], True
+
+        props, added = await self._write_fn(work, merge=True)
+        return _basin(props), added
 
     async def get(self, name_or_id: str) -> Basin | None:
         async def work(tx: Any) -> dict[str, Any] | None:
@@ -139,32 +201,85 @@ class Neo4jBasins(Neo4jPart, Basins):
     async def list(self) -> list[Basin]:
         return [_basin(r["props"]) for r in await self._read(_LIST_BASINS)]
 
+    async def activate(
+        self, name_or_id: str, since: datetime, min_activation: float, rule: ActivationRule
+    ) -> tuple[Basin, ActivationPlan] | None:
+        params = {"since": to_iso(since), "min_activation": float(min_activation)}
+
+        async def work(tx: Any) -> tuple[Basin, ActivationPlan] | None:
+            found = await _fetch(tx, _BASIN_BY_ID, {"key": name_or_id}) or await _fetch(tx, _BASIN_BY_NAME, {"key": name_or_id})
+            if not found:
+                return None
+            target_id = found[0]["props"]["id"]
+            # The target first (every activation writes it), then whatever else the plan
+            # writes; values read before a basin was locked are read again after.
+            locked = {target_id}
+            if not await _fetch(tx, _LOCK_BASIN, {"id": target_id}):
+                return None  # deleted meanwhile
+            while True:
+                snapshot = await self._snapshot(tx, target_id, params)
+                plan = rule(snapshot)
+                extra = sorted(plan.written - locked)
+                if not extra:
+                    break
+                await _fetch(tx, _LOCK_BASINS, {"ids": extra})
+                locked.update(extra)
+            await self._apply(tx, plan.updates, plan.link_weights)
+            props = await _fetch(tx, _BASIN_BY_ID, {"key": target_id})
+            return _basin(props[0]["props"]), plan
+
+        return await self._write_fn(work)
+
+    @staticmethod
+    async def _snapshot(tx: Any, target_id: str, params: dict[str, Any]) -> ActivationSnapshot:
+        target = _basin((await _fetch(tx, _BASIN_BY_ID, {"key": target_id}))[0]["props"])
+        basins = {target.id: target}
+        links = []
+        for row in await _fetch(tx, _LINKS_OF, {"id": target_id}):
+            links.append(BasinLink(source_id=row["source_id"], target_id=row["target_id"], weight=float(row["weight"])))
+            other = _basin(row["props"])
+            basins[other.id] = other
+        candidates = [_basin(r["props"]) for r in [*await _fetch(tx, _ACTIVATED_SINCE, params), *await _fetch(tx, _NEVER_ACTIVATED, params)]]
+        basins.update((b.id, b) for b in candidates if b.id != target.id)
+        links.sort(key=lambda l: (l.source_id, l.target_id))
+        return ActivationSnapshot(target, links, sorted(b.id for b in candidates), basins)
+
     async def apply_activation(self, updates: list[ActivationUpdate], link_weights: list[BasinLink]) -> None:
-        rows = [
-            {
-                "basin_id": u.basin_id,
-                "activation": float(u.activation),
-                "depth": float(u.depth),
-                "last_activated_at": to_iso(u.last_activated_at),
-            }
-            for u in updates
-        ]
-        links = [_link_row(link) for link in link_weights]
+        await self._write_fn(lambda tx: self._apply(tx, updates, link_weights))
 
-        async def work(tx: Any) -> None:
-            # Strict, like every cognition write: a basin that does not exist fails the whole
-            # transaction (raising inside execute_write rolls it back).
-            if rows:
-                found = {r["basin_id"] for r in await _fetch(tx, _APPLY_ACTIVATION, {"rows": rows})}
-                missing = sorted({r["basin_id"] for r in rows} - found)
-                if missing:
-                    raise StoreError(f"cannot activate basin {missing[0]!r}: no basin has that id")
-            if links:
-                linked = await _fetch(tx, _SET_LINKS, {"rows": links})
-                if len(linked) != len(links):
-                    _raise_missing_link(links, linked)
+    @staticmethod
+    async def _apply(tx: Any, updates: list[ActivationUpdate], link_weights: list[BasinLink]) -> None:
+        # Strict, like every cognition write: a basin that does not exist fails the whole
+        # transaction (raising inside execute_write rolls it back).
+        rows, links = _update_rows(updates), [_link_row(link) for link in link_weights]
+        if rows:
+            found = {r["basin_id"] for r in await _fetch(tx, _APPLY_ACTIVATION, {"rows": rows})}
+            missing = sorted({r["basin_id"] for r in rows} - found)
+            if missing:
+                raise StoreError(f"cannot activate basin {missing[0]!r}: no basin has that id")
+        if links:
+            linked = await _fetch(tx, _SET_LINKS, {"rows": links})
+            if len(linked) != len(links):
+                _raise_missing_link(links, linked)
 
-        await self._write_fn(work)
+    async def revision(self) -> str:
+        async def work(tx: Any) -> str:
+            count = await _fetch(tx, _BASIN_COUNT, {})
+            latest = await _fetch(tx, _LATEST_ACTIVATION, {})
+            return f"{count[0]['n'] if count else 0}:{latest[0]['at'] if latest else ''}"
+
+        return await self._read_fn(work)
+
+    async def add_link_if_absent(self, link: BasinLink) -> bool:
+        async def work(tx: Any) -> bool:
+            # Both ends locked first, so two processes adding the same link cannot both see it
+            # missing and create two.
+            locked = await _fetch(tx, _LOCK_BASINS, {"ids": sorted({link.source_id, link.target_id})})
+            if len(locked) != len({link.source_id, link.target_id}):
+                _raise_missing_link([_link_row(link)], [])
+            return bool(await _fetch(tx, _ADD_LINK, _link_row(link)))
+
+        return await self._write_fn(work)
 
     async def delete(self, basin_id: str) -> dict[str, int] | None:
         """Remove the basin with its links, memory attachments and trace activations (DETACH
