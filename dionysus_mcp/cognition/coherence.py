@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
@@ -175,8 +175,11 @@ class CoherenceService:
             assessed.update(components=components, level=level, status=status, previous=previous)
             if not snapshot_due(previous, now, level, status, components, ids, self.snapshot_interval_s):
                 return None
+            # Never dated before the snapshot it follows (another process's clock, or a `now`
+            # taken before a transaction that waited): newest by time is newest written.
+            at = now if previous is None or now > previous.created_at else previous.created_at + timedelta(microseconds=1)
             return CoherenceSnapshot(
-                id=f"coh-{uuid.uuid4().hex[:12]}", created_at=now, consciousness_level=level, status=status,
+                id=f"coh-{uuid.uuid4().hex[:12]}", created_at=at, consciousness_level=level, status=status,
                 components=components, active_basin_ids=ids,
             )
 
