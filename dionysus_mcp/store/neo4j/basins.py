@@ -255,7 +255,7 @@ class Neo4jBasins(Neo4jPart, Basins):
             mine = next(u for u in plan.updates if u.basin_id == target.id)
             return target.model_copy(update={"activation": mine.activation, "depth": mine.depth, "last_activated_at": mine.last_activated_at}), plan
 
-        return await self._write_fn(work)
+        return await self._locking_fn(work)
 
     @staticmethod
     async def _snapshot(tx: Any, target: Basin, params: dict[str, Any]) -> ActivationSnapshot:
@@ -305,7 +305,7 @@ class Neo4jBasins(Neo4jPart, Basins):
                 _raise_missing_link([_link_row(link)], [])
             return bool(await _fetch(tx, _ADD_LINK, _link_row(link)))
 
-        return await self._write_fn(work)
+        return await self._locking_fn(work)
 
     async def delete(self, basin_id: str) -> dict[str, int] | None:
         """Remove the basin with its links, memory attachments and trace activations (DETACH

@@ -239,7 +239,7 @@ class Neo4jMemories(Neo4jPart, Memories):
             await _run_consume(tx, BUMP_MEMORY_EDITS, {})
             return (await _fetch(tx, _ONE_MEMORY, {"id": memory.id}))[0]
 
-        row = await self._write_fn(work, merge=True)
+        row = await self._locking_fn(work, merge=True)
         return None if row is None else _memory(row["props"], row["basins"])
 
     async def delete(self, memory_id: str) -> bool:
@@ -290,7 +290,7 @@ class Neo4jMemories(Neo4jPart, Memories):
                 await _run_consume(tx, _SET_EMBEDDINGS, {"rows": current})
             return len(current)
 
-        return await self._write_fn(work) if rows else 0
+        return await self._locking_fn(work) if rows else 0
 
     async def stats(self) -> MemoryStats:
         async def work(tx: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

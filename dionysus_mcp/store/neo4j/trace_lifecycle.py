@@ -93,7 +93,7 @@ class Neo4jTraceLifecycle(Neo4jPart, TraceLifecycle):
             await _run_consume(tx, _LOCK_TRACE, {"id": trace_id})
             return bool(await _fetch(tx, _INTERRUPT, params))
 
-        return await self._write_fn(work)
+        return await self._locking_fn(work)
 
     async def request_cancel(self, trace_id: str, requested_at: datetime) -> bool:
         rows = await self._write_fn(lambda tx: _fetch(tx, _REQUEST_CANCEL, {"id": trace_id, "at": to_iso(requested_at)}))

@@ -120,7 +120,7 @@ class Neo4jSnapshots(Neo4jPart, Snapshots):
             return snapshot
 
         # The lock node is MERGEd: two first writers racing to create it are retried.
-        return await self._write_fn(work, merge=True)
+        return await self._locking_fn(work, merge=True)
 
     async def recent(self, limit: int) -> list[CoherenceSnapshot]:
         if limit <= 0:
