@@ -11,12 +11,13 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import anyio
 import httpx
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client, StdioServerParameters, types
 
 from tests.llm_server import LoopbackLLM
 
@@ -196,9 +197,21 @@ async def test_three_http_replicas_on_one_bolt_database(bolt_server, neo4j_datab
             assert (await call(clients[replica], "get_trace", {"trace_id": trace_id}))["status"] == "running"
         assert [t["id"] for t in (await call(clients[next_replica()], "list_traces", {"status": "running", "roots_only": True}))["traces"]] == [trace_id]
 
-        # A follower on another replica hears the run end (that replica checks the store).
-        follower = clients[others[1]]
-        async with follower.listen(resource_subscriptions=[f"trace://{trace_id}"]) as updates:
+        # Followers on the other replicas hear the run end (those replicas check the store):
+        # a 2026-era listen stream on one, a handshake-era resources/subscribe on the other.
+        uri = f"trace://{trace_id}"
+        send, heard = anyio.create_memory_object_stream[str](1000)
+
+        async def on_message(message) -> None:
+            if isinstance(message, types.ResourceUpdatedNotification):
+                await send.send(str(message.params.uri))
+
+        legacy = await stack.enter_async_context(Client(urls[others[1]], mode="legacy", message_handler=on_message))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # resources/subscribe is the handshake era's way
+            await legacy.subscribe_resource(uri)
+        listener = clients[others[1]]
+        async with listener.listen(resource_subscriptions=[uri]) as updates:
             async with anyio.create_task_group() as tasks:  # 90 activations spread over all three
                 for _ in range(90):
                     tasks.start_soon(call, clients[next_replica()], "activate_basin", {"basin": "hub", "strength": 0.01})
@@ -206,8 +219,11 @@ async def test_three_http_replicas_on_one_bolt_database(bolt_server, neo4j_datab
             assert result["status"] == "cancelled" and took <= 5.0, (result, took)
             with anyio.fail_after(10):
                 async for event in updates:
-                    if event.uri == f"trace://{trace_id}" and (await call(follower, "get_trace", {"trace_id": trace_id}))["status"] != "running":
+                    if event.uri == uri and (await call(listener, "get_trace", {"trace_id": trace_id}))["status"] != "running":
                         break
+        with anyio.fail_after(10):  # read when told, until a notification told of the end
+            while await heard.receive() != uri or (await call(legacy, "get_trace", {"trace_id": trace_id}))["status"] == "running":
+                pass
 
         for i in range(3):
             assert abs(await activation(clients[i], "hub") - serial(90, 0.01)) <= 1e-3
