@@ -80,6 +80,7 @@ class BackgroundRuns:
                 with anyio.CancelScope(shield=True):
                     await self.stop()
                 self._tasks = None
+                tasks.cancel_scope.cancel()  # what is left: the check for cancel requests
 
     async def start(self, runtime: "Runtime", run_id: str, run: Coroutine[Any, Any, Any]) -> str:
         """Start `run` (a runner call made with `run_id`) and return once its trace is stored,
