@@ -20,6 +20,7 @@ import pytest
 from mcp import Client, StdioServerParameters, types
 
 from tests.llm_server import LoopbackLLM
+from tests.round_robin_proxy import round_robin
 
 WAIT_S = 90.0
 FOREVER = str(10 * 365 * 86400)  # the longest half-life: decay plays no part in a test's seconds
@@ -141,7 +142,7 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def replicas(envs: list[dict[str, str]]):
-    """`dionysus-mcp serve --transport http` per environment; yields their MCP URLs."""
+    """`dionysus-mcp serve --transport http` per environment; yields their base URLs."""
     procs, urls = [], []
     try:
         for env in envs:
@@ -160,7 +161,7 @@ async def replicas(envs: list[dict[str, str]]):
                         except httpx.HTTPError:
                             pass
                         await anyio.sleep(0.2)
-        yield [url + "/mcp" for url in urls]
+        yield urls
     finally:
         for proc in procs:
             proc.terminate()
@@ -171,8 +172,10 @@ async def replicas(envs: list[dict[str, str]]):
 @pytest.mark.bolt
 async def test_three_http_replicas_on_one_bolt_database(bolt_server, neo4j_database, tmp_path, llm):
     """Round-robin, request by request, as a load balancer would send them: an OODA cycle with
-    wait=false lands on one replica; reads, a follower and the cancel on the others; concurrent
-    activations on all. Nothing is lost, nothing stays running."""
+    wait=false lands on one replica; reads, followers and the cancel on the others; concurrent
+    activations on all — half of them from one client behind a reverse proxy that sends each
+    HTTP request to the next replica (a 2026-era client needs no session affinity). Nothing is
+    lost, nothing stays running."""
     base = {**os.environ, "DIONYSUS_LOG_LEVEL": "WARNING", "DIONYSUS_BASIN_HALF_LIFE": FOREVER, **llm.env(),
             "NEO4J_URI": bolt_server.uri, "NEO4J_USERNAME": bolt_server.user, "NEO4J_PASSWORD": bolt_server.password,
             "NEO4J_DATABASE": neo4j_database}
@@ -180,8 +183,10 @@ async def test_three_http_replicas_on_one_bolt_database(bolt_server, neo4j_datab
     for i in range(3):
         (tmp_path / f"r{i}").mkdir()
         envs.append({**base, "DIONYSUS_DB_PATH": str(tmp_path / f"r{i}" / "unused.db")})
-    async with replicas(envs) as urls, AsyncExitStack() as stack:
+    async with replicas(envs) as bases, round_robin(bases) as (proxied, proxy), AsyncExitStack() as stack:
+        urls = [base + "/mcp" for base in bases]
         clients = [await stack.enter_async_context(Client(url)) for url in urls]
+        behind_proxy = await stack.enter_async_context(Client(proxied + "/mcp"))
         turn = itertools.cycle(range(3))
 
         def next_replica() -> int:
@@ -213,8 +218,9 @@ async def test_three_http_replicas_on_one_bolt_database(bolt_server, neo4j_datab
         listener = clients[others[1]]
         async with listener.listen(resource_subscriptions=[uri]) as updates:
             async with anyio.create_task_group() as tasks:  # 90 activations spread over all three
-                for _ in range(90):
-                    tasks.start_soon(call, clients[next_replica()], "activate_basin", {"basin": "hub", "strength": 0.01})
+                for i in range(90):
+                    client = behind_proxy if i % 2 else clients[next_replica()]
+                    tasks.start_soon(call, client, "activate_basin", {"basin": "hub", "strength": 0.01})
             result, took = await cancel_while_releasing(llm, clients[others[0]], trace_id)
             assert result["status"] == "cancelled" and took <= 5.0, (result, took)
             with anyio.fail_after(10):
@@ -225,6 +231,7 @@ async def test_three_http_replicas_on_one_bolt_database(bolt_server, neo4j_datab
             while await heard.receive() != uri or (await call(legacy, "get_trace", {"trace_id": trace_id}))["status"] == "running":
                 pass
 
+        assert {index for index, method in proxy.served if method == "POST"} == {0, 1, 2}
         for i in range(3):
             assert abs(await activation(clients[i], "hub") - serial(90, 0.01)) <= 1e-3
             assert (await call(clients[i], "list_traces", {"status": "running"}))["traces"] == []
