@@ -195,7 +195,8 @@ class Neo4jBasins(Neo4jPart, Basins):
         await self._write_fn(work, merge=True)
 
     async def upsert(self, basin: Basin, fields: Collection[str] = BASIN_FIELDS) -> Basin:
-        params = {**_basin_params(basin), "changes": {k: v for k, v in _basin_params(basin).items() if k in BASIN_FIELDS and k in fields}}
+        params = _basin_params(basin)
+        params["changes"] = {k: v for k, v in params.items() if k in BASIN_FIELDS and k in fields}
         rows = await self._write(_fetch, _UPSERT_BASIN, params, merge=True)
         return _basin(rows[0]["props"])
 
