@@ -141,20 +141,22 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def replicas(envs: list[dict[str, str]]):
-    """`dionysus-mcp serve --transport http` per environment; yields their base URLs."""
+async def replicas(envs: list[dict[str, str]], logs):
+    """`dionysus-mcp serve --transport http` per environment, each logging to a file in `logs`
+    (never a pipe nobody reads: a full pipe would block a replica); yields their base URLs."""
     procs, urls = [], []
     try:
-        for env in envs:
+        for i, env in enumerate(envs):
             port = free_port()
+            log = open(logs / f"replica-{i}.log", "wb")
             procs.append(subprocess.Popen([sys.executable, "-m", "dionysus_mcp", "serve", "--transport", "http", "--port", str(port)],
-                                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+                                          env=env, stdout=log, stderr=subprocess.STDOUT))
             urls.append(f"http://127.0.0.1:{port}")
         async with httpx.AsyncClient() as http:
             for proc, url in zip(procs, urls):
                 with anyio.fail_after(60):
                     while True:
-                        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+                        assert proc.poll() is None, "a replica did not start (its log is in the test's folder)"
                         try:
                             if (await http.get(url + "/health", timeout=1)).status_code == 200:
                                 break
@@ -169,6 +171,10 @@ async def replicas(envs: list[dict[str, str]]):
             proc.wait(20)
 
 
+def logs_of(folder) -> str:
+    return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}" for log in sorted(folder.glob("replica-*.log")))
+
+
 @pytest.mark.bolt
 async def test_three_http_replicas_on_one_bolt_database(bolt_server, neo4j_database, tmp_path, llm):
     """Round-robin, request by request, as a load balancer would send them: an OODA cycle with
@@ -176,14 +182,14 @@ async def test_three_http_replicas_on_one_bolt_database(bolt_server, neo4j_datab
     activations on all — half of them from one client behind a reverse proxy that sends each
     HTTP request to the next replica (a 2026-era client needs no session affinity). Nothing is
     lost, nothing stays running."""
-    base = {**os.environ, "DIONYSUS_LOG_LEVEL": "WARNING", "DIONYSUS_BASIN_HALF_LIFE": FOREVER, **llm.env(),
+    base = {**os.environ, "DIONYSUS_LOG_LEVEL": "INFO", "DIONYSUS_BASIN_HALF_LIFE": FOREVER, **llm.env(),
             "NEO4J_URI": bolt_server.uri, "NEO4J_USERNAME": bolt_server.user, "NEO4J_PASSWORD": bolt_server.password,
             "NEO4J_DATABASE": neo4j_database}
     envs = []
     for i in range(3):
         (tmp_path / f"r{i}").mkdir()
         envs.append({**base, "DIONYSUS_DB_PATH": str(tmp_path / f"r{i}" / "unused.db")})
-    async with replicas(envs) as bases, round_robin(bases) as (proxied, proxy), AsyncExitStack() as stack:
+    async with replicas(envs, tmp_path) as bases, round_robin(bases) as (proxied, proxy), AsyncExitStack() as stack:
         urls = [base + "/mcp" for base in bases]
         clients = [await stack.enter_async_context(Client(url)) for url in urls]
         behind_proxy = await stack.enter_async_context(Client(proxied + "/mcp"))
@@ -222,7 +228,7 @@ async def test_three_http_replicas_on_one_bolt_database(bolt_server, neo4j_datab
                     client = behind_proxy if i % 2 else clients[next_replica()]
                     tasks.start_soon(call, client, "activate_basin", {"basin": "hub", "strength": 0.01})
             result, took = await cancel_while_releasing(llm, clients[others[0]], trace_id)
-            assert result["status"] == "cancelled" and took <= 5.0, (result, took)
+            assert result["status"] == "cancelled" and took <= 5.0, (result, took, owner, logs_of(tmp_path))
             with anyio.fail_after(10):
                 async for event in updates:
                     if event.uri == uri and (await call(listener, "get_trace", {"trace_id": trace_id}))["status"] != "running":
