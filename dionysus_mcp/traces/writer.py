@@ -128,8 +128,8 @@ class TraceWriter:
             metadata=metadata or {},
         )
         with self._open_lock:
-            self._open[trace.id] = {}
             self._roots[trace.id] = self._roots.get(parent_id, parent_id) if parent_id else trace.id
+            self._open[trace.id] = {}
         owner = self.identity.owner(trace.started_at, self.lease_s)
         return [CreateTrace(trace=trace), SetTraceOwner(trace_id=trace.id, owner=owner)]
 
