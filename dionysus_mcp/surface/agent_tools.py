@@ -4,7 +4,10 @@ The agents themselves (and their heavy smolagents import, ~1-3 s) load on the fi
 at server start-up, and in a worker thread: importing on the event loop stalled every other
 request for that long (scripts/benchmark_event_loop.py measures the worst stall). Each call builds fresh agents and runs them in a worker thread; progress is
 reported per step, and a cancelled request interrupts its run. With `wait=false` a run goes on
-in the background (agents/background.py) and the call returns its trace id at once.
+in the background (agents/background.py) and the call returns its trace id at once, with the
+resource to subscribe to (`trace://{id}`: notified as steps land and when it ends). `cancel_run`
+stops a run from any process sharing the store: one of this process's at once, another's
+through a cancel request its owner picks up within a second.
 """
 
 
@@ -25,7 +28,7 @@ from dionysus_mcp.surface.common import WRITES, tool, whole
 if TYPE_CHECKING:
     from agents.background import BackgroundRuns
 
-Wait = Annotated[bool, Field(description="false: start the run and return its trace_id at once; follow it with get_trace, stop it with cancel_run.")]
+Wait = Annotated[bool, Field(description="false: start the run and return its trace_id at once; follow it by subscribing to trace://{trace_id} (or with get_trace), stop it with cancel_run.")]
 
 _agents: ModuleType | None = None
 
@@ -49,9 +52,16 @@ async def _runner() -> ModuleType:
 
 def started(trace_id: str, model: str) -> dict[str, Any]:
     return {
-        "trace_id": trace_id, "status": "running", "model": model,
-        "follow": f"get_trace('{trace_id}') shows its progress; cancel_run('{trace_id}') stops it",
+        "trace_id": trace_id, "status": "running", "model": model, "resource": f"trace://{trace_id}",
+        "follow": (f"subscribe to trace://{trace_id} (resources/subscribe) to be notified as steps land and when it"
+                   f" ends, or read get_trace('{trace_id}'); cancel_run('{trace_id}') stops it"),
     }
+
+
+def cancelled(trace: Any) -> dict[str, Any]:
+    """What a waited-for run answers when cancel_run (from any process) stopped it."""
+    return {"trace_id": trace.id, "status": trace.status, "model": trace.model, "step_count": trace.step_count,
+            "note": "stopped by cancel_run; the steps it completed are stored"}
 
 
 def register(server: MCPServer, rt: Callable[[], Runtime], meta: dict[str, Any] | None = None) -> "BackgroundRuns":
@@ -75,11 +85,15 @@ def register(server: MCPServer, rt: Callable[[], Runtime], meta: dict[str, Any] 
         three phases, coherence, the model that ran, token usage and the run's trace_id. With
         wait=false returns {trace_id, status: running} at once and the run goes on."""
         runner = await _runner()
+        run_id = background.new_run_id()
         if wait:
-            return (await runner.run_ooda_cycle(rt(), context, max_steps, progress=ctx.report_progress)).model_dump(mode="json")
+            # Awaited here, and cancellable by cancel_run (from any process) meanwhile.
+            result, stopped = await background.run_here(
+                rt(), run_id, runner.run_ooda_cycle(rt(), context, max_steps, progress=ctx.report_progress, run_id=run_id)
+            )
+            return cancelled(await rt().traces.get_trace(run_id)) if stopped else result.model_dump(mode="json")
         context, max_steps = runner.validate_context(context), runner.validate_max_steps(max_steps)
         model = runner.parse_model_spec(rt().settings.model).label
-        run_id = background.new_run_id()
         await background.start(rt(), run_id, runner.run_ooda_cycle(rt(), context, max_steps, run_id=run_id))
         return started(run_id, model)
 
@@ -90,24 +104,23 @@ def register(server: MCPServer, rt: Callable[[], Runtime], meta: dict[str, Any] 
         activated basins, coherence, the model, token figures and the run's trace_id. With
         wait=false returns {trace_id, status: running} at once and the run goes on."""
         runner = await _runner()
-        if wait:
-            return (await runner.run_heartbeat(rt(), progress=ctx.report_progress)).model_dump(mode="json")
-        model = runner.parse_model_spec(rt().settings.model).label
         run_id = background.new_run_id()
+        if wait:
+            result, stopped = await background.run_here(rt(), run_id, runner.run_heartbeat(rt(), progress=ctx.report_progress, run_id=run_id))
+            return cancelled(await rt().traces.get_trace(run_id)) if stopped else result.model_dump(mode="json")
+        model = runner.parse_model_spec(rt().settings.model).label
         await background.start(rt(), run_id, runner.run_heartbeat(rt(), run_id=run_id))
         return started(run_id, model)
 
-    @tool(server, "Cancel a background run", WRITES)
+    @tool(server, "Cancel a run", WRITES)
     async def cancel_run(
         trace_id: Annotated[str, Field(min_length=1, max_length=200, description="The trace_id a run tool returned.")],
     ) -> dict[str, Any]:
-        """Cancel a run started with wait=false: its agents stop at their next step boundary and
-        its trace closes as cancelled, keeping the steps it completed."""
-        from agents.background import explain_not_cancellable
-
-        if not await background.cancel(trace_id):
-            raise await explain_not_cancellable(rt(), trace_id)
-        trace = await rt().traces.get_trace(trace_id)
-        return {"trace_id": trace_id, "status": trace.status, "step_count": trace.step_count}
+        """Cancel a running agent run (one started with wait=false, or one another client is
+        waiting for), whichever server process sharing this store runs it: its agents stop at
+        their next step boundary and its trace closes as cancelled, keeping the steps it
+        completed. Returns the run's status once it has stopped."""
+        trace = await background.cancel_anywhere(rt(), (trace_id or "").strip())
+        return {"trace_id": trace.id, "status": trace.status, "step_count": trace.step_count}
 
     return background
