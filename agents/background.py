@@ -10,6 +10,12 @@ the trace closes as `cancelled`. `stop` (the server shutting down) cancels every
 going, so none is left `running`; a run that does not stop in time is marked `interrupted`
 when the runtime closes (dionysus_mcp/traces/lifecycle.py).
 
+Any process can cancel a run (replicas, two stdio servers on one file): `cancel_anywhere`
+cancels a run of this process at once, and for a run another process owns records a cancel
+request in the store (traces/lifecycle.py) and waits for the run to end. While this process has
+runs in flight — started here with wait=false, or awaited by a tools/call (`run_here`) — one
+task checks the store for requests to them every CANCEL_CHECK_S and cancels those it finds.
+
 The MCP Tasks extension (`io.modelcontextprotocol/tasks`) would be the protocol's own way to
 do this; the mcp 2.3 SDK does not ship it (only `mcp.server.apps`), so `wait=false` it is.
 """
@@ -28,6 +34,8 @@ import anyio.abc
 
 from dionysus_mcp.config import BACKGROUND_STOP_WAIT_S, STARTED_WAIT_S
 from dionysus_mcp.errors import DionysusError, InvalidInput, NotFound
+from dionysus_mcp.store.base import StoreError
+from dionysus_mcp.traces import lifecycle
 
 if TYPE_CHECKING:
     from dionysus_mcp.runtime import Runtime
@@ -35,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STOP_WAIT_S = BACKGROUND_STOP_WAIT_S  # a cancelled run gets this long to reach a step boundary
+# A run another process owns: its check for requests, then its stop, then its trace closing.
+REMOTE_STOP_WAIT_S = STOP_WAIT_S + 2 * lifecycle.CANCEL_CHECK_S
 
 
 @dataclass
@@ -50,6 +60,7 @@ class BackgroundRuns:
     def __init__(self) -> None:
         self._runs: dict[str, _Run] = {}
         self._tasks: anyio.abc.TaskGroup | None = None
+        self._watching = False
 
     @staticmethod
     def new_run_id() -> str:
@@ -69,6 +80,7 @@ class BackgroundRuns:
                 with anyio.CancelScope(shield=True):
                     await self.stop()
                 self._tasks = None
+                tasks.cancel_scope.cancel()  # what is left: the check for cancel requests
 
     async def start(self, runtime: "Runtime", run_id: str, run: Coroutine[Any, Any, Any]) -> str:
         """Start `run` (a runner call made with `run_id`) and return once its trace is stored,
@@ -77,6 +89,7 @@ class BackgroundRuns:
             run.close()
             raise RuntimeError("background runs need BackgroundRuns.serving() held open (the server's lifespan)")
         entry = self._runs[run_id] = _Run()
+        self._watch(runtime)
         stored = runtime.traces.created(run_id)
         ready = anyio.Event()
 
@@ -117,6 +130,59 @@ class BackgroundRuns:
     def is_running(self, run_id: str) -> bool:
         return run_id in self._runs
 
+    async def run_here(self, runtime: "Runtime", run_id: str, run: Coroutine[Any, Any, Any]) -> tuple[Any, bool]:
+        """Await `run` (a runner call made with `run_id`) in the caller's task, cancellable by
+        cancel_run from any process meanwhile. Returns (its result, False), or (None, True)
+        when cancel_run stopped it (the caller's own cancellation propagates as usual)."""
+        entry = self._runs[run_id] = _Run()
+        self._watch(runtime)
+        try:
+            with entry.scope:
+                return await run, False
+            return None, True
+        finally:
+            self._runs.pop(run_id, None)
+            entry.done.set()
+
+    def _watch(self, runtime: "Runtime") -> None:
+        """Make sure the check for cancel requests runs while runs are in flight."""
+        if not self._watching and self._tasks is not None:
+            self._watching = True
+            self._tasks.start_soon(self._watch_cancels, runtime, name="dionysus-cancel-requests")
+
+    async def _watch_cancels(self, runtime: "Runtime") -> None:
+        try:
+            while self._runs:
+                await runtime.clock.sleep(lifecycle.CANCEL_CHECK_S)
+                ids = sorted(rid for rid, entry in self._runs.items() if not entry.scope.cancel_called)
+                try:
+                    requested = await lifecycle.cancel_requested(runtime.traces, ids)
+                except StoreError as exc:  # the next check tries again
+                    log.warning("could not check for cancel requests: %s", exc)
+                    continue
+                for run_id in requested:
+                    entry = self._runs.get(run_id)
+                    if entry is not None:
+                        log.info("run %s: cancel requested through the store", run_id)
+                        entry.scope.cancel()
+        finally:
+            self._watching = False  # no await since the loop saw no run: a new run restarts it
+
+    async def cancel_anywhere(self, runtime: "Runtime", trace_id: str) -> Any:
+        """Cancel the run, whichever process runs it; returns its trace as it ends (or, for
+        another process's run that has not ended within REMOTE_STOP_WAIT_S, as it is)."""
+        if await self.cancel(trace_id):
+            return await runtime.traces.get_trace(trace_id)
+        if await runtime.store.traces.get(trace_id) is None:
+            raise await explain_not_cancellable(runtime, trace_id)
+        trace = await runtime.traces.get_trace(trace_id)  # a run whose owner is gone is marked here
+        if trace.status != "running" or trace.parent_id:
+            raise await explain_not_cancellable(runtime, trace_id)
+        if not await lifecycle.request_cancel(runtime.traces, trace_id):
+            raise await explain_not_cancellable(runtime, trace_id)  # it ended meanwhile
+        await lifecycle.wait_ended(runtime.traces, trace_id, REMOTE_STOP_WAIT_S)
+        return await runtime.traces.get_trace(trace_id)
+
     async def cancel(self, run_id: str) -> bool:
         """Cancel a background run and wait for it to stop; False when it is not one of ours."""
         entry = self._runs.get(run_id)
@@ -149,7 +215,4 @@ async def explain_not_cancellable(runtime: "Runtime", trace_id: str) -> Dionysus
         return InvalidInput(f"run {trace_id!r} has already ended ({trace.status}): nothing to cancel")
     if trace.parent_id:
         return InvalidInput(f"{trace_id!r} is a delegated sub-run: cancel its root run {trace.parent_id!r}")
-    return InvalidInput(
-        f"run {trace_id!r} was not started here with wait=false: cancel the tools/call request that started "
-        "it, or the server process that runs it"
-    )
+    return InvalidInput(f"run {trace_id!r} is running and cannot be cancelled right now: try again")

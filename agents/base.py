@@ -9,7 +9,7 @@ The only behaviour added to smolagents' own classes:
   - `run()` opens a `RunContext` for each run (including a managed agent's run under the
     manager) and closes it with the outcome, so callbacks and observers see whole runs;
   - a run refuses to start once its group is cancelled, or once the delegating parent has spent
-    the step budget the river callback set;
+    the step budget the river callback set (its `RiverState`);
   - a ToolCallingAgent past that budget accepts only `final_answer`.
 smolagents' console output is off (stdout belongs to the MCP stdio transport).
 """
@@ -28,6 +28,7 @@ from agents.prompts import code_templates, tool_calling_templates
 from agents.provider import provider_failure
 from callbacks.context import RunGroup, RunStatus
 from callbacks.registry import CallbackRegistry
+from callbacks.river import RiverState
 
 BUDGET_SPENT = "call final_answer now"  # the scripted policy answers when it reads this
 BUDGET_SPENT_MESSAGE = (
@@ -87,8 +88,9 @@ class GroupAgent:
         if group.cancelled.is_set():
             raise AgentError("Run cancelled before it started.", self.logger)
         parent = group.innermost()
-        if parent is not None and parent.agent is not None and parent.budget_spent(parent.agent.step_number):
-            raise AgentError(BUDGET_SPENT_MESSAGE.format(budget=parent.step_budget), self.logger)
+        flow = parent.state(RiverState) if parent is not None and parent.agent is not None else None
+        if flow is not None and flow.budget_spent(parent.agent.step_number):
+            raise AgentError(BUDGET_SPENT_MESSAGE.format(budget=flow.step_budget), self.logger)
         self.max_steps = self.configured_max_steps
         ctx = group.open_run(self, task)
         try:
@@ -118,8 +120,9 @@ class GroupToolCallingAgent(GroupAgent, ToolCallingAgent):
 
     def execute_tool_call(self, tool_name: str, arguments: dict[str, str] | str) -> Any:
         ctx = self.run_group.current(self)
-        if tool_name != "final_answer" and ctx is not None and ctx.budget_spent(self.step_number):
-            raise AgentToolExecutionError(BUDGET_SPENT_MESSAGE.format(budget=ctx.step_budget), self.logger)
+        flow = ctx.state(RiverState) if ctx is not None else None
+        if tool_name != "final_answer" and flow is not None and flow.budget_spent(self.step_number):
+            raise AgentToolExecutionError(BUDGET_SPENT_MESSAGE.format(budget=flow.step_budget), self.logger)
         return super().execute_tool_call(tool_name, arguments)
 
 

@@ -13,7 +13,7 @@ from dionysus_mcp.inputs import Operation, whole
 
 Wait = Annotated[
     bool,
-    Field(description="false: start the run and return its trace_id at once; follow it with get_trace, stop it with cancel_run."),
+    Field(description="false: start the run and return its trace_id at once; follow it by subscribing to trace://{trace_id} (or with get_trace), stop it with cancel_run."),
 ]
 
 
@@ -45,9 +45,11 @@ class RunHeartbeat(Operation):
 
 
 class CancelRun(Operation):
-    """Cancel a run started with wait=false: its agents stop at their next step boundary and
-    its trace closes as cancelled, keeping the steps it completed."""
+    """Cancel a running agent run (one started with wait=false, or one another client is
+    waiting for), whichever server process sharing this store runs it: its agents stop at
+    their next step boundary and its trace closes as cancelled, keeping the steps it
+    completed. Returns the run's status once it has stopped."""
 
     tool: ClassVar[str] = "cancel_run"
-    title: ClassVar[str] = "Cancel a background run"
+    title: ClassVar[str] = "Cancel a run"
     trace_id: Annotated[str, Field(min_length=1, max_length=200, description="The trace_id a run tool returned.")]

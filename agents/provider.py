@@ -33,7 +33,7 @@ from smolagents import OpenAIServerModel
 from smolagents.models import ChatMessage, TokenUsage, remove_content_after_stop_sequences
 
 from callbacks.context import CancelSignal
-from dionysus_mcp.errors import DionysusError
+from dionysus_mcp.errors import DionysusError, find_cause
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,7 @@ class ProviderOptions:
 
 def provider_failure(exc: BaseException | None) -> ProviderError | None:
     """The ProviderError behind `exc` (smolagents wraps model errors in AgentGenerationError)."""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, ProviderError):
-            return exc
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return None
+    return find_cause(exc, ProviderError)
 
 
 def retry_after(response: Any) -> float | None:

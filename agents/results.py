@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
-    from callbacks.context import RunContext, TokenTotals
+    from callbacks.context import RunContext
+    from callbacks.tokens import TokenTotals
 
 
 class TokenReport(BaseModel):
@@ -48,10 +49,13 @@ class ActivatedBasin(BaseModel):
 
     @classmethod
     def all_of(cls, contexts: list[RunContext]) -> list["ActivatedBasin"]:
+        """What the basin callback recorded in each run (its `BasinState`), in run order."""
+        from callbacks.basin import BasinState  # after a run: smolagents is loaded by then
+
         return [
             cls(basin_id=a.basin_id, name=a.name, strength=a.strength, at_step=a.step_number, agent=c.agent_name, trace_id=c.trace_id)
             for c in contexts
-            for a in c.activations
+            for a in c.state(BasinState).activations
         ]
 
 

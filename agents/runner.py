@@ -32,7 +32,8 @@ from agents.results import ActivatedBasin, HeartbeatResult, OodaResult, PhaseRep
 from callbacks import default_registry
 from callbacks.context import RunContext, RunGroup, RunObserver
 from callbacks.registry import CallbackRegistry
-from callbacks.tokens import ENCODING_NAME
+from callbacks.iwmt import IwmtState
+from callbacks.tokens import ENCODING_NAME, TokenState, tokens_of
 from callbacks.trace import TracePersistence
 from dionysus_mcp.config import RUN_STOP_WAIT_S
 from dionysus_mcp.errors import DionysusError, InvalidInput
@@ -120,7 +121,7 @@ async def run_ooda_cycle(
         phases=phases,
         failed_phases=[p.phase for p in phases if p.status == "error"],
         activated_basins=ActivatedBasin.all_of(group.contexts),
-        tokens=TokenReport.of(group.tokens(), _counted_by(spec, group.tokens())),
+        tokens=_tokens(spec, group),
         steps=root.action_steps,
         duration_s=round(duration, 3),
     )
@@ -156,7 +157,7 @@ async def run_heartbeat(
         activated_basins=ActivatedBasin.all_of(group.contexts),
         coherence=coherence,
         coherence_status=coherence_status,
-        tokens=TokenReport.of(group.tokens(), _counted_by(spec, group.tokens())),
+        tokens=_tokens(spec, group),
         duration_s=round(duration, 3),
     )
 
@@ -226,7 +227,7 @@ async def _coherence_after(runtime: "Runtime", group: RunGroup) -> tuple[float, 
         assessment = await runtime.coherence.assess_coherence()
     except StoreUnavailable as exc:
         log.warning("run %s: coherence not assessed after the run: %s", group.run_id, exc)
-        seen = [c.coherence for c in group.contexts if c.coherence is not None]
+        seen = [level for c in group.contexts if (level := c.state(IwmtState).coherence) is not None]
         return (seen[-1] if seen else 0.0), "store_unavailable"
     return assessment.consciousness_level, assessment.status
 
@@ -294,7 +295,7 @@ def _phase(group: RunGroup, phase: str, agent: str) -> PhaseReport:
     if not runs:
         return PhaseReport(phase=phase, agent=agent, status="not_run", report=None, steps=0, trace_id=None, prompt_tokens=0, completion_tokens=0)
     last = runs[-1]  # the manager may have asked twice; its latest answer is what it acted on
-    tokens = last.tokens()
+    tokens = last.state(TokenState).totals()
     return PhaseReport(
         phase=phase,
         agent=agent,
@@ -325,6 +326,12 @@ def parse_decision(output: Any) -> tuple[str, list[str], float | None]:
     except (KeyError, TypeError, ValueError):
         confidence = None
     return str(value.get("decision") or "").strip(), actions, confidence
+
+
+def _tokens(spec: ModelSpec, group: RunGroup) -> TokenReport:
+    """Every model call of the group's runs: the token callback's figures, added up."""
+    totals = tokens_of(group.contexts)
+    return TokenReport.of(totals, _counted_by(spec, totals))
 
 
 def _counted_by(spec: ModelSpec, totals: Any) -> str:

@@ -7,6 +7,22 @@
 | PlanningStep | cancellation, iwmt, river, memory_pruning (superseded plans), tokens, progress |
 | ActionStep | cancellation, basin_activation, river, memory_pruning, tokens, progress |
 | FinalAnswerStep | progress |
+
+Each callback that keeps records owns one state class, one instance per run (`ctx.state(Kind)`),
+defined in its module; a callback reads another's state only as declared (`reads`), and runs
+after it (checked when it is registered, callbacks/registry.py):
+
+| callback | owns | reads |
+|---|---|---|
+| iwmt | `IwmtState` (coherence) | |
+| basin_activation | `BasinState` (activations) | |
+| river | `RiverState` (flow, step budget) | `IwmtState` |
+| memory_pruning | `PruningState` (originals, folded steps) | |
+| tokens | `TokenState` (model calls) | `PruningState` |
+| trace_persistence (callbacks/trace.py) | `TraceState` | `TokenState`, `PruningState`, `BasinState` |
+
+The agents read `RiverState` (the budget they enforce); the runner reads `TokenState`,
+`BasinState` and `IwmtState` for its result.
 """
 
 from __future__ import annotations

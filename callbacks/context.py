@@ -1,10 +1,17 @@
-"""Per-run state the callbacks share: one `RunGroup` per runner call, one `RunContext` per agent run.
+"""Per-run state: one `RunGroup` per runner call, one `RunContext` per agent run.
 
 A runner call (`run_ooda_cycle`, `run_heartbeat`) creates a `RunGroup`. Every agent run inside
 it — the root agent and each delegated sub-agent run — opens its own `RunContext`, so the
 callbacks of a sub-agent record into that sub-agent's context while it runs under the manager.
 The group keeps them in order with their parent links: exactly what the trace store needs to
 persist a run as a root trace with child traces (DELEGATED_TO) and ACTIVATED_BASIN links.
+
+A `RunContext` holds only what is the run's own and shared by everyone: its identity (trace id,
+agent, task, parent links), its times and outcome, and the event journal. What a callback
+records lives in that callback's own state slot — a small dataclass it declares (`owns`), one
+per run, reached as `ctx.state(Kind)`; the callback's module defines it (callbacks/iwmt.py's
+`IwmtState`, …). A callback reads another's slot only if it declares so (`reads`) and runs
+after it, which the registry checks when it is registered (callbacks/registry.py).
 
 Trace persistence (and anything else that must see whole runs) hooks in as a `RunObserver`;
 step-level work hooks in as a callback in the `CallbackRegistry`.
@@ -18,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from smolagents.memory import ActionStep, PlanningStep
 
@@ -30,44 +37,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RunStatus = Literal["running", "success", "max_steps", "error", "cancelled"]
-FlowState = Literal["calm", "flowing", "turbulent"]
+S = TypeVar("S")
 
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
-
-
-@dataclass
-class Activation:
-    """A basin activated because of what the agent did at `step_number` (→ ACTIVATED_BASIN)."""
-
-    basin_id: str
-    name: str
-    strength: float
-    step_number: int
-    activation: float  # the basin's activation right after
-
-
-@dataclass
-class ModelCall:
-    """Token figures of one model call. `unpruned_prompt_tokens` is what the same prompt would
-    have cost with every pruned observation restored."""
-
-    step_kind: Literal["planning", "action"]
-    step_number: int
-    prompt_tokens: int
-    unpruned_prompt_tokens: int
-    completion_tokens: int
-    estimated: bool = False  # the provider reported no usage: counted with the tokenizer
-
-
-@dataclass
-class PrunedObservation:
-    step_number: int
-    original: str
-    summary: str
-    original_tokens: int
-    summary_tokens: int
 
 
 @dataclass
@@ -80,37 +54,14 @@ class StepEvent:
     at: float = field(default_factory=time.time)
 
 
-@dataclass
-class TokenTotals:
-    prompt_tokens: int = 0
-    unpruned_prompt_tokens: int = 0
-    completion_tokens: int = 0
-    model_calls: int = 0
-    estimated_calls: int = 0
-
-    @property
-    def saved_tokens(self) -> int:
-        return self.unpruned_prompt_tokens - self.prompt_tokens
-
-    @property
-    def reduction_pct(self) -> float:
-        if not self.unpruned_prompt_tokens:
-            return 0.0
-        return round(100.0 * self.saved_tokens / self.unpruned_prompt_tokens, 2)
-
-    def add(self, other: "TokenTotals") -> "TokenTotals":
-        return TokenTotals(
-            self.prompt_tokens + other.prompt_tokens,
-            self.unpruned_prompt_tokens + other.unpruned_prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-            self.model_calls + other.model_calls,
-            self.estimated_calls + other.estimated_calls,
-        )
-
-
 @dataclass(eq=False)  # identity: a run is itself, however alike two runs' records look
 class RunContext:
-    """One agent run: what its callbacks recorded, and where it sits in the group."""
+    """One agent run: what is genuinely the run's and shared — who it is, where it sits in the
+    group, its times and outcome, and its event journal — plus one state slot per callback.
+
+    A callback's own records (coherence, activations, token figures, pruned originals, flow…)
+    live in its state slot (`state(Kind)`, created empty on first use in this run), not here.
+    """
 
     group: "RunGroup"
     agent_name: str
@@ -124,22 +75,10 @@ class RunContext:
     status: RunStatus = "running"
     output: Any = None
     error: str | None = None
-    activations: list[Activation] = field(default_factory=list)
-    model_calls: list[ModelCall] = field(default_factory=list)
-    # step_number → the observation as the tool returned it, before pruning replaced it.
-    pruned: dict[int, PrunedObservation] = field(default_factory=dict)
-    # the step a plan was made before → the plan as written, before a newer plan superseded it.
-    pruned_plans: dict[int, PrunedObservation] = field(default_factory=dict)
-    # step_number → an observation shown summarised in a planning call only (memory unchanged).
-    planning_view: dict[int, PrunedObservation] = field(default_factory=dict)
-    # step_number → an action step folded into the prompt's digest (callbacks/rolling_digest.py).
-    folded: dict[int, Any] = field(default_factory=dict)
-    events: list[StepEvent] = field(default_factory=list)
-    coherence: float | None = None  # latest IWMT consciousness_level seen in this run
-    flow: FlowState = "calm"
-    step_budget: int | None = None  # lowered by the river callback when the flow is turbulent
-    planning_steps: int = 0
+    planning_steps: int = 0  # counted from the agent's memory when the run closes
     action_steps: int = 0
+    events: list[StepEvent] = field(default_factory=list)
+    _states: dict[type, Any] = field(default_factory=dict, repr=False)
 
     @property
     def runtime(self) -> "Runtime":
@@ -149,22 +88,14 @@ class RunContext:
     def model(self) -> str:
         return self.group.model
 
-    def original_observation(self, step_number: int, current: str | None) -> str | None:
-        entry = self.pruned.get(step_number)
-        return entry.original if entry else current
-
-    def original_plan(self, step_number: int, current: str | None) -> str | None:
-        entry = self.pruned_plans.get(step_number)
-        return entry.original if entry else current
-
-    def tokens(self) -> TokenTotals:
-        totals = TokenTotals()
-        for call in self.model_calls:
-            totals = totals.add(TokenTotals(call.prompt_tokens, call.unpruned_prompt_tokens, call.completion_tokens, 1, int(call.estimated)))
-        return totals
-
-    def budget_spent(self, step_number: int) -> bool:
-        return self.step_budget is not None and step_number > self.step_budget
+    def state(self, kind: type[S]) -> S:
+        """This run's slot of state `kind` (a callback's dataclass, see its `owns`): created
+        empty the first time anything asks for it, so a reader of a callback that never ran in
+        this run sees "nothing recorded"."""
+        found = self._states.get(kind)
+        if found is None:
+            found = self._states.setdefault(kind, kind())
+        return found
 
     def record(self, kind: str, step_number: int, **detail: Any) -> StepEvent:
         event = StepEvent(kind, step_number, detail)
@@ -288,12 +219,6 @@ class RunGroup:
 
     def runs_of(self, agent_name: str) -> list[RunContext]:
         return [c for c in self.contexts if c.agent_name == agent_name]
-
-    def tokens(self) -> TokenTotals:
-        totals = TokenTotals()
-        for ctx in self.contexts:
-            totals = totals.add(ctx.tokens())
-        return totals
 
     # --- cancellation --------------------------------------------------------------------
     def cancel(self) -> None:

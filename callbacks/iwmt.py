@@ -8,6 +8,7 @@ prompt from memory and a PlanningStep renders its `plan`, so the next model call
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from smolagents.memory import PlanningStep
@@ -17,6 +18,13 @@ from callbacks.context import RunContext
 log = logging.getLogger(__name__)
 
 LOW = 0.5
+
+
+@dataclass
+class IwmtState:
+    """Owned by the iwmt callback, one per run."""
+
+    coherence: float | None = None  # the latest consciousness_level assessed for a plan of this run
 
 
 def _remedy(tools: Any) -> str:
@@ -39,6 +47,7 @@ def coherence_lines(level: float, status: str, tools: Any = None) -> list[str]:
 
 class IwmtCoherenceCallback:
     name = "iwmt"
+    owns = IwmtState
 
     def __call__(self, step: Any, agent: Any, ctx: RunContext) -> None:
         if not isinstance(step, PlanningStep):
@@ -48,6 +57,6 @@ class IwmtCoherenceCallback:
         level = assessment.consciousness_level
         lines = coherence_lines(level, assessment.status, getattr(agent, "tools", None))
         step.plan = step.plan.rstrip() + "\n\n" + "\n".join(lines)
-        ctx.coherence = level
+        ctx.state(IwmtState).coherence = level
         ctx.record("iwmt", agent.step_number, coherence=level, status=assessment.status, snapshot_id=assessment.snapshot_id)
         log.info("[IWMT] %s before step %d: coherence %.1f%% (%s)", ctx.agent_name, agent.step_number, level * 100, assessment.status)

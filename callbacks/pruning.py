@@ -36,8 +36,9 @@ agent builds when it writes a prompt (`prompt_view`); memory keeps every step.
 
 Until a step folds: tool calls are never touched, so every call still pairs with its (shortened)
 result; pruning is idempotent (a `[PRUNED]` text is never summarised again); the original text
-stays on the run context (`ctx.pruned`, `ctx.pruned_plans`) and was already handed to the trace
-callbacks when its step completed, so the trace store keeps it whole.
+stays in the callback's state for the run (`PruningState.pruned`, `.pruned_plans`; the token
+callback reads them to count what pruning saved) and was already handed to the trace callbacks
+when its step completed, so the trace store keeps it whole.
 """
 
 from __future__ import annotations
@@ -45,13 +46,14 @@ from __future__ import annotations
 import copy
 import logging
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from smolagents.memory import ActionStep, PlanningStep
 
-from callbacks.context import PrunedObservation, RunContext
-from callbacks.rolling_digest import fold, fold_view, unfolded_tokens
-from callbacks.tokens import count_tokens
+from callbacks.context import RunContext
+from callbacks.rolling_digest import FoldedStep, fold, fold_view, unfolded_tokens
+from dionysus_mcp.tokenizer import count_tokens
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,37 @@ _ITEM = re.compile(r"^(?:\d+\.|-|\*)\s+(?:\(\d+(?:\.\d+)?\)\s+)?")
 # (they are short) so the headline is the first line that says something.
 _BOILERPLATE = ("Execution logs:", "Here is the final answer from your managed agent", "### 1. Task outcome")
 _CALLBACK_LINE = re.compile(r"^\[(?:IWMT\] Coherence:|RIVER\])")
+
+
+@dataclass
+class PrunedObservation:
+    step_number: int
+    original: str
+    summary: str
+    original_tokens: int
+    summary_tokens: int
+
+
+@dataclass
+class PruningState:
+    """Owned by the memory_pruning callback, one per run: what it replaced, and with what."""
+
+    # step_number → the observation as the tool returned it, before pruning replaced it.
+    pruned: dict[int, PrunedObservation] = field(default_factory=dict)
+    # the step a plan was made before → the plan as written, before a newer plan superseded it.
+    pruned_plans: dict[int, PrunedObservation] = field(default_factory=dict)
+    # step_number → an observation shown summarised in a planning call only (memory unchanged).
+    planning_view: dict[int, PrunedObservation] = field(default_factory=dict)
+    # step_number → an action step folded into the prompt's digest (callbacks/rolling_digest.py).
+    folded: dict[int, FoldedStep] = field(default_factory=dict)
+
+    def original_observation(self, step_number: int, current: str | None) -> str | None:
+        entry = self.pruned.get(step_number)
+        return entry.original if entry else current
+
+    def original_plan(self, step_number: int, current: str | None) -> str | None:
+        entry = self.pruned_plans.get(step_number)
+        return entry.original if entry else current
 
 
 def first_sentence(text: str, limit: int = SENTENCE_CHARS) -> str:
@@ -141,6 +174,7 @@ class MemoryPruningCallback:
     PlanningStep: prune the plans the new plan supersedes."""
 
     name = "memory_pruning"
+    owns = PruningState
 
     def __init__(
         self,
@@ -174,7 +208,7 @@ class MemoryPruningCallback:
             for old in agent.memory.steps:
                 if isinstance(old, ActionStep) and old.step_number <= cutoff:
                     self.prune_step(old, ctx)
-                    if old.step_number <= horizon and old.step_number not in ctx.folded:
+                    if old.step_number <= horizon and old.step_number not in ctx.state(PruningState).folded:
                         self.fold_step(old, ctx)
         elif isinstance(step, PlanningStep) and self.plans:
             # smolagents runs the callbacks before it appends `step` to memory: every plan in
@@ -210,8 +244,9 @@ class MemoryPruningCallback:
             shown = copy.copy(step)
             shown.observations = summary
             view.append(shown)
-            if ctx is not None and step.step_number not in ctx.planning_view:
-                ctx.planning_view[step.step_number] = PrunedObservation(
+            recorded = ctx.state(PruningState).planning_view if ctx is not None else None
+            if recorded is not None and step.step_number not in recorded:
+                recorded[step.step_number] = PrunedObservation(
                     step.step_number, step.observations, summary, count_tokens(step.observations), count_tokens(summary)
                 )
         return view
@@ -222,14 +257,15 @@ class MemoryPruningCallback:
     def prompt_view(self, steps: list[Any], ctx: RunContext | None, summary_mode: bool = False) -> list[Any]:
         """`steps` as the next prompt shows them: folded steps as one digest, and for a planning
         call (summary mode) the rest through `planning_view`. Memory is not modified."""
-        view = fold_view(steps, ctx.folded if ctx is not None else {})
+        view = fold_view(steps, ctx.state(PruningState).folded if ctx is not None else {})
         return self.planning_view(view, ctx) if summary_mode else view
 
     def fold_step(self, step: ActionStep, ctx: RunContext) -> None:
-        original = ctx.original_observation(step.step_number, step.observations)
+        state = ctx.state(PruningState)
+        original = state.original_observation(step.step_number, step.observations)
         entry = fold(step, original)
         entry.original_tokens = unfolded_tokens(step, original)
-        ctx.folded[step.step_number] = entry
+        state.folded[step.step_number] = entry
         ctx.record("folded", step.step_number, facts=len(entry.facts), tokens=entry.original_tokens)
 
     def prune_step(self, step: ActionStep, ctx: RunContext) -> PrunedObservation | None:
@@ -238,7 +274,7 @@ class MemoryPruningCallback:
         if summary is None or text is None:
             return None
         entry = PrunedObservation(step.step_number, text, summary, count_tokens(text), count_tokens(summary))
-        ctx.pruned[step.step_number] = entry
+        ctx.state(PruningState).pruned[step.step_number] = entry
         step.observations = summary
         ctx.record("pruned", step.step_number, chars=len(text), summary_chars=len(summary), tokens_saved=entry.original_tokens - entry.summary_tokens)
         log.debug("%s: pruned step %d observation %d → %d chars", ctx.agent_name, step.step_number, len(text), len(summary))
@@ -252,7 +288,7 @@ class MemoryPruningCallback:
         if len(summary) >= len(text):
             return None
         entry = PrunedObservation(made_before, text, summary, count_tokens(text), count_tokens(summary))
-        ctx.pruned_plans[made_before] = entry
+        ctx.state(PruningState).pruned_plans[made_before] = entry
         step.plan = summary
         ctx.record("pruned_plan", made_before, chars=len(text), summary_chars=len(summary), tokens_saved=entry.original_tokens - entry.summary_tokens)
         return entry

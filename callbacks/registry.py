@@ -3,9 +3,19 @@ callback from stopping a run.
 
 A callback is any callable `callback(step, agent, ctx)`: the smolagents memory step just
 finished, the agent that ran it, and that agent's `RunContext`. Order is declared, not implied:
-a callback is registered with the names of the callbacks it runs after (`after=`), each of which
-must be registered for that step type already — a missing one, or a callback after itself, is
-an error at registration — so registration order is always an order that honours them.
+a callback is registered with the names of the callbacks it runs after (`after=`, or `ALL`: every
+callback registered for that step type before it), each of which must be registered for that
+step type already — a missing one, or a callback after itself, is an error at registration — so
+registration order is always an order that honours them.
+
+State is owned: a callback that keeps records declares its state class (`owns = IwmtState`: a
+small dataclass, one per run, `ctx.state(IwmtState)`), and one that reads another's declares it
+(`reads = (IwmtState,)`). Registration checks the two against the order: a state has one owner;
+a callback reading a state whose owner runs on the same step type must run after it (name it in
+`after`), and an owner cannot be registered for a step type after a callback that reads it
+there. (A reader of a state whose owner runs on other step types only — river's ActionStep
+reads the coherence iwmt left at the last PlanningStep — sees what the owner last wrote; an
+owner that is not registered at all leaves the slot empty.)
 
 The prompt view (how the agent renders memory into a prompt: memory pruning's folding and
 planning summaries) is handed over explicitly (`set_prompt_view`), never looked up by name. `get_registry(agent_name)`
@@ -31,7 +41,18 @@ STEP_TYPES: tuple[type[MemoryStep], ...] = (PlanningStep, ActionStep, FinalAnswe
 
 
 class StepCallback(Protocol):
+    """Also, optionally: `name`, `owns` (its state class) and `reads` (the state classes of the
+    callbacks it runs after that it reads)."""
+
     def __call__(self, step: Any, agent: Any, ctx: RunContext) -> None: ...
+
+
+class _All:
+    def __repr__(self) -> str:
+        return "ALL"
+
+
+ALL = _All()  # after=ALL: after every callback registered for the step type before it
 
 
 @dataclass(frozen=True)
@@ -39,7 +60,7 @@ class _Entry:
     step_type: type[MemoryStep]
     callback: StepCallback
     agents: frozenset[str] | None  # None: every agent
-    after: tuple[str, ...] = ()  # names of the callbacks it runs after (registered before it)
+    after: "tuple[str, ...] | _All" = ()  # names of the callbacks it runs after (registered before it)
 
 
 class PromptView(Protocol):
@@ -56,6 +77,14 @@ def callback_name(callback: Any) -> str:
     return getattr(callback, "name", None) or getattr(callback, "__name__", None) or type(callback).__name__
 
 
+def owned_state(callback: Any) -> type | None:
+    return getattr(callback, "owns", None)
+
+
+def read_states(callback: Any) -> tuple[type, ...]:
+    return tuple(getattr(callback, "reads", ()))
+
+
 class CallbackRegistry:
     def __init__(self) -> None:
         self._entries: list[_Entry] = []
@@ -67,24 +96,55 @@ class CallbackRegistry:
 
     def register(
         self, step_type: type[MemoryStep], callback: StepCallback, agents: Iterable[str] | None = None,
-        after: Iterable[str] = (),
+        after: "Iterable[str] | _All" = (),
     ) -> None:
         """Run `callback` after every step of `step_type` (for the named agents only, if given),
-        after the callbacks named in `after`, which must be registered for `step_type` already."""
+        after the callbacks named in `after` (or ALL), which must be registered for `step_type`
+        already; what it owns and reads is checked against that order (see the module's doc)."""
         if step_type not in STEP_TYPES:
             raise ValueError(f"step_type must be one of {', '.join(t.__name__ for t in STEP_TYPES)}, got {step_type!r}")
         if not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
-        name, after = callback_name(callback), tuple(after)
-        if name in after:
-            raise ValueError(f"callback {name} cannot run after itself (a cycle)")
+        name = callback_name(callback)
         known = {callback_name(e.callback) for e in self._entries if e.step_type is step_type}
-        missing = [dep for dep in after if dep not in known]
-        if missing:
-            raise ValueError(
-                f"callback {name} runs after {', '.join(missing)}, not registered for {step_type.__name__}: register it first"
-            )
+        if isinstance(after, _All):
+            declared: tuple[str, ...] = tuple(sorted(known))
+        else:
+            after = declared = tuple(after)
+            if name in after:
+                raise ValueError(f"callback {name} cannot run after itself (a cycle)")
+            missing = [dep for dep in after if dep not in known]
+            if missing:
+                raise ValueError(
+                    f"callback {name} runs after {', '.join(missing)}, not registered for {step_type.__name__}: register it first"
+                )
+        self._check_states(step_type, callback, declared)
         self._entries.append(_Entry(step_type, callback, frozenset(agents) if agents is not None else None, after))
+
+    def _check_states(self, step_type: type[MemoryStep], callback: Any, declared: tuple[str, ...]) -> None:
+        name, owns, step = callback_name(callback), owned_state(callback), step_type.__name__
+        here = [e.callback for e in self._entries if e.step_type is step_type]
+        if owns is not None:
+            owner = self.owner_of(owns)
+            if owner is not None and owner is not callback:
+                raise ValueError(f"{owns.__name__} is owned by callback {callback_name(owner)} already: a state has one owner")
+            for reader in here:
+                if owns in read_states(reader):
+                    raise ValueError(
+                        f"callback {callback_name(reader)} reads {owns.__name__} and is registered for {step} before "
+                        f"its owner {name}: register {name} first"
+                    )
+        for kind in read_states(callback):
+            owner = self.owner_of(kind)
+            if owner is not None and owner is not callback and any(cb is owner for cb in here) and callback_name(owner) not in declared:
+                raise ValueError(
+                    f"callback {name} reads {kind.__name__} of {callback_name(owner)}, which runs on {step} too: "
+                    f"declare after={callback_name(owner)!r}"
+                )
+
+    def owner_of(self, kind: type) -> Any:
+        """The registered callback owning state `kind` (None: none is registered)."""
+        return next((e.callback for e in self._entries if owned_state(e.callback) is kind), None)
 
     def get_callbacks(self, step_type: type[MemoryStep], agent_name: str | None = None) -> list[StepCallback]:
         return [
@@ -111,7 +171,7 @@ class CallbackRegistry:
         return combined
 
     def entries(self) -> list[_Entry]:
-        """The registrations in order (step type, callback, agents, after)."""
+        """The registrations in order (step type, callback, agents, after: names or ALL)."""
         return list(self._entries)
 
 

@@ -13,18 +13,87 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from smolagents.memory import ActionStep, PlanningStep
 
-from callbacks.context import ModelCall, RunContext
-from dionysus_mcp.tokenizer import ENCODING_NAME, encoding
+from callbacks.context import RunContext
+from callbacks.pruning import PruningState
+from dionysus_mcp.tokenizer import ENCODING_NAME, count_tokens
 
 log = logging.getLogger(__name__)
 
-def count_tokens(text: str) -> int:
-    # encode_ordinary: text that happens to contain "<|endoftext|>" is counted, not rejected.
-    return len(encoding().encode_ordinary(text)) if text else 0
+__all__ = ["ENCODING_NAME", "ModelCall", "TokenState", "TokenTotals", "TokenUsageCallback", "count_tokens", "tokens_of"]
+
+
+@dataclass
+class ModelCall:
+    """Token figures of one model call. `unpruned_prompt_tokens` is what the same prompt would
+    have cost with every pruned observation restored."""
+
+    step_kind: Literal["planning", "action"]
+    step_number: int
+    prompt_tokens: int
+    unpruned_prompt_tokens: int
+    completion_tokens: int
+    estimated: bool = False  # the provider reported no usage: counted with the tokenizer
+
+
+@dataclass
+class TokenTotals:
+    prompt_tokens: int = 0
+    unpruned_prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model_calls: int = 0
+    estimated_calls: int = 0
+
+    @property
+    def saved_tokens(self) -> int:
+        return self.unpruned_prompt_tokens - self.prompt_tokens
+
+    @property
+    def reduction_pct(self) -> float:
+        if not self.unpruned_prompt_tokens:
+            return 0.0
+        return round(100.0 * self.saved_tokens / self.unpruned_prompt_tokens, 2)
+
+    def add(self, other: "TokenTotals") -> "TokenTotals":
+        return TokenTotals(
+            self.prompt_tokens + other.prompt_tokens,
+            self.unpruned_prompt_tokens + other.unpruned_prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.model_calls + other.model_calls,
+            self.estimated_calls + other.estimated_calls,
+        )
+
+
+@dataclass
+class TokenState:
+    """Owned by the tokens callback, one per run: every model call's figures, in order."""
+
+    model_calls: list[ModelCall] = field(default_factory=list)
+
+    def totals(self) -> TokenTotals:
+        totals = TokenTotals()
+        for call in self.model_calls:
+            totals = totals.add(TokenTotals(call.prompt_tokens, call.unpruned_prompt_tokens, call.completion_tokens, 1, int(call.estimated)))
+        return totals
+
+    def call(self, kind: str, step_number: int) -> ModelCall | None:
+        """The (latest) call of this step kind and number."""
+        for call in reversed(self.model_calls):
+            if call.step_kind == kind and call.step_number == step_number:
+                return call
+        return None
+
+
+def tokens_of(runs: Iterable[RunContext]) -> TokenTotals:
+    """The token figures of several runs (a run group's), added up."""
+    totals = TokenTotals()
+    for ctx in runs:
+        totals = totals.add(ctx.state(TokenState).totals())
+    return totals
 
 
 def message_text(message: Any) -> str:
@@ -58,6 +127,8 @@ class TokenUsageCallback:
     tokens."""
 
     name = "tokens"
+    owns = TokenState
+    reads = (PruningState,)  # what pruning replaced: the counterfactual restores it
 
     def __call__(self, step: Any, agent: Any, ctx: RunContext) -> None:
         if not isinstance(step, (ActionStep, PlanningStep)):
@@ -70,15 +141,16 @@ class TokenUsageCallback:
         reported = usage is not None and bool(usage.input_tokens)
         prompt = usage.input_tokens if reported else count_tokens(rendered)
         restored = 0
+        pruning = ctx.state(PruningState)
         by_summary: dict[str, list[Any]] = {}
-        for entry in [*ctx.pruned.values(), *ctx.pruned_plans.values(), *ctx.planning_view.values()]:
+        for entry in [*pruning.pruned.values(), *pruning.pruned_plans.values(), *pruning.planning_view.values()]:
             by_summary.setdefault(entry.summary, []).append(entry)
         for summary, entries in by_summary.items():
             # One occurrence per pruned text (a fixed placeholder stands for many of them).
             present = min(rendered.count(summary), len(entries))
             restored += sum(e.original_tokens - e.summary_tokens for e in entries[:present])
         # A planning call's history (summary mode) shows no plans; an action call's does.
-        restored += _digest_restored(rendered, ctx, with_plans=not isinstance(step, PlanningStep))
+        restored += _digest_restored(rendered, pruning, with_plans=not isinstance(step, PlanningStep))
         if usage is not None:
             completion = usage.output_tokens
         else:
@@ -92,20 +164,20 @@ class TokenUsageCallback:
             completion_tokens=completion,
             estimated=not reported,
         )
-        ctx.model_calls.append(call)
+        ctx.state(TokenState).model_calls.append(call)
         if restored:
             log.debug("%s step %d: prompt %d tokens, %d without pruning", ctx.agent_name, call.step_number, prompt, prompt + restored)
 
 
-def _digest_restored(rendered: str, ctx: RunContext, with_plans: bool) -> int:
+def _digest_restored(rendered: str, pruning: PruningState, with_plans: bool) -> int:
     """What the steps folded into this prompt's digest would have cost unfolded, less the digest."""
     from callbacks.rolling_digest import digest_span, digest_text
 
-    span = digest_span(rendered) if ctx.folded else None
+    span = digest_span(rendered) if pruning.folded else None
     if span is None:
         return 0
     # The prompt was written before this step's callbacks folded another step: its own span.
-    folded = [ctx.folded[n] for n in sorted(ctx.folded) if span[0] <= n <= span[1]]
+    folded = [pruning.folded[n] for n in sorted(pruning.folded) if span[0] <= n <= span[1]]
     if not folded:
         return 0
     text = digest_text(folded)
@@ -117,7 +189,7 @@ def _digest_restored(rendered: str, ctx: RunContext, with_plans: bool) -> int:
     if with_plans:
         plans = sum(
             count_tokens(f"assistant: {e.original.strip()}\nuser: Now proceed and carry out this plan.")
-            for made_before, e in ctx.pruned_plans.items()
+            for made_before, e in pruning.pruned_plans.items()
             if made_before <= span[1]
         )
     return sum(f.original_tokens for f in folded) + plans - count_tokens(f"user: {text}")

@@ -10,9 +10,11 @@ group (the runner does it by default, see `agents/runner.py`):
 - after every PlanningStep, ActionStep and FinalAnswerStep: the step is written
   (`add_step`, idempotent by `trace_id:step_type:step_number`) with its plan / model output /
   code / typed tool calls / error, the FULL observation (pruning may already have shortened
-  the one in the agent's memory: the original comes from the run context), timing, and the
-  step's token figures recorded by the token callback (prompt, completion, prompt without
-  pruning). Basin activations recorded so far become ACTIVATED_BASIN links (`link_basin`).
+  the one in the agent's memory: the original comes from the pruning callback's state), timing,
+  and the step's token figures recorded by the token callback (prompt, completion, prompt
+  without pruning). Basin activations recorded so far (the basin callback's state) become
+  ACTIVATED_BASIN links (`link_basin`). It reads those three callbacks' states, so it runs after
+  every callback registered before it (`after=ALL`).
   Each step is stored within 0.1 s of its end (write_behind.LINGER_S), so a crash leaves the
   completed steps readable, all but those of its last 0.1 s.
 - `run_finished`: remaining activations are linked and the trace is closed with its outcome
@@ -39,13 +41,17 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 
-from callbacks.context import ModelCall, RunContext, RunObserver
-from callbacks.registry import CallbackRegistry
+from callbacks.basin import BasinState
+from callbacks.context import RunContext, RunObserver
+from callbacks.pruning import PruningState
+from callbacks.registry import ALL, CallbackRegistry
+from callbacks.tokens import ModelCall, TokenState
 from callbacks.write_behind import Queued, WriteBehind
 from dionysus_mcp.secrets import Redactor, environment_secrets
 from schema.models import StepRecord, ToolCallRecord
@@ -84,26 +90,19 @@ def error_text(error: Any) -> str | None:
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
-def _model_call(ctx: RunContext, kind: str, step_number: int) -> ModelCall | None:
-    for call in reversed(ctx.model_calls):
-        if call.step_kind == kind and call.step_number == step_number:
-            return call
-    return None
-
-
 # Where a write came from, named as the registry's guard / RunGroup name a failing hook.
 STARTED = "run observer TracePersistence.run_started"
 FINISHED = "run observer TracePersistence.run_finished"
 STEP = "callback trace_persistence"
 
 
-class _Run:
-    """What the persistence has done for one run."""
+@dataclass
+class TraceState:
+    """Owned by trace persistence, one per run: what it has done for the run."""
 
-    def __init__(self, redactor: Redactor):
-        self.redactor = redactor
-        self.linked = 0  # activations already linked
-        self.last_action = 0  # the last action step's number (the final answer belongs to it)
+    redactor: Redactor | None = None  # the run's secrets masked (made when the run starts)
+    linked: int = 0  # activations already linked
+    last_action: int = 0  # the last action step's number (the final answer belongs to it)
 
 
 class TracePersistence(RunObserver):
@@ -111,19 +110,21 @@ class TracePersistence(RunObserver):
     callback (`registry()`); the runner does both."""
 
     name = "trace_persistence"
+    owns = TraceState
+    reads = (TokenState, PruningState, BasinState)  # figures, originals and links of each step
 
     def __init__(self) -> None:
-        self._runs: dict[RunContext, _Run] = {}
         self._environment: list[str] | None = None  # read once per run group, not per run
-        self._lock = threading.Lock()  # guards _runs: sub-agents may run in other threads
+        self._lock = threading.Lock()  # guards _environment: sub-agents may run in other threads
         self._writes = WriteBehind(self._failed)
 
     def registry(self) -> CallbackRegistry:
-        """A registry running this persistence after every planning, action and final-answer step
-        (merge it last, so it stores each step as every other callback left it)."""
+        """A registry running this persistence after every planning, action and final-answer step,
+        after every callback registered before it (merge it last, so it stores each step as
+        every other callback left it)."""
         registry = CallbackRegistry()
         for step_type in (PlanningStep, ActionStep, FinalAnswerStep):
-            registry.register(step_type, self)
+            registry.register(step_type, self, after=ALL)
         return registry
 
     # --- whole runs ----------------------------------------------------------------------------
@@ -167,8 +168,6 @@ class TracePersistence(RunObserver):
                 ctx.trace_id, ctx.status, summary, run.redactor.text(ctx.error), completed_at=ctx.completed_at,
             )
             self._queue(ctx, FINISHED, closing)
-            with self._lock:
-                self._runs.pop(ctx, None)
 
     # --- steps ---------------------------------------------------------------------------------
     def __call__(self, step: Any, agent: Any, ctx: RunContext) -> None:
@@ -180,13 +179,14 @@ class TracePersistence(RunObserver):
         if isinstance(step, ActionStep):
             self._link_activations(ctx, STEP, run)
 
-    def record(self, step: Any, agent: Any, ctx: RunContext, run: _Run | None = None) -> StepRecord | None:
+    def record(self, step: Any, agent: Any, ctx: RunContext, run: TraceState | None = None) -> StepRecord | None:
         """The StepRecord of a finished smolagents memory step (None for other step kinds)."""
         run = run or self._run(ctx)
         r = run.redactor
+        calls = ctx.state(TokenState)
         if isinstance(step, PlanningStep):
             number = agent.step_number  # smolagents plans right before the action step of this number
-            call = _model_call(ctx, "planning", number)
+            call = calls.call("planning", number)
             usage = step.token_usage
             return self._step(
                 ctx, number, "planning", step.timing, call, usage,
@@ -194,7 +194,7 @@ class TracePersistence(RunObserver):
             )
         if isinstance(step, ActionStep):
             run.last_action = max(run.last_action, step.step_number)
-            call = _model_call(ctx, "action", step.step_number)
+            call = calls.call("action", step.step_number)
             tool_calls = [
                 ToolCallRecord(id=str(tc.id), name=str(tc.name), arguments=r.plain(tc.arguments))
                 for tc in step.tool_calls or []
@@ -205,7 +205,7 @@ class TracePersistence(RunObserver):
                 code_action=r.text(step.code_action),
                 tool_calls=tool_calls,
                 # Pruning may have shortened the observation in memory: store the original.
-                observations=r.text(ctx.original_observation(step.step_number, step.observations)),
+                observations=r.text(ctx.state(PruningState).original_observation(step.step_number, step.observations)),
                 error=r.text(error_text(step.error)),
             )
         if isinstance(step, FinalAnswerStep):
@@ -239,14 +239,15 @@ class TracePersistence(RunObserver):
         )
 
     # --- plumbing ------------------------------------------------------------------------------
-    def _run(self, ctx: RunContext) -> _Run:
-        with self._lock:
-            run = self._runs.get(ctx)
-            if run is None:
+    def _run(self, ctx: RunContext) -> TraceState:
+        run = ctx.state(TraceState)
+        if run.redactor is None:
+            with self._lock:
                 if self._environment is None:
                     self._environment = environment_secrets()
-                run = self._runs[ctx] = _Run(Redactor(secrets_of(ctx, self._environment)))
-            return run
+                environment = self._environment
+            run.redactor = Redactor(secrets_of(ctx, environment))
+        return run
 
     def _write(self, ctx: RunContext, origin: str, record: StepRecord) -> None:
         from dionysus_mcp.traces import step_id
@@ -254,9 +255,10 @@ class TracePersistence(RunObserver):
         record.id = step_id(record.trace_id, record.step_type, record.step_number)
         self._queue(ctx, origin, ctx.runtime.traces.step(ctx.trace_id, record))
 
-    def _link_activations(self, ctx: RunContext, origin: str, run: _Run) -> None:
-        while run.linked < len(ctx.activations):
-            a = ctx.activations[run.linked]
+    def _link_activations(self, ctx: RunContext, origin: str, run: TraceState) -> None:
+        activations = ctx.state(BasinState).activations
+        while run.linked < len(activations):
+            a = activations[run.linked]
             self._queue(ctx, origin, ctx.runtime.traces.basin_link(ctx.trace_id, a.basin_id, a.strength, a.step_number, a.name))
             run.linked += 1
 

@@ -25,6 +25,7 @@ from dionysus_mcp.cognition.memory import MemoryService
 from dionysus_mcp.cognition.mosaeic import MosaeicService
 from dionysus_mcp.cognition.wisdom import WisdomService
 from dionysus_mcp import tokenizer
+from dionysus_mcp.changes import Changes
 from dionysus_mcp.clock import SYSTEM_CLOCK, Clock
 from dionysus_mcp.config import Settings
 from dionysus_mcp.secrets import ProcessSecrets
@@ -45,16 +46,18 @@ class Runtime:
         self.clock = clock or SYSTEM_CLOCK  # the one clock of every service and timer
         self.embedder = create_embedder(settings.embedder)
         self.secrets = ProcessSecrets([settings.neo4j_password, settings.http_token])
+        # What the services wrote, for the resource subscriptions of the MCP surface.
+        self.changes = Changes()
         # Each service gets the store aggregates it uses (and only those).
         clock = self.clock
-        self.basins = BasinService(store.basins, settings.basin_half_life_s, clock, embedder=self.embedder)
+        self.basins = BasinService(store.basins, settings.basin_half_life_s, clock, embedder=self.embedder, changes=self.changes)
         self.memory = MemoryService(store.memories, self.basins, clock, embedder=self.embedder, secrets=self.secrets)
         self.coherence = CoherenceService(store.snapshots, self.basins, store.memories, clock)
         self.wisdom = WisdomService(store.wisdom, clock, embedder=self.embedder, secrets=self.secrets)
         self.mosaeic = MosaeicService(self.memory)
         self.environment = EnvironmentService(store, self.basins, clock)
         self.outbox = Outbox(settings.outbox_path or settings.db_path.parent / "outbox.db")
-        self.traces = TraceService(store.traces, store.lifecycle, self.outbox, clock)
+        self.traces = TraceService(store.traces, store.lifecycle, self.outbox, clock, changes=self.changes)
         self.retention = TraceRetention(store.traces, clock)
         # The embedding model and the token counter's vocabulary load when the server is idle
         # (warm_up.py); a server arms this once it serves. Without it they load when first used.

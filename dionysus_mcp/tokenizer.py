@@ -1,4 +1,4 @@
-"""The tokenizer token counts use (callbacks/tokens.py), one per process.
+"""The tokenizer token counts use (callbacks/tokens.py, callbacks/pruning.py), one per process.
 
 Building its vocabulary takes a noticeable fraction of a second (docs/benchmarks.md, "Figures behind the code") inside
 bpe-openai's Rust extension, which holds the GIL throughout: built during a request, it stalls the event loop whatever thread builds it. So the
@@ -26,3 +26,8 @@ def encoding() -> Any:
             _encoding = bpe_openai.get_encoding(ENCODING_NAME)
         return _encoding
 
+
+
+def count_tokens(text: str) -> int:
+    # encode_ordinary: text that happens to contain "<|endoftext|>" is counted, not rejected.
+    return len(encoding().encode_ordinary(text)) if text else 0

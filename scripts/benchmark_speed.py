@@ -68,7 +68,7 @@ import speed_ratios  # noqa: E402
 MODEL = "scripted"
 BENCHMARKS = (
     "cold_start", "tool_latency", "trace_writes", "ooda_overhead", "trace_queries", "concurrent",
-    "coherence_scaling", "free_loop", "isolation",
+    "coherence_scaling", "activation_scaling", "free_loop", "isolation",
 )
 
 FULL = {
@@ -79,6 +79,7 @@ FULL = {
     "traces_sqlite": 100_000, "traces_neo4j": 20_000, "steps_per_stored_trace": 2, "query_calls": 200,
     "concurrent_cycles": 4, "concurrent_samples": 300,
     "coherence_small": 200, "coherence_large": 1_000, "coherence_active": 100,
+    "activation_small": 100, "activation_large": 10_000, "activation_active": 20,
     "free_loop_memories": 100_000, "free_loop_pings": 200,
 }
 QUICK = {
@@ -89,6 +90,7 @@ QUICK = {
     "traces_sqlite": 5_000, "traces_neo4j": 1_000, "steps_per_stored_trace": 2, "query_calls": 40,
     "concurrent_cycles": 4, "concurrent_samples": 60,
     "coherence_small": 200, "coherence_large": 1_000, "coherence_active": 100,
+    "activation_small": 100, "activation_large": 1_000, "activation_active": 20,
     "free_loop_memories": 2_000, "free_loop_pings": 40,
 }
 # The sizes the targets are stated at.
@@ -969,6 +971,7 @@ RUNNERS: dict[str, Callable[[Report, Stores, dict[str, int]], Awaitable[None]]] 
     "trace_queries": bench_trace_queries,
     "concurrent": bench_concurrent,
     "coherence_scaling": speed_ratios.bench_coherence_scaling,
+    "activation_scaling": speed_ratios.bench_activation_scaling,
     "free_loop": speed_ratios.bench_free_loop,
     "isolation": speed_isolation.bench_isolation,
 }

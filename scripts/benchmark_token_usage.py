@@ -258,7 +258,8 @@ async def run_policy(policy: str, steps: int, window: int, workdir: Path, prunin
     from agents.heartbeat import build_heartbeat, heartbeat_task
     from agents.scripted import ScriptedModel
     from callbacks.context import RunGroup
-    from callbacks.pruning import MIN_LENGTH
+    from callbacks.pruning import MIN_LENGTH, PruningState
+    from callbacks.tokens import TokenState
     from dionysus_mcp.config import Settings
     from dionysus_mcp.runtime import open_runtime
 
@@ -292,10 +293,10 @@ async def run_policy(policy: str, steps: int, window: int, workdir: Path, prunin
     for s in actions:
         if s.step_number > final_step - window - 1:
             continue  # inside the window at the final call: no policy touches it
-        original = ctx.original_observation(s.step_number, s.observations) or ""
+        original = ctx.state(PruningState).original_observation(s.step_number, s.observations) or ""
         if len(original) > MIN_LENGTH:
             candidates.append((s.step_number, original))
-    totals = ctx.tokens()
+    totals = ctx.state(TokenState).totals()
     return PolicyRun(
         policy=policy,
         status=ctx.status,
@@ -305,8 +306,8 @@ async def run_policy(policy: str, steps: int, window: int, workdir: Path, prunin
         final_prompt=last.prompt,
         final_messages=last.messages,
         candidates=candidates,
-        pruned_observations=len(ctx.pruned),
-        pruned_plans=len(ctx.pruned_plans),
+        pruned_observations=len(ctx.state(PruningState).pruned),
+        pruned_plans=len(ctx.state(PruningState).pruned_plans),
         actions=[(s.step_number, tc.name, json.dumps(tc.arguments, sort_keys=True)) for s in actions for tc in (s.tool_calls or [])],
         counterfactual={
             "prompt_tokens": totals.prompt_tokens,

@@ -3,6 +3,8 @@ divided by a reference measured in the same run, so it holds on a loaded machine
 
     coherence_scaling  assess_coherence (service) at a large store / at a small store, with the
                        same number of active basins: cost follows the active set (target <= 1.5x)
+    activation_scaling activate_basin (service) at 10,000 basins / at 100, the same active set
+                       and neighbourhood: an activation reads what it touches (target <= 1.5x)
     free_loop          a no-op tool's worst round trip while another client runs heavy recalls and
                        an OODA cycle, against the same ping idle (target: worst < 50 ms)
     cold start         `cold_reference_once`: a bare MCPServer with one tool, spawned over stdio the
@@ -128,6 +130,87 @@ async def bench_coherence_scaling(report: Any, stores: Any, sizes: dict[str, int
                       target=1.5 if backend == "sqlite" else None,
                       note=f"snapshots written in {n} unchanged assessments: {res[str(large)]['snapshots_written']}")
     report.results["coherence_scaling"] = out
+
+
+# --- activation scaling ------------------------------------------------------------------------------
+
+
+async def _seed_activation(runtime: Any, total: int, active: int, seed: int = 17) -> list[str]:
+    """`total` basins, `active` of them active now, the rest decayed long ago. Each active basin
+    links to three other active ones (weight >= 0.4: spreads keep them active) and to two
+    inactive ones (weight 0.1: a spread of strength 0.1 is below MIN_SPREAD, so the active set
+    stays the same); every inactive basin links to three random others. Returns the active ids."""
+    from schema.models import ActivationUpdate, Basin, BasinLink, utcnow
+
+    rng = random.Random(seed)
+    now = utcnow()
+    long_ago = now - timedelta(seconds=10 * runtime.basins.half_life_s)
+    ids = [f"basin-{i:05d}" for i in range(total)]
+    for i, bid in enumerate(ids):
+        await runtime.store.basins.upsert(Basin(id=bid, name=f"a{i:05d}", keywords=[f"k{i}"], created_at=now))
+    hot, cold = ids[:active], ids[active:]
+    links: dict[tuple[str, str], float] = {}
+    for a in hot:
+        for b in rng.sample([h for h in hot if h != a], 3):
+            links[(a, b)] = 0.4 + 0.6 * rng.random()
+        for b in rng.sample(cold, 2):
+            links[(a, b)] = 0.1
+    for a in cold:
+        for b in rng.sample(cold, 3):
+            if a != b and (b, a) not in links:
+                links[(a, b)] = rng.random()
+    updates = [
+        ActivationUpdate(basin_id=bid, activation=0.3 + 0.6 * rng.random() if i < active else 0.9, depth=0.1,
+                         last_activated_at=now if i < active else long_ago)
+        for i, bid in enumerate(ids)
+    ]
+    await runtime.store.basins.apply_activation(updates, [BasinLink(source_id=a, target_id=b, weight=w) for (a, b), w in links.items()])
+    return hot
+
+
+async def bench_activation_scaling(report: Any, stores: Any, sizes: dict[str, int]) -> None:
+    from contextlib import AsyncExitStack
+
+    from benchmark_speed import progress, summary_ms
+
+    from dionysus_mcp.runtime import open_runtime
+
+    small, large, active = sizes["activation_small"], sizes["activation_large"], sizes["activation_active"]
+    n = sizes["latency_calls"]
+    out: dict[str, Any] = {}
+    label = f"{active} active of {small} / {large} basins"
+    for backend in stores.usable(report, out, "activation_scaling", "activate_basin p50 large / small", "x", label):
+        res: dict[str, Any] = {"status": "ok", "active": active}
+        async with AsyncExitStack() as stack:
+            runtimes, targets = {}, {}
+            for total in (small, large):
+                progress(f"activation_scaling on {backend}: {total} basins, {active} active")
+                runtime = runtimes[total] = await stack.enter_async_context(open_runtime(stores.settings(backend, "activation")))
+                targets[total] = [f"a{int(bid[-5:]):05d}" for bid in await _seed_activation(runtime, total, active)]
+                for name in targets[total][:3]:  # warm-up
+                    await runtime.basins.activate_basin(name, 0.1, "benchmark")
+            # Interleaved, so a change in the machine's load hits both sizes alike; the targets
+            # cycle through the active set (each activation reads its links and the active set).
+            samples: dict[int, list[float]] = {small: [], large: []}
+            for i in range(n):
+                for total in ((small, large) if i % 2 == 0 else (large, small)):
+                    name = targets[total][i % active]
+                    t = time.perf_counter()
+                    await runtimes[total].basins.activate_basin(name, 0.1, "benchmark")
+                    samples[total].append(time.perf_counter() - t)
+            for total, runtime in runtimes.items():
+                res[str(total)] = summary_ms(samples[total])
+                res[str(total)]["active_after"] = len(await runtime.basins.active())
+        if res[str(small)]["active_after"] != active or res[str(large)]["active_after"] != active:
+            raise RuntimeError(f"the active set moved: {res[str(small)]['active_after']} / {res[str(large)]['active_after']} of {active}")
+        ratio = res[str(large)]["p50_ms"] / res[str(small)]["p50_ms"]
+        res["ratio_p50"] = round(ratio, 3)
+        out[backend] = res
+        report.figure("activation_scaling", f"activate_basin p50 (service), {large} basins", res[str(large)]["p50_ms"], "ms",
+                      store=backend, size=label, ratio=round(ratio, 2), reference=f"same at {small} basins: {res[str(small)]['p50_ms']} ms")
+        report.figure("activation_scaling", "ratio p50 large / small store", round(ratio, 2), "x", store=backend, size=label,
+                      target=1.5, at_target_size=large >= 10_000)
+    report.results["activation_scaling"] = out
 
 
 # --- a free event loop -------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ async def run_ooda(
     from agents.runner import ooda_task
     from agents.scripted import ScriptedModel
     from callbacks.context import RunGroup
+    from callbacks.tokens import tokens_of
     from dionysus_mcp.config import Settings
     from dionysus_mcp.runtime import open_runtime
 
@@ -68,7 +69,7 @@ async def run_ooda(
             group = RunGroup(runtime, "scripted")
             manager = build_manager(runtime, ScriptedModel, group, registry_for(policy, settings))
             await anyio.to_thread.run_sync(manager.run, ooda_task(OODA_CONTEXT))
-    totals = group.tokens()
+    totals = tokens_of(group.contexts)
     return {"status": group.root.status if group.root else "not_run", "model_calls": totals.model_calls, "prompt_tokens": totals.prompt_tokens}
 
 

@@ -6,36 +6,37 @@ derived on read, so there is no background decay job and two readers always agre
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-import anyio
 import numpy as np
 from pydantic import BaseModel, Field
 
+from dionysus_mcp.changes import Changes
+from dionysus_mcp.cognition.activation import (  # noqa: F401 - the rules, re-exported for their callers
+    ACTIVE_THRESHOLD,
+    CANDIDATE_FLOOR,
+    DEPTH_RATE,
+    HEBBIAN_RATE,
+    HEBBIAN_TOP_K,
+    MIN_SPREAD,
+    SPREAD_FACTOR,
+    ActivationOutcome,
+    active_since,
+    decayed,
+    plan_activation,
+    saturate,
+)
 from dionysus_mcp.cognition.embedding import Embedder, NoEmbedder
 from dionysus_mcp.cognition.inputs import ActivateBasin, LinkBasins, ListBasins, UpsertBasin
 from dionysus_mcp.cognition.suggest import close_matches
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.inputs import shown
 from dionysus_mcp.store.base import Basins
-from schema.models import ActivationUpdate, Basin, BasinLink, utcnow
+from schema.models import Basin, BasinLink, utcnow
 from schema.text import tokens
 
-ACTIVE_THRESHOLD = 0.1  # a basin counts as active at or above this activation
-# `view` rounds activation to 6 decimals before the threshold test: a candidate query must
-# include what rounds up to it.
-_CANDIDATE_FLOOR = ACTIVE_THRESHOLD - 1e-6
-SPREAD_FACTOR = 0.5  # share of an activation passed one hop along a link of weight 1
-MIN_SPREAD = 0.01  # spreads weaker than this are dropped
-HEBBIAN_RATE = 0.1  # how fast co-activated basins strengthen their link
-# Only the most active co-active basins strengthen their link with the one activated: with every
-# active basin, links grew as n² (12,000 after 90 activations of 200 basins) and every
-# coherence assessment paid for reading them all.
-HEBBIAN_TOP_K = 5
-DEPTH_RATE = 0.1  # how fast repeated activation deepens a basin
 # Relevance by meaning: cosine similarity mapped linearly from the embedder's `cosine_range`
 # (relevance 0 at its low end, 1 at its high end): each model has its own scale
 # (Embedder.cosine_range, docs/COGNITION.md).
@@ -96,18 +97,6 @@ class BasinList(BaseModel):
     total: int = Field(description="Basins matching before the limit was applied.")
 
 
-def decayed(activation: float, since: datetime | None, now: datetime, half_life_s: float) -> float:
-    if since is None or activation <= 0.0:
-        return max(0.0, activation)
-    elapsed = max(0.0, (now - since).total_seconds())
-    return min(1.0, activation * 0.5 ** (elapsed / half_life_s))
-
-
-def saturate(current: float, strength: float) -> float:
-    """Move `current` toward 1 by `strength` of the remaining headroom: never exceeds 1."""
-    return min(1.0, current + strength * (1.0 - current))
-
-
 def _clean_text(value: str, field: str, limit: int, required: bool = False) -> str:
     value = (value or "").strip()
     if required and not value:
@@ -119,13 +108,14 @@ def _clean_text(value: str, field: str, limit: int, required: bool = False) -> s
 
 class BasinService:
     def __init__(
-        self, basins: Basins, half_life_s: float, clock: Callable[[], datetime] = utcnow, embedder: Embedder | None = None
+        self, basins: Basins, half_life_s: float, clock: Callable[[], datetime] = utcnow, embedder: Embedder | None = None,
+        changes: Changes | None = None,
     ):
         self.stored = basins  # the store's basins aggregate
         self.half_life_s = half_life_s
         self.clock = clock
         self.embedder = embedder or NoEmbedder()
-        self._activation_lock = anyio.Lock()
+        self.changes = changes or Changes()  # told when basins change (resource subscriptions)
         # Basin id -> (embedded text, vector): a basin is embedded once, and again only when its
         # name, description or keywords change. Basins are few (hundreds), so the vectors live
         # in this process rather than in the store: recomputing them all takes milliseconds.
@@ -166,16 +156,20 @@ class BasinService:
         cleaned = None if keywords is None else self._keywords(keywords)
         if stability is not None and not STABILITY[0] <= stability <= STABILITY[1]:
             raise InvalidInput(f"stability must be between {shown(STABILITY[0])} and {shown(STABILITY[1])}, got {stability}")
-        existing = await self.stored.get(name)
+        # Only the fields given are written, in one statement: a concurrent upsert of another
+        # field (by another process too) is kept. The rest are used only when it is created.
+        given = {"description": description, "keywords": cleaned, "stability": stability}
         basin = Basin(
-            id=existing.id if existing else f"basin-{uuid.uuid4().hex[:12]}",
+            id=f"basin-{uuid.uuid4().hex[:12]}",
             name=name,
-            description=description if description is not None else (existing.description if existing else ""),
-            keywords=cleaned if cleaned is not None else (existing.keywords if existing else []),
-            stability=stability if stability is not None else (existing.stability if existing else 0.5),
-            created_at=existing.created_at if existing else self.clock(),
+            description=description if description is not None else "",
+            keywords=cleaned if cleaned is not None else [],
+            stability=stability if stability is not None else 0.5,
+            created_at=self.clock(),
         )
-        return self.view(await self.stored.upsert(basin))
+        view = self.view(await self.stored.upsert(basin, fields=[k for k, v in given.items() if v is not None]))
+        self.changes.publish("basins")
+        return view
 
     @staticmethod
     def _keywords(keywords: list[str]) -> list[str]:
@@ -207,11 +201,11 @@ class BasinService:
             hint = close_matches(key, [b.name for b in await self.stored.list()])
             suggestion = f" Did you mean: {', '.join(hint)}?" if hint else ""
             raise NotFound(f"no basin named {key[:MAX_NAME]!r}: nothing deleted.{suggestion}")
-        async with self._activation_lock:
-            removed = await self.stored.delete(basin.id)
+        removed = await self.stored.delete(basin.id)
         if removed is None:
             raise NotFound(f"basin {basin.name!r} was deleted meanwhile")
         self._vectors.pop(basin.id, None)
+        self.changes.publish("basins")
         return BasinRemoval(
             name=basin.name, id=basin.id, links_removed=removed["links"],
             memories_detached=removed["memories_detached"], trace_activations_removed=removed["trace_activations"],
@@ -227,6 +221,7 @@ class BasinService:
         if a.id == b.id:
             raise InvalidInput("a basin cannot be linked to itself: give two different basins")
         link = await self.stored.set_link(BasinLink(source_id=a.id, target_id=b.id, weight=weight))
+        self.changes.publish("basins")
         return LinkView(source=a.name, target=b.name, weight=link.weight)
 
     async def current(self) -> list[BasinView]:
@@ -244,87 +239,48 @@ class BasinService:
         return BasinList(basins=views[:limit], total=len(views))
 
     def active_since(self, now: datetime) -> datetime:
-        """The earliest last activation a basin active `now` can have: decay only lowers the
-        stored activation (at most 1), which falls below the threshold after
-        half_life · log2(1 / threshold). The bound is widened by the rounding of `view`."""
-        return now - timedelta(seconds=self.half_life_s * math.log2(1.0 / _CANDIDATE_FLOOR))
+        """The earliest last activation a basin active `now` can have (activation.active_since)."""
+        return active_since(now, self.half_life_s)
 
     async def active(self) -> list[BasinView]:
         """The active basins, most active first (ties by name). Reads only the candidates the
         store finds by index (recently activated, stored activation above the threshold), so
         the cost follows the active set, not the number of basins."""
         now = self.clock()
-        candidates = await self.stored.activated_since(self.active_since(now), _CANDIDATE_FLOOR)
+        candidates = await self.stored.activated_since(self.active_since(now), CANDIDATE_FLOOR)
         views = [self.view(b, now) for b in candidates]
         return sorted((v for v in views if v.activation >= ACTIVE_THRESHOLD), key=lambda v: (-v.activation, v.name))
 
     async def activate_basin(self, basin: str, strength: float, source: str | None = None) -> ActivationResult:
         if not STRENGTH[0] < strength <= STRENGTH[1]:
             raise InvalidInput(f"strength must be in ({shown(STRENGTH[0])}, {shown(STRENGTH[1])}], got {strength}")
-        # Read-modify-write of activations and links: two activations interleaving at an await
-        # (agent callbacks and MCP calls share this service) would lose one's update.
-        async with self._activation_lock:
-            return await self._activate(basin, strength, source)
-
-    async def _activate(self, basin: str, strength: float, source: str | None) -> ActivationResult:
-        target = await self.resolve(basin)
+        key = (basin or "").strip()
+        if not key:
+            raise InvalidInput("basin must not be empty: give a basin name or id")
         now = self.clock()
-        basins = {b.id: b for b in await self.stored.list()}
-        links = await self.stored.links()
-        before = {bid: decayed(b.activation, b.last_activated_at, now, self.half_life_s) for bid, b in basins.items()}
-
-        after = dict(before)
-        after[target.id] = saturate(before[target.id], strength)
-
-        # One hop of spreading, along links in either direction (the stronger one counts).
-        neighbour_weight: dict[str, float] = {}
-        for link in links:
-            if target.id in (link.source_id, link.target_id):
-                other = link.target_id if link.source_id == target.id else link.source_id
-                neighbour_weight[other] = max(neighbour_weight.get(other, 0.0), link.weight)
-        spread = []
-        for other, weight in sorted(neighbour_weight.items()):
-            push = strength * weight * SPREAD_FACTOR
-            if push < MIN_SPREAD or other not in basins:
-                continue
-            after[other] = saturate(before[other], push)
-            spread.append(SpreadEffect(name=basins[other].name, activation=round(after[other], 6), delta=round(after[other] - before[other], 6)))
-
-        # Hebbian strengthening with every basin that was already active.
-        by_pair = {(l.source_id, l.target_id): l for l in links}
-        strengthened = []
-        partners = sorted(
-            (other for other, level in before.items() if other != target.id and level >= ACTIVE_THRESHOLD),
-            key=lambda other: (-before[other], other),
-        )[:HEBBIAN_TOP_K]
-        for other in sorted(partners):
-            level = before[other]
-            # Strengthen the link that exists (in whichever direction), else create target→other.
-            reverse = (other, target.id)
-            key = reverse if reverse in by_pair and (target.id, other) not in by_pair else (target.id, other)
-            old = by_pair[key].weight if key in by_pair else 0.0
-            new = min(1.0, old + HEBBIAN_RATE * strength * level * (1.0 - old))
-            strengthened.append(BasinLink(source_id=key[0], target_id=key[1], weight=new))
-
-        updates = [
-            ActivationUpdate(
-                basin_id=bid,
-                activation=after[bid],
-                depth=min(1.0, basins[bid].depth + (DEPTH_RATE * strength * (1.0 - basins[bid].depth) if bid == target.id else 0.0)),
-                last_activated_at=now,
-            )
-            for bid in sorted(after)
-            if after[bid] != before[bid] or bid == target.id
-        ]
-        await self.stored.apply_activation(updates, strengthened)
-        stored = await self.stored.get(target.id)
+        # One read-modify-write in the store (cognition/activation.py): the rule runs inside
+        # the transaction that reads what it touches, so concurrent activations — from this
+        # process or another one — all count.
+        done = await self.stored.activate(
+            key, self.active_since(now), CANDIDATE_FLOOR, lambda snapshot: plan_activation(snapshot, strength, now, self.half_life_s)
+        )
+        if done is None:
+            await self.resolve(key)  # raises NotFound, with the names it may have meant
+            raise NotFound(f"basin {key[:MAX_NAME]!r} was deleted meanwhile")
+        stored, plan = done
+        outcome: ActivationOutcome = plan.outcome
+        self.changes.publish("basins")
+        names = outcome.names
         return ActivationResult(
             basin=self.view(stored, now),
-            previous_activation=round(before[target.id], 6),
-            spread=spread,
+            previous_activation=round(outcome.previous, 6),
+            spread=[
+                SpreadEffect(name=names.get(bid, bid), activation=round(after, 6), delta=round(after - before, 6))
+                for bid, after, before in outcome.spread
+            ],
             strengthened_links=[
-                LinkView(source=basins[l.source_id].name, target=basins[l.target_id].name, weight=round(l.weight, 6))
-                for l in strengthened
+                LinkView(source=names.get(l.source_id, l.source_id), target=names.get(l.target_id, l.target_id), weight=round(l.weight, 6))
+                for l in outcome.strengthened
             ],
             source=source,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
@@ -156,45 +156,45 @@ class CoherenceService:
         # Only the active basins, their links and their memory counts are read: the cost
         # follows the active set, not the store.
         active = await self.basins.active()
-        recent = await self.snapshots.recent(1)
-        previous = recent[0] if recent else None
-        now = self.clock()
         ids = [b.id for b in active]
-        if not active:
-            components = {k: 0.0 for k in WEIGHTS}
-            level, status = 0.0, "insufficient_data"
-        else:
-            components = score_components(
-                active,
-                await self.basins.links_among(ids),
-                await self.memories.counts_by_basin(ids),
-                previous.active_basin_ids if previous else None,
+        links = await self.basins.links_among(ids) if active else []
+        counts = await self.memories.counts_by_basin(ids) if active else {}
+        now = self.clock()
+        assessed: dict = {}
+
+        def build(previous: CoherenceSnapshot | None) -> CoherenceSnapshot | None:
+            # Called by the store inside the transaction that reads the newest snapshot and
+            # writes this one: continuity and the snapshot rule see the newest snapshot of any
+            # process, and two processes never both write on the same one.
+            if not active:
+                components = {k: 0.0 for k in WEIGHTS}
+                level, status = 0.0, "insufficient_data"
+            else:
+                components = score_components(active, links, counts, previous.active_basin_ids if previous else None)
+                level, status = combine(components), "ok"
+            assessed.update(components=components, level=level, status=status, previous=previous)
+            if not snapshot_due(previous, now, level, status, components, ids, self.snapshot_interval_s):
+                return None
+            # Never dated before the snapshot it follows (another process's clock, or a `now`
+            # taken before a transaction that waited): newest by time is newest written.
+            at = now if previous is None or now > previous.created_at else previous.created_at + timedelta(microseconds=1)
+            return CoherenceSnapshot(
+                id=f"coh-{uuid.uuid4().hex[:12]}", created_at=at, consciousness_level=level, status=status,
+                components=components, active_basin_ids=ids,
             )
-            level, status = combine(components), "ok"
-        written = snapshot_due(previous, now, level, status, components, ids, self.snapshot_interval_s)
-        if written:
-            snapshot_id = f"coh-{uuid.uuid4().hex[:12]}"
-            await self.snapshots.add(
-                CoherenceSnapshot(
-                    id=snapshot_id,
-                    created_at=now,
-                    consciousness_level=level,
-                    status=status,
-                    components=components,
-                    active_basin_ids=ids,
-                )
-            )
-        else:
-            assert previous is not None  # snapshot_due is True without one
-            snapshot_id = previous.id
+
+        written = await self.snapshots.add_if_due(build)
+        if written is None:
+            assert assessed["previous"] is not None  # snapshot_due is True without one
+        level, status = assessed["level"], assessed["status"]
         return CoherenceAssessment(
             consciousness_level=level,
             status=status,
-            components=components,
+            components=assessed["components"],
             active_count=len(active),
             active_basins=[ActiveBasin(name=b.name, activation=b.activation) for b in active[:MAX_LISTED]],
             interpretation=interpret(level, status),
-            snapshot_id=snapshot_id,
-            snapshot_written=written,
+            snapshot_id=written.id if written is not None else assessed["previous"].id,
+            snapshot_written=written is not None,
             assessed_at=now,
         )

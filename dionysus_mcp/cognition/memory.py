@@ -22,7 +22,7 @@ from dionysus_mcp.cognition.ranking import Ranking, fuse, importance_weight, ran
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.inputs import shown
 from dionysus_mcp.secrets import ProcessSecrets
-from dionysus_mcp.store.base import Embedding, Memories
+from dionysus_mcp.store.base import Embedding, Memories, WriteConflict
 from schema.models import Memory, MemoryBasin, utcnow
 from schema.text import tokens
 
@@ -37,6 +37,9 @@ RECALL_K = SemanticRecall.span("k")
 # Candidates asked from each list: the fusion needs more than k to re-rank.
 MIN_CANDIDATES = 30
 CANDIDATES_PER_HIT = 3
+# update_memory is a compare-and-set: when another writer changed the memory between its read
+# and its write, it reads again and retries, this many times at most.
+UPDATE_TRIES = 5
 
 
 class RememberResult(BaseModel):
@@ -232,8 +235,11 @@ class MemoryService:
         basins: list[str] | None = None,
     ) -> MemoryView:
         """Change only the fields given; `basins` replaces the attachments ([] detaches all).
-        The store re-indexes the terms, and a new content or tags get a new vector."""
-        memory = await self.get(memory_id)
+        The store re-indexes the terms, and a new content or tags get a new vector.
+
+        A compare-and-set on the memory as read: an edit by another writer in between (another
+        field, another process) is kept — the change is applied again on top of it — and the
+        vector always matches the stored text."""
         changes: dict = {}
         if content is not None:
             changes["content"] = self.secrets.mask(clean_content(content))
@@ -248,13 +254,21 @@ class MemoryService:
             changes["basins"] = [MemoryBasin(basin_id=b.id, weight=1.0) for b in {b.id: b for b in resolved}.values()]
         if not changes:
             raise InvalidInput("nothing to change: give content, kind, tags, importance or basins")
-        updated = memory.model_copy(update=changes)
         new_text = "content" in changes or "tags" in changes
-        embedding = await self.embed(embedding_text(updated.content, updated.tags)) if new_text else None
-        stored = await self.stored.update(updated, embedding, keep_embedding=not new_text)
-        if stored is None:
-            raise NotFound(f"memory {memory_id!r} was forgotten meanwhile; nothing changed")
-        return await self.view(stored)
+        for attempt in range(UPDATE_TRIES):
+            memory = await self.get(memory_id)
+            updated = memory.model_copy(update=changes)
+            embedding = await self.embed(embedding_text(updated.content, updated.tags)) if new_text else None
+            try:
+                stored = await self.stored.update(updated, embedding, keep_embedding=not new_text, expected=memory)
+            except WriteConflict:
+                if attempt == UPDATE_TRIES - 1:
+                    raise
+                continue
+            if stored is None:
+                raise NotFound(f"memory {memory_id!r} was forgotten meanwhile; nothing changed")
+            return await self.view(stored)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def forget_memory(self, memory_id: str) -> ForgetResult:
         key = (memory_id or "").strip()

@@ -40,8 +40,15 @@ async def reindex(
             if not batch_of:
                 break
             vectors = await embedder.embed_async([embedding_text(m.content, m.tags) for m in batch_of])
-            await memories.set_embeddings({m.id: Embedding(embedder.name, v) for m, v in zip(batch_of, vectors)})
-            done += len(batch_of)
+            # Only where the text is still the one embedded: an edit made meanwhile (by another
+            # process too) has its own vector already, and a rerun finds what was skipped.
+            written = await memories.set_embeddings(
+                {m.id: Embedding(embedder.name, v) for m, v in zip(batch_of, vectors)},
+                texts={m.id: (m.content, list(m.tags)) for m in batch_of},
+            )
+            done += written
+            if not written:  # every one edited meanwhile, by writers of another model: a rerun
+                break
             if progress:
                 progress(done, max(todo, done))
     return ReindexResult(model=embedder.name, dim=embedder.dim, embedded=done, total=total)

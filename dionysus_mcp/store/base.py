@@ -17,6 +17,7 @@ so it can run in one store transaction.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -38,6 +39,10 @@ from schema.models import (
     WisdomPrinciple,
 )
 from schema.trace_writes import TraceWrite
+
+from .read_modify_write import ActivationPlan, ActivationRule
+
+BASIN_FIELDS = ("description", "keywords", "stability")  # what an upsert of an existing basin may change
 
 
 @dataclass(frozen=True)
@@ -81,14 +86,26 @@ class StoreUnavailable(StoreError):
     """The backend cannot be reached right now (network, server down)."""
 
 
+class WriteConflict(StoreError):
+    """A compare-and-set found the record changed since the caller read it: the caller reads
+    it again, recomputes and retries."""
+
+
 class Basins(Protocol):
     """(:AttractorBasin)-[:RELATED_TO {weight}]->(:AttractorBasin). Writes are strict: an
     activation or link naming a basin that does not exist raises StoreError, stores nothing."""
 
     @abstractmethod
-    async def upsert(self, basin: Basin) -> Basin:
-        """Create the basin, or when one with that name exists update its description,
-        keywords and stability (keeping id, activation, depth, created_at). Returns it stored."""
+    async def upsert(self, basin: Basin, fields: Collection[str] = BASIN_FIELDS) -> Basin:
+        """Create the basin, or when one with that name exists update only `fields` (of
+        BASIN_FIELDS) from `basin`, keeping the rest (id, activation, depth, created_at, and
+        the fields not given: a concurrent upsert of another field is not undone), in one
+        statement. Returns it stored."""
+
+    @abstractmethod
+    async def add_if_absent(self, basin: Basin) -> tuple[Basin, bool]:
+        """Store the basin unless one with its id or its name exists; returns the stored one
+        and whether it was added (import: what the target holds is never overwritten)."""
 
     @abstractmethod
     async def get(self, name_or_id: str) -> Basin | None: ...
@@ -106,9 +123,30 @@ class Basins(Protocol):
         Served from an index on (last_activated_at, activation): cost follows the result."""
 
     @abstractmethod
+    async def activate(
+        self, name_or_id: str, since: datetime, min_activation: float, rule: ActivationRule
+    ) -> tuple[Basin, ActivationPlan] | None:
+        """One activation as one read-modify-write (store/read_modify_write.py): in one
+        transaction, read the target, the links touching it with the basins at their other
+        ends, and the candidates `activated_since(since, min_activation)`; write what
+        `rule(snapshot)` plans. Reads only those, never every basin. Returns the target as
+        stored after it and the plan; None when no basin has that name or id."""
+
+    @abstractmethod
     async def apply_activation(self, updates: list[ActivationUpdate], link_weights: list[BasinLink]) -> None:
-        """Atomically store new activation values and set the given link weights (creating
-        links that do not exist)."""
+        """Atomically store these activation values and link weights (creating links that do
+        not exist), without reading anything: seeding and benchmarks. An activation that
+        depends on stored values goes through `activate`."""
+
+    @abstractmethod
+    async def add_link_if_absent(self, link: BasinLink) -> bool:
+        """Create source→target with this weight unless the link exists (its weight is kept);
+        True when created. Strict like set_link."""
+
+    @abstractmethod
+    async def revision(self) -> str:
+        """A cheap fingerprint that changes when a basin is added, deleted or activated (also
+        by another process): how many basins there are and the latest activation time."""
 
     @abstractmethod
     async def set_link(self, link: BasinLink) -> BasinLink:
@@ -155,11 +193,15 @@ class Memories(Protocol):
         """The memories with these ids (unknown ids skipped), ordered by (created_at, id)."""
 
     @abstractmethod
-    async def update(self, memory: Memory, embedding: Embedding | None = None, keep_embedding: bool = False) -> Memory | None:
+    async def update(
+        self, memory: Memory, embedding: Embedding | None = None, keep_embedding: bool = False, expected: Memory | None = None
+    ) -> Memory | None:
         """Replace kind, content, tags, importance and the basin links of the memory with this
         id (id and created_at are kept), re-index its terms and, unless `keep_embedding`, set
         its vector to `embedding` (None: no vector), atomically; None when it does not exist.
-        Strict like add: an unknown basin changes nothing."""
+        Strict like add: an unknown basin changes nothing. With `expected` (the memory as the
+        caller read it) a compare-and-set: raises WriteConflict, changing nothing, when the
+        stored memory differs from it."""
 
     @abstractmethod
     async def delete(self, memory_id: str) -> bool:
@@ -191,8 +233,11 @@ class Memories(Protocol):
         """Up to `limit` memories without a vector of `model`, ordered by (created_at, id)."""
 
     @abstractmethod
-    async def set_embeddings(self, vectors: dict[str, Embedding]) -> None:
-        """Replace the vectors of these memories (by id) atomically."""
+    async def set_embeddings(self, vectors: dict[str, Embedding], texts: dict[str, tuple[str, list[str]]] | None = None) -> int:
+        """Replace the vectors of these memories (by id) atomically; with `texts` (id ->
+        (content, tags) the vector was computed from) only where the memory still holds that
+        content and those tags: an edit made meanwhile keeps its own vector. Returns how many
+        were set."""
 
 
 class Wisdom(Protocol):
@@ -215,6 +260,14 @@ class Snapshots(Protocol):
 
     @abstractmethod
     async def add(self, snapshot: CoherenceSnapshot) -> None: ...
+
+    @abstractmethod
+    async def add_if_due(
+        self, build: Callable[[CoherenceSnapshot | None], CoherenceSnapshot | None]
+    ) -> CoherenceSnapshot | None:
+        """In one transaction that excludes other writers of snapshots: read the newest
+        snapshot, call `build(newest)` (pure; may run more than once) and store what it returns
+        (None: nothing). Returns what was stored."""
 
     @abstractmethod
     async def recent(self, limit: int) -> list[CoherenceSnapshot]:
@@ -272,7 +325,8 @@ class Traces(Protocol):
 
 class TraceLifecycle(Protocol):
     """Owners and leases of running traces (dionysus_mcp/traces/lifecycle.py decides liveness;
-    the store applies it). An owner is set by the `SetTraceOwner` trace write.
+    the store applies it), and requests to cancel them from any process. An owner is set by the
+    `SetTraceOwner` trace write.
 
     Invariant owned here: a trace is marked `interrupted` only while it is still `running` and
     still owned by the owner that was judged gone, checked in the same transaction."""
@@ -291,6 +345,22 @@ class TraceLifecycle(Protocol):
     ) -> bool:
         """Mark the trace `interrupted` with `totals` (as a completion) — only while it is still
         `running` and still owned by `owner_token` (None: no owner recorded). True when marked."""
+
+    @abstractmethod
+    async def request_cancel(self, trace_id: str, requested_at: datetime) -> bool:
+        """Record a request to cancel the trace, for its owner to act on; only while it is
+        `running` (checked in the same transaction). True when recorded (or recorded before)."""
+
+    @abstractmethod
+    async def cancel_requested(self, trace_ids: list[str]) -> list[str]:
+        """Of these traces, those with a cancel request, ordered by id (the owner's check:
+        one indexed read)."""
+
+    @abstractmethod
+    async def progress(self, trace_ids: list[str]) -> dict[str, str]:
+        """A cheap fingerprint per trace that changes when a step of it or of its direct
+        sub-runs is stored, a sub-run starts or ends, or its status changes (unknown ids are
+        absent): how a process follows runs another process owns."""
 
 
 class Store(ABC):

@@ -156,29 +156,22 @@ async def import_records(store: Store, records: list[tuple[int, str, BaseModel]]
         WisdomPrinciple: ({w.id for w in await store.wisdom.list()}, store.wisdom.add),
         CoherenceSnapshot: ({s.id for s in await _snapshots(store)}, store.snapshots.add),
     }
-    known_links = {(link.source_id, link.target_id) for link in await store.basins.links()}
     new_traces: set[str] = set()
 
     def mapped(basin_id: str) -> str:
         return basin_ids.get(basin_id, basin_id)
 
     for _number, kind, record in records:
+        # Basins and links are added only where absent, checked in the store's transaction:
+        # what the target holds (written by another process meanwhile too) is never overwritten.
         if isinstance(record, Basin):
-            existing = await store.basins.get(record.id) or await store.basins.get(record.name)
-            if existing is None:
-                existing = await store.basins.upsert(record)
-                added[kind] += 1
-            else:
-                present[kind] += 1
+            existing, was_added = await store.basins.add_if_absent(record)
+            (added if was_added else present)[kind] += 1
             basin_ids[record.id] = existing.id
         elif isinstance(record, BasinLink):
-            pair = (mapped(record.source_id), mapped(record.target_id))
-            if pair in known_links:  # the target's weight may have moved on since: keep it
-                present[kind] += 1
-            else:
-                await store.basins.set_link(BasinLink(source_id=pair[0], target_id=pair[1], weight=record.weight))
-                known_links.add(pair)
-                added[kind] += 1
+            # The target's weight may have moved on since: an existing link keeps it.
+            link = BasinLink(source_id=mapped(record.source_id), target_id=mapped(record.target_id), weight=record.weight)
+            (added if await store.basins.add_link_if_absent(link) else present)[kind] += 1
         elif isinstance(record, Memory):
             if await store.memories.get(record.id) is None:
                 links = [b.model_copy(update={"basin_id": mapped(b.basin_id)}) for b in record.basins]

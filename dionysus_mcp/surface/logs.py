@@ -19,6 +19,7 @@ import logging
 import re
 import sys
 
+from dionysus_mcp.errors import find_cause
 from dionysus_mcp.secrets import MASK, ProcessSecrets
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -51,12 +52,7 @@ class RedactingFormatter(logging.Formatter):
 def _disconnected(exc: BaseException | None) -> bool:
     from starlette.requests import ClientDisconnect
 
-    seen = 0
-    while exc is not None and seen < 8:
-        if isinstance(exc, ClientDisconnect):
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
+    return find_cause(exc, ClientDisconnect, depth=8) is not None
 
 
 class NetworkEvents(logging.Filter):

@@ -18,6 +18,7 @@ from mcp.server import MCPServer
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import Runtime, open_runtime
 from dionysus_mcp.surface import agent_tools, cognition_tools, manage_tools, prompts, resources, trace_tools
+from dionysus_mcp.surface.subscriptions import Followers
 from dionysus_mcp.surface.common import DionysusMCP
 from dionysus_mcp.traces.retention import retained
 from dionysus_mcp.surface.viewer import VIEWER_META, apps_extension
@@ -30,8 +31,9 @@ activate_basin and semantic_recall shape what is active; assess_coherence scores
 integrated the active world model is. remember / mosaeic_capture store memories, add_wisdom
 stores principles; update_memory corrects a memory, and forget_memory, delete_basin,
 delete_wisdom and delete_traces remove things for good. Agent runs (run_ooda_cycle,
-run_heartbeat) are persisted as traces. Resources: basins://, basin://{name},
-memory://{memory_id}, trace://{trace_id}."""
+run_heartbeat) are persisted as traces; with wait=false a run goes on in the background:
+subscribe to its trace://{trace_id} to be told as steps land and when it ends, and cancel_run
+stops it. Resources: basins://, basin://{name}, memory://{memory_id}, trace://{trace_id}."""
 
 
 def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Settings | None = None) -> MCPServer:
@@ -50,8 +52,8 @@ def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Set
             server.activity = runtime.warm_up
             runtime.warm_up.arm()
             # Runs started with wait=false live in this task group and end (cancelled) before
-            # the runtime closes.
-            async with background.serving():
+            # the runtime closes; subscribers hear of what changes while the server runs.
+            async with followers.serving(runtime), background.serving():
                 try:
                     yield {"runtime": runtime}
                 finally:
@@ -72,6 +74,7 @@ def build_server(runtime_factory: Callable[[], Any] | None = None, settings: Set
     background = agent_tools.register(server, rt, meta=VIEWER_META)
     trace_tools.register(server, rt, meta=VIEWER_META)
     resources.register(server, rt)
+    followers = Followers(server)
     prompts.register(server, rt)
     return server
 

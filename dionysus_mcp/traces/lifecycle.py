@@ -1,4 +1,5 @@
-"""No stuck runs: owners, leases, and turning the runs of a vanished process into `interrupted`.
+"""No stuck runs: owners, leases, turning the runs of a vanished process into `interrupted`, and
+cancel requests from any process.
 
 Every trace a process creates records that process as its owner (traces/owner.py) with a
 lease; while the process has runs open it renews their leases every RENEW_EVERY_S
@@ -9,6 +10,13 @@ live process (this one, or a second server on the same file or database) is neve
 the store applies the mark only while the trace is still `running` under the owner that was
 judged gone. While a run is in progress its step count and tokens are computed from its stored
 steps (`with_live_totals`), so readers see them grow.
+
+Run control goes through the store, so any process can stop any run: `request_cancel` records
+a request on the trace (the lifecycle aggregate), and the owner, while it has runs in flight,
+checks for requests to them every CANCEL_CHECK_S on the runtime's clock (`cancel_requested`:
+one indexed read; agents/background.py runs the check) and cancels the run it finds. The
+interval is the promise "noticed within a second" with room for the read itself on a loaded
+machine; an idle process (no run in flight) makes no check at all.
 
 Kept out of service.py on purpose: the lifecycle is its own concern (and module size).
 """
@@ -30,6 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CANCEL_CHECK_S = 0.5  # the owner of runs in flight looks for cancel requests to them this often
 STOPPED_ERROR = "interrupted: the server stopped while this run was in flight; the steps it completed are stored"
 
 
@@ -128,3 +137,31 @@ async def close_in_flight(service: "TraceService") -> list[str]:
         except StoreError as exc:
             log.warning("could not mark run %s interrupted at shutdown: %s", trace_id, exc)
     return closed
+
+
+async def request_cancel(service: "TraceService", trace_id: str) -> bool:
+    """Ask the owner of a running trace, whichever process it is, to cancel it; False when the
+    trace is not running (or unknown)."""
+    if service.leases is None:
+        return False
+    return await service.leases.request_cancel(trace_id, service.clock())
+
+
+async def cancel_requested(service: "TraceService", trace_ids: list[str]) -> list[str]:
+    """Of these (running, owned here) traces, those another process asked to cancel."""
+    if service.leases is None or not trace_ids:
+        return []
+    return await service.leases.cancel_requested(trace_ids)
+
+
+async def wait_ended(service: "TraceService", trace_id: str, timeout_s: float) -> None:
+    """Wait until a trace another process runs is no longer `running` (or `timeout_s` passed),
+    checking the store every CANCEL_CHECK_S — the owner's own cadence, so no tighter."""
+    if service.leases is None:
+        return
+    deadline = service.clock.monotonic() + timeout_s
+    while True:
+        progress = await service.leases.progress([trace_id])
+        if not progress.get(trace_id, "").startswith("running:") or service.clock.monotonic() >= deadline:
+            return
+        await service.clock.sleep(CANCEL_CHECK_S)

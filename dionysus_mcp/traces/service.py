@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from dionysus_mcp.changes import Changes
 from dionysus_mcp.clock import SYSTEM_CLOCK, Clock
 from dionysus_mcp.errors import InvalidInput, NotFound
 from dionysus_mcp.store.base import TraceLifecycle, Traces
@@ -50,8 +51,9 @@ class TraceService(TraceWriter):
     def __init__(
         self, traces: Traces, lifecycle: TraceLifecycle | None = None, outbox: Outbox | None = None,
         clock: Clock = SYSTEM_CLOCK, identity: ProcessIdentity | None = None, lease_s: float = LEASE_S,
+        changes: Changes | None = None,
     ):
-        super().__init__(traces, lifecycle, outbox, clock, identity, lease_s)
+        super().__init__(traces, lifecycle, outbox, clock, identity, lease_s, changes)
         self.read_only = False  # a read-only store: orphaned runs are reported, never marked
 
     # --- reads -------------------------------------------------------------------------------

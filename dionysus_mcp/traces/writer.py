@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from dionysus_mcp.changes import Changes
 from dionysus_mcp.clock import SYSTEM_CLOCK, Clock
 from dionysus_mcp.store.base import StoreError, StoreUnavailable, TraceLifecycle, Traces
 from dionysus_mcp.store.outbox import Outbox
@@ -38,6 +39,16 @@ RETRY_EVERY_S = 2.0  # while the store is down, try it again at most this often
 SET_ASIDE_AFTER = 3  # refusals of one queued write (tries RETRY_EVERY_S apart) before it is set aside
 
 
+def _trace_of(write: TraceWrite) -> str:
+    if isinstance(write, CreateTrace):
+        return write.trace.id
+    if isinstance(write, AddStep):
+        return write.step.trace_id
+    if isinstance(write, LinkTraceBasin):
+        return write.link.trace_id
+    return write.trace_id  # CompleteTrace, SetTraceOwner
+
+
 class StepTokens(NamedTuple):
     """What closing a trace needs of each of its steps (`step_totals`): kept for open traces
     instead of the whole record, so a run's observations do not live on in the collector's
@@ -52,8 +63,10 @@ class TraceWriter:
     def __init__(
         self, traces: Traces, lifecycle: TraceLifecycle | None = None, outbox: Outbox | None = None,
         clock: Clock = SYSTEM_CLOCK, identity: ProcessIdentity | None = None, lease_s: float = LEASE_S,
+        changes: Changes | None = None,
     ):
         self.stored = traces  # the store's traces aggregate
+        self.changes = changes or Changes()  # told which traces each stored batch wrote
         self.leases = lifecycle  # the store's trace-lifecycle aggregate (None: nothing to reap)
         self.identity = identity or ProcessIdentity.current()  # the owner of the runs it creates
         self.lease_s = lease_s
@@ -67,6 +80,9 @@ class TraceWriter:
         # agents' worker threads: guarded.
         self._open: dict[str, dict[str, StepTokens]] = {}
         self._open_lock = threading.Lock()
+        # Trace id -> the root run it belongs to, for the runs this writer opened: a step of a
+        # sub-run is news for whoever follows the root run.
+        self._roots: dict[str, str] = {}
         self._created: dict[str, anyio.Event] = {}  # trace id -> set once its creation is stored
 
     def created(self, trace_id: str) -> anyio.Event:
@@ -112,6 +128,7 @@ class TraceWriter:
             metadata=metadata or {},
         )
         with self._open_lock:
+            self._roots[trace.id] = self._roots.get(parent_id, parent_id) if parent_id else trace.id
             self._open[trace.id] = {}
         owner = self.identity.owner(self.clock(), self.lease_s)  # the lease runs from the write, not the run's start
         return [CreateTrace(trace=trace), SetTraceOwner(trace_id=trace.id, owner=owner)]
@@ -192,6 +209,7 @@ class TraceWriter:
             try:
                 await self.stored.write(list(writes))
                 self._announce(writes, results)
+                self._publish(writes)
                 return results
             except Exception as exc:
                 log.debug("a batch of %d trace writes failed (%s): writing them one by one", len(writes), exc)
@@ -201,7 +219,28 @@ class TraceWriter:
             except Exception as exc:
                 results[i] = exc
         self._announce(writes, results)
+        if self._down_since is None:  # stored, not queued: readers can see them
+            self._publish([w for w, failure in zip(writes, results) if failure is None])
         return results
+
+    def _publish(self, writes: Sequence[TraceWrite]) -> None:
+        """Tell the followers which traces the stored writes changed (each, and its root)."""
+        touched: dict[str, None] = {}
+        ended: list[str] = []
+        with self._open_lock:
+            for write in writes:
+                trace_id = _trace_of(write)
+                touched[trace_id] = None
+                root = self._roots.get(trace_id)
+                if root is not None:
+                    touched[root] = None
+                if isinstance(write, CompleteTrace) and root == trace_id:
+                    ended.append(trace_id)
+            for root in ended:  # the root run is over: forget its family
+                for tid in [t for t, r in self._roots.items() if r == root]:
+                    del self._roots[tid]
+        for trace_id in touched:
+            self.changes.publish("trace", trace_id)
 
     async def _write(self, write: TraceWrite) -> None:
         if self.outbox is None:

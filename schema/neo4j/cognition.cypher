@@ -9,6 +9,9 @@ CREATE CONSTRAINT attractor_basin_id IF NOT EXISTS FOR (b:AttractorBasin) REQUIR
 CREATE CONSTRAINT attractor_basin_name IF NOT EXISTS FOR (b:AttractorBasin) REQUIRE b.name IS UNIQUE;
 // The active set: basins that may still be active now (Store.basins_activated_since).
 CREATE INDEX attractor_basin_last_activated_at IF NOT EXISTS FOR (b:AttractorBasin) ON (b.last_activated_at);
+// ... and those with a stored activation but no time (`activation_undated: true`): Neo4j's
+// indexes hold no nulls, so `last_activated_at IS NULL` would walk every basin.
+CREATE INDEX attractor_basin_activation_undated IF NOT EXISTS FOR (b:AttractorBasin) ON (b.activation_undated);
 CREATE CONSTRAINT memory_id IF NOT EXISTS FOR (m:Memory) REQUIRE m.id IS UNIQUE;
 CREATE INDEX memory_created_at IF NOT EXISTS FOR (m:Memory) ON (m.created_at);
 CREATE INDEX memory_kind IF NOT EXISTS FOR (m:Memory) ON (m.kind);

@@ -192,6 +192,14 @@ CREATE TABLE IF NOT EXISTS trace_owners (
 
 CREATE INDEX IF NOT EXISTS trace_owners_token ON trace_owners(token);
 
+-- Requests to cancel a running trace, from any process sharing the store (cancel_run); its
+-- owner checks for them while the run is in flight (cancel_requested_at of the trace node in
+-- Neo4j). A table of its own, so older files need no migration.
+CREATE TABLE IF NOT EXISTS trace_cancels (
+    trace_id     TEXT PRIMARY KEY NOT NULL,
+    requested_at TEXT NOT NULL
+) WITHOUT ROWID;
+
 -- Counters of edits the row counts do not show (a memory updated or forgotten, a basin
 -- deleted): part of memory_stats' revision, so a recall index in another process notices them.
 CREATE TABLE IF NOT EXISTS store_revisions (

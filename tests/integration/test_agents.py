@@ -12,12 +12,14 @@ from agents.manager import build_manager
 from agents.perception import build_perception
 from agents.scripted import ScriptedModel
 from callbacks import default_registry
+from callbacks.basin import BasinState
 from callbacks.context import RunGroup
 from callbacks.rolling_digest import MARK as DIGEST_MARK
 from callbacks.rolling_digest import parse_digest
-from callbacks.pruning import FOLD_AFTER, MARK
+from callbacks.pruning import FOLD_AFTER, MARK, PruningState
 from callbacks.registry import CallbackRegistry
-from callbacks.tokens import message_role, message_text
+from callbacks.river import RiverState
+from callbacks.tokens import TokenState, message_role, message_text
 from tests.helpers import CONTEXT
 
 
@@ -68,8 +70,8 @@ async def test_heartbeat_plans_before_steps_1_4_7_10_and_uses_its_budget(rt):
 
 async def test_every_model_call_carries_token_usage(rt):
     agent, model, ctx, _ = await run_heartbeat_agent(rt)
-    assert len(model.calls) == len(ctx.model_calls) == 14
-    for received, recorded in zip(model.calls, ctx.model_calls):
+    assert len(model.calls) == len(ctx.state(TokenState).model_calls) == 14
+    for received, recorded in zip(model.calls, ctx.state(TokenState).model_calls):
         assert received.usage.input_tokens == recorded.prompt_tokens > 0
         assert received.usage.output_tokens == recorded.completion_tokens > 0
 
@@ -92,9 +94,9 @@ async def test_basins_activate_after_semantic_recall(rt):
         s.step_number for s in agent.memory.steps if isinstance(s, ActionStep) and any(tc.name == "semantic_recall" for tc in s.tool_calls or [])
     }
     assert recall_steps == {3, 4, 5}  # survey at 2, three recalls, coherence at 6
-    assert ctx.activations and {a.step_number for a in ctx.activations} <= recall_steps
+    assert ctx.state(BasinState).activations and {a.step_number for a in ctx.state(BasinState).activations} <= recall_steps
     after = {b.name: b.activation for b in (await rt.basins.list_basins()).basins}
-    assert all(after[a.name] > before[a.name] for a in ctx.activations)
+    assert all(after[a.name] > before[a.name] for a in ctx.state(BasinState).activations)
 
 
 async def test_pruning_shrinks_later_prompts_and_keeps_tool_calls_paired(rt):
@@ -104,12 +106,12 @@ async def test_pruning_shrinks_later_prompts_and_keeps_tool_calls_paired(rt):
     pruned = [s for s in actions if (s.observations or "").startswith(MARK)]
     assert pruned and all(s.step_number <= len(actions) - window for s in pruned)
     for step in pruned:
-        original = ctx.pruned[step.step_number].original
+        original = ctx.state(PruningState).pruned[step.step_number].original
         assert len(step.observations) < len(original) and original.splitlines()[0][:60] in step.observations
     # Later calls cost fewer prompt tokens than they would have without pruning.
-    late = [c for c in ctx.model_calls if c.step_number > window + 1]
+    late = [c for c in ctx.state(TokenState).model_calls if c.step_number > window + 1]
     assert any(c.unpruned_prompt_tokens > c.prompt_tokens for c in late)
-    assert ctx.tokens().reduction_pct > 0
+    assert ctx.state(TokenState).totals().reduction_pct > 0
     # In the last prompt every tool call is still followed by its (possibly pruned) result.
     last_prompt = actions[-1].model_input_messages
     roles = [message_role(m) for m in last_prompt]
@@ -119,7 +121,7 @@ async def test_pruning_shrinks_later_prompts_and_keeps_tool_calls_paired(rt):
     # Steps past the second horizon left with their call and result, and the digest lists them.
     digests = [message_text(m) for m in last_prompt if message_text(m).startswith(DIGEST_MARK)]
     folded = {n for text in digests for n, *_ in parse_digest(text)}
-    assert len(digests) == 1 and folded == set(ctx.folded) - {len(actions) - FOLD_AFTER}
+    assert len(digests) == 1 and folded == set(ctx.state(PruningState).folded) - {len(actions) - FOLD_AFTER}
     assert sum(r == "tool-call" for r in roles) + len(folded) == len(actions) - 1
     assert any(MARK in message_text(m) for m in last_prompt)
 
@@ -185,7 +187,7 @@ async def test_manager_delegates_to_each_sub_agent_in_ooda_order(rt):
     assert "Reasoning reported:" in children[2].task and "Relevant basins:" in children[2].task
     assert set(output) == {"decision", "actions", "confidence"}
     assert output["decision"].startswith("Focus on '") and 0 <= output["confidence"] <= 1
-    assert all(c.model_calls for c in group.contexts)  # every agent's calls were counted
+    assert all(c.state(TokenState).model_calls for c in group.contexts)  # every agent's calls were counted
 
 
 async def test_river_tightens_a_sub_agent_under_the_manager(rt):
@@ -196,12 +198,12 @@ async def test_river_tightens_a_sub_agent_under_the_manager(rt):
     await run_in_worker(manager, "Run one OODA cycle.\nContext: ")
     perception = group.runs_of("perception")[0]
     assert perception.parent is group.root
-    assert perception.flow == "turbulent" and perception.step_budget is not None
+    assert perception.state(RiverState).flow == "turbulent" and perception.state(RiverState).step_budget is not None
     assert any(e.kind == "river_budget" for e in perception.events)
     agent = manager.managed_agents["perception"]
     plans = [s.plan for s in agent.memory.steps if isinstance(s, PlanningStep)]
     assert "[RIVER] Flow: turbulent" in plans[-1]
-    assert agent.max_steps == perception.step_budget < agent.configured_max_steps
+    assert agent.max_steps == perception.state(RiverState).step_budget < agent.configured_max_steps
 
 
 async def test_past_the_river_budget_only_final_answer_is_accepted(rt):
@@ -210,7 +212,7 @@ async def test_past_the_river_budget_only_final_answer_is_accepted(rt):
     group = RunGroup(rt, "scripted")
     agent = build_heartbeat(rt, ScriptedModel("heartbeat"), group, CallbackRegistry())
     ctx = group.open_run(agent, "task")
-    ctx.step_budget, agent.step_number = 2, 3
+    ctx.state(RiverState).step_budget, agent.step_number = 2, 3
     with pytest.raises(AgentToolExecutionError, match="call final_answer now"):
         await anyio.to_thread.run_sync(agent.execute_tool_call, "list_basins", {})
     assert await anyio.to_thread.run_sync(agent.execute_tool_call, "final_answer", {"answer": "done"}) == "done"
@@ -283,12 +285,12 @@ async def test_planning_calls_see_older_observations_as_summaries(rt):
     before_step_7 = plans[2]  # steps 1-6 happened; memory pruning has touched only steps <= 3
     assert before_step_7.prompt.count("Observation:\n[PRUNED] Recall '") == 3  # the recalls of steps 3-5
     step_6 = next(s for s in agent.memory.steps if isinstance(s, ActionStep) and s.step_number == 6)
-    assert ctx.original_observation(6, step_6.observations) in before_step_7.prompt  # the latest: whole
-    assert {4, 5} <= set(ctx.planning_view)  # shown summarised to the planner only
+    assert ctx.state(PruningState).original_observation(6, step_6.observations) in before_step_7.prompt  # the latest: whole
+    assert {4, 5} <= set(ctx.state(PruningState).planning_view)  # shown summarised to the planner only
     # The action call right after it still had steps 4 and 5 whole (memory is unchanged).
     after = model.calls[model.calls.index(before_step_7) + 1]
-    assert ctx.pruned[4].original in after.prompt and ctx.pruned[5].original in after.prompt
+    assert ctx.state(PruningState).pruned[4].original in after.prompt and ctx.state(PruningState).pruned[5].original in after.prompt
     # Superseded plans were pruned in memory; the latest stays whole.
     plan_steps = [s for s in agent.memory.steps if isinstance(s, PlanningStep)]
     assert all(s.plan.startswith(MARK) for s in plan_steps[:-1]) and not plan_steps[-1].plan.startswith(MARK)
-    assert sorted(ctx.pruned_plans) == [1, 4, 7]
+    assert sorted(ctx.state(PruningState).pruned_plans) == [1, 4, 7]

@@ -104,3 +104,26 @@ async def test_a_server_stopping_mid_run_leaves_nothing_running(held):
     async with open_runtime(settings) as runtime:
         trace = await runtime.store.traces.get(trace_id)
         assert trace.status in ("cancelled", "interrupted") and trace.step_count >= 1
+
+
+async def test_cancel_run_from_another_server_stops_a_run_its_client_waits_for(held):
+    """Two servers on one file (two MCP clients' stdio servers): a client waiting for its OODA
+    cycle on one, cancel_run on the other. The request goes through the store; the owner picks
+    it up while the run is in flight and the waiting call answers that the run was stopped."""
+    llm, settings = held
+    async with Client(build_server(settings=settings)) as owner, Client(build_server(settings=settings)) as other:
+        waiting = asyncio.create_task(owner.call_tool("run_ooda_cycle", {"context": "Too many tabs open."}))
+        await asyncio.to_thread(llm.held.wait, WAIT_S)
+
+        async def running():
+            page = (await other.call_tool("list_traces", {"status": "running", "roots_only": True})).structured_content
+            return page["traces"][0]["id"] if page["traces"] else None
+
+        trace_id = await until(running, "the run to be listed as running")
+        cancel = asyncio.create_task(other.call_tool("cancel_run", {"trace_id": trace_id}))
+        while not cancel.done():
+            llm.release()
+            await asyncio.wait({cancel}, timeout=0.05)
+        assert cancel.result().structured_content["status"] == "cancelled"
+        answer = (await waiting).structured_content
+        assert answer["trace_id"] == trace_id and answer["status"] == "cancelled" and "cancel_run" in answer["note"]

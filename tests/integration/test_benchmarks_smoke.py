@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "benchmark_speed.py"
 BENCHMARKS = {
     "cold_start", "tool_latency", "trace_writes", "ooda_overhead", "trace_queries", "concurrent",
-    "coherence_scaling", "free_loop", "isolation",
+    "coherence_scaling", "activation_scaling", "free_loop", "isolation",
 }
 
 pytestmark = pytest.mark.slow  # runs OODA cycles and spawns stdio servers
@@ -65,6 +65,9 @@ def test_quick_run_prints_one_json_object_with_every_benchmark():
     scaling = results["coherence_scaling"]["sqlite"]
     assert scaling["status"] == "ok" and scaling["active"] == 100 and scaling["ratio_p50"] > 0
     assert scaling["200"]["n"] == scaling["1000"]["n"] > 0
+    activation = results["activation_scaling"]["sqlite"]
+    assert activation["status"] == "ok" and activation["active"] == 20 and activation["ratio_p50"] > 0
+    assert activation["100"]["n"] == activation["1000"]["n"] > 0 and activation["1000"]["active_after"] == 20
     free = results["free_loop"]
     assert free["status"] == "ok" and free["ping_idle"]["n"] == doc["sizes"]["free_loop_pings"]
     assert free["ping_under_load"]["n"] > 0 and free["ooda_cycle_s"] > 0
@@ -73,7 +76,8 @@ def test_quick_run_prints_one_json_object_with_every_benchmark():
 
     # Headline figures are ratios to a reference measured in the same run.
     with_ratio = {f["benchmark"] for f in doc["figures"] if f["ratio"] is not None and f["reference"]}
-    assert {"cold_start", "tool_latency", "ooda_overhead", "concurrent", "coherence_scaling", "free_loop"} <= with_ratio
+    assert {"cold_start", "tool_latency", "ooda_overhead", "concurrent", "coherence_scaling", "activation_scaling",
+            "free_loop"} <= with_ratio
 
     # Every figure says which store, size and model it was measured with; targets say if met.
     assert doc["figures"]

@@ -16,7 +16,7 @@ from agents.heartbeat import build_heartbeat
 from agents.scripted import ScriptedModel
 from callbacks import default_registry
 from callbacks.context import RunGroup
-from callbacks.pruning import MARK, MIN_LENGTH
+from callbacks.pruning import MARK, MIN_LENGTH, PruningState
 
 WINDOW = 5  # with the seeded demo store, the heartbeat's steps 5 and 6 both answer at length
 
@@ -31,7 +31,7 @@ async def test_exactly_the_steps_older_than_the_window_are_pruned(rt):
     actions = [s for s in agent.memory.steps if isinstance(s, ActionStep)]
     last = actions[-1].step_number
     boundary = last - WINDOW  # the newest step that is pruned
-    original = {s.step_number: ctx.original_observation(s.step_number, s.observations) or "" for s in actions}
+    original = {s.step_number: ctx.state(PruningState).original_observation(s.step_number, s.observations) or "" for s in actions}
     by_number = {s.step_number: s for s in actions}
 
     # The boundary is exercised with long observations on both sides of it.
@@ -44,5 +44,5 @@ async def test_exactly_the_steps_older_than_the_window_are_pruned(rt):
         if n > boundary or len(original[n]) <= MIN_LENGTH:
             assert step.observations == original[n], n
         elif step.observations.startswith(MARK):
-            assert len(step.observations) < len(original[n]) and ctx.pruned[n].original == original[n]
-    assert max(ctx.pruned) == boundary
+            assert len(step.observations) < len(original[n]) and ctx.state(PruningState).pruned[n].original == original[n]
+    assert max(ctx.state(PruningState).pruned) == boundary

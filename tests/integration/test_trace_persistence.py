@@ -19,7 +19,7 @@ from agents.runner import RunFailed, run_heartbeat, run_ooda_cycle
 from agents.scripted import ScriptedModel
 from callbacks import default_registry
 from callbacks.context import RunGroup, RunObserver
-from callbacks.pruning import MARK
+from callbacks.pruning import MARK, PruningState
 from callbacks.trace import TracePersistence, persistence_for
 from callbacks.write_behind import LINGER_S
 from dionysus_mcp.errors import NotFound
@@ -76,15 +76,15 @@ async def test_a_heartbeat_is_stored_step_by_step(rt):
     assert all("[IWMT] Coherence:" in s.plan and s.input_tokens > 0 for s in plans)
 
     # Observations are stored in full, although pruning shortened them in the agent's memory.
-    assert ctx.pruned, "the heartbeat is long enough for pruning to happen"
+    assert ctx.state(PruningState).pruned, "the heartbeat is long enough for pruning to happen"
     memory = {s.step_number: s for s in ctx.agent.memory.steps if type(s).__name__ == "ActionStep"}
     stored = {s.step_number: s for s in actions}
-    for number, entry in ctx.pruned.items():
+    for number, entry in ctx.state(PruningState).pruned.items():
         assert memory[number].observations.startswith(MARK)  # what the model saw later
         assert stored[number].observations == entry.original  # what the store kept
         assert len(stored[number].observations) > len(memory[number].observations)
     for number, step in stored.items():
-        if number not in ctx.pruned:
+        if number not in ctx.state(PruningState).pruned:
             assert step.observations == memory[number].observations
 
     # Token figures per step add up to what the run reports.

@@ -318,7 +318,9 @@ def script_json(value) -> str:
     return json.dumps(value).replace("</", "<\\/")
 
 
-async def test_the_mcp_app_renders_a_run_tool_result_in_a_host(browser, settings, tmp_path):
+async def app_in_a_host(settings):
+    """A real run, and the MCP App's page in a host page that hands it the run tool's result and
+    answers its get_trace call: (the run's result, the full trace, the host page)."""
     async with open_runtime(settings) as runtime:
         await seed_if_empty(runtime)
     async with Client(build_server(settings=settings)) as client:
@@ -327,9 +329,15 @@ async def test_the_mcp_app_renders_a_run_tool_result_in_a_host(browser, settings
         full = await client.call_tool("get_trace", {"trace_id": ran.structured_content["trace_id"], "detail": "full"})
     as_wire = lambda r: {"content": [{"type": "text", "text": c.text} for c in r.content],  # noqa: E731
                          "structuredContent": r.structured_content, "isError": r.is_error}
+    page = HOST_PAGE.format(srcdoc=escape(view, quote=True), tool_result=script_json(as_wire(ran)),
+                            tools=script_json({"get_trace": as_wire(full)}))
+    return ran, full, page
+
+
+async def test_the_mcp_app_renders_a_run_tool_result_in_a_host(browser, settings, tmp_path):
+    ran, full, page = await app_in_a_host(settings)
     host = tmp_path / "host.html"
-    host.write_text(HOST_PAGE.format(srcdoc=escape(view, quote=True), tool_result=script_json(as_wire(ran)),
-                                     tools=script_json({"get_trace": as_wire(full)})), encoding="utf-8")
+    host.write_text(page, encoding="utf-8")
     dom = dump_dom(browser, host.as_uri())
     calls = [unescape(c) for c in re.findall(r'<p class="call">([^<]*)</p>', dom)]
     assert calls == [f'get_trace {{"trace_id":"{ran.structured_content["trace_id"]}","detail":"full"}}']
@@ -353,18 +361,9 @@ setInterval(() => {
 
 
 async def test_a_sibling_frame_cannot_drive_the_mcp_app(browser, settings, tmp_path):
-    async with open_runtime(settings) as runtime:
-        await seed_if_empty(runtime)
-    async with Client(build_server(settings=settings)) as client:
-        view = (await client.read_resource(VIEWER_URI)).contents[0].text
-        ran = await client.call_tool("run_ooda_cycle", {"context": CONTEXTS[0]})
-        full = await client.call_tool("get_trace", {"trace_id": ran.structured_content["trace_id"], "detail": "full"})
-    as_wire = lambda r: {"content": [{"type": "text", "text": c.text} for c in r.content],  # noqa: E731
-                         "structuredContent": r.structured_content, "isError": r.is_error}
+    ran, full, page = await app_in_a_host(settings)
     forged_run = {**full.structured_content, "agent_name": "FORGED", "sub_runs": [], "summary": "FORGED"}
     sibling = SIBLING.replace("FORGED_RUN", script_json(forged_run))
-    page = HOST_PAGE.format(srcdoc=escape(view, quote=True), tool_result=script_json(as_wire(ran)),
-                            tools=script_json({"get_trace": as_wire(full)}))
     # The sibling comes after the view: parent.frames[0] is the view.
     page = page.replace('<div id="calls">', f'<iframe id="sibling" sandbox="allow-scripts" srcdoc="{escape(sibling, quote=True)}"></iframe><div id="calls">')
     host = tmp_path / "host.html"

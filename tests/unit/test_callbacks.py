@@ -17,21 +17,22 @@ from smolagents.utils import AgentToolExecutionError
 
 from agents.base import quiet_logger
 from callbacks import default_registry
-from callbacks.basin import BasinActivationCallback
+from callbacks.basin import BasinActivationCallback, BasinState
 from callbacks.context import RunGroup
-from callbacks.iwmt import IwmtCoherenceCallback
+from callbacks.iwmt import IwmtCoherenceCallback, IwmtState
 from callbacks.pruning import (
     MARK,
     PLACEHOLDER,
     MemoryPruningCallback,
     PlaceholderPruningCallback,
+    PruningState,
     first_sentence,
     summarize,
 )
 from callbacks.progress import CancellationCheck, ProgressCallback
 from callbacks.registry import CallbackRegistry
-from callbacks.river import RiverFlowCallback, flow_state
-from callbacks.tokens import TokenUsageCallback, count_tokens, render_messages
+from callbacks.river import RiverFlowCallback, RiverState, flow_state
+from callbacks.tokens import TokenState, TokenUsageCallback, count_tokens, render_messages
 
 RECALL_OBSERVATION = "\n".join(
     [
@@ -173,14 +174,14 @@ async def test_iwmt_appends_coherence_and_warns_when_low(runtime, agent_ctx):
     await in_worker(lambda: IwmtCoherenceCallback()(step, agent, ctx))
     assert "[IWMT] Coherence: 0.0%" in step.plan
     assert "[IWMT] Warning" in step.plan  # no basin active yet
-    assert ctx.coherence == 0.0
+    assert ctx.state(IwmtState).coherence == 0.0
 
     await runtime.basins.upsert_basin("attention", keywords=["focus"])
     await runtime.memory.remember("focus fades after lunch")
     await runtime.basins.activate_basin("attention", 0.9)
     step = planning()
     await in_worker(lambda: IwmtCoherenceCallback()(step, agent, ctx))
-    level = ctx.coherence
+    level = ctx.state(IwmtState).coherence
     assert level is not None and level >= 0.5
     assert f"[IWMT] Coherence: {level * 100:.1f}%" in step.plan
     assert "Warning" not in step.plan
@@ -196,7 +197,7 @@ async def test_recall_activates_related_basins_and_records_them(runtime, agent_c
     await runtime.basins.upsert_basin("rest", keywords=["sleep", "nap"])
     step = action(2, args={"query": "how to keep focus"}, observations="Recall ...")
     await in_worker(lambda: BasinActivationCallback()(step, agent, ctx))
-    [activation] = ctx.activations
+    [activation] = ctx.state(BasinState).activations
     assert (activation.name, activation.step_number) == ("attention", 2)
     assert 0 < activation.strength <= 0.5
     views = {b.name: b.activation for b in (await runtime.basins.list_basins()).basins}
@@ -209,7 +210,7 @@ async def test_no_activation_for_other_tools_or_failed_recalls(runtime, agent_ct
     await in_worker(lambda: BasinActivationCallback()(action(1, tool="query_wisdom", args={"topic": "focus"}), agent, ctx))
     failed = action(2, args={"query": "focus"}, error=AgentToolExecutionError("store down", quiet_logger()))
     await in_worker(lambda: BasinActivationCallback()(failed, agent, ctx))
-    assert ctx.activations == []
+    assert ctx.state(BasinState).activations == []
 
 
 # --- memory pruning -----------------------------------------------------------------------------
@@ -240,12 +241,12 @@ def test_pruning_touches_only_old_long_observations_and_is_idempotent(agent_ctx)
     assert steps[0].observations.startswith(MARK)
     assert steps[1].observations == short  # short ones are kept whole
     assert all(s.observations == RECALL_OBSERVATION for s in steps[2:])
-    assert ctx.pruned[1].original == RECALL_OBSERVATION
-    assert ctx.original_observation(1, steps[0].observations) == RECALL_OBSERVATION
+    assert ctx.state(PruningState).pruned[1].original == RECALL_OBSERVATION
+    assert ctx.state(PruningState).original_observation(1, steps[0].observations) == RECALL_OBSERVATION
 
     once = steps[0].observations
     pruning(steps[-1], agent, ctx)
-    assert steps[0].observations == once and len(ctx.pruned) == 1  # idempotent
+    assert steps[0].observations == once and len(ctx.state(PruningState).pruned) == 1  # idempotent
     assert [[tc.dict() for tc in s.tool_calls] for s in steps] == tool_calls_before  # calls untouched
 
 
@@ -283,7 +284,7 @@ def test_pruned_observations_keep_every_tool_call_paired_with_its_result(agent_c
     pruning = MemoryPruningCallback(window=3)
     for step in steps:
         pruning(step, agent, ctx)
-    assert sorted(ctx.pruned) == [1, 2, 3, 4]
+    assert sorted(ctx.state(PruningState).pruned) == [1, 2, 3, 4]
     messages = [m for s in steps for m in s.to_messages()]
     roles = [m.role.value for m in messages]
     assert roles.count("tool-call") == roles.count("tool-response") == 7
@@ -293,7 +294,7 @@ def test_pruned_observations_keep_every_tool_call_paired_with_its_result(agent_c
     # What each pruned call returned is still its own result: its headline and top fact.
     for n in range(1, 5):
         assert steps[n - 1].observations.startswith(MARK + " Recall 'focus afternoon'")
-        assert ctx.pruned[n].original.endswith(f"step {n}")
+        assert ctx.state(PruningState).pruned[n].original.endswith(f"step {n}")
 
 
 def test_superseded_plans_become_stubs_keeping_their_coherence_line(agent_ctx):
@@ -307,11 +308,11 @@ def test_superseded_plans_become_stubs_keeping_their_coherence_line(agent_ctx):
     pruning(newer, agent, ctx)  # smolagents calls back before appending the new plan to memory
     assert first.plan == MARK + " Superseded plan (step 1).\n[IWMT] Coherence: 41.0%"
     assert newer.plan == "## 2. Plan\n1. Answer."  # the current plan stays whole
-    entry = ctx.pruned_plans[1]
+    entry = ctx.state(PruningState).pruned_plans[1]
     assert entry.original.startswith("## 1. Facts survey") and entry.summary == first.plan
-    assert ctx.original_plan(1, first.plan) == entry.original
+    assert ctx.state(PruningState).original_plan(1, first.plan) == entry.original
     pruning(newer, agent, ctx)
-    assert first.plan == entry.summary and len(ctx.pruned_plans) == 1  # idempotent
+    assert first.plan == entry.summary and len(ctx.state(PruningState).pruned_plans) == 1  # idempotent
 
 
 def test_planning_calls_see_older_observations_summarised_without_touching_memory(agent_ctx):
@@ -322,7 +323,7 @@ def test_planning_calls_see_older_observations_summarised_without_touching_memor
     assert view[2] is steps[1]  # short: whole
     assert view[3] is steps[2]  # the latest observation: whole
     assert all(s.observations in (RECALL_OBSERVATION, "short") for s in steps)  # memory untouched
-    assert ctx.pruned == {} and list(ctx.planning_view) == [1]
+    assert ctx.state(PruningState).pruned == {} and list(ctx.state(PruningState).planning_view) == [1]
     assert view[1].tool_calls == steps[0].tool_calls
 
 
@@ -333,7 +334,7 @@ def test_placeholder_policy_has_the_same_eligibility_and_one_fixed_text(agent_ct
     agent.memory.steps = steps
     PlaceholderPruningCallback(window=3)(steps[-1], agent, ctx)
     assert steps[0].observations == PLACEHOLDER and steps[1].observations.startswith("Coherence")
-    assert ctx.pruned[1].original == RECALL_OBSERVATION
+    assert ctx.state(PruningState).pruned[1].original == RECALL_OBSERVATION
 
 
 # --- tokens -------------------------------------------------------------------------------------
@@ -352,19 +353,19 @@ def test_token_callback_counts_prompt_with_and_without_pruning(agent_ctx):
     step.model_input_messages = prompt
     step.token_usage = TokenUsage(input_tokens=count_tokens(render_messages(prompt)), output_tokens=7)
     TokenUsageCallback()(step, agent, ctx)
-    [call] = ctx.model_calls
-    entry = ctx.pruned[1]
+    [call] = ctx.state(TokenState).model_calls
+    entry = ctx.state(PruningState).pruned[1]
     assert call.prompt_tokens == step.token_usage.input_tokens
     assert call.unpruned_prompt_tokens - call.prompt_tokens == entry.original_tokens - entry.summary_tokens > 0
     assert call.completion_tokens == 7
-    assert ctx.tokens().reduction_pct > 0
+    assert ctx.state(TokenState).totals().reduction_pct > 0
 
 
 def test_token_counterfactual_restores_a_shared_placeholder_once_per_pruned_text(agent_ctx):
     agent, ctx = agent_ctx
     agent.memory.steps = [action(n, observations=RECALL_OBSERVATION) for n in (1, 2, 3, 4, 5, 6)]
     PlaceholderPruningCallback(window=3)(agent.memory.steps[-1], agent, ctx)
-    assert sorted(ctx.pruned) == [1, 2, 3]
+    assert sorted(ctx.state(PruningState).pruned) == [1, 2, 3]
     prompt = [
         ChatMessage(role=MessageRole.TOOL_RESPONSE, content=[{"type": "text", "text": f"Observation:\n{s.observations}"}])
         for s in agent.memory.steps
@@ -373,8 +374,8 @@ def test_token_counterfactual_restores_a_shared_placeholder_once_per_pruned_text
     step.model_input_messages = prompt
     step.token_usage = TokenUsage(input_tokens=count_tokens(render_messages(prompt)), output_tokens=3)
     TokenUsageCallback()(step, agent, ctx)
-    [call] = ctx.model_calls
-    per_text = ctx.pruned[1].original_tokens - ctx.pruned[1].summary_tokens
+    [call] = ctx.state(TokenState).model_calls
+    per_text = ctx.state(PruningState).pruned[1].original_tokens - ctx.state(PruningState).pruned[1].summary_tokens
     assert call.unpruned_prompt_tokens - call.prompt_tokens == 3 * per_text  # not 3 × 3
 
 
@@ -404,11 +405,11 @@ def test_turbulence_tightens_the_budget_and_guides_the_next_plan(agent_ctx):
     for step in steps:  # as smolagents does: callbacks first, then the step joins memory
         river(step, agent, ctx)
         if step.step_number == 2:
-            assert ctx.flow == "calm"
+            assert ctx.state(RiverState).flow == "calm"
         agent.memory.steps.append(step)
-    assert ctx.flow == "turbulent"
-    assert ctx.step_budget == 3 + (10 - 3) // 2 == agent.max_steps
-    assert ctx.budget_spent(7) and not ctx.budget_spent(6)
+    assert ctx.state(RiverState).flow == "turbulent"
+    assert ctx.state(RiverState).step_budget == 3 + (10 - 3) // 2 == agent.max_steps
+    assert ctx.state(RiverState).budget_spent(7) and not ctx.state(RiverState).budget_spent(6)
     plan = planning()
     river(plan, agent, ctx)
     assert "[RIVER] Flow: turbulent (2 of the last 3 steps failed)" in plan.plan
@@ -444,7 +445,7 @@ async def test_recall_activates_a_basin_by_meaning_without_a_shared_word(runtime
     await runtime.basins.upsert_basin("taxes", "filing returns and deductions", ["tax", "irs"])
     step = action(3, args={"query": "I slumber poorly after an espresso in the evening"}, observations="Recall ...")
     await in_worker(lambda: BasinActivationCallback()(step, agent, ctx))
-    assert [a.name for a in ctx.activations] == ["sleep"]
+    assert [a.name for a in ctx.state(BasinState).activations] == ["sleep"]
 
 
 def test_iwmt_warning_only_advises_tools_the_agent_has():

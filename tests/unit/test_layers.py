@@ -30,6 +30,7 @@ FORBIDDEN = {
     "dionysus_mcp.secrets": ("dionysus_mcp.surface", "agents", "callbacks"),
     "dionysus_mcp.tokenizer": ("dionysus_mcp.surface", "agents", "callbacks"),
     "dionysus_mcp.warm_up": ("dionysus_mcp", "agents", "callbacks"),  # knows only the loads it is given
+    "dionysus_mcp.changes": ("dionysus_mcp", "agents", "callbacks"),  # services publish, the surface listens
     "callbacks": ("dionysus_mcp.surface", "agents"),
     "agents": ("dionysus_mcp.surface",),
 }

@@ -15,6 +15,7 @@ from callbacks.pruning import (
     MIN_SENTENCE,
     MemoryPruningCallback,
     PlaceholderPruningCallback,
+    PruningState,
     _head,
     first_sentence,
     is_pruned,
@@ -41,7 +42,7 @@ def test_an_observation_at_the_minimum_length_stays_and_one_longer_is_pruned(age
     agent.memory.steps = steps
     MemoryPruningCallback(window=1)(steps[-1], agent, ctx)
     assert steps[0].observations == at_min and steps[1].observations.startswith(MARK)
-    entry = ctx.pruned[2]
+    entry = ctx.state(PruningState).pruned[2]
     assert (entry.step_number, entry.original, entry.summary) == (2, longer, steps[1].observations)
     assert entry.original_tokens > entry.summary_tokens > 0
     [event] = [e for e in ctx.events if e.kind == "pruned"]
@@ -64,7 +65,7 @@ def test_superseded_plans_become_stubs_and_the_record_says_so(agent_ctx):
     agent.memory.steps = [old, action(1), action(2)]
     MemoryPruningCallback(window=3)(new, agent, ctx)
     assert old.plan == f"{MARK} Superseded plan (step 1).\n[IWMT] Coherence: 41.0% (ok)"
-    entry = ctx.pruned_plans[1]
+    entry = ctx.state(PruningState).pruned_plans[1]
     assert (entry.step_number, entry.original, entry.summary) == (1, old_plan, old.plan)
     assert entry.original_tokens > entry.summary_tokens > 0
     [event] = [e for e in ctx.events if e.kind == "pruned_plan"]
@@ -72,9 +73,9 @@ def test_superseded_plans_become_stubs_and_the_record_says_so(agent_ctx):
     assert event.detail == {"chars": len(old_plan), "summary_chars": len(old.plan),
                             "tokens_saved": entry.original_tokens - entry.summary_tokens}
     MemoryPruningCallback(window=3)(planning("again"), agent, ctx)  # already a stub: left alone
-    assert len(ctx.pruned_plans) == 1 and old.plan == entry.summary
+    assert len(ctx.state(PruningState).pruned_plans) == 1 and old.plan == entry.summary
     MemoryPruningCallback(window=3, plans=False)(planning("newer"), agent, ctx)  # plans off: untouched
-    assert len(ctx.pruned_plans) == 1
+    assert len(ctx.state(PruningState).pruned_plans) == 1
     # An action step never prunes plans, and a short plan is left whole.
     short = planning("go")
     agent.memory.steps = [short, action(1)]
@@ -89,11 +90,11 @@ def test_the_planning_view_summarises_all_but_the_latest_and_records_each_once(a
     view = pruning.planning_view(steps, ctx)
     assert view[0].observations.startswith(MARK) and view[1] is steps[1]
     assert steps[0].observations == RECALL_OBSERVATION  # a view: memory unchanged
-    entry = ctx.planning_view[1]
+    entry = ctx.state(PruningState).planning_view[1]
     assert (entry.step_number, entry.original, entry.summary) == (1, RECALL_OBSERVATION, view[0].observations)
     assert entry.original_tokens > entry.summary_tokens > 0
     pruning.planning_view(steps, ctx)
-    assert list(ctx.planning_view) == [1]
+    assert list(ctx.state(PruningState).planning_view) == [1]
     assert pruning.planning_view(steps, None)[0].observations == view[0].observations  # no context: no record
     assert MemoryPruningCallback(window=3, planning_inputs=False).planning_view(steps, ctx) == steps
 
@@ -206,7 +207,7 @@ def test_a_plan_whose_stub_is_no_shorter_stays(agent_ctx):
     old = planning(plan)
     agent.memory.steps = [old, action(1)]
     assert MemoryPruningCallback(window=3).prune_plan(old, 1, ctx) is None
-    assert old.plan == plan and ctx.pruned_plans == {}
+    assert old.plan == plan and ctx.state(PruningState).pruned_plans == {}
     assert MemoryPruningCallback(window=3).prune_plan(planning(""), 1, ctx) is None
 
 
@@ -261,9 +262,9 @@ def test_plans_off_leaves_every_plan_whole_whatever_the_step(agent_ctx):
     pruning = MemoryPruningCallback(window=3, plans=False)
     pruning(planning("newer"), agent, ctx)
     pruning(TaskStep(task="t"), agent, ctx)
-    assert old.plan.startswith("1. Recall") and ctx.pruned_plans == {}
+    assert old.plan.startswith("1. Recall") and ctx.state(PruningState).pruned_plans == {}
     MemoryPruningCallback(window=3)(TaskStep(task="t"), agent, ctx)  # a task step prunes no plan
-    assert ctx.pruned_plans == {}
+    assert ctx.state(PruningState).pruned_plans == {}
 
 
 def test_equal_length_is_not_shorter_and_pruned_text_is_never_summarised_again(agent_ctx):

@@ -19,6 +19,7 @@ from callbacks.pruning import (
     PLACEHOLDER,
     MemoryPruningCallback,
     PlaceholderPruningCallback,
+    PruningState,
     first_sentence,
     summarize,
     summarize_plan,
@@ -68,7 +69,7 @@ def run_steps(agent, ctx, count: int, fold_after: int = 4):
 def test_folded_steps_leave_with_their_calls_and_the_digest_keeps_their_facts_in_order(agent_ctx):
     agent, ctx = agent_ctx
     pruning, steps, originals = run_steps(agent, ctx, 20)
-    assert sorted(ctx.folded) == list(range(1, 17))  # older than 4 steps after step 20
+    assert sorted(ctx.state(PruningState).folded) == list(range(1, 17))  # older than 4 steps after step 20
     view = pruning.prompt_view(agent.memory.steps, ctx)
     messages = [m for s in view for m in s.to_messages()]
     roles = [message_role(m) for m in messages]
@@ -118,10 +119,10 @@ def test_an_error_folds_as_its_first_sentence(agent_ctx):
 def test_no_folding_inside_the_horizon_or_when_switched_off(agent_ctx):
     agent, ctx = agent_ctx
     run_steps(agent, ctx, 4)
-    assert ctx.folded == {}
-    ctx.folded.clear()
+    assert ctx.state(PruningState).folded == {}
+    ctx.state(PruningState).folded.clear()
     pruning, _, _ = run_steps(agent, ctx, 12, fold_after=None)
-    assert ctx.folded == {} and pruning.prompt_view(agent.memory.steps, ctx) == agent.memory.steps
+    assert ctx.state(PruningState).folded == {} and pruning.prompt_view(agent.memory.steps, ctx) == agent.memory.steps
 
 
 # --- the horizons ------------------------------------------------------------------------------
@@ -157,14 +158,14 @@ def test_steps_fold_exactly_at_the_horizon_and_once(agent_ctx, fold_after):
     for step in steps:
         pruning(step, agent, ctx)
         horizon = step.step_number - fold_after
-        assert sorted(ctx.folded) == list(range(1, horizon + 1))  # N − fold_after and older
-        assert sorted(ctx.pruned) == list(range(1, step.step_number - 3 + 1))
+        assert sorted(ctx.state(PruningState).folded) == list(range(1, horizon + 1))  # N − fold_after and older
+        assert sorted(ctx.state(PruningState).pruned) == list(range(1, step.step_number - 3 + 1))
     pruning(steps[-1], agent, ctx)  # again: nothing folds twice
     folded_events = [e for e in ctx.events if e.kind == "folded"]
     assert [e.step_number for e in folded_events] == list(range(1, 10 - fold_after + 1))
     for event in folded_events:
         n = event.step_number
-        entry = ctx.folded[n]
+        entry = ctx.state(PruningState).folded[n]
         # Folded from the ORIGINAL observation, though it had been pruned first.
         assert entry.facts == headline_facts(originals[n]) and len(entry.facts) == 2
         assert entry.calls == [("semantic_recall", {"query": f"q{n}"})]
@@ -310,14 +311,14 @@ def test_the_prompt_view_folds_and_summarises_for_a_planning_call(agent_ctx):
     pruning = MemoryPruningCallback(window=2, fold_after=5)
     for step in steps:
         pruning(step, agent, ctx)
-    assert sorted(ctx.folded) == [1, 2, 3] and sorted(ctx.pruned) == [1, 2, 3, 4, 5, 6]
+    assert sorted(ctx.state(PruningState).folded) == [1, 2, 3] and sorted(ctx.state(PruningState).pruned) == [1, 2, 3, 4, 5, 6]
     action_view = pruning.prompt_view(agent.memory.steps, ctx)
     assert isinstance(action_view[1], DigestStep) and action_view[2:] == steps[3:]
     assert [s.observations for s in action_view[2:]] == [summarize(originals[n]) for n in (4, 5, 6)] + [originals[7], originals[8]]
     plan_view = pruning.prompt_view(agent.memory.steps, ctx, summary_mode=True)
     # Planning: the whole observations of steps 7 (not the latest) are summarised too, in a copy.
     assert [s.observations for s in plan_view[2:]] == [summarize(originals[n]) for n in (4, 5, 6, 7)] + [originals[8]]
-    assert steps[6].observations == originals[7] and list(ctx.planning_view) == [7]
+    assert steps[6].observations == originals[7] and list(ctx.state(PruningState).planning_view) == [7]
     # Without a context: no digest.
     assert pruning.prompt_view(agent.memory.steps, None) == agent.memory.steps
 
@@ -351,7 +352,7 @@ def test_the_placeholder_policy_clears_and_never_folds(agent_ctx):
     pruning = PlaceholderPruningCallback(window=2)
     for step in steps:
         pruning(step, agent, ctx)
-    assert ctx.folded == {} and [s.observations == PLACEHOLDER for s in steps] == [True] * 6 + [False] * 2
+    assert ctx.state(PruningState).folded == {} and [s.observations == PLACEHOLDER for s in steps] == [True] * 6 + [False] * 2
 
 
 def test_a_short_step_folds_with_its_own_facts(agent_ctx):
@@ -362,8 +363,8 @@ def test_a_short_step_folds_with_its_own_facts(agent_ctx):
     pruning = MemoryPruningCallback(window=1, fold_after=1)
     for step in steps:
         pruning(step, agent, ctx)
-    assert ctx.pruned == {} and sorted(ctx.folded) == [1, 2, 3, 4]
-    assert all(ctx.folded[n].facts == headline_facts(short) for n in ctx.folded)
+    assert ctx.state(PruningState).pruned == {} and sorted(ctx.state(PruningState).folded) == [1, 2, 3, 4]
+    assert all(ctx.state(PruningState).folded[n].facts == headline_facts(short) for n in ctx.state(PruningState).folded)
 
 
 def test_a_stub_right_before_the_last_folded_step_leaves_the_prompt():

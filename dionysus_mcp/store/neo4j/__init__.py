@@ -73,14 +73,18 @@ class Neo4jStore(Store):
         return repr(self.db)
 
     async def open(self) -> None:
-        await self.db.open(after_schema=self.memories.recall.after_schema)
+        await self.db.open(after_schema=self._after_schema)
+
+    async def _after_schema(self) -> None:
+        await self.basins.after_schema()
+        await self.memories.recall.after_schema()
 
     async def close(self) -> None:
         await self.db.close()
 
     async def apply_schema(self) -> list[str]:
         statements = await self.db.apply_schema()
-        await self.memories.recall.after_schema()
+        await self._after_schema()
         return statements
 
     async def describe(self) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from schema.models import Memory, MemoryBasin, MemoryStats, from_iso, to_iso
 from schema.text import memory_terms
 
-from ..base import Embedding, Memories, MemorySearch, StoreError
+from ..base import Embedding, Memories, MemorySearch, StoreError, WriteConflict
 from .connection import Neo4jConnection, Neo4jPart, _fetch, _run_consume
 from .memory_search import Neo4jMemorySearch
 
@@ -68,6 +68,15 @@ _SET_EMBEDDINGS = """
 UNWIND $rows AS row
 MATCH (m:Memory {id: row.id})
 SET m.embedding = row.embedding, m.embedding_model = row.embedding_model, m.embedding_dim = row.embedding_dim
+"""
+
+# A read-modify-write locks the memories first (Neo4j: their write locks, held to commit;
+# ArcadeDB: a concurrent commit conflicts and is retried), then reads them.
+_LOCK_MEMORIES = """
+UNWIND $ids AS id
+MATCH (m:Memory {id: id})
+SET m.rev = coalesce(m.rev, 0) + 1
+RETURN m.id AS id, m.content AS content, m.tags AS tags
 """
 
 _EMBEDDING_COUNTS = """
@@ -212,14 +221,18 @@ class Neo4jMemories(Neo4jPart, Memories):
         return _memory(rows[0]["props"], rows[0]["basins"]) if rows else None
 
     async def update(
-        self, memory: Memory, embedding: Embedding | None = None, keep_embedding: bool = False
+        self, memory: Memory, embedding: Embedding | None = None, keep_embedding: bool = False, expected: Memory | None = None
     ) -> Memory | None:
         params = _memory_params(memory)
         links = _link_rows(memory)
 
         async def work(tx: Any) -> dict[str, Any] | None:
-            if not await _fetch(tx, "MATCH (m:Memory {id: $id}) RETURN m.id AS id", {"id": memory.id}):
+            if not await _fetch(tx, _LOCK_MEMORIES, {"ids": [memory.id]}):
                 return None
+            if expected is not None:  # compare-and-set, under the lock just taken
+                now = (await _fetch(tx, _ONE_MEMORY, {"id": memory.id}))[0]
+                if _memory(now["props"], now["basins"]) != expected:
+                    raise WriteConflict(f"memory {memory.id!r} changed since it was read")
             await _run_consume(tx, _UPDATE_MEMORY, params)
             if not keep_embedding:
                 await _run_consume(tx, _SET_EMBEDDINGS, {"rows": [{"id": memory.id, **vector_params(embedding)}]})
@@ -227,7 +240,7 @@ class Neo4jMemories(Neo4jPart, Memories):
             await _run_consume(tx, BUMP_MEMORY_EDITS, {})
             return (await _fetch(tx, _ONE_MEMORY, {"id": memory.id}))[0]
 
-        row = await self._write_fn(work, retry_on_constraint_error=True)
+        row = await self._locking_fn(work, retry_on_constraint_error=True)
         return None if row is None else _memory(row["props"], row["basins"])
 
     async def delete(self, memory_id: str) -> bool:
@@ -266,10 +279,19 @@ class Neo4jMemories(Neo4jPart, Memories):
         rows = await self._read(_TO_EMBED, {"model": model, "limit": int(limit)})
         return [_memory(r["props"], r["basins"]) for r in rows]
 
-    async def set_embeddings(self, vectors: dict[str, Embedding]) -> None:
+    async def set_embeddings(self, vectors: dict[str, Embedding], texts: dict[str, tuple[str, list[str]]] | None = None) -> int:
         rows = [{"id": mid, **vector_params(e)} for mid, e in vectors.items()]
-        if rows:
-            await self._write(_run_consume, _SET_EMBEDDINGS, {"rows": rows})
+
+        async def work(tx: Any) -> int:
+            current = rows
+            if texts is not None:  # only where the text the vector came from is still stored
+                held = {r["id"]: (r["content"], list(r["tags"] or [])) for r in await _fetch(tx, _LOCK_MEMORIES, {"ids": [r["id"] for r in rows]})}
+                current = [r for r in rows if r["id"] in texts and held.get(r["id"]) == (texts[r["id"]][0], list(texts[r["id"]][1]))]
+            if current:
+                await _run_consume(tx, _SET_EMBEDDINGS, {"rows": current})
+            return len(current)
+
+        return await self._locking_fn(work) if rows else 0
 
     async def stats(self) -> MemoryStats:
         async def work(tx: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

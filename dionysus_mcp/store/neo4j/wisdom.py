@@ -8,6 +8,7 @@ Snapshot components are a JSON string (a map of numbers), decoded on read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from schema.models import CoherenceSnapshot, WisdomPrinciple, from_iso, to_iso
@@ -32,6 +33,14 @@ _CREATE_SNAPSHOT = """
 CREATE (s:CoherenceSnapshot {id: $id, created_at: $created_at,
                              consciousness_level: $consciousness_level, status: $status,
                              components: $components, active_basin_ids: $active_basin_ids})
+"""
+
+# Snapshot writers take this one node's write lock first: a snapshot decided on the newest one
+# is never written beside another process's decision on the same newest one.
+_LOCK_SNAPSHOTS = """
+MERGE (r:StoreRevision {name: 'coherence_snapshots'})
+ON CREATE SET r.edits = 0
+SET r.edits = r.edits + 1
 """
 
 _RECENT_SNAPSHOTS = """
@@ -84,17 +93,34 @@ class Neo4jWisdom(Neo4jPart, Wisdom):
         return await self._write_fn(work)
 
 
+def _snapshot_params(snapshot: CoherenceSnapshot) -> dict[str, Any]:
+    return {
+        "id": snapshot.id,
+        "created_at": to_iso(snapshot.created_at),
+        "consciousness_level": float(snapshot.consciousness_level),
+        "status": snapshot.status,
+        "components": dumps_sorted(snapshot.components),
+        "active_basin_ids": list(snapshot.active_basin_ids),
+    }
+
+
 class Neo4jSnapshots(Neo4jPart, Snapshots):
     async def add(self, snapshot: CoherenceSnapshot) -> None:
-        params = {
-            "id": snapshot.id,
-            "created_at": to_iso(snapshot.created_at),
-            "consciousness_level": float(snapshot.consciousness_level),
-            "status": snapshot.status,
-            "components": dumps_sorted(snapshot.components),
-            "active_basin_ids": list(snapshot.active_basin_ids),
-        }
-        await self._write(_run_consume, _CREATE_SNAPSHOT, params)
+        await self._write(_run_consume, _CREATE_SNAPSHOT, _snapshot_params(snapshot))
+
+    async def add_if_due(
+        self, build: Callable[[CoherenceSnapshot | None], CoherenceSnapshot | None]
+    ) -> CoherenceSnapshot | None:
+        async def work(tx: Any) -> CoherenceSnapshot | None:
+            await _run_consume(tx, _LOCK_SNAPSHOTS, {})
+            newest = await _fetch(tx, _RECENT_SNAPSHOTS, {"limit": 1})
+            snapshot = build(_snapshot(newest[0]["props"]) if newest else None)
+            if snapshot is not None:
+                await _run_consume(tx, _CREATE_SNAPSHOT, _snapshot_params(snapshot))
+            return snapshot
+
+        # The lock node is MERGEd: two first writers racing to create it are retried.
+        return await self._locking_fn(work, retry_on_constraint_error=True)
 
     async def recent(self, limit: int) -> list[CoherenceSnapshot]:
         if limit <= 0:

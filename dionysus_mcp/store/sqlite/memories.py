@@ -16,7 +16,7 @@ import numpy as np
 from schema.models import Memory, MemoryBasin, MemoryStats, from_iso, to_iso
 from schema.text import memory_terms
 
-from dionysus_mcp.store.base import Embedding, Memories, MemorySearch, StoreError
+from dionysus_mcp.store.base import Embedding, Memories, MemorySearch, StoreError, WriteConflict
 from dionysus_mcp.store.records import dumps_sorted
 
 from .connection import SQLiteConnection, SQLitePart
@@ -103,12 +103,16 @@ class SQLiteMemories(SQLitePart, Memories):
         return found[0] if found else None
 
     async def update(
-        self, memory: Memory, embedding: Embedding | None = None, keep_embedding: bool = False
+        self, memory: Memory, embedding: Embedding | None = None, keep_embedding: bool = False, expected: Memory | None = None
     ) -> Memory | None:
         terms = " ".join(memory_terms(memory.content, memory.tags))
         blob, model, dim = _vector_columns(embedding)
 
         def work(conn: sqlite3.Connection) -> Memory | None:
+            if expected is not None:  # compare-and-set, under the write lock BEGIN IMMEDIATE took
+                found = self._memories(conn, "WHERE m.id = ?", [memory.id])
+                if found and found[0] != expected:
+                    raise WriteConflict(f"memory {memory.id!r} changed since it was read")
             # The terms trigger re-indexes FTS5; the vector is replaced unless kept.
             cur = conn.execute(
                 "UPDATE memories SET kind = ?, content = ?, tags = ?, importance = ?, terms = ? WHERE id = ?",
@@ -178,16 +182,27 @@ class SQLiteMemories(SQLitePart, Memories):
             )
         )
 
-    async def set_embeddings(self, vectors: dict[str, Embedding]) -> None:
+    async def set_embeddings(self, vectors: dict[str, Embedding], texts: dict[str, tuple[str, list[str]]] | None = None) -> int:
         rows = [(*_vector_columns(e), mid) for mid, e in vectors.items()]
 
-        def work(conn: sqlite3.Connection) -> None:
-            conn.executemany("UPDATE memories SET embedding = ?, embedding_model = ?, embedding_dim = ? WHERE id = ?", rows)
+        def work(conn: sqlite3.Connection) -> int:
+            if texts is not None:  # only where the text the vector came from is still stored
+                stored = {
+                    r["id"]: (r["content"], json.loads(r["tags"]))
+                    for r in conn.execute(
+                        "SELECT id, content, tags FROM memories WHERE id IN (SELECT value FROM json_each(?))",
+                        (json.dumps([r[-1] for r in rows]),),
+                    )
+                }
+                current = [r for r in rows if r[-1] in texts and stored.get(r[-1]) == (texts[r[-1]][0], list(texts[r[-1]][1]))]
+            else:
+                current = rows
+            conn.executemany("UPDATE memories SET embedding = ?, embedding_model = ?, embedding_dim = ? WHERE id = ?", current)
             # Other processes' vector matrices hold the old vectors: tell them to reload.
             _bump_embedding_epoch(conn)
+            return len(current)
 
-        if rows:
-            await self._write(work)
+        return await self._write(work) if rows else 0
 
     @staticmethod
     def _memories(conn: sqlite3.Connection, where: str, params: list[Any]) -> list[Memory]:

@@ -1,13 +1,15 @@
-"""Trace lifecycle on SQLite: who runs a trace, its lease, and marking orphaned runs `interrupted`.
+"""Trace lifecycle on SQLite: who runs a trace, its lease, marking orphaned runs `interrupted`,
+and requests to cancel a run from any process.
 
-Owners live in their own table `trace_owners` (schema/sqlite/schema.sql), so a database written
-before owners existed needs no migration. The service decides liveness
+Owners live in their own table `trace_owners`, cancel requests in `trace_cancels`
+(schema/sqlite/schema.sql), so a database written before they existed needs no migration. The service decides liveness
 (dionysus_mcp/traces/lifecycle.py); the store only applies it, conditionally, in one
 transaction.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime
 
@@ -69,3 +71,41 @@ class SQLiteTraceLifecycle(SQLitePart, TraceLifecycle):
             return cur.rowcount == 1
 
         return await self._write(work)
+
+    async def request_cancel(self, trace_id: str, requested_at: datetime) -> bool:
+        return await self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO trace_cancels (trace_id, requested_at) SELECT id, ? FROM traces WHERE id = ? AND status = 'running'"
+                " ON CONFLICT(trace_id) DO NOTHING",
+                (to_iso(requested_at), trace_id),
+            ).rowcount == 1
+            or conn.execute("SELECT 1 FROM trace_cancels WHERE trace_id = ?", (trace_id,)).fetchone() is not None
+        )
+
+    async def cancel_requested(self, trace_ids: list[str]) -> list[str]:
+        if not trace_ids:
+            return []
+        ids = json.dumps(list(trace_ids))
+        return await self._read(
+            lambda conn: [
+                r[0] for r in conn.execute(
+                    "SELECT trace_id FROM trace_cancels WHERE trace_id IN (SELECT value FROM json_each(?)) ORDER BY trace_id", (ids,)
+                )
+            ]
+        )
+
+    async def progress(self, trace_ids: list[str]) -> dict[str, str]:
+        if not trace_ids:
+            return {}
+        ids = json.dumps(list(trace_ids))
+        # Index reads only: the trace by id, its steps and its sub-runs' by trace_id, the
+        # sub-runs by parent_id.
+        query = (
+            "SELECT t.id, t.status,"
+            " (SELECT count(*) FROM trace_steps s WHERE s.trace_id = t.id),"
+            " (SELECT count(*) FROM traces c WHERE c.parent_id = t.id),"
+            " (SELECT count(*) FROM traces c WHERE c.parent_id = t.id AND c.status <> 'running'),"
+            " (SELECT count(*) FROM traces c JOIN trace_steps s ON s.trace_id = c.id WHERE c.parent_id = t.id)"
+            " FROM traces t WHERE t.id IN (SELECT value FROM json_each(?))"
+        )
+        return await self._read(lambda conn: {r[0]: ":".join(str(v) for v in r[1:]) for r in conn.execute(query, (ids,))})

@@ -33,6 +33,7 @@ async def delete_traces(db: SQLiteConnection, trace_ids: list[str]) -> dict[str,
         ).rowcount
         conn.execute("DELETE FROM trace_basins WHERE trace_id IN (SELECT value FROM json_each(?))", (every,))
         conn.execute("DELETE FROM trace_owners WHERE trace_id IN (SELECT value FROM json_each(?))", (every,))
+        conn.execute("DELETE FROM trace_cancels WHERE trace_id IN (SELECT value FROM json_each(?))", (every,))
         traces = conn.execute("DELETE FROM traces WHERE id IN (SELECT value FROM json_each(?))", (every,)).rowcount
         return {"traces": traces, "steps": steps}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 
 from schema.models import CoherenceSnapshot, WisdomPrinciple, from_iso, to_iso
 
@@ -77,36 +78,52 @@ class SQLiteWisdom(SQLitePart, Wisdom):
 
 class SQLiteSnapshots(SQLitePart, Snapshots):
     async def add(self, snapshot: CoherenceSnapshot) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            try:
-                conn.execute(
-                    "INSERT INTO coherence_snapshots"
-                    " (id, created_at, consciousness_level, status, components, active_basin_ids)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        snapshot.id,
-                        to_iso(snapshot.created_at),
-                        float(snapshot.consciousness_level),
-                        snapshot.status,
-                        dumps_sorted(snapshot.components),
-                        json.dumps(list(snapshot.active_basin_ids)),
-                    ),
-                )
-            except sqlite3.IntegrityError:
-                raise StoreError(f"a coherence snapshot with id {snapshot.id!r} exists already") from None
+        await self._write(lambda conn: self._insert(conn, snapshot))
 
-        await self._write(work)
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, snapshot: CoherenceSnapshot) -> None:
+        try:
+            conn.execute(
+                "INSERT INTO coherence_snapshots"
+                " (id, created_at, consciousness_level, status, components, active_basin_ids)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    snapshot.id,
+                    to_iso(snapshot.created_at),
+                    float(snapshot.consciousness_level),
+                    snapshot.status,
+                    dumps_sorted(snapshot.components),
+                    json.dumps(list(snapshot.active_basin_ids)),
+                ),
+            )
+        except sqlite3.IntegrityError:
+            raise StoreError(f"a coherence snapshot with id {snapshot.id!r} exists already") from None
+
+    async def add_if_due(
+        self, build: Callable[[CoherenceSnapshot | None], CoherenceSnapshot | None]
+    ) -> CoherenceSnapshot | None:
+        def work(conn: sqlite3.Connection) -> CoherenceSnapshot | None:
+            # Under BEGIN IMMEDIATE's write lock: no other process adds one in between.
+            newest = self._recent(conn, 1)
+            snapshot = build(newest[0] if newest else None)
+            if snapshot is not None:
+                self._insert(conn, snapshot)
+            return snapshot
+
+        return await self._write(work)
 
     async def recent(self, limit: int) -> list[CoherenceSnapshot]:
         if limit <= 0:
             return []
-        return await self._read(
-            lambda conn: [
-                _snapshot(r)
-                for r in conn.execute(
-                    "SELECT id, created_at, consciousness_level, status, components, active_basin_ids"
-                    " FROM coherence_snapshots ORDER BY created_at DESC, id DESC LIMIT ?",
-                    (int(limit),),
-                )
-            ]
-        )
+        return await self._read(lambda conn: self._recent(conn, limit))
+
+    @staticmethod
+    def _recent(conn: sqlite3.Connection, limit: int) -> list[CoherenceSnapshot]:
+        return [
+            _snapshot(r)
+            for r in conn.execute(
+                "SELECT id, created_at, consciousness_level, status, components, active_basin_ids"
+                " FROM coherence_snapshots ORDER BY created_at DESC, id DESC LIMIT ?",
+                (int(limit),),
+            )
+        ]
