@@ -72,7 +72,7 @@ class RecallHit(BaseModel):
     tags: list[str]
     importance: float
     score: float = Field(description="Fused lexical + semantic rank score times (0.5 + 0.5 * importance).")
-    relevance: float = Field(description="score divided by the best score of this query, in (0, 1].")
+    relevance: float = Field(description="score divided by the best score of this query: 1 for the best hit, in [0, 1] rounded to 6 decimals.")
     lexical: float = Field(
         description="Word match in [0, 1]: BM25 of the query's terms in the memory divided by the query's weight"
         " (a memory of average length holding every query term once scores 1), capped at 1; 0: no shared term."

@@ -36,10 +36,12 @@ def http_server(tmp_path):
     def start(token: str | None = None, host: str = "127.0.0.1"):
         port = free_port()
         extra = {"DIONYSUS_HTTP_TOKEN": token} if token else {}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dionysus_mcp", "serve", "--transport", "http", "--host", host, "--port", str(port)],
-            env=env_for(tmp_path / "http.db", **extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )
+        log = tmp_path / f"http-{port}.log"  # a file, not a pipe nobody reads (a full pipe blocks the server)
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dionysus_mcp", "serve", "--transport", "http", "--host", host, "--port", str(port)],
+                env=env_for(tmp_path / "http.db", **extra), stdout=subprocess.DEVNULL, stderr=out,
+            )
         started.append(proc)
         base = f"http://127.0.0.1:{port}"
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -52,7 +54,7 @@ def http_server(tmp_path):
                     return proc, base
             except httpx.HTTPError:
                 time.sleep(0.2)
-        raise AssertionError("HTTP server did not start: " + proc.stderr.read().decode()[-2000:])
+        raise AssertionError("HTTP server did not start: " + log.read_text(errors="replace")[-2000:])
 
     yield start
     for proc in started:

@@ -5,7 +5,6 @@ when a notification told it to, so a run that ended without one would time the t
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import anyio
@@ -25,7 +24,7 @@ def held(settings, monkeypatch):
     try:
         for key, value in llm.env().items():
             monkeypatch.setenv(key, value)
-        yield llm, dataclasses.replace(settings, model=llm.env()["DIONYSUS_MODEL"], model_timeout_s=600.0, model_retries=0)
+        yield llm, settings.replace(model=llm.env()["DIONYSUS_MODEL"], model_timeout_s=600.0, model_retries=0)
     finally:
         llm.stop()
 
