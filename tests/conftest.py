@@ -213,6 +213,21 @@ def settings(tmp_path, _embedder) -> Settings:
 
 
 @pytest.fixture
+def held(settings, monkeypatch):
+    """A loopback model that answers two calls, then holds the rest until released; and
+    settings that use it."""
+    from tests.llm_server import LoopbackLLM
+
+    llm = LoopbackLLM(answer=2).start()
+    try:
+        for key, value in llm.env().items():
+            monkeypatch.setenv(key, value)
+        yield llm, settings.replace(model=llm.env()["DIONYSUS_MODEL"], model_timeout_s=600.0, model_retries=0)
+    finally:
+        llm.stop()
+
+
+@pytest.fixture
 async def runtime(settings, clock):
     """A real runtime on a real SQLite file, with every service on the fake clock."""
     async with open_runtime(settings, clock=clock) as rt:

@@ -7,12 +7,10 @@ from __future__ import annotations
 import asyncio
 import threading
 
-import pytest
 from mcp import Client
 
 from dionysus_mcp.runtime import open_runtime
 from dionysus_mcp.surface.server import build_server
-from tests.llm_server import LoopbackLLM
 
 WAIT_S = 90.0
 
@@ -45,18 +43,6 @@ async def test_heartbeat_started_in_the_background_completes(settings):
         assert ended.is_error and "already ended (success)" in ended.content[0].text
         unknown = await client.call_tool("cancel_run", {"trace_id": "run-nope"})
         assert unknown.is_error and "Unknown run" in unknown.content[0].text
-
-
-@pytest.fixture
-def held(settings, monkeypatch):
-    """A loopback model that answers two calls, then holds the rest; and settings that use it."""
-    llm = LoopbackLLM(answer=2).start()
-    try:
-        for key, value in llm.env().items():
-            monkeypatch.setenv(key, value)
-        yield llm, settings.replace(model=llm.env()["DIONYSUS_MODEL"], model_timeout_s=600.0, model_retries=0)
-    finally:
-        llm.stop()
 
 
 async def test_cancel_a_background_cycle_mid_run(held):

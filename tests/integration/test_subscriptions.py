@@ -17,18 +17,6 @@ from tests.llm_server import LoopbackLLM
 WAIT_S = 90.0
 
 
-@pytest.fixture
-def held(settings, monkeypatch):
-    """A loopback model that answers two calls, then holds the rest until released."""
-    llm = LoopbackLLM(answer=2).start()
-    try:
-        for key, value in llm.env().items():
-            monkeypatch.setenv(key, value)
-        yield llm, settings.replace(model=llm.env()["DIONYSUS_MODEL"], model_timeout_s=600.0, model_retries=0)
-    finally:
-        llm.stop()
-
-
 class Inbox:
     """The resource-updated notifications a client receives, as a stream of URIs."""
 
