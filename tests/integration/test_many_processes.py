@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -143,14 +144,16 @@ def free_port() -> int:
 @asynccontextmanager
 async def replicas(envs: list[dict[str, str]], logs):
     """`dionysus-mcp serve --transport http` per environment, each logging to a file in `logs`
-    (never a pipe nobody reads: a full pipe would block a replica); yields their base URLs."""
+    (never a pipe nobody reads: a full pipe would block a replica); yields their base URLs and
+    processes. Python's fault handler is on in each: SIGABRT makes a replica write every
+    thread's stack to its log (what a test asks of one that is stuck)."""
     procs, urls = [], []
     try:
         for i, env in enumerate(envs):
             port = free_port()
             log = open(logs / f"replica-{i}.log", "wb")
             procs.append(subprocess.Popen([sys.executable, "-m", "dionysus_mcp", "serve", "--transport", "http", "--port", str(port)],
-                                          env=env, stdout=log, stderr=subprocess.STDOUT))
+                                          env={**env, "PYTHONFAULTHANDLER": "1"}, stdout=log, stderr=subprocess.STDOUT))
             urls.append(f"http://127.0.0.1:{port}")
         async with httpx.AsyncClient() as http:
             for proc, url in zip(procs, urls):
@@ -163,7 +166,7 @@ async def replicas(envs: list[dict[str, str]], logs):
                         except httpx.HTTPError:
                             pass
                         await anyio.sleep(0.2)
-        yield urls
+        yield urls, procs
     finally:
         for proc in procs:
             proc.terminate()
@@ -175,8 +178,9 @@ def logs_of(folder) -> str:
     """The replicas' logs without their access lines (what a failure needs: the runs, the
     cancels, the warnings), the end of each."""
     def told(log) -> str:
-        lines = [line for line in log.read_text(errors="replace").splitlines() if "uvicorn.access" not in line]
-        return "\n".join(lines)[-4000:]
+        noise = ("uvicorn.access", "streamable_http_manager")
+        lines = [line for line in log.read_text(errors="replace").splitlines() if not any(n in line for n in noise)]
+        return "\n".join(lines)[-12000:]
 
     return "\n".join(f"--- {log.name}\n{told(log)}" for log in sorted(folder.glob("replica-*.log")))
 
@@ -195,7 +199,7 @@ async def test_three_http_replicas_on_one_bolt_database(bolt_server, neo4j_datab
     for i in range(3):
         (tmp_path / f"r{i}").mkdir()
         envs.append({**base, "DIONYSUS_DB_PATH": str(tmp_path / f"r{i}" / "unused.db")})
-    async with replicas(envs, tmp_path) as bases, round_robin(bases) as (proxied, proxy), AsyncExitStack() as stack:
+    async with replicas(envs, tmp_path) as (bases, procs), round_robin(bases) as (proxied, proxy), AsyncExitStack() as stack:
         urls = [base + "/mcp" for base in bases]
         clients = [await stack.enter_async_context(Client(url)) for url in urls]
         behind_proxy = await stack.enter_async_context(Client(proxied + "/mcp"))
@@ -234,6 +238,10 @@ async def test_three_http_replicas_on_one_bolt_database(bolt_server, neo4j_datab
                     client = behind_proxy if i % 2 else clients[next_replica()]
                     tasks.start_soon(call, client, "activate_basin", {"basin": "hub", "strength": 0.01})
             result, took = await cancel_while_releasing(llm, clients[others[0]], trace_id)
+            if result["status"] != "cancelled":  # where is the owner stuck? its threads' stacks
+                procs[owner].send_signal(signal.SIGABRT)
+                await anyio.to_thread.run_sync(procs[owner].wait, 20)
+                print(logs_of(tmp_path))
             assert result["status"] == "cancelled" and took <= 5.0, (result, took, owner, logs_of(tmp_path))
             with anyio.fail_after(10):
                 async for event in updates:
