@@ -73,6 +73,7 @@ class ForkServer:
             theirs.close()
         self.control = ours
         self._request = threading.Lock()  # one spawn at a time: replies come in order
+        self._send = threading.Lock()  # whole messages: a kill never interleaves with a spawn's bytes
         self._replies: "queue.Queue[tuple[int, list[int]] | None]" = queue.Queue()
         self._exits: dict[int, int] = {}
         self._changed = threading.Condition()
@@ -80,6 +81,17 @@ class ForkServer:
         threading.Thread(target=self._read, name="code-forkserver", daemon=True).start()
 
     def _read(self) -> None:
+        try:
+            self._read_replies()
+        except Exception:  # noqa: BLE001 - whatever broke the channel, nobody may wait on it
+            log.exception("the fork server's channel failed; children are started one by one")
+        finally:
+            with self._changed:  # the zygote ended (or cannot be heard): so did (or will) its children
+                self.alive = False
+                self._changed.notify_all()
+            self._replies.put(None)
+
+    def _read_replies(self) -> None:
         buffer, fds = b"", []
         while True:
             try:
@@ -100,17 +112,14 @@ class ForkServer:
                     with self._changed:
                         self._exits[int(message["pid"])] = int(message["code"])
                         self._changed.notify_all()
-        with self._changed:  # the zygote ended: so did (or will) its children
-            self.alive = False
-            self._changed.notify_all()
-        self._replies.put(None)
 
     def spawn(self, config: dict[str, Any]) -> ForkedProcess | None:
         with self._request:
             if not self.alive:
                 return None
             try:
-                self.control.sendall((json.dumps({"t": "spawn", "config": config}) + "\n").encode())
+                with self._send:
+                    self.control.sendall((json.dumps({"t": "spawn", "config": config}) + "\n").encode())
             except OSError:
                 return None
             try:
@@ -135,7 +144,8 @@ class ForkServer:
 
     def kill(self, pid: int, sig: int) -> None:
         try:
-            self.control.sendall((json.dumps({"t": "kill", "pid": pid, "signal": int(sig)}) + "\n").encode())
+            with self._send:
+                self.control.sendall((json.dumps({"t": "kill", "pid": pid, "signal": int(sig)}) + "\n").encode())
         except OSError:
             pass
 

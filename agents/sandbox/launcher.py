@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import queue
 import shutil
@@ -31,7 +32,9 @@ from agents.sandbox import forkserver
 from agents.sandbox.channel import MAX_MESSAGE, decode, encode
 
 CHILD_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
+log = logging.getLogger(__name__)
 STOP_GRACE_S = 1.0  # between terminate and kill
+KILL_WAIT_S = 5.0  # after kill: a run never waits longer for a child's end
 STDERR_KEPT = 4096
 _ids = itertools.count(1)
 
@@ -173,7 +176,10 @@ class Child:
                 process.wait(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait()
+                try:  # bounded: a forked child's exit is reported by the zygote, which may be gone
+                    process.wait(timeout=KILL_WAIT_S)
+                except subprocess.TimeoutExpired:
+                    log.warning("code child %s did not report its end after SIGKILL; not waiting for it", process.pid)
             except OSError:
                 pass
         try:

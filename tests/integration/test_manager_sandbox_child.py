@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import threading
 import time
 from pathlib import Path
@@ -310,3 +311,44 @@ def test_the_server_entry_point_makes_its_process_undumpable():
     assert out.stdout.split() == ["1", "True", "0"]  # PR_GET_DUMPABLE before and after
     cli = (Path(__file__).parents[2] / "dionysus_mcp" / "surface" / "cli.py").read_text()
     assert "make_undumpable()" in cli
+
+
+def test_a_cancel_ends_the_step_even_when_the_fork_server_cannot_answer():
+    # The zygote reports its children's ends; a zygote that cannot (stopped here, as a wedged
+    # or starved one would be) must not hold the run: the step ends within the kill wait.
+    from agents.sandbox import forkserver
+    from agents.sandbox.launcher import KILL_WAIT_S, STOP_GRACE_S
+
+    cancelled = threading.Event()
+    ex = make(step_seconds=60.0, cancelled=cancelled)
+    outcome: list[str] = []
+
+    def step() -> None:
+        try:
+            ex("signal()\nwhile True:\n    pass")
+        except InterpreterError as exc:
+            outcome.append(str(exc))
+
+    worker = threading.Thread(target=step)
+    zygote = None
+    try:
+        worker.start()
+        assert ex.team["signal"].called.wait(30)
+        zygote = forkserver.zygote_pid()
+        assert zygote is not None  # the child was forked by the fork server
+        child = ex.child.pid
+        os.kill(zygote, signal.SIGSTOP)
+        started = time.monotonic()
+        cancelled.set()
+        ex.interrupt()
+        worker.join(30)
+        assert not worker.is_alive() and time.monotonic() - started < STOP_GRACE_S + KILL_WAIT_S + 5
+        assert outcome == [f"the run was cancelled and the code step stopped; {LOST}"]
+    finally:
+        if zygote is not None:
+            os.kill(zygote, signal.SIGCONT)  # it then passes the kill on and reaps the child
+        ex.close()
+    deadline = time.monotonic() + 30
+    while child in [pid for pid, _ in code_children()] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert child not in [pid for pid, _ in code_children()]
