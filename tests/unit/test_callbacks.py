@@ -311,6 +311,7 @@ def test_superseded_plans_become_stubs_keeping_their_coherence_line(agent_ctx):
     entry = ctx.state(PruningState).pruned_plans[1]
     assert entry.original.startswith("## 1. Facts survey") and entry.summary == first.plan
     assert ctx.state(PruningState).original_plan(1, first.plan) == entry.original
+    assert ctx.state(PruningState).original_plan(4, newer.plan) == newer.plan  # never pruned: the plan as it is
     pruning(newer, agent, ctx)
     assert first.plan == entry.summary and len(ctx.state(PruningState).pruned_plans) == 1  # idempotent
 
