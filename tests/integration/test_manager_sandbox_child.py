@@ -186,9 +186,8 @@ def test_the_server_is_idle_while_the_code_spins():
 # --- cancellation ------------------------------------------------------------------------------------
 
 
-def test_a_step_cancelled_mid_spin_ends_at_once():
-    cancelled = threading.Event()
-    ex = make(step_seconds=60.0, cancelled=cancelled)
+def spinning_step(ex: SafeExecutor) -> tuple[threading.Thread, list[str]]:
+    """A thread (not started) running a step that signals, then spins; and the error it ends with."""
     outcome: list[str] = []
 
     def step() -> None:
@@ -197,7 +196,13 @@ def test_a_step_cancelled_mid_spin_ends_at_once():
         except InterpreterError as exc:
             outcome.append(str(exc))
 
-    worker = threading.Thread(target=step)
+    return threading.Thread(target=step), outcome
+
+
+def test_a_step_cancelled_mid_spin_ends_at_once():
+    cancelled = threading.Event()
+    ex = make(step_seconds=60.0, cancelled=cancelled)
+    worker, outcome = spinning_step(ex)
     try:
         started = time.monotonic()
         worker.start()
@@ -321,15 +326,7 @@ def test_a_cancel_ends_the_step_even_when_the_fork_server_cannot_answer():
 
     cancelled = threading.Event()
     ex = make(step_seconds=60.0, cancelled=cancelled)
-    outcome: list[str] = []
-
-    def step() -> None:
-        try:
-            ex("signal()\nwhile True:\n    pass")
-        except InterpreterError as exc:
-            outcome.append(str(exc))
-
-    worker = threading.Thread(target=step)
+    worker, outcome = spinning_step(ex)
     zygote = None
     try:
         worker.start()
