@@ -334,14 +334,19 @@ async def app_in_a_host(settings):
     return ran, full, page
 
 
-async def test_the_mcp_app_renders_a_run_tool_result_in_a_host(browser, settings, tmp_path):
-    ran, full, page = await app_in_a_host(settings)
+def shown_in_host(browser, tmp_path, page: str) -> tuple[list[str], str]:
+    """The host page rendered in chromium: the calls the view made, and the part it mirrored."""
     host = tmp_path / "host.html"
     host.write_text(page, encoding="utf-8")
     dom = dump_dom(browser, host.as_uri())
     calls = [unescape(c) for c in re.findall(r'<p class="call">([^<]*)</p>', dom)]
+    return calls, dom[dom.index('id="mirror"'):]
+
+
+async def test_the_mcp_app_renders_a_run_tool_result_in_a_host(browser, settings, tmp_path):
+    ran, full, page = await app_in_a_host(settings)
+    calls, mirror = shown_in_host(browser, tmp_path, page)
     assert calls == [f'get_trace {{"trace_id":"{ran.structured_content["trace_id"]}","detail":"full"}}']
-    mirror = dom[dom.index('id="mirror"'):]
     assert re.findall(r'data-phase="([a-z]+)"', mirror) == ["perception", "reasoning", "metacognition"]
     total = full.structured_content["total_tokens"]["total_tokens"]
     assert text_of(mirror, 'data-k="total_tokens"') == f"{total:,}"
@@ -366,11 +371,7 @@ async def test_a_sibling_frame_cannot_drive_the_mcp_app(browser, settings, tmp_p
     sibling = SIBLING.replace("FORGED_RUN", script_json(forged_run))
     # The sibling comes after the view: parent.frames[0] is the view.
     page = page.replace('<div id="calls">', f'<iframe id="sibling" sandbox="allow-scripts" srcdoc="{escape(sibling, quote=True)}"></iframe><div id="calls">')
-    host = tmp_path / "host.html"
-    host.write_text(page, encoding="utf-8")
-    dom = dump_dom(browser, host.as_uri())
-    calls = [unescape(c) for c in re.findall(r'<p class="call">([^<]*)</p>', dom)]
+    calls, mirror = shown_in_host(browser, tmp_path, page)
     assert calls == [f'get_trace {{"trace_id":"{ran.structured_content["trace_id"]}","detail":"full"}}']
-    mirror = dom[dom.index('id="mirror"'):]
     assert re.findall(r'data-phase="([a-z]+)"', mirror) == ["perception", "reasoning", "metacognition"]
     assert "FORGED" not in mirror and "forged-trace" not in mirror
