@@ -112,22 +112,26 @@ class Child:
     def _read(self) -> None:
         stream = self.process.stdout
         assert stream is not None
+        try:
+            self._put(self._messages(stream))
+        finally:
+            _close(stream)
+
+    def _messages(self, stream: Any) -> tuple[Any, str, Any]:
+        """Puts each message in the inbox; returns the event that ends the channel."""
         while True:
             try:
                 line = stream.readline(MAX_MESSAGE + 1)
             except (OSError, ValueError):
                 line = b""
             if not line:
-                self._put((self, "eof", None))
-                return
+                return (self, "eof", None)
             if not line.endswith(b"\n"):
-                self._put((self, "oversized" if len(line) > MAX_MESSAGE else "eof", None))
-                return
+                return (self, "oversized" if len(line) > MAX_MESSAGE else "eof", None)
             try:
                 message = decode(line)
             except ValueError:
-                self._put((self, "garbled", None))
-                return
+                return (self, "garbled", None)
             self._put((self, "message", message))
 
     def _put(self, event: tuple[Any, str, Any]) -> None:
@@ -142,6 +146,8 @@ class Child:
                     self.stderr = (self.stderr + chunk)[:STDERR_KEPT]
         except (OSError, ValueError):
             pass
+        finally:
+            _close(stream)
 
     def send(self, message: dict[str, Any]) -> bool:
         """False when the child can no longer be written to (it ended)."""
@@ -187,12 +193,16 @@ class Child:
                 process.stdin.close()
         except OSError:
             pass
-        for reader in self._readers:  # they end at the pipes' end of file, now the process is gone
+        # The readers end at the pipes' end of file and close them. A child whose kill could not
+        # be delivered (its zygote wedged) keeps them open: closing a buffered pipe another thread
+        # is reading would wait for that read, so a reader still running closes its own later.
+        for reader in self._readers:
             reader.join(timeout=STOP_GRACE_S)
-        for stream in (process.stdout, process.stderr):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _close(stream: Any) -> None:
+    try:
+        stream.close()
+    except OSError:
+        pass
