@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,10 @@ HEADS = 12
 LAYER_NORM_EPS = 1e-12
 WEIGHTS_FILE = "model.fp16.safetensors"
 THREADS = 2
+# The vectors of the texts embedded last, by text (rows of 384 float32: ~6 MB at most). A
+# heartbeat recalls with the same queries every cycle, and the runtimes a process opens see the
+# same basin descriptions and notes again.
+CACHED_TEXTS = 4096
 # One loaded model per folder and process: the weights never change, and every runtime a process
 # opens (tests, the CLI) would otherwise load its own copy of the weights.
 _LOADED: dict[Path, "MiniLMEncoder"] = {}
@@ -99,6 +104,38 @@ class _Layer:
     ff_norm: tuple[np.ndarray, np.ndarray]
 
 
+class RowCache:
+    """A bounded map from text to its (normalized) vector, least recently used out first;
+    shared by the threads that embed with one loaded model."""
+
+    def __init__(self, size: int = CACHED_TEXTS):
+        self.size = size
+        self._rows: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, texts: list[str]) -> dict[int, np.ndarray]:
+        found: dict[int, np.ndarray] = {}
+        with self._lock:
+            for i, text in enumerate(texts):
+                row = self._rows.get(text)
+                if row is not None:
+                    self._rows.move_to_end(text)
+                    found[i] = row
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+    def put(self, texts: list[str], rows: np.ndarray) -> None:
+        with self._lock:
+            for text, row in zip(texts, rows):
+                self._rows[text] = row
+                self._rows.move_to_end(text)
+            while len(self._rows) > self.size:
+                self._rows.popitem(last=False)
+
+
 class MiniLMEncoder:
     """The BERT encoder of all-MiniLM-L6-v2 with its weights in numpy arrays."""
 
@@ -124,6 +161,7 @@ class MiniLMEncoder:
         self.embed_norm = (f32("embeddings.LayerNorm.weight"), f32("embeddings.LayerNorm.bias"))
         self.dim = self.word.shape[1]
         self.layers = [self._layer(f32, f"encoder.layer.{i}.") for i in range(LAYERS)]
+        self.cache = RowCache()
 
     @staticmethod
     def _layer(f32, p: str) -> _Layer:  # noqa: ANN001 - the loader's accessor
@@ -238,6 +276,18 @@ class MiniLMEmbedder(Embedder):
         if not texts:
             return out
         encoder = self._load()
+        known = encoder.cache.get(texts)
+        for i, row in known.items():
+            out[i] = row
+        todo = [i for i in range(len(texts)) if i not in known]
+        if todo:
+            fresh = self._compute(encoder, [texts[i] for i in todo])
+            out[todo] = fresh
+            encoder.cache.put([texts[i] for i in todo], fresh.copy())
+        return out
+
+    def _compute(self, encoder: MiniLMEncoder, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         ids = encoder.token_ids(list(texts))
         # A text with no tokens besides [CLS] and [SEP] has nothing to embed: a zero row.
         todo = sorted((i for i, seq in enumerate(ids) if len(seq) > 2 and texts[i].strip()), key=lambda i: len(ids[i]))

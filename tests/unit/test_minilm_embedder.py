@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dionysus_mcp.cognition.embedding import EmbedderUnavailable, create_embedder
-from dionysus_mcp.cognition.minilm import MiniLMEmbedder
+from dionysus_mcp.cognition.minilm import MiniLMEmbedder, RowCache
 from dionysus_mcp.cognition.reindex import reindex
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
@@ -40,12 +40,38 @@ def test_a_text_gets_the_same_vector_alone_or_padded_in_a_batch(minilm):
     # (and split over several batches) embeds as it does alone.
     short = "Dentist appointment on Tuesday"
     longer = [f"A much longer note number {i} about the garden, the shed, the roses and the weather" for i in range(5)]
+    cache = minilm._load().cache  # computed each time here, never read back
+    cache.clear()
     alone = minilm.embed([short])[0]
+    cache.clear()
     batched = MiniLMEmbedder(batch_size=2).embed([*longer, short])
     small = MiniLMEmbedder(batch_size=2)
     small._encoder = minilm._load()  # same weights, smaller batches
+    cache.clear()
     assert np.allclose(small.embed([*longer, short])[-1], alone, atol=1e-5)
     assert np.allclose(batched[-1], alone, atol=1e-5)
+
+
+def test_a_text_seen_before_is_not_encoded_again_and_the_cache_is_bounded(minilm, monkeypatch):
+    encoder = minilm._load()
+    encoder.cache.clear()
+    encoded: list[int] = []
+    real = encoder.encode
+    monkeypatch.setattr(encoder, "encode", lambda batch: encoded.append(len(batch)) or real(batch))
+    first = minilm.embed(["Dentist appointment on Tuesday", "Water the roses"])
+    again = minilm.embed(["Water the roses", "A new note", "Dentist appointment on Tuesday"])
+    assert encoded == [2, 1]  # only the new text the second time
+    assert np.array_equal(again[0], first[1]) and np.array_equal(again[2], first[0])
+    assert np.allclose(np.linalg.norm(again, axis=1), 1.0, atol=1e-5)
+    again[0][:] = 0  # a caller's array is its own: the cache keeps its row
+    assert np.array_equal(minilm.embed(["Water the roses"])[0], first[1])
+
+    small = RowCache(size=2)
+    rows = np.eye(3, dtype=np.float32)
+    small.put(["a", "b"], rows[:2])
+    assert set(small.get(["a"])) == {0}  # "a" used: "b" is now the oldest
+    small.put(["c"], rows[2:])
+    assert set(small.get(["a", "b", "c"])) == {0, 2}
 
 
 def test_matches_sentence_transformers_reference(minilm):
