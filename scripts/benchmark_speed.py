@@ -82,16 +82,16 @@ FULL = {
     "activation_small": 100, "activation_large": 10_000, "activation_active": 20,
     "free_loop_memories": 100_000, "free_loop_pings": 200,
 }
-QUICK = {
-    "basins": 200, "links_per_basin": 3, "memories": 1_000, "active_basins": 20,
-    "latency_calls": 40, "cold_reps": 3, "import_reps": 1,
+QUICK = {  # a smoke run: every benchmark's code path, none of its figures worth quoting
+    "basins": 100, "links_per_basin": 3, "memories": 500, "active_basins": 20,
+    "latency_calls": 30, "cold_reps": 2, "import_reps": 1,
     "write_traces": 6, "steps_per_trace": 10,
-    "ooda_reps": 4,
-    "traces_sqlite": 5_000, "traces_neo4j": 1_000, "steps_per_stored_trace": 2, "query_calls": 40,
-    "concurrent_cycles": 4, "concurrent_samples": 60,
-    "coherence_small": 200, "coherence_large": 1_000, "coherence_active": 100,
-    "activation_small": 100, "activation_large": 1_000, "activation_active": 20,
-    "free_loop_memories": 2_000, "free_loop_pings": 40,
+    "ooda_reps": 3,
+    "traces_sqlite": 1_500, "traces_neo4j": 500, "steps_per_stored_trace": 2, "query_calls": 20,
+    "concurrent_cycles": 4, "concurrent_samples": 40,
+    "coherence_small": 200, "coherence_large": 500, "coherence_active": 100,
+    "activation_small": 100, "activation_large": 500, "activation_active": 20,
+    "free_loop_memories": 1_000, "free_loop_pings": 30,
 }
 # The sizes the targets are stated at.
 TARGET_SIZES = {"memories": 10_000, "traces_sqlite": 100_000, "concurrent_cycles": 4}
@@ -1055,7 +1055,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], Report]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Speed benchmarks of dionysus-mcp (table, or one JSON object with --json).")
-    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run (1,000 memories, 5,000 traces; < 60 s)")
+    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run (500 memories, 1,500 traces; ~30 s): shows the code runs, its figures are noise")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--only", metavar="NAME[,NAME]", help=f"run only these: {', '.join(BENCHMARKS)}")
     parser.add_argument("--skip-neo4j", action="store_true", help="SQLite only (no local Bolt server)")

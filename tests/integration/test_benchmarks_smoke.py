@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -25,6 +26,15 @@ def run_script(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[
     )
 
 
+def quick_sizes() -> dict[str, int]:
+    spec = importlib.util.spec_from_file_location("dionysus_benchmark_speed_sizes", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return dict(module.QUICK)
+
+
 def test_quick_run_prints_one_json_object_with_every_benchmark():
     proc = run_script("--quick", "--skip-neo4j", "--json")
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -33,7 +43,7 @@ def test_quick_run_prints_one_json_object_with_every_benchmark():
     assert doc["neo4j"] == "skipped" and doc["errors"] == {}
     assert set(doc["results"]) == set(doc["selected"]) == BENCHMARKS
     assert {"cpu", "cores", "python", "loadavg_at_start", "packages"} <= set(doc["machine"])
-    assert doc["sizes"]["memories"] == 1_000 and doc["sizes"]["traces_sqlite"] == 5_000
+    assert doc["sizes"] == quick_sizes()  # it ran at the sizes --quick promises
 
     results = doc["results"]
     cold = results["cold_start"]
@@ -45,7 +55,7 @@ def test_quick_run_prints_one_json_object_with_every_benchmark():
     for tool in ("assess_coherence", "semantic_recall", "list_basins", "mcp_noop"):
         stats = latency["sqlite"][tool]
         assert stats["n"] > 0 and 0 < stats["min_ms"] <= stats["p50_ms"] <= stats["p99_ms"] <= stats["max_ms"]
-    assert latency["sqlite"]["seeding"]["memories"] == 1_000 and latency["sqlite"]["semantic_recall_hits"] > 0
+    assert latency["sqlite"]["seeding"]["memories"] == doc["sizes"]["memories"] and latency["sqlite"]["semantic_recall_hits"] > 0
 
     writes = results["trace_writes"]["sqlite"]
     assert writes["status"] == "ok" and writes["per_step_amortized_ms"] > 0 and writes["traces_stored"] > 0
@@ -55,7 +65,7 @@ def test_quick_run_prints_one_json_object_with_every_benchmark():
     assert ooda["ratio"] > 0 and ooda["writes_per_cycle"]["step"] > 0
 
     queries = results["trace_queries"]["sqlite"]
-    assert queries["traces_stored"] == 5_000 and queries["list_traces_page_size"] == 20
+    assert queries["traces_stored"] == doc["sizes"]["traces_sqlite"] and queries["list_traces_page_size"] == 20
     assert queries["get_trace_root_sub_runs"] == 3 and queries["get_trace_root"]["p50_ms"] > 0
 
     concurrent = results["concurrent"]
@@ -64,10 +74,12 @@ def test_quick_run_prints_one_json_object_with_every_benchmark():
 
     scaling = results["coherence_scaling"]["sqlite"]
     assert scaling["status"] == "ok" and scaling["active"] == 100 and scaling["ratio_p50"] > 0
-    assert scaling["200"]["n"] == scaling["1000"]["n"] > 0
+    small, large = str(doc["sizes"]["coherence_small"]), str(doc["sizes"]["coherence_large"])
+    assert scaling[small]["n"] == scaling[large]["n"] > 0
     activation = results["activation_scaling"]["sqlite"]
     assert activation["status"] == "ok" and activation["active"] == 20 and activation["ratio_p50"] > 0
-    assert activation["100"]["n"] == activation["1000"]["n"] > 0 and activation["1000"]["active_after"] == 20
+    small, large = str(doc["sizes"]["activation_small"]), str(doc["sizes"]["activation_large"])
+    assert activation[small]["n"] == activation[large]["n"] > 0 and activation[large]["active_after"] == 20
     free = results["free_loop"]
     assert free["status"] == "ok" and free["ping_idle"]["n"] == doc["sizes"]["free_loop_pings"]
     assert free["ping_under_load"]["n"] > 0 and free["ooda_cycle_s"] > 0
