@@ -20,7 +20,10 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "no /usr/bin/chromium and no root apt-get: the trace viewer tests will not run" >&2
   fi
 fi
-# Every core, one test file per worker (--dist loadfile keeps a file's module fixtures — a
-# benchmark run, a browser, a seeded store — in one process). TEST_WORKERS=0 runs in this process
-# (what mutmut does); a worker count of your own: TEST_WORKERS=4.
-exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-auto}" --dist loadfile "$@"
+# One worker more than there are cores: much of the suite waits on the processes it starts
+# (servers, browsers, the Bolt server), and a third worker on two cores fills that wait
+# (docs/benchmarks.md, "The test suite's time"). One test file per worker (--dist loadfile keeps a
+# file's module fixtures — a benchmark run, a browser, a seeded store — in one process).
+# TEST_WORKERS=0 runs in this process (what mutmut does); a worker count of your own: TEST_WORKERS=4.
+WORKERS="${TEST_WORKERS:-$(( $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 ))}"
+exec .venv/bin/python -m pytest -n "$WORKERS" --dist loadfile "$@"

@@ -208,12 +208,14 @@ def _run(coro) -> int:
 
 
 def _serve(settings: Settings, transport: str, host: str, port: int) -> int:
-    from dionysus_mcp.surface.server import build_server
-
     if transport == "http":
+        from dionysus_mcp.surface.http.auth import check_bind
+
+        check_bind(settings, host)  # before the server's imports: a refused start is quick
         from dionysus_mcp.surface.http import serve_http
 
         return serve_http(settings, host, port)
+    from dionysus_mcp.surface.server import build_server
 
     async def stdio() -> int:
         # Open the store before speaking MCP, so an unreachable Neo4j is one clear line on

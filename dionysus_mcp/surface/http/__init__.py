@@ -14,7 +14,22 @@ is not the token and opens only the viewer and the read-only REST API (sessions.
     serve.py     uvicorn with those limits
 """
 
-from dionysus_mcp.surface.http.app import create_app
-from dionysus_mcp.surface.http.serve import serve_http
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["create_app", "serve_http"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on use: the command line checks the bind (auth.check_bind) before the MCP
+    # server's imports, so a refused start is quick.
+    if name == "create_app":
+        from dionysus_mcp.surface.http.app import create_app
+
+        return create_app
+    if name == "serve_http":
+        from dionysus_mcp.surface.http.serve import serve_http
+
+        return serve_http
+    raise AttributeError(name)

@@ -10,22 +10,17 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 
-from dionysus_mcp.config import ConfigError, Settings, reveal
+from dionysus_mcp.config import Settings, reveal
 from dionysus_mcp.runtime import Runtime, open_runtime
-from dionysus_mcp.surface.http.auth import Gate, SecurityHeaders, check_token, is_loopback
+from dionysus_mcp.surface.http.auth import Gate, SecurityHeaders, check_bind
 from dionysus_mcp.surface.http.routes import rest_routes
 
 
 def create_app(settings: Settings, host: str = "127.0.0.1", runtime: Runtime | None = None) -> Starlette:
     """Pass `runtime` to share one that is already open (tests), else the app opens its own.
     Refuses (ConfigError, one line) a non-loopback bind without a token, and a weak token."""
-    if not is_loopback(host) and not settings.http_token:
-        raise ConfigError(
-            f"refusing to serve on {host} without DIONYSUS_HTTP_TOKEN: set a token, or bind to 127.0.0.1"
-        )
+    check_bind(settings, host)
     token = reveal(settings.http_token)  # unwrapped for the bearer check only
-    if token:
-        check_token(token)
     from dionysus_mcp.surface.server import build_server
 
     holder: dict[str, Runtime] = {}

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dionysus_mcp.config import ConfigError
+from dionysus_mcp.config import ConfigError, Settings, reveal
 from dionysus_mcp.surface.http.sessions import READS, SESSION_S, ViewerSessions, cookie_name, reads
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,15 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_bind(settings: Settings, host: str) -> None:
+    """Refuses (ConfigError, one line) a non-loopback bind without a token, and a weak token."""
+    if not is_loopback(host) and not settings.http_token:
+        raise ConfigError(f"refusing to serve on {host} without DIONYSUS_HTTP_TOKEN: set a token, or bind to 127.0.0.1")
+    token = reveal(settings.http_token)
+    if token:
+        check_token(token)
 
 
 def check_token(token: str) -> None:
