@@ -255,20 +255,21 @@ class MemoryService:
         if not changes:
             raise InvalidInput("nothing to change: give content, kind, tags, importance or basins")
         new_text = "content" in changes or "tags" in changes
-        for attempt in range(UPDATE_TRIES):
+        tries = 0
+        while True:
+            tries += 1
             memory = await self.get(memory_id)
             updated = memory.model_copy(update=changes)
             embedding = await self.embed(embedding_text(updated.content, updated.tags)) if new_text else None
             try:
                 stored = await self.stored.update(updated, embedding, keep_embedding=not new_text, expected=memory)
             except WriteConflict:
-                if attempt == UPDATE_TRIES - 1:
+                if tries >= UPDATE_TRIES:  # other writers won every round: say so, change nothing
                     raise
                 continue
             if stored is None:
                 raise NotFound(f"memory {memory_id!r} was forgotten meanwhile; nothing changed")
             return await self.view(stored)
-        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def forget_memory(self, memory_id: str) -> ForgetResult:
         key = (memory_id or "").strip()

@@ -13,7 +13,8 @@ layer weights are widened to float32 at load (numpy has no fast float16 product)
 table (half the model) stays float16 and only the rows a batch uses are widened. Texts are
 embedded in batches of similar length so little work goes into padding, and batches are split
 over two threads (numpy releases the GIL in its products): one text at a time (`remember`, a
-query) uses one core, a reindex uses two.
+query) uses one core, a reindex uses two. The vectors of the last texts embedded are kept by text
+(`RowCache`), so a text seen again costs a dictionary look-up.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import pytest
 from dionysus_mcp.cognition.basins import BasinService, plan_activation, saturate
 from dionysus_mcp.cognition.coherence import CoherenceService
 from dionysus_mcp.cognition.embedding import NoEmbedder
-from dionysus_mcp.cognition.memory import MemoryService
+from dionysus_mcp.cognition.memory import UPDATE_TRIES, MemoryService
 from dionysus_mcp.cognition.reindex import reindex
 from dionysus_mcp.store.base import Embedding, Store, WriteConflict
 from schema.models import BasinLink, Memory
@@ -122,14 +122,14 @@ class _EditsWhileEmbedding(NoEmbedder):
 
     name, dim = "probe-model", 3
 
-    def __init__(self, edit):
-        self.edit, self.calls = edit, 0
+    def __init__(self, edit, times: int = 1):
+        self.edit, self.calls, self.times = edit, 0, times
 
     async def embed_async(self, texts):
         import numpy as np
 
         self.calls += 1
-        if self.calls == 1:
+        if self.calls <= self.times:
             await self.edit()
         return np.ones((len(texts), 3), dtype="float32") / np.sqrt(3)
 
@@ -154,6 +154,29 @@ async def test_update_memory_is_a_compare_and_set_that_keeps_a_concurrent_edit(o
     with pytest.raises(WriteConflict):
         await a.memories.update(stale.model_copy(update={"importance": 0.1}), keep_embedding=True, expected=stale)
     assert (await a.memories.get("m1")).model_dump() == stale.model_copy(update={"kind": "episodic"}).model_dump()
+
+
+@pytest.mark.parametrize("edits", [UPDATE_TRIES - 1, UPDATE_TRIES])
+async def test_update_memory_tries_again_up_to_its_limit_then_says_it_lost(open_store, edits):
+    a, b = await open_store(), await open_store()
+    await a.memories.add(Memory(id="m1", kind="semantic", content="the old text", created_at=ts()))
+    other = MemoryService(b.memories, service(b), clock=lambda: NOW)
+    importance = iter(range(1, 100))
+
+    async def other_process_edits_again():  # a writer that edits between each read and write
+        await other.update_memory("m1", importance=next(importance) / 100)
+
+    embedder = _EditsWhileEmbedding(other_process_edits_again, times=edits)
+    memories = MemoryService(a.memories, service(a), clock=lambda: NOW, embedder=embedder)
+    if edits < UPDATE_TRIES:
+        view = await memories.update_memory("m1", content="the new text")
+        assert (view.content, view.importance) == ("the new text", edits / 100) and embedder.calls == edits + 1
+    else:
+        with pytest.raises(WriteConflict):
+            await memories.update_memory("m1", content="the new text")
+        assert embedder.calls == UPDATE_TRIES  # one read and one write per round, no more rounds
+        stored = await b.memories.get("m1")
+        assert (stored.content, stored.importance) == ("the old text", edits / 100)
 
 
 async def test_reindex_never_overwrites_the_vector_of_a_concurrent_edit(open_store):

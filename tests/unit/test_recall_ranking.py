@@ -168,6 +168,10 @@ async def test_recall_fuses_with_the_configured_method_and_the_embedders_lexical
         return [(h.memory_id, h.score) for h in (await runtime.memory.semantic_recall("coffee sleep", k=4)).hits]
 
     weighted = await scores()
+    # The words' part is scaled by what the whole query could score (the idf of its terms), not
+    # by the best hit: a memory holding one of two query words is not a perfect match.
+    partial = (await runtime.memory.semantic_recall("coffee tea", k=1)).hits[0]
+    assert 0 < partial.lexical < 0.9
     assert runtime.memory.ranking == RANKINGS[runtime.settings.embedder]  # the settings of the ranking, one place
     monkeypatch.setattr(runtime.memory, "ranking", Ranking(lexical_weight=0.9))
     assert await scores() != weighted
