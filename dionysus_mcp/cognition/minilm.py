@@ -131,7 +131,7 @@ class RowCache:
     def put(self, texts: list[str], rows: np.ndarray) -> None:
         with self._lock:
             for text, row in zip(texts, rows):
-                self._rows[text] = row
+                self._rows[text] = row.copy()  # its own memory: a row never holds a whole batch alive
                 self._rows.move_to_end(text)
             while len(self._rows) > self.size:
                 self._rows.popitem(last=False)
@@ -284,7 +284,7 @@ class MiniLMEmbedder(Embedder):
         if todo:
             fresh = self._compute(encoder, [texts[i] for i in todo])
             out[todo] = fresh
-            encoder.cache.put([texts[i] for i in todo], fresh.copy())
+            encoder.cache.put([texts[i] for i in todo], fresh)
         return out
 
     def _compute(self, encoder: MiniLMEncoder, texts: list[str]) -> np.ndarray:
