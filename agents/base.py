@@ -162,7 +162,7 @@ def build_tool_agent(
     from agents.tools import make_tools
 
     return GroupToolCallingAgent(
-        tools=make_tools(runtime, tools),
+        tools=make_tools(runtime, tools, group.cancelled),
         model=model,
         name=name,
         description=description,

@@ -17,6 +17,7 @@ message the model can act on; smolagents records it as the step's error and the 
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ValidationError
@@ -97,13 +98,16 @@ class ServiceTool(Tool):
             cls.inputs = smolagents_inputs(cls.operation, cls.defaults)
         super().__init_subclass__(**kwargs)
 
-    def __init__(self, runtime: "Runtime"):
+    def __init__(self, runtime: "Runtime", cancelled: threading.Event | None = None):
         super().__init__()
         self.runtime = runtime
+        self.cancelled = cancelled  # the run group's flag: a call waiting on the store ends with it
 
     def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return self.runtime.call(fn, *args, **kwargs)
+            if self.cancelled is None:
+                return self.runtime.call(fn, *args, **kwargs)
+            return self.runtime.call_unless(self.cancelled, fn, *args, **kwargs)
         except DionysusError as exc:
             raise ToolFailure(f"{self.name} failed: {exc}") from exc
         except StoreError as exc:
@@ -279,9 +283,10 @@ TOOLS: dict[str, type[ServiceTool]] = {
 }
 
 
-def make_tools(runtime: "Runtime", names: list[str]) -> list[Tool]:
-    """Fresh tool instances for one agent (tools are per agent, agents are per run)."""
+def make_tools(runtime: "Runtime", names: list[str], cancelled: threading.Event | None = None) -> list[Tool]:
+    """Fresh tool instances for one agent (tools are per agent, agents are per run); `cancelled`:
+    the run's flag, which ends a call still waiting on the store."""
     unknown = [n for n in names if n not in TOOLS]
     if unknown:
         raise ValueError(f"unknown tools {unknown}; known: {', '.join(TOOLS)}")
-    return [TOOLS[name](runtime) for name in names]
+    return [TOOLS[name](runtime, cancelled) for name in names]

@@ -73,11 +73,11 @@ class BasinActivationCallback:
             return  # a failed recall searched nothing
         runtime, state = ctx.runtime, ctx.state(BasinState)
         for query in recall_queries(step):
-            for basin, relevance in runtime.call(runtime.basins.related, query, MAX_BASINS):
+            for basin, relevance in ctx.call(runtime.basins.related, query, MAX_BASINS):
                 strength = round(min(1.0, STRENGTH_PER_RELEVANCE * relevance), 4)
                 if strength < MIN_STRENGTH:
                     continue
-                result = runtime.call(
+                result = ctx.call(
                     runtime.basins.activate_basin, basin.name, strength, f"recall by {ctx.agent_name} ({ctx.trace_id})"
                 )
                 state.activations.append(

@@ -84,6 +84,11 @@ class RunContext:
     def runtime(self) -> "Runtime":
         return self.group.runtime
 
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A service call for this run's cognition, given up (CallCancelled) once the run is
+        cancelled: a callback waiting on the store must not hold a cancelled run past its bound."""
+        return self.group.runtime.call_unless(self.group.cancelled, fn, *args, **kwargs)
+
     @property
     def model(self) -> str:
         return self.group.model

@@ -53,7 +53,7 @@ class IwmtCoherenceCallback:
         if not isinstance(step, PlanningStep):
             return
         runtime = ctx.runtime
-        assessment = runtime.call(runtime.coherence.assess_coherence)
+        assessment = ctx.call(runtime.coherence.assess_coherence)
         level = assessment.consciousness_level
         lines = coherence_lines(level, assessment.status, getattr(agent, "tools", None))
         step.plan = step.plan.rstrip() + "\n\n" + "\n".join(lines)

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from smolagents.memory import ActionStep, FinalAnswerStep, MemoryStep, PlanningStep
 
 from callbacks.context import RunContext
+from dionysus_mcp.errors import CallCancelled
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,8 @@ def guarded(callback: StepCallback, step_type: type[MemoryStep]) -> Callable[...
             return
         try:
             callback(step, agent, ctx)
+        except CallCancelled:  # the run stops at its step boundary: nothing failed
+            log.info("callback %s stopped on %s of %s: the run was cancelled", name, step_type.__name__, ctx.agent_name)
         except Exception as exc:
             log.exception("callback %s failed on %s of %s; the run goes on", name, step_type.__name__, ctx.agent_name)
             ctx.record("callback_error", getattr(agent, "step_number", 0), callback=name, error=f"{type(exc).__name__}: {exc}")

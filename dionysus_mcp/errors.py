@@ -21,6 +21,11 @@ def find_cause(exc: BaseException | None, kind: type[E], depth: int = 10) -> E |
     return None
 
 
+class CallCancelled(Exception):
+    """A run's service call given up because its run was cancelled (`Runtime.call_unless`): not
+    a user's error, the run stops at its next step boundary."""
+
+
 class DionysusError(Exception):
     """Base of every error meant for the user."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ from dionysus_mcp import tokenizer
 from dionysus_mcp.changes import Changes
 from dionysus_mcp.clock import SYSTEM_CLOCK, Clock
 from dionysus_mcp.config import Settings
+from dionysus_mcp.errors import CallCancelled
 from dionysus_mcp.secrets import ProcessSecrets
 from dionysus_mcp.store.base import Store, StoreError
 from dionysus_mcp.store.outbox import Outbox
@@ -37,6 +39,7 @@ from dionysus_mcp.warm_up import WarmUp
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+CANCEL_POLL_S = 0.05  # how soon a cancelled run's pending service call lets its thread go
 
 
 class Runtime:
@@ -108,6 +111,44 @@ class Runtime:
         if self._token is None:
             raise RuntimeError("Runtime.start() has not run")
         return anyio.from_thread.run(functools.partial(fn, *args, **kwargs), token=self._token)
+
+    def call_unless(self, cancelled: threading.Event, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """`call`, for a run's cognition: raises CallCancelled as soon as `cancelled` is set,
+        even while the call waits for the store (a slot, a lock held by another process) —
+        a cancelled run must reach its step boundary in bounded time, and a thread blocked in
+        `call` cannot see its flag. What the call had done stays done (each service call is
+        one transaction); what it had not, it does not do."""
+        if cancelled.is_set():
+            raise CallCancelled("the run was cancelled")
+        if self._token is None:
+            raise RuntimeError("Runtime.start() has not run")
+        call = functools.partial(fn, *args, **kwargs)
+
+        async def unless_cancelled() -> T:
+            outcome: list[Any] = []  # [result] or [None, the call's exception], outside the task group
+            # Shielded: the run's flag decides, not the scope the run's thread was started in.
+            with anyio.CancelScope(shield=True):
+                async with anyio.create_task_group() as tasks:
+                    # The flag is a thread's event, set from any thread: polled, since waking the
+                    # loop from another thread needs the loop's own primitives on the setter's side.
+                    async def watch() -> None:
+                        while not cancelled.is_set():
+                            await anyio.sleep(CANCEL_POLL_S)
+                        tasks.cancel_scope.cancel()
+
+                    tasks.start_soon(watch)
+                    try:
+                        outcome.append(await call())
+                    except Exception as exc:  # re-raised as itself, not in an exception group
+                        outcome[:] = [None, exc]
+                    tasks.cancel_scope.cancel()
+            if not outcome:
+                raise CallCancelled("the run was cancelled")
+            if len(outcome) == 2:
+                raise outcome[1]
+            return outcome[0]
+
+        return anyio.from_thread.run(unless_cancelled, token=self._token)
 
 
 def freeze_startup_objects() -> None:

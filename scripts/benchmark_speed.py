@@ -84,7 +84,7 @@ FULL = {
 }
 QUICK = {  # a smoke run: every benchmark's code path, none of its figures worth quoting
     "basins": 100, "links_per_basin": 3, "memories": 500, "active_basins": 20,
-    "latency_calls": 30, "cold_reps": 2, "import_reps": 1,
+    "latency_calls": 30, "cold_reps": 1, "import_reps": 1,
     "write_traces": 6, "steps_per_trace": 10,
     "ooda_reps": 3,
     "traces_sqlite": 1_500, "traces_neo4j": 500, "steps_per_stored_trace": 2, "query_calls": 20,

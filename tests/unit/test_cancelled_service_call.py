@@ -1,0 +1,122 @@
+"""A cancelled run's thread is never held by a service call still waiting (Runtime.call_unless):
+the callbacks' and tools' calls give up when the run's flag is set, and the callback wrapper
+says so without recording a failure."""
+
+from __future__ import annotations
+
+import threading
+
+import anyio
+import anyio.to_thread
+import pytest
+from smolagents.memory import PlanningStep
+from smolagents.models import ChatMessage, MessageRole
+from smolagents.monitoring import Timing
+
+from agents.tools import make_tools
+from callbacks.context import RunGroup
+from callbacks.iwmt import IwmtCoherenceCallback
+from callbacks.registry import CallbackRegistry
+from dionysus_mcp.errors import CallCancelled, InvalidInput
+
+
+async def memories(runtime) -> int:
+    return (await runtime.store.memories.stats()).total
+
+
+class StandIn:
+    def __init__(self, group: RunGroup):
+        self.name, self.run_group, self.step_number = "tester", group, 1
+
+    def interrupt(self) -> None:
+        pass
+
+
+def planning() -> PlanningStep:
+    plan = "1. Recall.\n2. Answer."
+    return PlanningStep(
+        model_input_messages=[],
+        model_output_message=ChatMessage(role=MessageRole.ASSISTANT, content=plan),
+        plan=plan,
+        timing=Timing(start_time=0.0, end_time=0.1),
+    )
+
+
+async def test_a_call_waiting_when_its_run_is_cancelled_lets_the_thread_go(runtime):
+    cancelled, started, never = threading.Event(), anyio.Event(), anyio.Event()
+    finished: list[str] = []
+
+    async def waits_for_the_store() -> str:  # what a call queued behind another process looks like
+        started.set()
+        try:
+            await never.wait()
+            return "done"
+        finally:
+            finished.append("left")
+
+    outcome: list[BaseException | str] = []
+    # The bound only ends a broken build's wait (the call would never return): no timing is tested.
+    with anyio.fail_after(60):
+        await _cancel_while_waiting(runtime, cancelled, started, waits_for_the_store, outcome)
+    [result] = outcome
+    assert isinstance(result, CallCancelled)
+    assert finished == ["left"] and not never.is_set()  # the call itself was cancelled, not waited for
+
+
+async def _cancel_while_waiting(runtime, cancelled, started, waits_for_the_store, outcome) -> None:
+    async with anyio.create_task_group() as tasks:
+
+        def in_the_run_thread() -> None:
+            try:
+                outcome.append(runtime.call_unless(cancelled, waits_for_the_store))
+            except CallCancelled as exc:
+                outcome.append(exc)
+
+        tasks.start_soon(anyio.to_thread.run_sync, in_the_run_thread)
+        await started.wait()
+        assert outcome == []  # still waiting: nothing but the flag can end it
+        await anyio.to_thread.run_sync(cancelled.set)  # set from another thread, as a cancel is
+
+
+async def test_a_call_passes_its_result_and_its_own_error_through(runtime):
+    cancelled = threading.Event()
+    record = await anyio.to_thread.run_sync(
+        lambda: runtime.call_unless(cancelled, runtime.memory.remember, "the walk after lunch helps")
+    )
+    assert (await runtime.memory.get(record.memory_id)).content == "the walk after lunch helps"
+    with pytest.raises(InvalidInput):  # itself, not wrapped in an exception group
+        await anyio.to_thread.run_sync(lambda: runtime.call_unless(cancelled, runtime.memory.remember, "  "))
+
+
+async def test_a_run_already_cancelled_makes_no_call(runtime):
+    cancelled = threading.Event()
+    cancelled.set()
+    with pytest.raises(CallCancelled):
+        await anyio.to_thread.run_sync(lambda: runtime.call_unless(cancelled, runtime.memory.remember, "never stored"))
+    assert await memories(runtime) == 0
+
+
+async def test_a_callback_stopped_by_a_cancel_records_no_failure(runtime):
+    group = RunGroup(runtime, "scripted")
+    agent = StandIn(group)
+    ctx = group.open_run(agent, "test task")
+    registry = CallbackRegistry()
+    registry.register(PlanningStep, IwmtCoherenceCallback())
+    [callback] = registry.get_registry(agent.name)[PlanningStep]
+    group.cancel()
+    step = planning()
+    await anyio.to_thread.run_sync(lambda: callback(step, agent=agent))  # what smolagents does
+    assert "[IWMT]" not in step.plan
+    assert [e.kind for e in ctx.events] == []  # neither a coherence reading nor a callback_error
+
+
+async def test_a_tool_of_a_cancelled_run_makes_no_call(runtime):
+    cancelled = threading.Event()
+    [remember] = make_tools(runtime, ["remember"], cancelled)
+    stored = await anyio.to_thread.run_sync(lambda: remember(content="kept before the cancel"))
+    assert stored.startswith("Remembered mem-") and await memories(runtime) == 1
+    cancelled.set()
+    with pytest.raises(Exception) as caught:
+        await anyio.to_thread.run_sync(lambda: remember(content="asked after the cancel"))
+    assert isinstance(caught.value, CallCancelled) or isinstance(caught.value.__cause__, CallCancelled)
+    assert await memories(runtime) == 1
