@@ -11,6 +11,20 @@ from callbacks.context import RunObserver
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
 
+def planning_step(plan: str = "1. Recall.\n2. Answer.") -> "PlanningStep":
+    """A planning step as smolagents hands it to the step callbacks."""
+    from smolagents.memory import PlanningStep
+    from smolagents.models import ChatMessage, MessageRole
+    from smolagents.monitoring import Timing
+
+    return PlanningStep(
+        model_input_messages=[],
+        model_output_message=ChatMessage(role=MessageRole.ASSISTANT, content=plan),
+        plan=plan,
+        timing=Timing(start_time=0.0, end_time=0.1),
+    )
+
+
 def settings_env(**variables: str) -> dict[str, str]:
     """A settings environment for `Settings.from_env`, with the test's embedder (tests/conftest.py:
     none, or MiniLM for a test marked `meaning`)."""

@@ -32,6 +32,7 @@ from callbacks.pruning import (
 from callbacks.progress import CancellationCheck, ProgressCallback
 from callbacks.registry import CallbackRegistry
 from callbacks.river import RiverFlowCallback, RiverState, flow_state
+from tests.helpers import planning_step as planning
 from callbacks.tokens import TokenState, TokenUsageCallback, count_tokens, render_messages
 
 RECALL_OBSERVATION = "\n".join(
@@ -66,15 +67,6 @@ def action(n: int, tool: str = "semantic_recall", args=None, observations: str |
         tool_calls=[ToolCall(name=tool, arguments=args if args is not None else {"query": "focus"}, id=f"call_{n}")],
         observations=observations,
         error=error,
-    )
-
-
-def planning(plan: str = "1. Recall.\n2. Answer.") -> PlanningStep:
-    return PlanningStep(
-        model_input_messages=[],
-        model_output_message=ChatMessage(role=MessageRole.ASSISTANT, content=plan),
-        plan=plan,
-        timing=Timing(start_time=0.0, end_time=0.1),
     )
 
 

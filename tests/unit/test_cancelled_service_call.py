@@ -10,14 +10,13 @@ import anyio
 import anyio.to_thread
 import pytest
 from smolagents.memory import PlanningStep
-from smolagents.models import ChatMessage, MessageRole
-from smolagents.monitoring import Timing
 
 from agents.tools import make_tools
 from callbacks.context import RunGroup
 from callbacks.iwmt import IwmtCoherenceCallback
 from callbacks.registry import CallbackRegistry
 from dionysus_mcp.errors import CallCancelled, InvalidInput
+from tests.helpers import planning_step
 
 
 async def memories(runtime) -> int:
@@ -30,16 +29,6 @@ class StandIn:
 
     def interrupt(self) -> None:
         pass
-
-
-def planning() -> PlanningStep:
-    plan = "1. Recall.\n2. Answer."
-    return PlanningStep(
-        model_input_messages=[],
-        model_output_message=ChatMessage(role=MessageRole.ASSISTANT, content=plan),
-        plan=plan,
-        timing=Timing(start_time=0.0, end_time=0.1),
-    )
 
 
 async def test_a_call_waiting_when_its_run_is_cancelled_lets_the_thread_go(runtime):
@@ -104,7 +93,7 @@ async def test_a_callback_stopped_by_a_cancel_records_no_failure(runtime):
     registry.register(PlanningStep, IwmtCoherenceCallback())
     [callback] = registry.get_registry(agent.name)[PlanningStep]
     group.cancel()
-    step = planning()
+    step = planning_step()
     await anyio.to_thread.run_sync(lambda: callback(step, agent=agent))  # what smolagents does
     assert "[IWMT]" not in step.plan
     assert [e.kind for e in ctx.events] == []  # neither a coherence reading nor a callback_error
