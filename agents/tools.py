@@ -17,7 +17,6 @@ message the model can act on; smolagents records it as the step's error and the 
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ValidationError
@@ -29,7 +28,7 @@ from dionysus_mcp.inputs import Operation, argument_problems
 from dionysus_mcp.store.base import StoreError
 
 if TYPE_CHECKING:
-    from dionysus_mcp.runtime import Runtime
+    from dionysus_mcp.runtime import CancelFlag, Runtime
 
 CONTENT_CHARS = 800  # of a recalled memory shown in an observation (a paragraph); the rest stays in the store
 TEXT_CHARS = 300
@@ -98,7 +97,7 @@ class ServiceTool(Tool):
             cls.inputs = smolagents_inputs(cls.operation, cls.defaults)
         super().__init_subclass__(**kwargs)
 
-    def __init__(self, runtime: "Runtime", cancelled: threading.Event | None = None):
+    def __init__(self, runtime: "Runtime", cancelled: "CancelFlag | None" = None):
         super().__init__()
         self.runtime = runtime
         self.cancelled = cancelled  # the run group's flag: a call waiting on the store ends with it
@@ -283,7 +282,7 @@ TOOLS: dict[str, type[ServiceTool]] = {
 }
 
 
-def make_tools(runtime: "Runtime", names: list[str], cancelled: threading.Event | None = None) -> list[Tool]:
+def make_tools(runtime: "Runtime", names: list[str], cancelled: "CancelFlag | None" = None) -> list[Tool]:
     """Fresh tool instances for one agent (tools are per agent, agents are per run); `cancelled`:
     the run's flag, which ends a call still waiting on the store."""
     unknown = [n for n in names if n not in TOOLS]

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.from_thread
@@ -39,7 +39,6 @@ from dionysus_mcp.warm_up import WarmUp
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-CANCEL_POLL_S = 0.05  # how soon a cancelled run's pending service call lets its thread go
 
 
 class Runtime:
@@ -66,10 +65,12 @@ class Runtime:
         # (warm_up.py); a server arms this once it serves. Without it they load when first used.
         self.warm_up = WarmUp([self.embedder.warm_up, tokenizer.encoding])
         self._token: anyio.lowlevel.EventLoopToken | None = None
+        self._loop_thread: int | None = None
 
     async def start(self, read_only: bool = False) -> None:
         await self.store.open()
         self._token = anyio.lowlevel.current_token()
+        self._loop_thread = threading.get_ident()
         if not read_only and self.outbox.count():
             try:
                 result = await self.traces.flush()
@@ -112,7 +113,7 @@ class Runtime:
             raise RuntimeError("Runtime.start() has not run")
         return anyio.from_thread.run(functools.partial(fn, *args, **kwargs), token=self._token)
 
-    def call_unless(self, cancelled: threading.Event, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    def call_unless(self, cancelled: CancelFlag, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """`call`, for a run's cognition: raises CallCancelled as soon as `cancelled` is set,
         even while the call waits for the store (a slot, a lock held by another process) —
         a cancelled run must reach its step boundary in bounded time, and a thread blocked in
@@ -123,32 +124,61 @@ class Runtime:
         if self._token is None:
             raise RuntimeError("Runtime.start() has not run")
         call = functools.partial(fn, *args, **kwargs)
+        stopper = _ScopeStopper(self._token, self._loop_thread)
 
         async def unless_cancelled() -> T:
-            outcome: list[Any] = []  # [result] or [None, the call's exception], outside the task group
             # Shielded: the run's flag decides, not the scope the run's thread was started in.
             with anyio.CancelScope(shield=True):
-                async with anyio.create_task_group() as tasks:
-                    # The flag is a thread's event, set from any thread: polled, since waking the
-                    # loop from another thread needs the loop's own primitives on the setter's side.
-                    async def watch() -> None:
-                        while not cancelled.is_set():
-                            await anyio.sleep(CANCEL_POLL_S)
-                        tasks.cancel_scope.cancel()
+                with anyio.CancelScope() as scope:
+                    stopper.attach(scope)
+                    return await call()
+            raise CallCancelled("the run was cancelled")  # only the flag's cancel gets here
 
-                    tasks.start_soon(watch)
-                    try:
-                        outcome.append(await call())
-                    except Exception as exc:  # re-raised as itself, not in an exception group
-                        outcome[:] = [None, exc]
-                    tasks.cancel_scope.cancel()
-            if not outcome:
-                raise CallCancelled("the run was cancelled")
-            if len(outcome) == 2:
-                raise outcome[1]
-            return outcome[0]
+        cancelled.link(stopper)
+        try:
+            return anyio.from_thread.run(unless_cancelled, token=self._token)
+        finally:
+            cancelled.unlink(stopper)
 
-        return anyio.from_thread.run(unless_cancelled, token=self._token)
+
+class CancelFlag(Protocol):
+    """A run's cancellation flag (`callbacks.context.CancelSignal`): settable from any thread,
+    and it sets what is linked to it."""
+
+    def is_set(self) -> bool: ...
+    def link(self, event: Any) -> None: ...
+    def unlink(self, event: Any) -> None: ...
+
+
+class _ScopeStopper:
+    """Linked to a run's flag while one call is pending: setting it cancels that call's scope
+    on the event loop, from whichever thread sets the flag (no polling, no task per call)."""
+
+    def __init__(self, token: anyio.lowlevel.EventLoopToken, loop_thread: int | None):
+        self._token, self._loop_thread = token, loop_thread
+        self._scope: anyio.CancelScope | None = None
+        self._set = False
+        self._lock = threading.Lock()
+
+    def attach(self, scope: anyio.CancelScope) -> None:  # on the loop, as the call starts
+        with self._lock:
+            self._scope = scope
+            if self._set:  # the flag was set between the check and now
+                scope.cancel()
+
+    def set(self) -> None:
+        with self._lock:
+            self._set = True
+            scope = self._scope
+        if scope is None:
+            return  # attach() cancels it
+        if threading.get_ident() == self._loop_thread:
+            scope.cancel()
+            return
+        try:
+            anyio.from_thread.run_sync(scope.cancel, token=self._token)
+        except RuntimeError:  # the loop is gone: nothing is waiting on it
+            pass
 
 
 def freeze_startup_objects() -> None:

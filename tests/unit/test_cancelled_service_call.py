@@ -4,15 +4,14 @@ says so without recording a failure."""
 
 from __future__ import annotations
 
-import threading
-
+import functools
 import anyio
 import anyio.to_thread
 import pytest
 from smolagents.memory import PlanningStep
 
 from agents.tools import make_tools
-from callbacks.context import RunGroup
+from callbacks.context import CancelSignal, RunGroup
 from callbacks.iwmt import IwmtCoherenceCallback
 from callbacks.registry import CallbackRegistry
 from dionysus_mcp.errors import CallCancelled, InvalidInput
@@ -31,8 +30,9 @@ class StandIn:
         pass
 
 
-async def test_a_call_waiting_when_its_run_is_cancelled_lets_the_thread_go(runtime):
-    cancelled, started, never = threading.Event(), anyio.Event(), anyio.Event()
+@pytest.mark.parametrize("where", ["another thread", "the event loop"])  # a cancel request, the runner
+async def test_a_call_waiting_when_its_run_is_cancelled_lets_the_thread_go(runtime, where):
+    cancelled, started, never = CancelSignal(), anyio.Event(), anyio.Event()
     finished: list[str] = []
 
     async def waits_for_the_store() -> str:  # what a call queued behind another process looks like
@@ -45,14 +45,18 @@ async def test_a_call_waiting_when_its_run_is_cancelled_lets_the_thread_go(runti
 
     outcome: list[BaseException | str] = []
     # The bound only ends a broken build's wait (the call would never return): no timing is tested.
-    with anyio.fail_after(60):
-        await _cancel_while_waiting(runtime, cancelled, started, waits_for_the_store, outcome)
+    try:
+        with anyio.fail_after(60):
+            await _cancel_while_waiting(runtime, cancelled, started, waits_for_the_store, outcome, where)
+    finally:
+        assert not never.is_set()
+        never.set()  # on a broken build the call still waits: release it, so the test ends
     [result] = outcome
     assert isinstance(result, CallCancelled)
-    assert finished == ["left"] and not never.is_set()  # the call itself was cancelled, not waited for
+    assert finished == ["left"]  # the call itself was cancelled before anything released it
 
 
-async def _cancel_while_waiting(runtime, cancelled, started, waits_for_the_store, outcome) -> None:
+async def _cancel_while_waiting(runtime, cancelled, started, waits_for_the_store, outcome, where) -> None:
     async with anyio.create_task_group() as tasks:
 
         def in_the_run_thread() -> None:
@@ -61,14 +65,17 @@ async def _cancel_while_waiting(runtime, cancelled, started, waits_for_the_store
             except CallCancelled as exc:
                 outcome.append(exc)
 
-        tasks.start_soon(anyio.to_thread.run_sync, in_the_run_thread)
+        tasks.start_soon(functools.partial(anyio.to_thread.run_sync, in_the_run_thread, abandon_on_cancel=True))
         await started.wait()
         assert outcome == []  # still waiting: nothing but the flag can end it
-        await anyio.to_thread.run_sync(cancelled.set)  # set from another thread, as a cancel is
+        if where == "the event loop":
+            cancelled.set()
+        else:
+            await anyio.to_thread.run_sync(cancelled.set)
 
 
 async def test_a_call_passes_its_result_and_its_own_error_through(runtime):
-    cancelled = threading.Event()
+    cancelled = CancelSignal()
     record = await anyio.to_thread.run_sync(
         lambda: runtime.call_unless(cancelled, runtime.memory.remember, "the walk after lunch helps")
     )
@@ -78,7 +85,7 @@ async def test_a_call_passes_its_result_and_its_own_error_through(runtime):
 
 
 async def test_a_run_already_cancelled_makes_no_call(runtime):
-    cancelled = threading.Event()
+    cancelled = CancelSignal()
     cancelled.set()
     with pytest.raises(CallCancelled):
         await anyio.to_thread.run_sync(lambda: runtime.call_unless(cancelled, runtime.memory.remember, "never stored"))
@@ -100,7 +107,7 @@ async def test_a_callback_stopped_by_a_cancel_records_no_failure(runtime):
 
 
 async def test_a_tool_of_a_cancelled_run_makes_no_call(runtime):
-    cancelled = threading.Event()
+    cancelled = CancelSignal()
     [remember] = make_tools(runtime, ["remember"], cancelled)
     stored = await anyio.to_thread.run_sync(lambda: remember(content="kept before the cancel"))
     assert stored.startswith("Remembered mem-") and await memories(runtime) == 1
