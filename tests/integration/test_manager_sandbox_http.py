@@ -23,6 +23,9 @@ from tests.hostile_endpoint import HostileEndpoint, message_texts, text_reply, t
 from tests.integration.test_manager_sandbox import API_KEY, SECRET, dump
 
 COGNITION_TABLES = ("basins", "basin_links", "memories", "memory_basins", "wisdom")
+# Every step's limit, the spinning one's too: room for a niced child on a loaded machine to run a
+# one-line step (0.5 s stopped the first, harmless step in one load run in five).
+STEP_S = 3
 
 HOSTILE_STEPS = [
     ("'{0.__globals__[inspect].os.environ[NEO4J_PASSWORD]}'.format(perception)", "not an attribute or an item"),
@@ -30,7 +33,7 @@ HOSTILE_STEPS = [
     ("kept = 1\nprint(perception.tools['semantic_recall'].runtime.settings.neo4j_password)", "has no attribute 'tools'"),
     ("import os\nprint(os.environ)", "imports are not available"),
     ("g = (x for x in [1])\nprint(g.gi_frame.f_globals)", "attribute 'f_globals' is not accessible"),
-    ("while True:\n    pass", "ran longer than 0.5 s"),
+    ("while True:\n    pass", f"ran longer than {STEP_S} s"),
     ("print(kept)", "is not defined"),  # the spinning step's process took the variables with it
     ("print(getattr(reasoning, '__globals__'))", "attribute '__globals__' is not accessible"),
 ]
@@ -71,7 +74,7 @@ async def test_hostile_manager_code_from_an_openai_endpoint_ends_in_a_clean_run(
                 "DIONYSUS_DB_PATH": str(db),
                 "DIONYSUS_MODEL": "openai:hostile",
                 "NEO4J_PASSWORD": SECRET,
-                "DIONYSUS_CODE_STEP_TIMEOUT": "0.5",
+                "DIONYSUS_CODE_STEP_TIMEOUT": str(STEP_S),
             }
         )
         async with open_runtime(settings) as runtime:
