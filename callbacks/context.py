@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from smolagents.memory import ActionStep, PlanningStep
 
@@ -108,13 +108,20 @@ class RunContext:
         return event
 
 
+class Settable(Protocol):
+    """What a CancelSignal sets when it is set: a thread's event, or a pending call's stopper
+    (`Runtime.call_unless`)."""
+
+    def set(self) -> None: ...
+
+
 class CancelSignal(threading.Event):
     """A run group's cancellation flag that also sets the events linked to it, so a thread
     waiting for something else (a model request) wakes at once on cancel: no polling."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._linked: set[threading.Event] = set()
+        self._linked: set[Settable] = set()
         self._links = threading.Lock()
 
     def set(self) -> None:
@@ -124,13 +131,13 @@ class CancelSignal(threading.Event):
         for event in linked:
             event.set()
 
-    def link(self, event: threading.Event) -> None:
+    def link(self, event: Settable) -> None:
         with self._links:
             self._linked.add(event)
         if self.is_set():
             event.set()
 
-    def unlink(self, event: threading.Event) -> None:
+    def unlink(self, event: Settable) -> None:
         with self._links:
             self._linked.discard(event)
 

@@ -6,12 +6,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from callbacks.context import RunObserver
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
 
-def planning_step(plan: str = "1. Recall.\n2. Answer.") -> "PlanningStep":
+if TYPE_CHECKING:
+    from smolagents.memory import PlanningStep
+
+
+def planning_step(plan: str = "1. Recall.\n2. Answer.") -> PlanningStep:
     """A planning step as smolagents hands it to the step callbacks."""
     from smolagents.memory import PlanningStep
     from smolagents.models import ChatMessage, MessageRole
