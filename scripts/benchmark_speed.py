@@ -225,7 +225,7 @@ class Stores:
             from bolt_server import BoltServer
 
             progress(f"starting the local Bolt server (ArcadeDB, heap {self.heap})")
-            server = BoltServer(self.workdir / "bolt", heap=self.heap)
+            server = BoltServer(self.workdir / "bolt", heap=self.heap, optimize=True)
             started = time.perf_counter()
             server.start()
             self.bolt = server

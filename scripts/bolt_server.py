@@ -151,6 +151,7 @@ class BoltServer:
         heap: str = DEFAULT_HEAP,
         startup_timeout: float = 90.0,
         die_with_parent: bool = True,
+        optimize: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.database = database
@@ -167,6 +168,10 @@ class BoltServer:
         # True for tests (the JVM ends with the Python process); the CLI's `start` sets False
         # because its server must outlive the command.
         self.die_with_parent = die_with_parent
+        # A test server lives seconds to minutes: the optimising compiler (C2) costs it more CPU
+        # than its faster code saves (the Bolt contract tests: 26 s of JVM CPU with it, 12 s
+        # without). Long runs that measure speed (benchmark_speed.py) turn it back on.
+        self.optimize = optimize
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
         self._log_handle: Any = None
@@ -291,6 +296,7 @@ class BoltServer:
             str(java),
             f"-Xmx{self.heap}",
             "-XX:+UseSerialGC",  # fewer GC threads: tests share a 2-core machine
+            *([] if self.optimize else ["-XX:TieredStopAtLevel=1"]),
             "-Djava.awt.headless=true",
             "-cp",
             str(jars / "*"),
@@ -464,8 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", required=True, help="data directory (kept between starts)")
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     parser.add_argument("--heap", default=DEFAULT_HEAP, help="JVM max heap, e.g. 512m")
+    parser.add_argument("--optimize", action="store_true", help="full JIT, for long runs that measure speed")
     args = parser.parse_args(argv)
-    server = BoltServer(args.dir, database=args.database, heap=args.heap, die_with_parent=False)
+    server = BoltServer(args.dir, database=args.database, heap=args.heap, die_with_parent=False, optimize=args.optimize)
     try:
         if args.action == "start":
             info = server.start()

@@ -24,6 +24,7 @@ from types import ModuleType
 
 import anyio
 import pytest
+from filelock import FileLock
 
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
@@ -78,19 +79,46 @@ def bolt_runtime() -> ModuleType:
     return module
 
 
+SHARED_BOLT_DIR = "bolt-server-shared"
+
+
 @pytest.fixture(scope="session")
 def bolt_server(bolt_runtime: ModuleType, tmp_path_factory: pytest.TempPathFactory):
     """One ArcadeDB server (Bolt on a free loopback port) for the whole session.
 
     Yields the started `BoltServer` (uri, user, password, database). A start-up failure is an
-    error, never a skip. Tests that stop it must start it again before they end.
+    error, never a skip. Every test gets its own database on it (`neo4j_database`,
+    `neo4j_store_factory`), so tests never see each other's data.
+
+    Under xdist the workers share one server: the first worker that needs it starts it (under a
+    file lock, in the folder all workers' temporary folders share) and the others connect; each
+    JVM would otherwise pay its own start and compile the same code again. The controller stops
+    it when the session ends (`pytest_sessionfinish`), as a worker that runs out of test files
+    ends while the others still use it. A test that stops or freezes its server uses a server of
+    its own (tests/integration/test_outage.py overrides this fixture).
     """
-    server = bolt_runtime.BoltServer(tmp_path_factory.mktemp("bolt-server"), heap="512m")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        server = bolt_runtime.BoltServer(tmp_path_factory.mktemp("bolt-server"), heap="512m")
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+        return
+    folder = tmp_path_factory.getbasetemp().parent / SHARED_BOLT_DIR
+    with FileLock(f"{folder}.lock"):
+        server = bolt_runtime.BoltServer(folder, heap="768m", die_with_parent=False)
+        server.start()  # a no-op when another worker started it: it reads the folder's state
+    yield server
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The xdist controller stops the server its workers shared (see `bolt_server`)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(session.config.option, "numprocesses", None):
+        return
+    folder = session.config._tmp_path_factory.getbasetemp() / SHARED_BOLT_DIR
+    if (folder / "bolt_server.json").exists():
+        load_bolt_server_module().BoltServer(folder, die_with_parent=False).stop()
 
 
 @pytest.fixture

@@ -1,13 +1,14 @@
 """A store outage during an agent run loses nothing and duplicates nothing.
 
-The Neo4j store runs on the session's real Bolt server. A heartbeat is started through the
+The Neo4j store runs on a real Bolt server of this module's own (the session's is shared by
+the other test files, which must not see it stop). A heartbeat is started through the
 runner; from its progress callback (after step N) the Bolt server is stopped. The run must still
 finish (its trace writes go to the durable outbox; its tools see errors). Once the server is back
 on the same ports with the same data, the outbox is delivered — by `flush()`, by a fresh runtime's
 start, or by the run's own later writes — and Cypher must find every step exactly once and the
 trace closed with its outcome.
 
-Every test here leaves the shared server running, also when it fails.
+Every test here leaves the module's server running, also when it fails.
 """
 
 from __future__ import annotations
@@ -28,6 +29,17 @@ from schema.trace_writes import from_outbox
 from tests.helpers import Runs, SteppedClock, settings_env
 
 PROGRESS = re.compile(r"^HeartbeatAgent(?:: plan before step (?P<plan>\d+)| step (?P<action>\d+): .*|(?P<final>: final answer))$")
+
+
+@pytest.fixture(scope="module")
+def bolt_server(bolt_runtime, tmp_path_factory):
+    """This module's own server (overrides the session's): its tests stop and freeze it."""
+    server = bolt_runtime.BoltServer(tmp_path_factory.mktemp("outage-bolt-server"), heap="512m")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
