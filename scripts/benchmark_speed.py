@@ -83,15 +83,15 @@ FULL = {
     "free_loop_memories": 100_000, "free_loop_pings": 200,
 }
 QUICK = {  # a smoke run: every benchmark's code path, none of its figures worth quoting
-    "basins": 100, "links_per_basin": 3, "memories": 500, "active_basins": 20,
+    "basins": 100, "links_per_basin": 3, "memories": 200, "active_basins": 20,
     "latency_calls": 30, "cold_reps": 1, "import_reps": 1,
     "write_traces": 6, "steps_per_trace": 10,
     "ooda_reps": 3,
-    "traces_sqlite": 1_500, "traces_neo4j": 500, "steps_per_stored_trace": 2, "query_calls": 20,
+    "traces_sqlite": 400, "traces_neo4j": 200, "steps_per_stored_trace": 2, "query_calls": 20,
     "concurrent_cycles": 4, "concurrent_samples": 40,
     "coherence_small": 200, "coherence_large": 500, "coherence_active": 100,
     "activation_small": 100, "activation_large": 500, "activation_active": 20,
-    "free_loop_memories": 1_000, "free_loop_pings": 30,
+    "free_loop_memories": 300, "free_loop_pings": 30,
 }
 # The sizes the targets are stated at.
 TARGET_SIZES = {"memories": 10_000, "traces_sqlite": 100_000, "concurrent_cycles": 4}
