@@ -169,8 +169,8 @@ class BoltServer:
         # because its server must outlive the command.
         self.die_with_parent = die_with_parent
         # A test server lives seconds to minutes: the optimising compiler (C2) costs it more CPU
-        # than its faster code saves (the Bolt contract tests: 26 s of JVM CPU with it, 12 s
-        # without). Long runs that measure speed (benchmark_speed.py) turn it back on.
+        # than its faster code saves (docs/benchmarks.md, "Figures behind the code"). Long runs
+        # that measure speed (benchmark_speed.py) turn it back on.
         self.optimize = optimize
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None

@@ -94,8 +94,9 @@ def bolt_server(bolt_runtime: ModuleType, tmp_path_factory: pytest.TempPathFacto
     file lock, in the folder all workers' temporary folders share) and the others connect; each
     JVM would otherwise pay its own start and compile the same code again. The controller stops
     it when the session ends (`pytest_sessionfinish`), as a worker that runs out of test files
-    ends while the others still use it. A test that stops or freezes its server uses a server of
-    its own (tests/integration/test_outage.py overrides this fixture).
+    ends while the others still use it (a controller killed outright leaves it running:
+    `python scripts/bolt_server.py stop --dir <that folder>`). A test that stops or freezes its
+    server uses a server of its own (tests/integration/test_outage.py overrides this fixture).
     """
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         server = bolt_runtime.BoltServer(tmp_path_factory.mktemp("bolt-server"), heap="512m")
@@ -116,6 +117,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     """The xdist controller stops the server its workers shared (see `bolt_server`)."""
     if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(session.config.option, "numprocesses", None):
         return
+    # the workers' temporary folders are inside the controller's (xdist gives each its own)
     folder = session.config._tmp_path_factory.getbasetemp() / SHARED_BOLT_DIR
     if (folder / "bolt_server.json").exists():
         load_bolt_server_module().BoltServer(folder, die_with_parent=False).stop()
