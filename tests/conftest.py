@@ -18,6 +18,7 @@ import importlib.util
 import os
 import sys
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
@@ -82,6 +83,17 @@ def bolt_runtime() -> ModuleType:
 SHARED_BOLT_DIR = "bolt-server-shared"
 
 
+@contextmanager
+def own_bolt_server(bolt_runtime: ModuleType, folder: Path):
+    """A Bolt server started for one caller and stopped when it is done."""
+    server = bolt_runtime.BoltServer(folder, heap="512m")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def bolt_server(bolt_runtime: ModuleType, tmp_path_factory: pytest.TempPathFactory):
     """One ArcadeDB server (Bolt on a free loopback port) for the whole session.
@@ -99,12 +111,8 @@ def bolt_server(bolt_runtime: ModuleType, tmp_path_factory: pytest.TempPathFacto
     server uses a server of its own (tests/integration/test_outage.py overrides this fixture).
     """
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        server = bolt_runtime.BoltServer(tmp_path_factory.mktemp("bolt-server"), heap="512m")
-        server.start()
-        try:
+        with own_bolt_server(bolt_runtime, tmp_path_factory.mktemp("bolt-server")) as server:
             yield server
-        finally:
-            server.stop()
         return
     folder = tmp_path_factory.getbasetemp().parent / SHARED_BOLT_DIR
     with FileLock(f"{folder}.lock"):

@@ -26,6 +26,7 @@ from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
 from dionysus_mcp.traces import RETRY_EVERY_S
 from schema.trace_writes import from_outbox
+from tests.conftest import own_bolt_server
 from tests.helpers import Runs, SteppedClock, settings_env
 
 PROGRESS = re.compile(r"^HeartbeatAgent(?:: plan before step (?P<plan>\d+)| step (?P<action>\d+): .*|(?P<final>: final answer))$")
@@ -34,12 +35,8 @@ PROGRESS = re.compile(r"^HeartbeatAgent(?:: plan before step (?P<plan>\d+)| step
 @pytest.fixture(scope="module")
 def bolt_server(bolt_runtime, tmp_path_factory):
     """This module's own server (overrides the session's): its tests stop and freeze it."""
-    server = bolt_runtime.BoltServer(tmp_path_factory.mktemp("outage-bolt-server"), heap="512m")
-    server.start()
-    try:
+    with own_bolt_server(bolt_runtime, tmp_path_factory.mktemp("outage-bolt-server")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
