@@ -254,7 +254,8 @@ def _bridge(runtime: "Runtime", progress: Progress | None) -> Callable[[RunConte
     def report(ctx: RunContext, message: str) -> None:
         nonlocal count
         count += 1
-        runtime.call(progress, float(count), None, message)
+        # Through the run's cancel flag: a client that stops reading must not hold a cancelled run.
+        ctx.call(progress, float(count), None, message)
 
     return report
 

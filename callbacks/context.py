@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from smolagents.memory import ActionStep, PlanningStep
 
+from dionysus_mcp.errors import CallCancelled
 from schema.models import utcnow
 
 if TYPE_CHECKING:
@@ -252,6 +253,8 @@ class RunGroup:
             return
         try:
             self.progress(ctx, message)
+        except CallCancelled:  # cancelled while a slow client held the report: nothing went wrong
+            return
         except Exception:  # a client that went away must not stop the run
             log.warning("progress report failed; no more progress for run %s", self.run_id, exc_info=True)
             self.progress = None

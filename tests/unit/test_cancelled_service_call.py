@@ -10,6 +10,7 @@ import anyio.to_thread
 import pytest
 from smolagents.memory import PlanningStep
 
+from agents.runner import _bridge
 from agents.tools import make_tools
 from callbacks.context import CancelSignal, RunGroup
 from callbacks.iwmt import IwmtCoherenceCallback
@@ -116,3 +117,29 @@ async def test_a_tool_of_a_cancelled_run_makes_no_call(runtime):
         await anyio.to_thread.run_sync(lambda: remember(content="asked after the cancel"))
     assert isinstance(caught.value, CallCancelled) or isinstance(caught.value.__cause__, CallCancelled)
     assert await memories(runtime) == 1
+
+
+async def test_a_progress_report_held_by_a_slow_client_lets_a_cancelled_run_go(runtime, caplog):
+    started, never = anyio.Event(), anyio.Event()
+    sent: list[str] = []
+
+    async def client_that_stopped_reading(value, total, message) -> None:
+        sent.append(message)
+        started.set()
+        await never.wait()
+
+    group = RunGroup(runtime, "scripted", progress=_bridge(runtime, client_that_stopped_reading))
+    ctx = group.open_run(StandIn(group), "test task")
+    try:
+        with anyio.fail_after(60):  # as above: only a broken build waits this long
+            async with anyio.create_task_group() as tasks:
+                report = functools.partial(group.report, ctx, "step 1")
+                tasks.start_soon(functools.partial(anyio.to_thread.run_sync, report, abandon_on_cancel=True))
+                await started.wait()
+                await anyio.to_thread.run_sync(group.cancel)
+    finally:
+        assert not never.is_set()
+        never.set()
+    await anyio.to_thread.run_sync(functools.partial(group.report, ctx, "step 2"))  # cancelled: not sent
+    assert sent == ["step 1"]
+    assert "progress report failed" not in caplog.text  # a cancel is not a client failure
