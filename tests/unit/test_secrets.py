@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 
-from dionysus_mcp.secrets import MASK, MAX_DEPTH, MIN_ANYWHERE, MIN_TOKEN, Redactor, environment_secrets
+from pydantic import SecretStr
+
+from dionysus_mcp.secrets import MASK, MAX_DEPTH, MIN_ANYWHERE, MIN_TOKEN, ProcessSecrets, Redactor, environment_secrets
 
 KEY = "sk-live-0123456789"
 
@@ -99,3 +101,12 @@ def test_a_secret_that_begins_another_leaves_nothing_of_the_longer_one():
     short, longer = "prefix-secret-1", "prefix-secret-1-and-more"
     for order in ([short, longer], [longer, short]):
         assert Redactor(order).text(f"[{longer}] [{short}]") == f"[{MASK}] [{MASK}]"
+
+
+def test_a_secret_the_settings_hold_as_secretstr_is_masked_by_its_value():
+    # The runtime hands the settings' secrets over as SecretStr: masking must use the value, not
+    # SecretStr's own "**********" text.
+    value = "neo4j-pass-0123456789"
+    secrets = ProcessSecrets([SecretStr(value), None, ""], env={})
+    masked = secrets.mask(f"auth failed for {value}; retrying")
+    assert value not in masked and masked == f"auth failed for {MASK}; retrying"
