@@ -148,6 +148,18 @@ def test_a_basin_at_zero_activation_adds_no_entropy():
     assert components["focus"] == 1.0
 
 
+def test_one_active_basin_is_wholly_integrated_and_focused():
+    components = score_components([basin(0, 0.4)], [], {}, None)
+    assert components["integration"] == 1.0 and components["focus"] == 1.0
+
+
+def test_a_link_to_a_basin_outside_the_active_set_adds_no_integration():
+    # Only pairs of active basins count: a link with one end outside (b9), either way, is not a pair.
+    active = [basin(0, 0.5), basin(1, 0.5)]
+    outside = [BasinLink(source_id="b0", target_id="b9", weight=1.0), BasinLink(source_id="b9", target_id="b1", weight=1.0)]
+    assert score_components(active, outside, {}, None)["integration"] == 0.0
+
+
 def test_out_of_range_inputs_are_clamped_into_the_unit_interval():
     # A stability above 1 (written by another version, say) cannot push a component past 1.
     assert score_components([basin(0, 0.5, stability=2.0)], [], {}, None)["stability"] == 1.0
