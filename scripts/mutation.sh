@@ -25,7 +25,7 @@ WORK="${MUTATION_DIR:-$ROOT/.mutation}"
 MODULES="
 secrets|dionysus_mcp/secrets.py|tests/unit/test_secrets.py tests/integration/test_trace_secret_flows.py
 coherence|dionysus_mcp/cognition/coherence.py|tests/unit/test_coherence_worked_examples.py tests/unit/test_coherence_properties.py tests/unit/test_coherence_snapshots.py tests/contract/test_many_writers_contract.py
-basins|dionysus_mcp/cognition/basins.py,dionysus_mcp/cognition/activation.py|tests/unit/test_basin_rules.py tests/unit/test_basins.py tests/unit/test_coherence_worked_examples.py
+basins|dionysus_mcp/cognition/basins.py,dionysus_mcp/cognition/activation.py|tests/unit/test_basin_rules.py tests/unit/test_basins.py tests/unit/test_basin_service.py tests/unit/test_coherence_worked_examples.py tests/contract/test_active_set_contract.py tests/contract/test_basins_contract.py tests/contract/test_many_writers_contract.py
 pruning|callbacks/pruning.py,callbacks/rolling_digest.py|tests/unit/test_pruning_rules.py tests/unit/test_rolling_digest.py tests/unit/test_callbacks.py tests/integration/test_pruning_window.py
 traces_service|dionysus_mcp/traces/service.py,dionysus_mcp/traces/writer.py|tests/unit/test_traces.py tests/unit/test_outbox_set_aside.py tests/unit/test_outbox_outage.py tests/unit/test_trace_reads.py
 outbox_queue|dionysus_mcp/store/outbox.py|tests/unit/test_outbox_file.py tests/unit/test_outbox_outage.py tests/unit/test_outbox_set_aside.py tests/unit/test_traces.py

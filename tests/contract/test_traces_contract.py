@@ -114,6 +114,23 @@ async def test_step_and_child_written_before_their_trace_are_found(store: Store)
     assert await store.traces.children("t-late") == [child]
 
 
+async def test_one_write_call_holds_a_whole_drain(store: Store):
+    # A drain of the write-behind queue is one call: writes of different kinds, some of them in
+    # a row of the same kind, all stored as if written one by one.
+    steps = [step("t1", n, "action", observations=f"obs {n}") for n in (1, 2, 3)]
+    child = trace("t-child", ts(1), parent_id="t1", parent_step=2, agent_name="reasoning")
+    await store.traces.write([
+        CreateTrace(trace=trace("t1", ts())), AddStep(step=steps[0]), AddStep(step=steps[1]),
+        CreateTrace(trace=child), AddStep(step=steps[2]),
+        CompleteTrace(trace_id="t1", status="success", completed_at=ts(5), summary="done", error=None,
+                      totals={"step_count": 3}),
+    ])
+    assert await store.traces.steps("t1") == steps
+    assert await store.traces.children("t1") == [child]
+    got = await store.traces.get("t1")
+    assert (got.status, got.summary, got.step_count) == ("success", "done", 3)
+
+
 async def test_children_ordered_by_start(store: Store):
     parent = trace("p", ts())
     await store.traces.write([CreateTrace(trace=parent)])

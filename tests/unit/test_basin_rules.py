@@ -116,7 +116,7 @@ async def test_link_and_list_limits(runtime):
     assert (await runtime.basins.link_basins("p", "q", 1.0)).weight == 1.0
     with pytest.raises(InvalidInput, match="weight must be between 0 and 1, got 1.01"):
         await runtime.basins.link_basins("p", "q", 1.01)
-    with pytest.raises(InvalidInput, match="a basin cannot be linked to itself: give two different basins"):
+    with pytest.raises(InvalidInput, match="^a basin cannot be linked to itself: give two different basins$"):
         await runtime.basins.link_basins("p", "p", 0.5)
     assert len((await runtime.basins.list_basins(limit=1)).basins) == 1
     assert len((await runtime.basins.list_basins(limit=1000)).basins) == 2
@@ -202,3 +202,13 @@ async def test_the_service_keeps_its_own_clock_by_default(runtime):
     service = BasinService(runtime.store.basins, HALF_LIFE)
     await service.upsert_basin("own")
     assert (await service.activate_basin("own", 0.5)).basin.last_activated_at.tzinfo is not None
+
+
+def test_the_candidates_bound_is_where_a_full_activation_has_decayed_to_the_floor():
+    from datetime import datetime, timezone
+
+    from dionysus_mcp.cognition.activation import CANDIDATE_FLOOR, active_since, decayed
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    bound = active_since(now, HALF_LIFE)
+    assert decayed(1.0, bound, now, HALF_LIFE) == pytest.approx(CANDIDATE_FLOOR, rel=1e-9)
