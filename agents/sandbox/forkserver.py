@@ -10,6 +10,7 @@ fork server cannot start (or dies), children are started with Popen as before.
 
 A process-wide resource, like a thread pool: started at the first child, ended at interpreter
 exit — or by its own end of file when the server process dies, taking its children with it.
+A process forked from this one starts its own (`_forget_in_child`).
 """
 
 from __future__ import annotations
@@ -200,4 +201,18 @@ def close() -> None:
         server.close()
 
 
+def _forget_in_child() -> None:
+    # A process forked from this one (a pre-forking server, a test runner, multiprocessing's
+    # fork) inherits the control socket but not the zygote, which is the parent's child. It
+    # must not use it, nor shut it down at its exit: shutdown acts on the socket both share, and
+    # would end the parent's zygote under it. The child closes its copy of the descriptor only
+    # (so the zygote still sees its end of file when the parent dies) and starts its own server
+    # if it ever needs one.
+    global _server, _failed, _lock
+    server, _server, _failed, _lock = _server, None, False, threading.Lock()
+    if server is not None:
+        server.control.close()
+
+
 atexit.register(close)
+os.register_at_fork(after_in_child=_forget_in_child)

@@ -371,3 +371,24 @@ def test_a_cancel_ends_the_step_even_when_the_fork_server_cannot_answer():
     while child in [pid for pid, _ in code_children()] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert child not in [pid for pid, _ in code_children()]
+
+
+def test_a_process_forked_from_this_one_leaves_its_fork_server_alone(executor):
+    # A pre-forking server or a test runner forks after the fork server started: the forked
+    # process ending (its exit handlers close "the" fork server) must not end this process's.
+    from agents.sandbox import forkserver
+
+    assert executor("1 + 1").output == 2
+    zygote = forkserver.zygote_pid()
+    assert zygote is not None
+    pid = os.fork()
+    if pid == 0:  # the forked process: what its interpreter's exit does, then gone
+        try:
+            forkserver.close()
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    time.sleep(0.5)  # a zygote told to stop would be gone by now
+    assert forkserver.zygote_pid() == zygote
+    assert executor("2 + 2").output == 4
+    assert forkserver.zygote_pid() == zygote  # the same server forked that child too

@@ -129,3 +129,46 @@ def test_timestamps_are_fixed_width_utc_and_read_back(value):
     utc = (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
     assert len(text) == 27 and text.endswith("Z") and text == utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assert from_iso(text) == utc
+
+
+async def one_run(runtime, clock, agent: str, input_tokens: int, unpruned: int, status: str = "success") -> str:
+    tid = await runtime.traces.create_trace(agent, run_id=f"run-{agent}-{clock.now.isoformat()}", model="scripted")
+    await runtime.traces.add_step(tid, {"step_number": 1, "step_type": "action", "input_tokens": input_tokens,
+                                        "output_tokens": 1, "unpruned_input_tokens": unpruned})
+    await runtime.traces.complete_trace(tid, status)
+    clock.advance(1)
+    return tid
+
+
+async def test_the_share_pruning_saved_is_rounded_to_two_places(runtime, clock):
+    await one_run(runtime, clock, "thirds", 200, 300)  # 100 saved of 300
+    await one_run(runtime, clock, "halves", 100, 200)  # as many saved as sent
+    assert (await runtime.traces.token_usage(agent_name="thirds")).pruning_saved_pct == 33.33
+    assert (await runtime.traces.token_usage(agent_name="halves")).pruning_saved_pct == 50.0
+    assert (await runtime.traces.token_usage(agent_name="nobody")).pruning_saved_pct == 0.0
+
+
+async def test_a_page_of_runs_is_twenty_by_default_and_a_status_is_filtered_in_the_store(runtime, clock):
+    failed = await one_run(runtime, clock, "heartbeat", 1, 1, status="error")
+    for _ in range(20):
+        await one_run(runtime, clock, "heartbeat", 1, 1)
+    page = await runtime.traces.list_traces()
+    assert len(page.traces) == 20 and page.next_cursor is not None
+    # The failed run is the oldest: a filter applied only after the newest two were read finds nothing.
+    assert [t.id for t in (await runtime.traces.list_traces(status="error", limit=2)).traces] == [failed]
+
+
+async def test_read_trace_gives_the_summary_unless_asked_and_checks_its_pages(runtime, clock):
+    root, _ = await record_run(runtime, clock)
+    assert await runtime.traces.read_trace(root) == await runtime.traces.read_trace(root, detail="summary")
+    assert (await runtime.traces.read_trace(root)) != (await runtime.traces.read_trace(root, detail="full"))
+    with pytest.raises(InvalidInput, match=r"^steps_from must be 0 or more, got -1$"):
+        await runtime.traces.read_trace(root, detail="full", steps_from=-1)
+
+
+async def test_each_flush_counts_only_the_writes_it_set_aside(runtime):
+    from tests.helpers import queue_old_outbox_row
+
+    for _ in range(2):
+        queue_old_outbox_row(runtime.outbox, "not_an_operation", {})
+        assert await runtime.traces.flush() == {"delivered": 0, "set_aside": 1, "pending": 0}
