@@ -172,3 +172,24 @@ async def test_each_flush_counts_only_the_writes_it_set_aside(runtime):
     for _ in range(2):
         queue_old_outbox_row(runtime.outbox, "not_an_operation", {})
         assert await runtime.traces.flush() == {"delivered": 0, "set_aside": 1, "pending": 0}
+
+
+async def test_a_run_keeps_the_task_and_metadata_it_was_opened_with(runtime):
+    tid = await runtime.traces.create_trace("heartbeat", task="Check the basins", metadata={"cycle": 3})
+    stored = await runtime.store.traces.get(tid)
+    assert (stored.task, stored.metadata) == ("Check the basins", {"cycle": 3})
+
+
+async def test_the_followers_of_a_run_hear_its_sub_runs_at_every_depth(runtime):
+    heard: list[str] = []
+    runtime.traces.changes.subscribe(lambda kind, key: heard.append(key) if kind == "trace" else None)
+    root = await runtime.traces.create_trace("ConsciousnessManager")
+    child = await runtime.traces.create_trace("perception", parent_id=root, parent_step=1)
+    grandchild = await runtime.traces.create_trace("helper", parent_id=child, parent_step=1)
+    heard.clear()
+    await runtime.traces.add_step(grandchild, {"step_number": 1, "step_type": "action"})
+    assert sorted(heard) == sorted([grandchild, root])  # the trace itself, and the run it belongs to
+    await runtime.traces.complete_trace(root, "success")
+    heard.clear()
+    await runtime.traces.add_step(child, {"step_number": 1, "step_type": "action"})  # a late write
+    assert heard == [child]  # the root run is over: its family is forgotten
