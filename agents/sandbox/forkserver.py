@@ -215,4 +215,5 @@ def _forget_in_child() -> None:
 
 
 atexit.register(close)
-os.register_at_fork(after_in_child=_forget_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork server to inherit
+    os.register_at_fork(after_in_child=_forget_in_child)
