@@ -94,8 +94,10 @@ PAYLOADS: list[tuple[str, str, str]] = [
     ("BaseExceptionGroup", "raise BaseExceptionGroup('x', [KeyboardInterrupt()])", "raising BaseExceptionGroup is not allowed"),
     ("two-argument iter", "list(iter(int, 1))", "takes 1 positional argument"),
     # time, loops, recursion
-    ("infinite loop", "while True:\n    pass", TIME),
-    ("counter reset", "operations_count['counter'] = -10**12\nwhile True:\n    pass", TIME),
+    # Each turn a C call of ~10 ms: a bare `pass` body can reach smolagents' own cap of 1,000,000
+    # turns within the 2 s limit on a fast quiet machine, and the cap is not what is tested here.
+    ("infinite loop", "while True:\n    total = sum(range(1000000))", TIME),
+    ("counter reset", "operations_count['counter'] = -10**12\nwhile True:\n    total = sum(range(1000000))", TIME),
     ("nested loops", "for i in range(10**6):\n    for j in range(10**6):\n        pass", TIME),
     ("caught stop", "while True:\n    try:\n        while True:\n            pass\n    except Exception:\n        pass", TIME),
     ("infinite recursion", "def f(n):\n    return f(n + 1)\nf(0)", RECURSION),
