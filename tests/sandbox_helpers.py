@@ -11,6 +11,12 @@ from smolagents import MultiStepAgent, Tool
 from agents.sandbox.launcher import CHILD_SCRIPT
 
 
+# Code that runs forever, each turn a C call of ~10 ms: smolagents' own cap of 1,000,000 loop
+# turns, which a bare `pass` body reaches within 2-3 s on a fast quiet machine, is never reached,
+# so only a step's time limit (or a cancel) ends it.
+SPIN = "while True:\n    total = sum(range(1000000))"
+
+
 class Echo(Tool):
     name = "echo"
     description = "Returns what it is given."

@@ -22,6 +22,7 @@ from agents.safe_executor import SafeExecutor
 from dionysus_mcp.config import Settings
 from dionysus_mcp.runtime import open_runtime
 from tests.helpers import settings_env
+from tests.sandbox_helpers import SPIN
 
 SECRET = "neo4j-Pa55word-that-must-not-leak"
 API_KEY = "sk-test-key-that-must-not-leak-0123"
@@ -94,10 +95,8 @@ PAYLOADS: list[tuple[str, str, str]] = [
     ("BaseExceptionGroup", "raise BaseExceptionGroup('x', [KeyboardInterrupt()])", "raising BaseExceptionGroup is not allowed"),
     ("two-argument iter", "list(iter(int, 1))", "takes 1 positional argument"),
     # time, loops, recursion
-    # Each turn a C call of ~10 ms: a bare `pass` body can reach smolagents' own cap of 1,000,000
-    # turns within the 2 s limit on a fast quiet machine, and the cap is not what is tested here.
-    ("infinite loop", "while True:\n    total = sum(range(1000000))", TIME),
-    ("counter reset", "operations_count['counter'] = -10**12\nwhile True:\n    total = sum(range(1000000))", TIME),
+    ("infinite loop", SPIN, TIME),  # not a bare `pass`: smolagents' own turn cap could end that first
+    ("counter reset", "operations_count['counter'] = -10**12\n" + SPIN, TIME),
     ("nested loops", "for i in range(10**6):\n    for j in range(10**6):\n        pass", TIME),
     ("caught stop", "while True:\n    try:\n        while True:\n            pass\n    except Exception:\n        pass", TIME),
     ("infinite recursion", "def f(n):\n    return f(n + 1)\nf(0)", RECURSION),

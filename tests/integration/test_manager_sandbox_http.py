@@ -21,6 +21,7 @@ from dionysus_mcp.runtime import open_runtime
 from tests.helpers import CONTEXT, settings_env
 from tests.hostile_endpoint import HostileEndpoint, message_texts, text_reply, tool_call_reply
 from tests.integration.test_manager_sandbox import API_KEY, SECRET, dump
+from tests.sandbox_helpers import SPIN
 
 COGNITION_TABLES = ("basins", "basin_links", "memories", "memory_basins", "wisdom")
 # Every step's limit, the spinning one's too: room for a niced child on a loaded machine to run a
@@ -33,9 +34,7 @@ HOSTILE_STEPS = [
     ("kept = 1\nprint(perception.tools['semantic_recall'].runtime.settings.neo4j_password)", "has no attribute 'tools'"),
     ("import os\nprint(os.environ)", "imports are not available"),
     ("g = (x for x in [1])\nprint(g.gi_frame.f_globals)", "attribute 'f_globals' is not accessible"),
-    # Forever, each turn a C call of ~10 ms: smolagents' cap of 1,000,000 loop turns, which a bare
-    # `pass` body reaches within 3 s on a fast quiet machine, is never reached; the limit ends it.
-    ("while True:\n    total = sum(range(1000000))", f"ran longer than {STEP_S} s"),
+    (SPIN, f"ran longer than {STEP_S} s"),
     ("print(kept)", "is not defined"),  # the spinning step's process took the variables with it
     ("print(getattr(reasoning, '__globals__'))", "attribute '__globals__' is not accessible"),
 ]

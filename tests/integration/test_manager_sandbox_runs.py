@@ -20,11 +20,8 @@ from dionysus_mcp.runtime import open_runtime
 from tests.helpers import CONTEXT, settings_env
 from tests.hostile_endpoint import HostileEndpoint, message_texts, text_reply, tool_call_reply
 from tests.integration.test_manager_sandbox import API_KEY, SECRET
-from tests.sandbox_helpers import children_now, code_children, stray_children
+from tests.sandbox_helpers import SPIN, children_now, code_children, stray_children
 
-# Forever, each turn a C call of ~10 ms: smolagents' own cap of 1,000,000 loop turns is never
-# reached, the step's time limit ends it.
-SPIN = "while True:\n    total = sum(range(1000000))"
 FINAL = 'final_answer({"decision": "wait", "actions": [], "confidence": 0.1})'
 PLAN = "## 1. Facts survey\nA situation.\n## 2. Plan\n1. Think hard.\n<end_plan>"
 
