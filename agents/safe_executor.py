@@ -75,6 +75,19 @@ def serve_call(team: dict[str, MultiStepAgent | Tool], final_answer: Any, name: 
     return True, str(result) if is_agent else plain(result)
 
 
+def step_outcome(message: dict[str, Any]) -> CodeOutput:
+    """What a step's last message (agents/sandbox/interpreter.run_step) means here: the step's
+    output, or its failure raised as CodeRefused (a guard refused) or InterpreterError. Every
+    text is capped again: the child is not trusted to have cut it."""
+    if message.get("t") == "error":
+        error = bounded(str(message.get("error", "")))
+        raise CodeRefused(error) if message.get("refused") else InterpreterError(error)
+    output = message.get("output")
+    if not message.get("final"):
+        output = output if not isinstance(output, str) else bounded(output)
+    return CodeOutput(output=output, logs=bounded(str(message.get("logs", ""))), is_final_answer=bool(message.get("final")))
+
+
 class SafeExecutor(PythonExecutor):
     """Runs each code step in the current child; see the module's docstring."""
 
@@ -252,11 +265,6 @@ class SafeExecutor(PythonExecutor):
         if kind == "call":
             child.send(self._serve(message))  # the code waits; its clock does not run meanwhile
             return None
-        if kind == "done":
-            output = message.get("output")
-            if not message.get("final"):
-                output = output if not isinstance(output, str) else bounded(output)
-            return CodeOutput(output=output, logs=bounded(str(message.get("logs", ""))), is_final_answer=bool(message.get("final")))
         if kind == "error":
             self.state["_print_outputs"] = bounded(str(message.get("logs", "")))
             if message.get("memory"):
@@ -264,8 +272,8 @@ class SafeExecutor(PythonExecutor):
                 raise InterpreterError(
                     f"the code step allocated over the {MEMORY_BYTES // 2**20} MB its process may use and was stopped; {LOST}"
                 )
-            error = bounded(str(message.get("error", "")))
-            raise CodeRefused(error) if message.get("refused") else InterpreterError(error)
+        if kind in ("done", "error"):
+            return step_outcome(message)
         self._end(child)
         raise InterpreterError(f"the code step's process sent an unexpected message and was stopped; {LOST}")
 

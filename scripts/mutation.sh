@@ -21,7 +21,13 @@ ROOT=$PWD
 JOBS="${MUTATION_JOBS:-2}"
 WORK="${MUTATION_DIR:-$ROOT/.mutation}"
 
-# name | files mutated (comma-separated) | tests run against its mutants (paths or node ids, space-separated)
+# name | files mutated (comma-separated) | tests run against its mutants (paths or node ids,
+# space-separated) | optional: a pytest marker whose tests are left out | optional: a cap, in GB,
+# on each test process's address space
+# sandbox runs the child's half in the test process (mutmut's mutants cannot reach the isolated
+# child; tests/sandbox_helpers.InProcessSandbox), so a mutant that lets a huge allocation through
+# hits the cap instead of the machine; sandbox_server mutates the server's half, whose tests run
+# real children.
 MODULES="
 secrets|dionysus_mcp/secrets.py|tests/unit/test_secrets.py tests/integration/test_trace_secret_flows.py
 coherence|dionysus_mcp/cognition/coherence.py|tests/unit/test_coherence_worked_examples.py tests/unit/test_coherence_properties.py tests/unit/test_coherence_snapshots.py tests/contract/test_many_writers_contract.py
@@ -32,7 +38,8 @@ outbox_queue|dionysus_mcp/store/outbox.py|tests/unit/test_outbox_file.py tests/u
 trace_store|dionysus_mcp/store/sqlite/traces.py|tests/contract/test_traces_contract.py tests/unit/test_trace_reads.py tests/unit/test_traces.py
 recall|dionysus_mcp/cognition/memory.py|tests/unit/test_recall_ranking.py tests/unit/test_recall_by_meaning.py tests/unit/test_memory_and_wisdom.py tests/contract/test_memories_contract.py tests/contract/test_recall_contract.py tests/integration/test_update_and_forget.py::test_update_memory_changes_what_recall_finds tests/integration/test_update_and_forget.py::test_forgetting_tools_are_destructive_and_explain_missing_targets tests/integration/test_update_and_forget.py::test_delete_basin_detaches_memories_and_says_what_it_removed tests/unit/test_minilm_embedder.py tests/contract/test_many_writers_contract.py tests/contract/test_recall_small_stores_contract.py
 ranking|dionysus_mcp/cognition/ranking.py|tests/unit/test_ranking.py tests/unit/test_recall_ranking.py tests/unit/test_recall_by_meaning.py
-sandbox|agents/code_guard.py,agents/safe_executor.py,agents/sandbox/interpreter.py|tests/integration/test_manager_sandbox_limits.py tests/integration/test_manager_sandbox.py tests/integration/test_manager_sandbox_child.py
+sandbox|agents/code_guard.py,agents/sandbox/interpreter.py|tests/integration/test_manager_sandbox_limits.py|child_process|8
+sandbox_server|agents/safe_executor.py|tests/integration/test_manager_sandbox_limits.py tests/integration/test_manager_sandbox.py tests/integration/test_manager_sandbox_child.py
 write_behind|callbacks/write_behind.py|tests/integration/test_write_behind.py tests/integration/test_trace_persistence.py tests/integration/test_outage.py tests/integration/test_background_runs.py
 "
 
@@ -46,7 +53,7 @@ REPORT="$WORK/report.md"
 { echo "# Mutation testing ($(date -u '+%Y-%m-%d %H:%M UTC'), mutmut $(.venv/bin/mutmut --version | awk '{print $NF}'))"; echo; } > "$REPORT"
 printf '%-15s %7s %7s %8s %8s %8s %7s %6s %7s\n' module mutants killed timeout survived no_tests rate equiv judged | tee -a "$REPORT"
 
-echo "$MODULES" | while IFS='|' read -r name file tests; do
+echo "$MODULES" | while IFS='|' read -r name file tests leave_out cap_gb; do
   [ -n "$name" ] || continue
   if [ "$#" -gt 0 ] && [[ "$wanted" != *" $name "* ]]; then continue; fi
   dir="$WORK/$name"
@@ -64,16 +71,19 @@ echo "$MODULES" | while IFS='|' read -r name file tests; do
     continue
   fi
   # Point the [tool.mutmut] section of the copy at this module and its tests.
-  .venv/bin/python - "$dir/pyproject.toml" "$file" "[${selection%, }]" <<'PY'
+  .venv/bin/python - "$dir/pyproject.toml" "$file" "[${selection%, }]" "${leave_out:-}" <<'PY'
 import re, sys
-path, file, selection = sys.argv[1:]
+path, file, selection, leave_out = sys.argv[1:]
 text = open(path).read()
 files = ", ".join(f'"{f.strip()}"' for f in file.split(",") if f.strip())
 text = re.sub(r'(?m)^only_mutate = .*$', f'only_mutate = [{files}]', text)
 text = re.sub(r'(?m)^pytest_add_cli_args_test_selection = .*$', f'pytest_add_cli_args_test_selection = {selection}', text)
+if leave_out:
+    text = text.replace('"-m", "not bolt"', f'"-m", "not bolt and not {leave_out}"')
 open(path, "w").write(text)
 PY
-  (cd "$dir" && "$ROOT/.venv/bin/mutmut" run --max-children "$JOBS" > run.log 2>&1 || true)
+  (cd "$dir" && { [ -z "${cap_gb:-}" ] || ulimit -v $((cap_gb * 1024 * 1024)); } \
+    && "$ROOT/.venv/bin/mutmut" run --max-children "$JOBS" > run.log 2>&1 || true)
   (cd "$dir" && "$ROOT/.venv/bin/mutmut" export-cicd-stats > /dev/null 2>&1 || true)
   stats="$dir/mutants/mutmut-cicd-stats.json"
   if [ ! -f "$stats" ]; then

@@ -1,13 +1,20 @@
-"""Shared by the sandbox tests: a small team (a tool, a failing tool, a model-less agent) and a
-look at the processes this test process started."""
+"""Shared by the sandbox tests: a small team (a tool, a failing tool, a model-less agent), the
+child's half of the sandbox run in this process, and a look at the processes this test process
+started."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from smolagents import MultiStepAgent, Tool
+from typing import Any
 
+from smolagents import MultiStepAgent, Tool
+from smolagents.local_python_executor import CodeOutput
+
+from agents.safe_executor import serve_call, step_outcome
+from agents.sandbox import channel
+from agents.sandbox.interpreter import GuardedInterpreter, run_step
 from agents.sandbox.launcher import CHILD_SCRIPT
 
 
@@ -15,6 +22,50 @@ from agents.sandbox.launcher import CHILD_SCRIPT
 # turns, which a bare `pass` body reaches within 2-3 s on a fast quiet machine, is never reached,
 # so only a step's time limit (or a cancel) ends it.
 SPIN = "while True:\n    total = sum(range(1000000))"
+
+
+def _crossed(message: dict[str, Any]) -> dict[str, Any]:
+    """`message` as the other side of the channel reads it (JSON: tuples become lists...)."""
+    return channel.decode(channel.encode(message))
+
+
+class InProcessSandbox:
+    """The child's half of the sandbox (code_guard's gate and guards, GuardedInterpreter,
+    run_step) in this process, wired to the server's half (serve_call, step_outcome) through the
+    channel's codec instead of a pipe: a step computes and answers what it does in the child,
+    without the process around it (no time or memory limit, no confinement, no fork).
+
+    Why: mutmut's mutants are switched inside the test process, and the child is an isolated
+    `python -I -S` that cannot import them, so the mutation run (docs/mutation.md, "sandbox")
+    tests the child's rules this way; test_manager_sandbox_limits.py runs each test both ways, so
+    this one stays true to the child."""
+
+    def __init__(self) -> None:
+        self.team: dict[str, MultiStepAgent | Tool] = {}
+        self.final_answer: Any = None
+        self.interpreter = GuardedInterpreter(self._call)
+
+    def _call(self, name: str, args: tuple, kwargs: dict) -> tuple[bool, Any]:
+        asked = _crossed({"t": "call", "name": name, "args": list(args), "kwargs": kwargs})
+        ok, value = serve_call(self.team, self.final_answer, asked["name"], tuple(asked["args"]), asked["kwargs"])
+        reply = _crossed({"t": "reply", "ok": ok, "value": value})
+        return bool(reply["ok"]), reply["value"]
+
+    def send_tools(self, tools: dict[str, Any]) -> None:
+        self.final_answer = tools.get("final_answer")
+        self.team = {name: target for name, target in tools.items() if name != "final_answer"}
+        offered = {name: getattr(target, "description", None) for name, target in self.team.items()}
+        self.interpreter.send_tools(_crossed({"t": "tools", "tools": offered})["tools"])
+
+    def send_variables(self, variables: dict[str, Any]) -> None:
+        sent = {str(k): channel.plain(v) for k, v in variables.items()}
+        self.interpreter.send_variables(_crossed({"t": "vars", "values": sent})["values"])
+
+    def __call__(self, code: str) -> CodeOutput:
+        return step_outcome(_crossed(run_step(self.interpreter, code)))
+
+    def close(self) -> None:
+        pass
 
 
 class Echo(Tool):

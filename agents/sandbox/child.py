@@ -86,18 +86,7 @@ class Channel:
         return bool(reply.get("ok")), reply.get("value")
 
 
-def _ran_out_of_memory(exc: BaseException) -> bool:
-    seen = 0
-    while exc is not None and seen < 20:
-        if isinstance(exc, MemoryError):
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1  # type: ignore[assignment]
-    return False
-
-
 def serve(interpreter_module: types.ModuleType, config: dict) -> None:
-    from agents.code_guard import CodeRefused  # type: ignore[attr-defined]
-    from agents.sandbox.channel import bounded, cut  # type: ignore[attr-defined]
     from agents.sandbox.confine import confine  # type: ignore[attr-defined]
 
     channel = Channel()
@@ -113,17 +102,10 @@ def serve(interpreter_module: types.ModuleType, config: dict) -> None:
         elif kind == "vars":
             interpreter.send_variables(message["values"])
         elif kind == "run":
-            try:
-                result = interpreter(message["code"])
-            except Exception as exc:  # noqa: BLE001 - every failure goes back as text
-                memory = _ran_out_of_memory(exc)
-                logs = str(interpreter.state.get("_print_outputs", ""))
-                refused = isinstance(exc, CodeRefused)  # the gate's refusal, before anything ran
-                channel.send({"t": "error", "error": cut(str(exc)), "logs": bounded(logs), "memory": memory, "refused": refused})
-                if memory:
-                    raise SystemExit(3)  # a process that ran out of memory is not trusted further
-            else:
-                channel.send({"t": "done", "output": result.output, "logs": result.logs, "final": result.is_final_answer})
+            reply = interpreter_module.run_step(interpreter, message["code"])
+            channel.send(reply)
+            if reply.get("memory"):
+                raise SystemExit(3)  # a process that ran out of memory is not trusted further
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from smolagents.local_python_executor import BASE_PYTHON_TOOLS, CodeOutput, InterpreterError, LocalPythonExecutor, PrintContainer
 
 from agents.code_guard import AMPLIFYING_METHODS, GUARDS, MAX_ITEMS, CodeRefused, forbidden, guard_code, guarded_binop, rendered_size
-from agents.sandbox.channel import MAX_FINAL, MAX_OBSERVATION, bounded, cut, plain
+from agents.sandbox.channel import MAX_FINAL, MAX_OBSERVATION, cut, plain
 
 MAX_PRINT = 200_000  # characters of print output per step (the server shows at most MAX_OBSERVATION)
 
@@ -124,8 +124,9 @@ class GuardedInterpreter(LocalPythonExecutor):
 
     def __init__(self, call: Call, escape_hatch: bool = False):
         # timeout_seconds=None: smolagents' own timeout runs the code in a pool thread; the
-        # server ends this whole process instead.
-        super().__init__(additional_authorized_imports=[], timeout_seconds=None, max_print_outputs_length=MAX_OBSERVATION)
+        # server ends this whole process instead. The print buffer holds at most MAX_PRINT, so
+        # smolagents never truncates it (its own way, which keeps the tail): `cut` does, below.
+        super().__init__(additional_authorized_imports=[], timeout_seconds=None, max_print_outputs_length=MAX_PRINT)
         self.authorized_imports: list[str] = []  # smolagents always adds its base modules; none here
         self.call = call
         self.state = _GuardedState()
@@ -158,4 +159,25 @@ class GuardedInterpreter(LocalPythonExecutor):
             # the step's process rather than the step.
             raise InterpreterError(f"raising {type(exc).__name__} is not allowed") from None
         limit = MAX_FINAL if result.is_final_answer else MAX_OBSERVATION
-        return CodeOutput(output=shown(result.output, limit), logs=bounded(result.logs), is_final_answer=result.is_final_answer)
+        return CodeOutput(output=shown(result.output, limit), logs=cut(result.logs), is_final_answer=result.is_final_answer)
+
+
+def _ran_out_of_memory(exc: BaseException) -> bool:
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, MemoryError):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1  # type: ignore[assignment]
+    return False
+
+
+def run_step(interpreter: GuardedInterpreter, code: str) -> dict[str, Any]:
+    """One code step, as the message the child sends back: "done" with the step's value, printed
+    output and whether it is the final answer, or "error" with the failure as text only."""
+    try:
+        result = interpreter(code)
+    except Exception as exc:  # noqa: BLE001 - every failure goes back as text
+        logs = str(interpreter.state.get("_print_outputs", ""))
+        refused = isinstance(exc, CodeRefused)  # the gate's or a size guard's refusal
+        return {"t": "error", "error": cut(str(exc)), "logs": cut(logs), "memory": _ran_out_of_memory(exc), "refused": refused}
+    return {"t": "done", "output": result.output, "logs": result.logs, "final": result.is_final_answer}

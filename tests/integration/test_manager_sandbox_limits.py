@@ -10,8 +10,10 @@ the print buffer and the team members' plumbing behave as documented.
 Each code step runs through a real `SafeExecutor`: in its child process, smolagents'
 LocalPythonExecutor behind `code_guard.guard_code`, fed as smolagents' `run()` feeds it, with a
 small tool and a small agent as its team, run by the server side (no model, no store: the
-sandbox is what is under test). tests/integration/test_manager_sandbox_child.py tests the
-process around it: limits held from outside, crashes, stray processes.
+sandbox is what is under test). Each test that takes `executor` runs a second time with the
+child's half in this process (tests/sandbox_helpers.InProcessSandbox, the way the mutation run
+reaches it): both must give the same answers. tests/integration/test_manager_sandbox_child.py
+tests the process around it: limits held from outside, crashes, stray processes.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from smolagents.local_python_executor import InterpreterError
 
 from agents.code_guard import MAX_INT_BITS, MAX_ITEMS, MAX_RENDER, CodeRefused, guard_code, rendered_size
 from agents.safe_executor import SafeExecutor
-from tests.sandbox_helpers import Broken, Echo, Helper
+from tests.sandbox_helpers import Broken, Echo, Helper, InProcessSandbox
 from agents.sandbox.channel import MAX_FINAL, MAX_OBSERVATION, MAX_PLAIN_DEPTH, plain
 from agents.sandbox.interpreter import MAX_PRINT
 
@@ -49,10 +51,10 @@ def team():
     return {"final_answer": FinalAnswerTool(), "echo": Echo(), "broken": Broken(), "helper": Helper()}
 
 
-@pytest.fixture
-def executor(team):
+@pytest.fixture(params=[pytest.param("child", marks=pytest.mark.child_process), "in_process"])
+def executor(request, team):
     # Generous: these steps compute up to a million items, on a machine maybe under load.
-    ex = SafeExecutor(step_seconds=20.0)
+    ex = SafeExecutor(step_seconds=20.0) if request.param == "child" else InProcessSandbox()
     ex.send_variables(variables={})
     ex.send_tools(team)
     yield ex
@@ -551,11 +553,17 @@ def test_a_team_member_takes_only_a_task_and_additional_args(executor, team, cal
     assert team["helper"].calls == []
 
 
-def test_send_tools_refuses_anything_but_agents_and_tools(executor):
-    with pytest.raises(TypeError, match="only agents and tools"):
-        executor.send_tools({"f": len})
+@pytest.mark.child_process
+def test_send_tools_refuses_anything_but_agents_and_tools():
+    ex = SafeExecutor()
+    try:
+        with pytest.raises(TypeError, match="only agents and tools"):
+            ex.send_tools({"f": len})
+    finally:
+        ex.close()
 
 
+@pytest.mark.child_process
 def test_send_variables_keeps_plain_public_values_only(team):
     ex = SafeExecutor()
     try:
@@ -667,6 +675,7 @@ def test_other_step_errors_keep_the_variables(executor):
     assert run(executor, "kept") == 1
 
 
+@pytest.mark.child_process
 def test_team_members_run_in_the_server_in_the_thread_that_runs_the_step(team):
     """The code is in another process; what it calls runs here, where the step was called."""
 
