@@ -33,59 +33,23 @@ from typing import Any
 from smolagents import MultiStepAgent, Tool
 from smolagents.local_python_executor import CodeOutput, InterpreterError, PythonExecutor
 
-from agents.code_guard import CodeRefused, forbidden
-from agents.sandbox.channel import MAX_MESSAGE, bounded, cut, plain
-from agents.sandbox.confine import MEMORY_BYTES
+from agents.code_guard import forbidden
+from agents.sandbox.channel import MAX_MESSAGE, plain
 from agents.sandbox.launcher import Child, SandboxOptions
+from agents.sandbox.replies import LOST, serve_call, step_outcome
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STEP_SECONDS = 10.0
 BOOT_SECONDS = 30.0  # a child answers "ready" in ~0.05 s; this bounds a machine under heavy load
 DEFAULT_MAX_STEPS = 50
-LOST = "the code's variables were lost with its process; the next step starts in a fresh one"
 
-__all__ = ["DEFAULT_STEP_SECONDS", "SafeExecutor", "SandboxOptions"]
+__all__ = ["DEFAULT_STEP_SECONDS", "LOST", "SafeExecutor", "SandboxOptions"]
 
 
 def _stop_all(children: list[Child]) -> None:
     while children:
         children.pop().stop()
-
-
-def serve_call(team: dict[str, MultiStepAgent | Tool], final_answer: Any, name: str, args: tuple, kwargs: dict[str, Any]) -> tuple[bool, Any]:
-    """Run the team member, tool or final_answer the code called: (True, its text or plain
-    data) or (False, the failure's message). Nothing else crosses."""
-    if name == "final_answer":
-        try:
-            value = final_answer(*args, **kwargs) if final_answer is not None else (args[0] if args else None)
-        except Exception as exc:  # noqa: BLE001
-            return False, cut(str(exc))
-        return True, plain(value)
-    target = team.get(name)
-    if target is None:
-        return False, f"{name!r} is not a team member or tool"
-    is_agent = isinstance(target, MultiStepAgent)
-    if is_agent and (len(args) > 1 or set(kwargs) - {"task", "additional_args"}):
-        return False, f"{name} takes task (text) and optional additional_args (a dict)"
-    try:
-        result = target(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - whatever failed, only its message crosses
-        return False, cut(f"{name} failed: {exc}")
-    return True, str(result) if is_agent else plain(result)
-
-
-def step_outcome(message: dict[str, Any]) -> CodeOutput:
-    """What a step's last message (agents/sandbox/interpreter.run_step) means here: the step's
-    output, or its failure raised as CodeRefused (a guard refused) or InterpreterError. Every
-    text is capped again: the child is not trusted to have cut it."""
-    if message.get("t") == "error":
-        error = bounded(str(message.get("error", "")))
-        raise CodeRefused(error) if message.get("refused") else InterpreterError(error)
-    output = message.get("output")
-    if not message.get("final"):
-        output = output if not isinstance(output, str) else bounded(output)
-    return CodeOutput(output=output, logs=bounded(str(message.get("logs", ""))), is_final_answer=bool(message.get("final")))
 
 
 class SafeExecutor(PythonExecutor):
@@ -265,17 +229,9 @@ class SafeExecutor(PythonExecutor):
         if kind == "call":
             child.send(self._serve(message))  # the code waits; its clock does not run meanwhile
             return None
-        if kind == "error":
-            self.state["_print_outputs"] = bounded(str(message.get("logs", "")))
-            if message.get("memory"):
-                self._end(child)
-                raise InterpreterError(
-                    f"the code step allocated over the {MEMORY_BYTES // 2**20} MB its process may use and was stopped; {LOST}"
-                )
-        if kind in ("done", "error"):
-            return step_outcome(message)
-        self._end(child)
-        raise InterpreterError(f"the code step's process sent an unexpected message and was stopped; {LOST}")
+        if kind not in ("done", "error") or message.get("memory"):
+            self._end(child)  # a process that sent nonsense or ran out of memory is not used again
+        return step_outcome(message, self.state)
 
     def _serve(self, message: dict[str, Any]) -> dict[str, Any]:
         name, args, kwargs = message.get("name"), message.get("args"), message.get("kwargs")

@@ -3,8 +3,8 @@ scripts/benchmark_speed.py (`--only isolation`):
 
     isolation   OODA cycles (scripted model, SQLite, persistence on) with the code in its child
                 process, as production runs it, against the same cycles with the same guarded
-                interpreter in the server process — `InProcessReference` below, which exists
-                only here: nothing in the server can select it. Interleaved, medians and the
+                interpreter in the server process — tests/sandbox_helpers.InProcessSandbox,
+                which lives with the tests: nothing in the server can select it. Interleaved, medians and the
                 ratio of the fastest runs; the children's CPU is counted (RUSAGE_CHILDREN).
                 Target: ratio <= 1.10.
 """
@@ -13,41 +13,19 @@ from __future__ import annotations
 
 import resource
 import statistics
-import threading
 import time
 from typing import Any
-
-from smolagents.local_python_executor import CodeOutput, PythonExecutor
 
 TARGET = 1.10
 
 
-class InProcessReference(PythonExecutor):
-    """Benchmark reference ONLY: the child's guarded interpreter run in the server process, with
-    the same team calls, and no limit but the guard's. Never reachable from configuration."""
+def _in_process() -> Any:
+    # The tests' in-process sandbox: the child's half wired to the server's through the channel's
+    # codec, so the two modes differ by the process alone. It lives with the tests: nothing in
+    # the server can select it.
+    from tests.sandbox_helpers import InProcessSandbox
 
-    def __init__(self, step_seconds: float = 10.0, cancelled: threading.Event | None = None, **_: Any):
-        from agents.safe_executor import serve_call
-        from agents.sandbox.interpreter import GuardedInterpreter
-
-        self.team: dict[str, Any] = {}
-        self.final_answer: Any = None
-        self.state: dict[str, Any] = {"_print_outputs": ""}
-        self.interpreter = GuardedInterpreter(lambda name, args, kwargs: serve_call(self.team, self.final_answer, name, args, kwargs))
-
-    def send_tools(self, tools: dict[str, Any]) -> None:
-        self.final_answer = tools.get("final_answer")
-        self.team = {k: v for k, v in tools.items() if k != "final_answer"}
-        self.interpreter.send_tools({k: getattr(v, "description", None) for k, v in self.team.items()})
-
-    def send_variables(self, variables: dict[str, Any]) -> None:
-        self.interpreter.send_variables(variables)
-
-    def __call__(self, code_action: str) -> CodeOutput:
-        try:
-            return self.interpreter(code_action)
-        finally:
-            self.state["_print_outputs"] = str(self.interpreter.state.get("_print_outputs", ""))
+    return InProcessSandbox
 
 
 def _children_cpu() -> float:
@@ -64,6 +42,7 @@ async def bench_isolation(report: Any, stores: Any, sizes: dict[str, int]) -> No
     reps = sizes["ooda_reps"]
     size = "demo memory (5 basins, 12 memories)"
     production = safe_executor.SafeExecutor
+    in_process = _in_process()
 
     async def cycle(executor_class: Any) -> None:
         safe_executor.SafeExecutor = executor_class  # what agents/manager.py builds for this cycle
@@ -77,8 +56,8 @@ async def bench_isolation(report: Any, stores: Any, sizes: dict[str, int]) -> No
     async with open_runtime(stores.settings("sqlite", "isolation")) as runtime:
         await seed_if_empty(runtime)
         await cycle(production)  # warm-up: imports, first model calls, the child's files in the page cache
-        await cycle(InProcessReference)
-        modes = {"child process": production, "in process": InProcessReference}
+        await cycle(in_process)
+        modes = {"child process": production, "in process": in_process}
         times: dict[str, list[float]] = {m: [] for m in modes}
         cpu: dict[str, list[float]] = {m: [] for m in modes}
         for i in range(reps):

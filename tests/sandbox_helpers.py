@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from smolagents import MultiStepAgent, Tool
-from smolagents.local_python_executor import CodeOutput
+from smolagents.local_python_executor import CodeOutput, PythonExecutor
 
-from agents.safe_executor import serve_call, step_outcome
+from agents.sandbox.replies import serve_call, step_outcome
 from agents.sandbox import channel
 from agents.sandbox.interpreter import GuardedInterpreter, run_step
 from agents.sandbox.launcher import CHILD_SCRIPT
@@ -29,7 +29,7 @@ def _crossed(message: dict[str, Any]) -> dict[str, Any]:
     return channel.decode(channel.encode(message))
 
 
-class InProcessSandbox:
+class InProcessSandbox(PythonExecutor):
     """The child's half of the sandbox (code_guard's gate and guards, GuardedInterpreter,
     run_step) in this process, wired to the server's half (serve_call, step_outcome) through the
     channel's codec instead of a pipe: a step computes and answers what it does in the child,
@@ -38,12 +38,14 @@ class InProcessSandbox:
     Why: mutmut's mutants are switched inside the test process, and the child is an isolated
     `python -I -S` that cannot import them, so the mutation run (docs/mutation.md, "sandbox")
     tests the child's rules this way; test_manager_sandbox_limits.py runs each test both ways, so
-    this one stays true to the child."""
+    this one stays true to the child. scripts/speed_isolation.py times it against the child: it
+    takes SafeExecutor's arguments, and ignores them."""
 
-    def __init__(self) -> None:
+    def __init__(self, step_seconds: float = 0.0, cancelled: Any = None, **_: Any) -> None:
         self.team: dict[str, MultiStepAgent | Tool] = {}
         self.final_answer: Any = None
         self.interpreter = GuardedInterpreter(self._call)
+        self.state: dict[str, Any] = {"_print_outputs": ""}  # as SafeExecutor.state
 
     def _call(self, name: str, args: tuple, kwargs: dict) -> tuple[bool, Any]:
         asked = _crossed({"t": "call", "name": name, "args": list(args), "kwargs": kwargs})
@@ -62,10 +64,14 @@ class InProcessSandbox:
         self.interpreter.send_variables(_crossed({"t": "vars", "values": sent})["values"])
 
     def __call__(self, code: str) -> CodeOutput:
-        return step_outcome(_crossed(run_step(self.interpreter, code)))
+        self.state["_print_outputs"] = ""
+        return step_outcome(_crossed(run_step(self.interpreter, code)), self.state)
 
     def close(self) -> None:
         pass
+
+    def cleanup(self) -> None:  # smolagents' name (CodeAgent.cleanup, at the end of a run)
+        self.close()
 
 
 class Echo(Tool):

@@ -49,10 +49,8 @@ class _BoundedPrint(PrintContainer):
 
 class _GuardedState(dict):
     """The executor's variables. smolagents resets the print buffer per step by assigning it
-    here; this swaps in the bounded version."""
-
-    def __init__(self) -> None:
-        super().__init__(__name__="__main__")
+    here; this swaps in the bounded version. (smolagents' own state starts with `__name__`,
+    which nothing reads when imports and classes are refused.)"""
 
     def __setitem__(self, key: str, value: Any) -> None:
         if key == "_print_outputs" and not isinstance(value, _BoundedPrint):
@@ -60,7 +58,7 @@ class _GuardedState(dict):
         super().__setitem__(key, value)
 
 
-def remote(name: str, call: Call, doc: str | None = None) -> Callable[..., Any]:
+def remote(name: str, call: Call) -> Callable[..., Any]:
     """The plain function the code calls for a team member, a tool or final_answer."""
 
     def member(*args: Any, **kwargs: Any) -> Any:
@@ -70,7 +68,6 @@ def remote(name: str, call: Call, doc: str | None = None) -> Callable[..., Any]:
         return value
 
     member.__name__ = member.__qualname__ = name
-    member.__doc__ = doc
     return member
 
 
@@ -113,7 +110,7 @@ def shown(value: Any, limit: int) -> Any:
     value = plain(value)
     if rendered_size(value, limit) > limit:
         short = reprlib.Repr()  # bounded at every level: never renders the whole value
-        short.maxstring, short.maxother, short.maxlevel = limit, 200, 4
+        short.maxstring, short.maxlevel = limit, 4  # plain data: every other repr is short
         short.maxlist = short.maxdict = short.maxtuple = 1_000
         return f"{cut(short.repr(value), limit)}\n[a value rendering to over {limit:,} characters, shortened]"
     return value
@@ -133,22 +130,24 @@ class GuardedInterpreter(LocalPythonExecutor):
         # Test-only (tests/integration/test_manager_sandbox_escape.py): hands the code `os` and
         # `open`, to show the process boundary holds without this layer.
         self.escape_hatch = escape_hatch
-        self.static_tools = self._namespace({})
+        self.static_tools = self._namespace([])
 
-    def _namespace(self, team: dict[str, str | None]) -> dict[str, Any]:
-        names = {name: remote(name, self.call, doc) for name, doc in team.items() if not forbidden(name)}
+    def _namespace(self, team: list[str]) -> dict[str, Any]:
+        names = {name: remote(name, self.call) for name in team if not forbidden(name)}
         names["final_answer"] = remote("final_answer", self.call)
         extra = {"os": os, "open": open} if self.escape_hatch else {}
         return {**names, **safe_builtins(), **extra}
 
     def send_tools(self, tools: dict[str, Any]) -> None:
-        """`tools`: name -> description of what the server offers (plain data)."""
-        self.static_tools = self._namespace({str(k): (str(v) if v is not None else None) for k, v in tools.items()})
+        """`tools`: name -> description of what the server offers; the code gets a function per
+        name (it cannot read a docstring: `__doc__` is a private name to the gate)."""
+        self.static_tools = self._namespace([str(k) for k in tools])
 
     def send_variables(self, variables: dict[str, Any]) -> None:
         self.state.update({k: plain(v) for k, v in variables.items() if not forbidden(str(k))})
 
     def __call__(self, code_action: str) -> CodeOutput:
+        self.state["_print_outputs"] = _BoundedPrint()  # a step the gate refuses printed nothing
         code = guard_code(code_action)
         try:
             result = super().__call__(code)
@@ -162,7 +161,9 @@ class GuardedInterpreter(LocalPythonExecutor):
         return CodeOutput(output=shown(result.output, limit), logs=cut(result.logs), is_final_answer=result.is_final_answer)
 
 
-def _ran_out_of_memory(exc: BaseException) -> bool:
+def ran_out_of_memory(exc: BaseException) -> bool:
+    """Whether a MemoryError is among the first 20 exceptions of `exc`'s chain (smolagents wraps
+    the code's own error in its InterpreterError; a chain may be long or loop)."""
     seen = 0
     while exc is not None and seen < 20:
         if isinstance(exc, MemoryError):
@@ -177,7 +178,7 @@ def run_step(interpreter: GuardedInterpreter, code: str) -> dict[str, Any]:
     try:
         result = interpreter(code)
     except Exception as exc:  # noqa: BLE001 - every failure goes back as text
-        logs = str(interpreter.state.get("_print_outputs", ""))
+        logs = str(interpreter.state["_print_outputs"])
         refused = isinstance(exc, CodeRefused)  # the gate's or a size guard's refusal
-        return {"t": "error", "error": cut(str(exc)), "logs": cut(logs), "memory": _ran_out_of_memory(exc), "refused": refused}
+        return {"t": "error", "error": cut(str(exc)), "logs": cut(logs), "memory": ran_out_of_memory(exc), "refused": refused}
     return {"t": "done", "output": result.output, "logs": result.logs, "final": result.is_final_answer}

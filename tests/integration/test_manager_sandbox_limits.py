@@ -61,6 +61,14 @@ def executor(request, team):
     ex.close()
 
 
+@pytest.fixture(params=[pytest.param("child", marks=pytest.mark.child_process), "in_process"])
+def bare(request):
+    """An executor sent no tools and no variables yet."""
+    ex = SafeExecutor() if request.param == "child" else InProcessSandbox()
+    yield ex
+    ex.close()
+
+
 def run(executor, code: str):
     """The step's output; fails the test if the step does not run."""
     return executor(code).output
@@ -427,6 +435,13 @@ def test_format_fields_may_not_walk_attributes_or_items(executor, code):
     assert FIELD in message and "not an attribute or an item" in message
 
 
+def test_a_refused_format_field_is_named_up_to_40_characters(executor):
+    field = "0." + "a" * 50
+    message = refused(executor, f"'{{{field}}}'.format(1)")
+    assert f"format field {field[:40]!r}: {FIELD}" in message
+    assert message.endswith("not an attribute or an item; compute the value first")
+
+
 def test_format_fields_by_position_name_and_conversion_still_work(executor):
     code = "['{0}{1!r}{x:>3}'.format(1, 'a', x=2), '{k}'.format_map({'k': 'v'}), str.format('{}-{}', 1, 2), '{{0.x}}'.format()]"
     assert run(executor, code) == ["1'a'  2", "v", "1-2", "{0.x}"]
@@ -617,11 +632,52 @@ def test_an_output_too_large_to_show_is_shortened_with_a_note(executor):
     assert result.output.startswith("['aaaa")
     assert "more characters cut]" in result.output
     assert result.output.endswith(f"[a value rendering to over {MAX_OBSERVATION:,} characters, shortened]")
-    # at the limit a value comes back whole (a 19,996-character string renders to 19,998)
-    assert run(executor, f"{text(MAX_OBSERVATION - 4)}") == "ab" * ((MAX_OBSERVATION - 4) // 2)
+    # at the limit a value comes back whole (a 19,998-character string renders to 20,000)
+    assert run(executor, f"{text(MAX_OBSERVATION - 2)}") == "ab" * ((MAX_OBSERVATION - 2) // 2)
+    assert run(executor, f"{text(MAX_OBSERVATION - 1)}").endswith("characters, shortened]")
     # a final answer may be larger: it goes to the caller, not back to the model
     assert executor(f"final_answer([{text(MAX_OBSERVATION)}])").output == ["ab" * (MAX_OBSERVATION // 2)]
-    assert "shortened" in executor(f"final_answer([{text(MAX_FINAL)}])").output
+    final = executor(f"final_answer([{text(MAX_FINAL)}])").output
+    assert final.endswith(f"[a value rendering to over {MAX_FINAL:,} characters, shortened]")
+    assert MAX_FINAL < len(final) < MAX_FINAL + 200  # cut at its own limit, not the observation's
+
+
+def test_a_shortened_value_shows_its_first_items_and_levels(executor):
+    # Past the limit a value is shown through reprlib: 1,000 items per list, 4 levels deep.
+    shown = run(executor, f"[list(range(1001)), [[[['deep']]]], {text(MAX_OBSERVATION)}]")
+    assert "998, 999, ...]" in shown and "[[[[...]]]]" in shown
+
+
+def test_printed_output_past_smolagents_own_cap_is_cut_once_by_ours(executor):
+    # smolagents truncates print output at 50,000 characters its own way; ours alone cuts here
+    result = executor("print('x' * 60000)")
+    assert result.logs == "x" * MAX_OBSERVATION + "\n[... 40,001 more characters cut]"
+
+
+def test_a_failed_step_leaves_its_printed_output_where_smolagents_reads_it(executor):
+    refused(executor, "print('before')\n1 / 0")
+    assert executor.state["_print_outputs"] == "before\n"
+    refused(executor, f"print('y' * {MAX_OBSERVATION + 10})\n1 / 0")
+    assert executor.state["_print_outputs"] == "y" * MAX_OBSERVATION + "\n[... 11 more characters cut]"
+    assert run(executor, "1") == 1
+    assert executor.state["_print_outputs"] == ""
+
+
+def test_a_step_before_any_tools_or_variables_has_the_built_ins_and_final_answer(bare):
+    assert run(bare, "[len('ab'), list(range(2)), sum([1, 2])]") == [2, [0, 1], 3]
+    assert "range of" in refused(bare, f"range({MAX_ITEMS + 1})")
+    result = bare("final_answer({'decision': 'go'})")
+    assert result.is_final_answer and result.output == {"decision": "go"}
+
+
+@pytest.mark.parametrize("code", ["os.getcwd()", "open('/etc/passwd').read()"])
+def test_the_code_has_neither_os_nor_open(executor, code):
+    assert re.search(r"not among the explicitly allowed tools|is not defined", refused(executor, code))
+
+
+def test_variables_reach_the_code_as_plain_data(executor):
+    executor.send_variables(variables={"task": "t", "n": (1, 2), "obj": object()})
+    assert run(executor, "[task, n, obj]") == ["t", [1, 2], "<object>"]
 
 
 def test_printed_output_and_error_texts_are_cut_with_a_note(executor):
@@ -675,9 +731,9 @@ def test_other_step_errors_keep_the_variables(executor):
     assert run(executor, "kept") == 1
 
 
-@pytest.mark.child_process
-def test_team_members_run_in_the_server_in_the_thread_that_runs_the_step(team):
-    """The code is in another process; what it calls runs here, where the step was called."""
+def test_team_members_run_in_the_server_in_the_thread_that_runs_the_step(executor):
+    """The code is in another process (or, in this process, in no thread of smolagents' own);
+    what it calls runs here, where the step was called."""
 
     class Where(Tool):
         name = "where"
@@ -688,12 +744,8 @@ def test_team_members_run_in_the_server_in_the_thread_that_runs_the_step(team):
         def forward(self):
             return threading.get_ident()
 
-    ex = SafeExecutor()
-    try:
-        ex.send_tools({"final_answer": FinalAnswerTool(), "where": Where()})
-        assert run(ex, "where()") == threading.get_ident()
-    finally:
-        ex.close()
+    executor.send_tools({"final_answer": FinalAnswerTool(), "where": Where()})
+    assert run(executor, "where()") == threading.get_ident()
 
 
 def test_final_answer_is_not_wrapped_as_a_team_member(executor):
