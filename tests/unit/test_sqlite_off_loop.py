@@ -105,3 +105,35 @@ async def test_write_batch_stores_a_drain_in_one_transaction_and_charges_a_failu
     results = await traces.write_batch(writes)
     assert [type(r).__name__ if r else None for r in results] == [None, None, None, "StoreError", None]
     assert [s.step_number for s in await store.traces.steps("t-two")] == [1, 3]
+
+
+async def test_a_trace_is_announced_once_its_creation_is_stored_and_never_when_refused(store):
+    # A background start (agents/background.py) waits on this event before it returns the run's id.
+    traces = TraceService(store.traces, store.lifecycle)
+    heard: list[str] = []
+    traces.changes.subscribe(lambda kind, key: heard.append(key))
+    first = traces.created("t-first")
+    assert traces.created("t-first") is first  # one event per trace, however many wait on it
+    other = traces.created("t-other")
+    log = StatementLog(store)
+    batch = [*traces.opening("heartbeat", trace_id="t-first"), *traces.opening("heartbeat", trace_id="t-unwatched")]
+    assert await traces.write_batch(batch) == [None] * 4  # a creation nobody waits on is no error
+    assert first.is_set() and not other.is_set()
+    assert log.begins() == 1 and heard == ["t-first", "t-unwatched"]  # announced from the batch, not written again
+    assert not traces.created("t-first").is_set()  # announced once: a later wait starts afresh
+    traces.forget_created("t-first")
+
+    # A refused batch is written one by one: the refused creation is not announced, the other is.
+    store.db._conn.execute(
+        "CREATE TRIGGER refuse_trace BEFORE INSERT ON traces WHEN NEW.id = 't-refused'"
+        " BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END"
+    )
+    refused = traces.created("t-refused")
+    writes = [*traces.opening("heartbeat", trace_id="t-refused"), *traces.opening("heartbeat", trace_id="t-other")]
+    heard.clear()
+    results = await traces.write_batch(writes)
+    assert isinstance(results[0], StoreError) and results[2:] == [None, None]
+    assert other.is_set() and not refused.is_set()
+    # What was stored is news, in order: the refused trace's owner row was stored, its trace not.
+    assert heard == ["t-refused", "t-other"]
+    assert (await store.traces.get("t-other")).agent_name == "heartbeat"

@@ -189,7 +189,22 @@ async def test_the_followers_of_a_run_hear_its_sub_runs_at_every_depth(runtime):
     heard.clear()
     await runtime.traces.add_step(grandchild, {"step_number": 1, "step_type": "action"})
     assert sorted(heard) == sorted([grandchild, root])  # the trace itself, and the run it belongs to
+    await runtime.traces.add_step(root, {"step_number": 1, "step_type": "action"})
+    await runtime.traces.complete_trace(child, "success")
+    heard.clear()
+    await runtime.traces.add_step(grandchild, {"step_number": 2, "step_type": "action"})
+    assert sorted(heard) == sorted([grandchild, root])  # neither the root's steps nor a sub-run's end forget it
     await runtime.traces.complete_trace(root, "success")
     heard.clear()
     await runtime.traces.add_step(child, {"step_number": 1, "step_type": "action"})  # a late write
     assert heard == [child]  # the root run is over: its family is forgotten
+
+
+async def test_a_sub_run_of_a_run_opened_elsewhere_is_news_for_that_run(runtime):
+    # Its parent was opened by another process (or before a restart): the parent is its root here.
+    heard: list[str] = []
+    runtime.traces.changes.subscribe(lambda kind, key: heard.append(key) if kind == "trace" else None)
+    child = await runtime.traces.create_trace("perception", parent_id="trace-opened-elsewhere", parent_step=1)
+    heard.clear()
+    await runtime.traces.add_step(child, {"step_number": 1, "step_type": "action"})
+    assert sorted(heard) == sorted([child, "trace-opened-elsewhere"])
