@@ -82,7 +82,10 @@ files = ", ".join(f'"{f.strip()}"' for f in file.split(",") if f.strip())
 text = re.sub(r'(?m)^only_mutate = .*$', f'only_mutate = [{files}]', text)
 text = re.sub(r'(?m)^pytest_add_cli_args_test_selection = .*$', f'pytest_add_cli_args_test_selection = {selection}', text)
 if leave_out:
-    text = text.replace('"-m", "not bolt"', f'"-m", "not bolt and not {leave_out}"')
+    marked = text.replace('"-m", "not bolt"', f'"-m", "not bolt and not {leave_out}"')
+    if marked == text:
+        sys.exit(f"pyproject.toml's pytest_add_cli_args lacks '-m not bolt': cannot leave out {leave_out}")
+    text = marked
 open(path, "w").write(text)
 PY
   (cd "$dir" && { [ -z "${cap_gb:-}" ] || ulimit -v $((cap_gb * 1024 * 1024)); } \

@@ -19,15 +19,6 @@ from typing import Any
 TARGET = 1.10
 
 
-def _in_process() -> Any:
-    # The tests' in-process sandbox: the child's half wired to the server's through the channel's
-    # codec, so the two modes differ by the process alone. It lives with the tests: nothing in
-    # the server can select it.
-    from tests.sandbox_helpers import InProcessSandbox
-
-    return InProcessSandbox
-
-
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -41,8 +32,12 @@ async def bench_isolation(report: Any, stores: Any, sizes: dict[str, int]) -> No
 
     reps = sizes["ooda_reps"]
     size = "demo memory (5 basins, 12 memories)"
+    # The tests' in-process sandbox: the child's half wired to the server's through the channel's
+    # codec, so the two modes differ by the process alone. It lives with the tests: nothing in
+    # the server can select it.
+    from tests.sandbox_helpers import InProcessSandbox as in_process
+
     production = safe_executor.SafeExecutor
-    in_process = _in_process()
 
     async def cycle(executor_class: Any) -> None:
         safe_executor.SafeExecutor = executor_class  # what agents/manager.py builds for this cycle

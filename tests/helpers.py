@@ -79,6 +79,13 @@ def counting_batches(runtime) -> list[list[str]]:
     return batches
 
 
+def trace_news(changes) -> list[str]:
+    """The trace ids `changes` (a service's change feed) announces from now on, in order."""
+    heard: list[str] = []
+    changes.subscribe(lambda kind, key: heard.append(key) if kind == "trace" else None)
+    return heard
+
+
 class SteppedClock:
     """The system clock for wall time, and a monotonic time that moves only when the test skips
     it (dionysus_mcp/clock.py). The trace writer retries a down store every RETRY_EVERY_S of

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
 from typing import Any
 
 from smolagents import MultiStepAgent, Tool
 from smolagents.local_python_executor import CodeOutput, PythonExecutor
 
-from agents.sandbox.replies import serve_call, step_outcome
 from agents.sandbox import channel
 from agents.sandbox.interpreter import GuardedInterpreter, run_step
 from agents.sandbox.launcher import CHILD_SCRIPT
+from agents.sandbox.replies import serve_call, step_outcome
 
 
 # Code that runs forever, each turn a C call of ~10 ms: smolagents' own cap of 1,000,000 loop

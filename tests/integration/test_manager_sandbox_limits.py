@@ -51,20 +51,28 @@ def team():
     return {"final_answer": FinalAnswerTool(), "echo": Echo(), "broken": Broken(), "helper": Helper()}
 
 
-@pytest.fixture(params=[pytest.param("child", marks=pytest.mark.child_process), "in_process"])
-def executor(request, team):
+# Each executor fixture runs its tests in a real child and in this process.
+BOTH_WAYS = [pytest.param("child", marks=pytest.mark.child_process), "in_process"]
+
+
+def make(kind: str):
     # Generous: these steps compute up to a million items, on a machine maybe under load.
-    ex = SafeExecutor(step_seconds=20.0) if request.param == "child" else InProcessSandbox()
+    return SafeExecutor(step_seconds=20.0) if kind == "child" else InProcessSandbox()
+
+
+@pytest.fixture(params=BOTH_WAYS)
+def executor(request, team):
+    ex = make(request.param)
     ex.send_variables(variables={})
     ex.send_tools(team)
     yield ex
     ex.close()
 
 
-@pytest.fixture(params=[pytest.param("child", marks=pytest.mark.child_process), "in_process"])
+@pytest.fixture(params=BOTH_WAYS)
 def bare(request):
     """An executor sent no tools and no variables yet."""
-    ex = SafeExecutor() if request.param == "child" else InProcessSandbox()
+    ex = make(request.param)
     yield ex
     ex.close()
 

@@ -49,9 +49,14 @@ def test_a_looping_chain_ends_the_walk():
     assert not ran_out_of_memory(first)
 
 
+def answering_none(escape_hatch: bool = False) -> GuardedInterpreter:
+    """A fresh child-side interpreter whose every team call answers None."""
+    return GuardedInterpreter(lambda name, args, kwargs: (True, None), escape_hatch=escape_hatch)
+
+
 @pytest.fixture
 def interpreter():
-    return GuardedInterpreter(lambda name, args, kwargs: (True, None))
+    return answering_none()
 
 
 def test_run_step_answers_done_with_the_value_logs_and_final_flag(interpreter):
@@ -72,13 +77,13 @@ def test_a_step_the_gate_refuses_reports_no_output_printed_by_an_earlier_step(in
     assert run_step(interpreter, "print('earlier')")["logs"] == "earlier\n"
     refused = run_step(interpreter, "import os")
     assert refused["refused"] is True and refused["logs"] == ""
-    assert run_step(GuardedInterpreter(lambda *a: (True, None)), "import os")["logs"] == ""
+    assert run_step(answering_none(), "import os")["logs"] == ""
 
 
 def test_only_the_test_only_escape_hatch_hands_the_code_os_and_open():
-    hatch = GuardedInterpreter(lambda name, args, kwargs: (True, None), escape_hatch=True)
+    hatch = answering_none(escape_hatch=True)
     assert run_step(hatch, "[os.getpid(), open is not None]")["output"] == [os.getpid(), True]
-    plain = run_step(GuardedInterpreter(lambda name, args, kwargs: (True, None)), "os.getpid()")
+    plain = run_step(answering_none(), "os.getpid()")
     assert plain["t"] == "error" and "os" in plain["error"]
 
 

@@ -15,7 +15,7 @@ from dionysus_mcp.store.sqlite import SQLiteStore
 from dionysus_mcp.traces import TraceService
 from schema.models import Basin, Memory, MemoryBasin, StepRecord, TraceRecord
 from schema.trace_writes import AddStep, CompleteTrace, CreateTrace
-from schema.trace_writes import CreateTrace
+from tests.helpers import trace_news
 
 T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
 
@@ -110,8 +110,7 @@ async def test_write_batch_stores_a_drain_in_one_transaction_and_charges_a_failu
 async def test_a_trace_is_announced_once_its_creation_is_stored_and_never_when_refused(store):
     # A background start (agents/background.py) waits on this event before it returns the run's id.
     traces = TraceService(store.traces, store.lifecycle)
-    heard: list[str] = []
-    traces.changes.subscribe(lambda kind, key: heard.append(key))
+    heard = trace_news(traces.changes)
     first = traces.created("t-first")
     assert traces.created("t-first") is first  # one event per trace, however many wait on it
     other = traces.created("t-other")

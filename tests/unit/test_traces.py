@@ -8,6 +8,7 @@ import pytest
 
 from dionysus_mcp.errors import InvalidInput, NotFound
 from schema.models import ToolCallRecord, from_iso, to_iso
+from tests.helpers import trace_news
 
 
 async def record_run(runtime, clock):
@@ -181,8 +182,7 @@ async def test_a_run_keeps_the_task_and_metadata_it_was_opened_with(runtime):
 
 
 async def test_the_followers_of_a_run_hear_its_sub_runs_at_every_depth(runtime):
-    heard: list[str] = []
-    runtime.traces.changes.subscribe(lambda kind, key: heard.append(key) if kind == "trace" else None)
+    heard = trace_news(runtime.traces.changes)
     root = await runtime.traces.create_trace("ConsciousnessManager")
     child = await runtime.traces.create_trace("perception", parent_id=root, parent_step=1)
     grandchild = await runtime.traces.create_trace("helper", parent_id=child, parent_step=1)
@@ -202,8 +202,7 @@ async def test_the_followers_of_a_run_hear_its_sub_runs_at_every_depth(runtime):
 
 async def test_a_sub_run_of_a_run_opened_elsewhere_is_news_for_that_run(runtime):
     # Its parent was opened by another process (or before a restart): the parent is its root here.
-    heard: list[str] = []
-    runtime.traces.changes.subscribe(lambda kind, key: heard.append(key) if kind == "trace" else None)
+    heard = trace_news(runtime.traces.changes)
     child = await runtime.traces.create_trace("perception", parent_id="trace-opened-elsewhere", parent_step=1)
     heard.clear()
     await runtime.traces.add_step(child, {"step_number": 1, "step_type": "action"})
